@@ -1,0 +1,348 @@
+//! The context-model residual coder (medzip's default).
+//!
+//! For each pixel, in raster order within a stripe:
+//! 1. six classical predictors (MED, GAP, gradient, W+NE−N, N, W) are
+//!    blended with weights inversely proportional to their recent local
+//!    errors (in the manner of JPEG XL's self-correcting predictor), in
+//!    fixed point with 3 fractional bits;
+//! 2. a bias correction learned per texture/energy context (CALIC-style) is
+//!    added; with a prior reconstruction (the autoencoder's), it is a
+//!    predictor and a context too;
+//! 3. the residual is coded as binary decisions (zero?, sign, exponent in
+//!    unary, mantissa bits). Each modelled decision mixes the predictions
+//!    of several context models with an online logistic mixer and refines
+//!    the mix with an APM: a small network trained while coding, in integer
+//!    arithmetic only, so encoder and decoder compute the same bits on
+//!    every machine.
+//!
+//! One function ([`code_stripe`]) serves both directions through the
+//! [`BitIo`] trait, so the encoder and decoder cannot drift apart.
+
+use medzip_entropy::{stretch, Apm, BinDecoder, BinEncoder, BitModel, Mixer};
+
+/// A binary coder seen from the modelling code: the encoder codes `bit` and
+/// returns it; the decoder ignores `bit` and returns what it decodes.
+pub trait BitIo {
+    fn bit(&mut self, bit: bool, p1: u32) -> bool;
+}
+
+impl BitIo for BinEncoder {
+    #[inline]
+    fn bit(&mut self, bit: bool, p1: u32) -> bool {
+        self.encode(bit, p1);
+        bit
+    }
+}
+
+impl BitIo for BinDecoder {
+    #[inline]
+    fn bit(&mut self, _bit: bool, p1: u32) -> bool {
+        self.decode(p1)
+    }
+}
+
+/// Number of classical predictors blended.
+const NP: usize = 6;
+/// Energy buckets.
+const NQ: usize = 24;
+/// Decision slots: 0 zero flag, 1 sign, 2.. exponent unary (up to 18 classes).
+const SLOTS: usize = 2 + 19;
+const SLOT_SIGN: usize = 1;
+const SLOT_EXP: usize = 2;
+/// Number of context-model inputs to the mixer (plus one bias input).
+const NIN: usize = 7;
+
+/// Two buckets per octave: 0,1,2,3,4,6,8,12,16,24,…
+#[inline]
+fn qlog(v: u32) -> usize {
+    if v < 4 {
+        return v as usize;
+    }
+    let b = 31 - v.leading_zeros(); // floor(log2 v) >= 2
+    let half = (v >> (b - 1)) & 1; // next bit
+    (2 * b + half) as usize // 4→4, 6→5, 8→6, 12→7, …
+}
+
+/// Weight of a predictor whose recent error sum is `e` (fixed point, ~2^24/(e+1)).
+#[inline]
+fn weight(e: u32) -> u64 {
+    static LUT: std::sync::OnceLock<[u32; 1024]> = std::sync::OnceLock::new();
+    let lut = LUT.get_or_init(|| {
+        let mut t = [0u32; 1024];
+        for (i, v) in t.iter_mut().enumerate() {
+            *v = (1u32 << 24) / (i as u32 + 1);
+        }
+        t
+    });
+    let b = 32 - e.leading_zeros();
+    let s = b.saturating_sub(10);
+    (lut[(e >> s) as usize] >> s) as u64
+}
+
+/// Context tables for one stripe.
+struct Model {
+    /// Per input: table of `ctx * SLOTS + slot`.
+    tables: [Vec<BitModel>; NIN],
+    mixer: Mixer,
+    apm: Apm,
+    /// Mantissa models: [class][bit position][prefix of up to 1 bit].
+    mant: Vec<BitModel>,
+    /// Bias correction: per context, (sum of errors ×8, count).
+    bias: Vec<(i32, i32)>,
+}
+
+const CTX_SIZES: [usize; NIN] = [
+    NQ * 8,     // 0: energy × fraction of the prediction
+    8 * 12,     // 1: coarse energy × gradient activity
+    64 * 8,     // 2: texture signs × coarse energy
+    8 * 8 * 4,  // 3: |eW| × |eN| × coarse energy
+    12 * 8,     // 4: predictor disagreement × coarse energy
+    12 * 2 * 8, // 5: prior − prediction (magnitude, sign) × coarse energy
+    1,          // 6: order 0
+];
+
+impl Model {
+    fn new() -> Self {
+        Model {
+            tables: std::array::from_fn(|i| vec![BitModel::new(); CTX_SIZES[i] * SLOTS]),
+            mixer: Mixer::new(NIN + 1, SLOTS * 8, 6),
+            apm: Apm::new(SLOTS * NQ, 7),
+            mant: vec![BitModel::new(); 19 * 20 * 2],
+            bias: vec![(0, 0); 512 * 8],
+        }
+    }
+}
+
+/// Geometry and value range of a stripe.
+pub struct Stripe<'a> {
+    pub width: usize,
+    pub height: usize,
+    /// Largest value (values are `0..=maxv`).
+    pub maxv: i32,
+    /// Prior reconstruction in the same value domain, if any.
+    pub prior: Option<&'a [i32]>,
+}
+
+/// Codes (or decodes) one stripe. `px` holds the pixels: read by the
+/// encoder, written by the decoder. Returns `false` if a decoded value fell
+/// outside `0..=maxv` (corrupt stream).
+pub fn code_stripe<IO: BitIo>(io: &mut IO, s: &Stripe, px: &mut [i32]) -> bool {
+    let w = s.width;
+    let h = s.height;
+    let maxv = s.maxv;
+    let kmax = 32 - (maxv.max(1) as u32).leading_zeros(); // classes 0..=kmax
+    let mut m = Model::new();
+    // Per-predictor errors (×8) for previous and current row.
+    let mut perr = vec![[0u32; NP]; 2 * w];
+    // Residuals of previous and current row.
+    let mut res = vec![0i32; 2 * w];
+    let mut ok = true;
+    let mid = (maxv + 1) / 2;
+
+    for y in 0..h {
+        let (cur, prv) = if y & 1 == 0 { (0, w) } else { (w, 0) };
+        let row = y * w;
+        for x in 0..w {
+            // ---- neighbourhood (edges replicate the nearest causal pixel) ----
+            let at = |xx: usize, yy: usize| px[yy * w + xx];
+            let (n, nw, ne, nn, nne) = if y == 0 {
+                let wv = if x > 0 { at(x - 1, 0) } else { mid };
+                (wv, wv, wv, wv, wv)
+            } else {
+                let n = at(x, y - 1);
+                let nw = if x > 0 { at(x - 1, y - 1) } else { n };
+                let ne = if x + 1 < w { at(x + 1, y - 1) } else { n };
+                let nn = if y > 1 { at(x, y - 2) } else { n };
+                let nne = if y > 1 && x + 1 < w { at(x + 1, y - 2) } else { ne };
+                (n, nw, ne, nn, nne)
+            };
+            let wv = if x > 0 { at(x - 1, y) } else { n };
+            let ww = if x > 1 { at(x - 2, y) } else { wv };
+
+            // ---- predictors (×8) ----
+            let med = if nw >= n.max(wv) {
+                n.min(wv)
+            } else if nw <= n.min(wv) {
+                n.max(wv)
+            } else {
+                n + wv - nw
+            };
+            let dh = (wv - ww).abs() + (n - nw).abs() + (ne - n).abs();
+            let dv = (wv - nw).abs() + (n - nn).abs() + (ne - nne).abs();
+            let gap8 = {
+                // CALIC's gradient-adjusted prediction, in ×8 fixed point.
+                let d = dv - dh;
+                let base = 4 * (wv + n) + 2 * (ne - nw);
+                if d > 80 * 8 {
+                    8 * wv
+                } else if d < -80 * 8 {
+                    8 * n
+                } else {
+                    base
+                }
+            };
+            let p: [i32; NP] = [
+                8 * med,
+                gap8,
+                (8 * (wv + n - nw)).clamp(0, 8 * maxv),
+                (8 * (wv + ne - n)).clamp(0, 8 * maxv),
+                8 * n,
+                8 * wv,
+            ];
+            let en = &perr[prv + x];
+            let ew = if x > 0 { &perr[cur + x - 1] } else { en };
+            let enw = if x > 0 { &perr[prv + x - 1] } else { en };
+            let ene = if x + 1 < w { &perr[prv + x + 1] } else { en };
+            let mut wsum = 0u64;
+            let mut acc = 0i64;
+            let (mut pmin, mut pmax) = (i32::MAX, i32::MIN);
+            for i in 0..NP {
+                let e = en[i] + ew[i] + (enw[i] + ene[i]) / 2;
+                let wt = weight(e);
+                wsum += wt;
+                acc += wt as i64 * p[i] as i64;
+                pmin = pmin.min(p[i]);
+                pmax = pmax.max(p[i]);
+            }
+            let mut pred8 = (acc / wsum.max(1) as i64) as i32;
+
+            // ---- contexts ----
+            let rn = if y > 0 { res[prv + x] } else { 0 };
+            let rw = if x > 0 { res[cur + x - 1] } else { rn };
+            let rnw = if y > 0 && x > 0 { res[prv + x - 1] } else { rn };
+            let rne = if y > 0 && x + 1 < w { res[prv + x + 1] } else { rn };
+            let energy = (2 * rw.unsigned_abs() + 2 * rn.unsigned_abs())
+                + rnw.unsigned_abs()
+                + rne.unsigned_abs()
+                + ((dh + dv) as u32) / 2;
+            let q = qlog(energy).min(NQ - 1);
+            let qc = q / 3; // 0..7
+            let tex = ((n * 8 > pred8) as usize)
+                | (((wv * 8 > pred8) as usize) << 1)
+                | (((nw * 8 > pred8) as usize) << 2)
+                | (((ne * 8 > pred8) as usize) << 3)
+                | (((nn * 8 > pred8) as usize) << 4)
+                | (((ww * 8 > pred8) as usize) << 5);
+
+            // ---- bias correction ----
+            let bctx = (tex << 3 | qc) & (512 * 8 - 1);
+            let (bs, bc) = m.bias[bctx];
+            if bc > 0 {
+                pred8 += bs / bc;
+            }
+            let mut prior_ctx = 0usize;
+            if let Some(pr) = s.prior {
+                let r8 = 8 * pr[row + x];
+                let d = r8 - pred8;
+                // Pull the prediction half-way toward the prior; the context
+                // keeps what remains.
+                pred8 += d / 2;
+                prior_ctx = (qlog(d.unsigned_abs() / 8).min(11) * 2 + (d < 0) as usize) + 1;
+            }
+            let pred8 = pred8.clamp(0, 8 * maxv);
+            let pred = (pred8 + 4) >> 3;
+            let frac = (pred8 & 7) as usize;
+
+            let ctx: [usize; NIN] = [
+                q * 8 + frac,
+                qc * 12 + qlog((dh + dv) as u32).min(11),
+                tex * 8 + qc,
+                (qlog(rw.unsigned_abs()).min(7) * 8 + qlog(rn.unsigned_abs()).min(7)) * 4 + qc / 2,
+                qlog(((pmax - pmin) / 8) as u32).min(11) * 8 + qc,
+                prior_ctx.min(23) * 8 + qc,
+                0,
+            ];
+
+            // ---- residual ----
+            let x_in = px[row + x];
+            let e_in = x_in - pred;
+            let e = code_residual(io, &mut m, &ctx, q, kmax, e_in);
+            let xv = pred + e;
+            let xv = if (0..=maxv).contains(&xv) {
+                xv
+            } else {
+                ok = false;
+                xv.clamp(0, maxv)
+            };
+            px[row + x] = xv;
+
+            // ---- updates ----
+            let err8 = xv * 8 - pred8;
+            let b = &mut m.bias[bctx];
+            b.0 += err8;
+            b.1 += 1;
+            if b.1 >= 64 {
+                b.0 /= 2;
+                b.1 /= 2;
+            }
+            let pe = &mut perr[cur + x];
+            for i in 0..NP {
+                pe[i] = (p[i] - 8 * xv).unsigned_abs();
+            }
+            res[cur + x] = xv - pred;
+        }
+    }
+    ok
+}
+
+/// Codes one residual as binary decisions; returns the (de)coded residual.
+#[inline]
+fn code_residual<IO: BitIo>(
+    io: &mut IO,
+    m: &mut Model,
+    ctx: &[usize; NIN],
+    q: usize,
+    kmax: u32,
+    e_in: i32,
+) -> i32 {
+    let qc = q / 3;
+    let decide = |io: &mut IO, m: &mut Model, slot: usize, bit: bool| -> bool {
+        for (i, &c) in ctx.iter().enumerate() {
+            m.mixer.add(stretch(m.tables[i][c * SLOTS + slot].p() as i32));
+        }
+        m.mixer.add(256);
+        let pm = m.mixer.mix(slot * 8 + qc);
+        let pa = m.apm.pp(pm, slot * NQ + q);
+        let p = ((pm + 3 * pa) >> 2) as u32;
+        let b = io.bit(bit, p);
+        for (i, &c) in ctx.iter().enumerate() {
+            m.tables[i][c * SLOTS + slot].update(b);
+        }
+        m.mixer.update(b);
+        m.apm.update(b);
+        b
+    };
+    if decide(io, m, 0, e_in == 0) {
+        return 0;
+    }
+    let neg = decide(io, m, SLOT_SIGN, e_in < 0);
+    let mag_in = e_in.unsigned_abs().saturating_sub(1); // ≥ 0
+    let k_in = 32 - mag_in.leading_zeros();
+    let mut k = 0u32;
+    while k < kmax {
+        if !decide(io, m, SLOT_EXP + k as usize, k_in > k) {
+            break;
+        }
+        k += 1;
+    }
+    let mut mag = 0u32;
+    if k > 0 {
+        mag = 1;
+        for j in (0..k - 1).rev() {
+            let bit_in = (mag_in >> j) & 1 != 0;
+            let pos = (k - 1 - j).min(19) as usize; // 1.. from the top
+            let prefix = if pos == 1 { 0 } else { (mag & 1) as usize };
+            let idx = ((k as usize).min(18) * 20 + pos) * 2 + prefix;
+            let bm = &mut m.mant[idx];
+            let b = io.bit(bit_in, bm.p());
+            bm.update(b);
+            mag = (mag << 1) | b as u32;
+        }
+    }
+    let v = mag as i32 + 1;
+    if neg {
+        -v
+    } else {
+        v
+    }
+}

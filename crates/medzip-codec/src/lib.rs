@@ -1,0 +1,436 @@
+//! medzip's codec pipeline: an [`Image`] in, a medzip file out, and back.
+//!
+//! ```
+//! use medzip_codec::{compress, decompress, Image, Metadata, Options};
+//! let img = Image::new(3, 2, 12, false, vec![0, 4095, 17, 18, 19, 2000]).unwrap();
+//! let file = compress(&img, &Metadata::raw(), &Options::default()).unwrap();
+//! let (back, _meta) = decompress(&file, &Default::default(), None).unwrap();
+//! assert_eq!(back, img);
+//! ```
+//!
+//! Residual coders: the context-model coder ([`cm`], the default) and the
+//! seed paper's exact-delta paths ([`paper`]: Huffman, PNG). A prior
+//! reconstruction (from an autoencoder, see [`Prior`]) plugs in as context.
+
+pub mod cm;
+pub mod map;
+pub mod paper;
+
+use map::ValueMap;
+use medzip_entropy::{BinDecoder, BinEncoder};
+pub use medzip_format::{Limits, Photometric, SourceKind};
+use medzip_format::{Container, Header, ImageDesc, Reader};
+use rayon::prelude::*;
+
+/// Errors of the codec layer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    #[error(transparent)]
+    Format(#[from] medzip_format::Error),
+    #[error("corrupt pixel data: {0}")]
+    Corrupt(String),
+    #[error("invalid image: {0}")]
+    InvalidImage(String),
+    #[error("the file needs model {needed}, {available}")]
+    WrongModel { needed: String, available: String },
+    #[error("decoded pixels do not match the stored hash (file damaged or decoder bug); nothing written")]
+    HashMismatch,
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<medzip_entropy::Error> for Error {
+    fn from(e: medzip_entropy::Error) -> Self {
+        Error::Corrupt(e.to_string())
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// A grayscale image: `width × height` samples in row order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Image {
+    pub width: u32,
+    pub height: u32,
+    /// Significant bits per sample, 1–16.
+    pub bits: u8,
+    /// Samples are two's complement values in `−2^(bits−1) .. 2^(bits−1)`.
+    pub signed: bool,
+    /// Sample values (negative only when `signed`).
+    pub data: Vec<i32>,
+}
+
+impl Image {
+    /// Builds an image, checking the size and that every sample fits `bits`.
+    pub fn new(width: u32, height: u32, bits: u8, signed: bool, data: Vec<i32>) -> Result<Self> {
+        let img = Image { width, height, bits, signed, data };
+        img.validate()?;
+        Ok(img)
+    }
+
+    /// Smallest and largest sample value `bits`/`signed` allow.
+    pub fn range(bits: u8, signed: bool) -> (i32, i32) {
+        if signed {
+            (-(1 << (bits - 1)), (1 << (bits - 1)) - 1)
+        } else {
+            (0, (1 << bits) - 1)
+        }
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        if !(1..=16).contains(&self.bits) {
+            return Err(Error::InvalidImage(format!("{} bits per sample (expected 1 to 16)", self.bits)));
+        }
+        if self.width == 0 || self.height == 0 {
+            return Err(Error::InvalidImage(format!("size {}×{}", self.width, self.height)));
+        }
+        let n = self.width as u64 * self.height as u64;
+        if self.data.len() as u64 != n {
+            return Err(Error::InvalidImage(format!(
+                "{} samples for {}×{} pixels",
+                self.data.len(),
+                self.width,
+                self.height
+            )));
+        }
+        let (lo, hi) = Self::range(self.bits, self.signed);
+        if let Some(v) = self.data.iter().find(|&&v| v < lo || v > hi) {
+            return Err(Error::InvalidImage(format!(
+                "sample {v} outside {lo}..={hi} for {} bits {}",
+                self.bits,
+                if self.signed { "signed" } else { "unsigned" }
+            )));
+        }
+        Ok(())
+    }
+
+    /// `pixel_hash` of the samples.
+    pub fn hash(&self) -> [u8; 32] {
+        medzip_format::pixel_hash(self.data.iter().copied())
+    }
+
+    /// Samples shifted to the unsigned domain `0..2^bits`.
+    fn unsigned(&self) -> Vec<i32> {
+        let lo = Self::range(self.bits, self.signed).0;
+        self.data.iter().map(|&v| v - lo).collect()
+    }
+}
+
+/// How the residual is coded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Residual {
+    /// Context-mixing model + arithmetic coding (default, best).
+    #[default]
+    Context,
+    /// The paper's Huffman coding of the exact integer delta.
+    Huffman,
+    /// The paper's delta stored as a PNG.
+    Png,
+}
+
+impl Residual {
+    fn id(self) -> u8 {
+        match self {
+            Residual::Context => 0,
+            Residual::Huffman => 1,
+            Residual::Png => 2,
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Residual::Context => "context",
+            Residual::Huffman => "huffman",
+            Residual::Png => "png",
+        }
+    }
+}
+
+/// Encoder options.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub residual: Residual,
+    /// Target pixels per independently decodable stripe (context coder):
+    /// larger stripes compress slightly better, more stripes decode in
+    /// parallel.
+    pub stripe_pixels: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            residual: Residual::Context,
+            stripe_pixels: 1 << 20,
+        }
+    }
+}
+
+/// What the source file looked like, so that decoding can rebuild it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Metadata {
+    pub photometric: Photometric,
+    pub source: SourceKind,
+    /// Sample size of the source container (8 or 16).
+    pub container_bits: u8,
+    /// Source-rebuild bytes (e.g. the DICOM file minus its pixel data).
+    pub source_data: Vec<u8>,
+    /// SHA-256 of the file decoding must rebuild byte for byte.
+    pub file_sha256: Option<[u8; 32]>,
+    /// Id of the model used (empty without a prior).
+    pub model_id: Vec<u8>,
+}
+
+impl Metadata {
+    /// Metadata for raw pixels with no source file.
+    pub fn raw() -> Self {
+        Metadata {
+            photometric: Photometric::Monochrome2,
+            source: SourceKind::Raw,
+            container_bits: 16,
+            source_data: Vec::new(),
+            file_sha256: None,
+            model_id: Vec::new(),
+        }
+    }
+}
+
+/// A prior reconstruction source (the autoencoders of the neural pipeline
+/// implement this). It must be deterministic: the decoder recomputes the
+/// reconstruction from the latent bytes and must get the same samples.
+pub trait Prior: Sync {
+    /// Id written to the header (a hash of the model's integer weights).
+    fn id(&self) -> Vec<u8>;
+    /// Analyses an image: returns the latent bytes to store.
+    fn encode_latent(&self, img: &Image) -> Result<Vec<u8>>;
+    /// Rebuilds the reconstruction (unsigned domain, `0..2^bits`) from latent bytes.
+    fn reconstruct(&self, latent: &[u8], width: u32, height: u32, bits: u8) -> Result<Vec<i32>>;
+}
+
+/// Compresses `img` into a complete medzip file.
+pub fn compress(img: &Image, meta: &Metadata, opts: &Options) -> Result<Vec<u8>> {
+    compress_with_prior(img, meta, opts, None)
+}
+
+/// Compresses with an optional prior reconstruction.
+pub fn compress_with_prior(img: &Image, meta: &Metadata, opts: &Options, prior: Option<&dyn Prior>) -> Result<Vec<u8>> {
+    img.validate()?;
+    let desc = ImageDesc {
+        width: img.width,
+        height: img.height,
+        bits_stored: img.bits,
+        signed: img.signed,
+        photometric: meta.photometric,
+        source: meta.source,
+        container_bits: meta.container_bits,
+    };
+    desc.validate(&Limits {
+        max_pixels: u64::MAX,
+        max_dimension: u32::MAX,
+        max_section_bytes: u64::MAX,
+    })?;
+    let (latent, recon, model_id) = match prior {
+        Some(p) => {
+            let latent = p.encode_latent(img)?;
+            let r = p.reconstruct(&latent, img.width, img.height, img.bits)?;
+            (latent, Some(r), p.id())
+        }
+        None => (Vec::new(), None, meta.model_id.clone()),
+    };
+    let pixels = encode_pixels(img, opts, &latent, recon.as_deref())?;
+    let c = Container {
+        header: Header {
+            desc,
+            model_id,
+            pixel_sha256: img.hash(),
+            file_sha256: meta.file_sha256,
+        },
+        pixels,
+        source: meta.source_data.clone(),
+    };
+    Ok(c.to_bytes())
+}
+
+/// Stripe height for an image of width `w` (at least one row).
+fn stripe_rows(w: u32, h: u32, target: u64) -> u32 {
+    ((target / w as u64).max(16) as u32).min(h).max(1)
+}
+
+fn encode_pixels(img: &Image, opts: &Options, latent: &[u8], recon: Option<&[i32]>) -> Result<Vec<u8>> {
+    let mut out = vec![opts.residual.id(), recon.is_some() as u8];
+    out.extend_from_slice(&(latent.len() as u32).to_le_bytes());
+    out.extend_from_slice(latent);
+    let u = img.unsigned();
+    let zeros;
+    let recon_u = match recon {
+        Some(r) => r,
+        None => {
+            zeros = vec![0; u.len()];
+            &zeros[..]
+        }
+    };
+    match opts.residual {
+        Residual::Huffman => out.extend_from_slice(&paper::huffman_encode(&u, recon_u)),
+        Residual::Png => out.extend_from_slice(&paper::png_encode(&u, recon_u, img.width, img.height, img.bits)?),
+        Residual::Context => {
+            let map = ValueMap::analyse(&u);
+            map.write(&mut out);
+            let mapped = map.forward(&u);
+            let prior_mapped: Option<Vec<i32>> = recon.map(|r| r.iter().map(|&v| map.forward_nearest(v)).collect());
+            let w = img.width as usize;
+            let rows = stripe_rows(img.width, img.height, opts.stripe_pixels) as usize;
+            out.extend_from_slice(&(rows as u32).to_le_bytes());
+            let maxv = map.levels() as i32 - 1;
+            let chunks: Vec<Vec<u8>> = mapped
+                .par_chunks(rows * w)
+                .enumerate()
+                .map(|(i, chunk)| {
+                    let mut px = chunk.to_vec();
+                    let prior = prior_mapped.as_ref().map(|p| &p[i * rows * w..i * rows * w + chunk.len()]);
+                    let s = cm::Stripe { width: w, height: chunk.len() / w, maxv, prior };
+                    let mut enc = BinEncoder::new();
+                    cm::code_stripe(&mut enc, &s, &mut px);
+                    enc.finish()
+                })
+                .collect();
+            for c in &chunks {
+                out.extend_from_slice(&(c.len() as u32).to_le_bytes());
+            }
+            for c in &chunks {
+                out.extend_from_slice(c);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Decodes a medzip file: validates the container, decodes the pixels,
+/// checks the pixel hash. `prior` must be the model the file names (if it
+/// names one).
+pub fn decompress(bytes: &[u8], limits: &Limits, prior: Option<&dyn Prior>) -> Result<(Image, Metadata)> {
+    let c = Container::parse(bytes, limits)?;
+    let d = &c.header.desc;
+    let img = decode_pixels(&c, prior)?;
+    if !cfg!(fuzzing) && img.hash() != c.header.pixel_sha256 {
+        return Err(Error::HashMismatch);
+    }
+    let meta = Metadata {
+        photometric: d.photometric,
+        source: d.source,
+        container_bits: d.container_bits,
+        source_data: c.source,
+        file_sha256: c.header.file_sha256,
+        model_id: c.header.model_id,
+    };
+    Ok((img, meta))
+}
+
+/// Reads only the container (header and section sizes), no pixel decoding.
+pub fn inspect(bytes: &[u8], limits: &Limits) -> Result<Container> {
+    Ok(Container::parse(bytes, limits)?)
+}
+
+/// Name of the residual coder used by a parsed container.
+pub fn residual_of(c: &Container) -> Option<Residual> {
+    match c.pixels.first()? {
+        0 => Some(Residual::Context),
+        1 => Some(Residual::Huffman),
+        2 => Some(Residual::Png),
+        _ => None,
+    }
+}
+
+fn decode_pixels(c: &Container, prior: Option<&dyn Prior>) -> Result<Image> {
+    let d = &c.header.desc;
+    let (w, h) = (d.width as usize, d.height as usize);
+    let n = w * h;
+    let mut r = Reader::new(&c.pixels, "PIXL");
+    let kind = r.u8()?;
+    let has_prior = r.u8()?;
+    let llen = r.u32()? as usize;
+    let latent = r.bytes(llen)?;
+    let recon = match (has_prior, prior) {
+        (0, _) => None,
+        (1, Some(p)) if p.id() == c.header.model_id => {
+            let rec = p.reconstruct(latent, d.width, d.height, d.bits_stored)?;
+            if rec.len() != n {
+                return Err(Error::Internal("prior returned a wrong-sized reconstruction".into()));
+            }
+            Some(rec)
+        }
+        (1, p) => {
+            return Err(Error::WrongModel {
+                needed: medzip_format::hex(&c.header.model_id),
+                available: match p {
+                    Some(p) => format!("but model {} was given", medzip_format::hex(&p.id())),
+                    None => "which is not available in this build".into(),
+                },
+            })
+        }
+        (v, _) => return Err(Error::Corrupt(format!("prior flag {v} (expected 0 or 1)"))),
+    };
+    let (lo, hi) = Image::range(d.bits_stored, d.signed);
+    let umax = hi - lo;
+    let zeros;
+    let recon_u: &[i32] = match &recon {
+        Some(r) => r,
+        None => {
+            zeros = vec![0; n];
+            &zeros
+        }
+    };
+    let rest = &c.pixels[r.position()..];
+    let mut u = match kind {
+        1 => paper::huffman_decode(rest, recon_u)?,
+        2 => paper::png_decode(rest, recon_u, d.width, d.height, d.bits_stored)?,
+        0 => {
+            let map = ValueMap::read(&mut r, 0, umax)?;
+            let rows = r.u32()? as usize;
+            if rows == 0 || rows > h.max(16) {
+                return Err(Error::Corrupt(format!("stripe height {rows} for an image of {h} rows")));
+            }
+            let nstripes = h.div_ceil(rows);
+            let mut lens = Vec::with_capacity(nstripes);
+            for _ in 0..nstripes {
+                lens.push(r.u32()? as usize);
+            }
+            let mut streams = Vec::with_capacity(nstripes);
+            for &l in &lens {
+                streams.push(r.bytes(l)?);
+            }
+            r.finish()?;
+            let prior_mapped: Option<Vec<i32>> = recon.as_ref().map(|rc| rc.iter().map(|&v| map.forward_nearest(v)).collect());
+            let maxv = map.levels() as i32 - 1;
+            let mut px = vec![0i32; n];
+            let results: Vec<bool> = px
+                .par_chunks_mut(rows * w)
+                .zip(streams.par_iter())
+                .enumerate()
+                .map(|(i, (chunk, bytes))| {
+                    let prior = prior_mapped.as_ref().map(|p| &p[i * rows * w..i * rows * w + chunk.len()]);
+                    let s = cm::Stripe { width: w, height: chunk.len() / w, maxv, prior };
+                    match BinDecoder::new(bytes) {
+                        Ok(mut dec) => cm::code_stripe(&mut dec, &s, chunk) && !dec.failed(),
+                        Err(_) => false,
+                    }
+                })
+                .collect();
+            if results.iter().any(|ok| !ok) {
+                return Err(Error::Corrupt("context-coded stripe does not decode".into()));
+            }
+            map.inverse(&mut px);
+            px
+        }
+        k => return Err(Error::Corrupt(format!("residual coder {k} (expected 0, 1 or 2)"))),
+    };
+    if u.len() != n || u.iter().any(|&v| v < 0 || v > umax) {
+        return Err(Error::Corrupt("decoded samples out of range".into()));
+    }
+    u.iter_mut().for_each(|v| *v += lo);
+    Ok(Image {
+        width: d.width,
+        height: d.height,
+        bits: d.bits_stored,
+        signed: d.signed,
+        data: u,
+    })
+}

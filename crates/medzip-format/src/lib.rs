@@ -1,0 +1,544 @@
+//! The medzip container (format v1): magic, version, a sequence of sections,
+//! each with a tag, a length and a CRC-32, and a terminating `END ` section.
+//!
+//! This crate knows nothing about how pixels are coded: the codec layer owns
+//! the payload of the `PIXL` section. What lives here is everything a reader
+//! needs to *validate* a file before any decoding starts: the image
+//! description, the model id, the hash of the original pixels (and of the
+//! original file, where the output must be byte-identical), and limits that
+//! bound memory before anything is allocated.
+//!
+//! The byte layout is specified in `docs/FORMAT.md`; keep the two in step.
+
+use sha2::{Digest, Sha256};
+use std::fmt;
+
+/// First eight bytes of every medzip file (PNG-style: catches text-mode and
+/// 7-bit transfer damage).
+pub const MAGIC: [u8; 8] = *b"\x89MDZ\r\n\x1a\n";
+/// The format version this crate writes and the newest it reads.
+pub const VERSION: u16 = 1;
+
+/// Section tags.
+pub mod tag {
+    /// Image description, model id, hashes. Always first.
+    pub const HEAD: [u8; 4] = *b"HEAD";
+    /// Coded pixels (payload owned by the codec layer).
+    pub const PIXL: [u8; 4] = *b"PIXL";
+    /// What is needed to rebuild the source file (e.g. the DICOM header).
+    pub const SRC: [u8; 4] = *b"SRC ";
+    /// End marker (empty payload); its absence means the file is truncated.
+    pub const END: [u8; 4] = *b"END ";
+}
+
+/// `cfg(fuzzing)` lets a fuzzer reach the entropy decoder past the checksums.
+const CHECKSUMS_ENFORCED: bool = !cfg!(fuzzing);
+
+/// Errors of the container layer, grouped by who is at fault.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The input is not a medzip file, or it is damaged.
+    #[error("corrupt medzip file: {0}")]
+    Corrupt(String),
+    /// A well-formed file that needs a newer medzip.
+    #[error("medzip format version {found} is not supported (this build reads up to version {supported})")]
+    UnsupportedVersion { found: u16, supported: u16 },
+    /// The file asks for more resources than the configured limits allow.
+    #[error("limit exceeded: {0}")]
+    LimitExceeded(String),
+    /// The caller asked for something invalid.
+    #[error("invalid parameter: {0}")]
+    InvalidParameter(String),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+fn corrupt<T>(msg: impl Into<String>) -> Result<T> {
+    Err(Error::Corrupt(msg.into()))
+}
+
+/// Resource limits, checked before allocating (medical images are big, so the
+/// defaults fit a 16-bit 5000×7000 mammogram with room to spare).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest width × height accepted.
+    pub max_pixels: u64,
+    /// Largest width or height accepted.
+    pub max_dimension: u32,
+    /// Largest single section payload, in bytes.
+    pub max_section_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_pixels: 1 << 28,   // 268 M pixels (e.g. 16384 × 16384)
+            max_dimension: 1 << 17, // 131072
+            max_section_bytes: 1 << 31,
+        }
+    }
+}
+
+impl Limits {
+    /// Checks a claimed image size against the limits.
+    pub fn check_dimensions(&self, width: u32, height: u32) -> Result<()> {
+        if width == 0 || height == 0 {
+            return Err(Error::InvalidParameter(format!(
+                "image size {width}×{height} (expected both ≥ 1)"
+            )));
+        }
+        if width > self.max_dimension || height > self.max_dimension {
+            return Err(Error::LimitExceeded(format!(
+                "image size {width}×{height} exceeds the largest side allowed ({})",
+                self.max_dimension
+            )));
+        }
+        let px = width as u64 * height as u64;
+        if px > self.max_pixels {
+            return Err(Error::LimitExceeded(format!(
+                "image of {px} pixels exceeds the limit of {} pixels",
+                self.max_pixels
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Photometric interpretation of a grayscale image.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Photometric {
+    /// Larger values are brighter (DICOM MONOCHROME2, PNG, PGM, TIFF BlackIsZero).
+    Monochrome2 = 2,
+    /// Larger values are darker (DICOM MONOCHROME1, TIFF WhiteIsZero).
+    Monochrome1 = 1,
+}
+
+/// The kind of file the image came from, and so the kind written on decode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SourceKind {
+    /// Raw pixels (library use).
+    Raw = 0,
+    Png = 1,
+    Pgm = 2,
+    Tiff = 3,
+    Dicom = 4,
+}
+
+impl SourceKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            SourceKind::Raw => "raw",
+            SourceKind::Png => "png",
+            SourceKind::Pgm => "pgm",
+            SourceKind::Tiff => "tiff",
+            SourceKind::Dicom => "dicom",
+        }
+    }
+    /// The usual file extension for this kind.
+    pub fn extension(self) -> &'static str {
+        match self {
+            SourceKind::Raw => "raw",
+            SourceKind::Png => "png",
+            SourceKind::Pgm => "pgm",
+            SourceKind::Tiff => "tif",
+            SourceKind::Dicom => "dcm",
+        }
+    }
+    fn from_u8(v: u8) -> Option<Self> {
+        Some(match v {
+            0 => SourceKind::Raw,
+            1 => SourceKind::Png,
+            2 => SourceKind::Pgm,
+            3 => SourceKind::Tiff,
+            4 => SourceKind::Dicom,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for SourceKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What an image is: everything needed to interpret its samples.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImageDesc {
+    pub width: u32,
+    pub height: u32,
+    /// Significant bits per sample, 1–16.
+    pub bits_stored: u8,
+    /// Two's complement samples (DICOM PixelRepresentation 1).
+    pub signed: bool,
+    pub photometric: Photometric,
+    pub source: SourceKind,
+    /// Bits per sample of the source container (8 or 16; PNG/TIFF/PGM sample size).
+    pub container_bits: u8,
+}
+
+impl ImageDesc {
+    pub fn pixels(&self) -> u64 {
+        self.width as u64 * self.height as u64
+    }
+    /// Validates the fields against each other and against `limits`.
+    pub fn validate(&self, limits: &Limits) -> Result<()> {
+        limits.check_dimensions(self.width, self.height)?;
+        if !(1..=16).contains(&self.bits_stored) {
+            return Err(Error::InvalidParameter(format!(
+                "bits stored {} (expected 1 to 16)",
+                self.bits_stored
+            )));
+        }
+        if !(self.container_bits == 8 || self.container_bits == 16)
+            || self.container_bits < self.bits_stored
+        {
+            return Err(Error::InvalidParameter(format!(
+                "container of {} bits for {} bits stored (expected 8 or 16, at least bits stored)",
+                self.container_bits, self.bits_stored
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// SHA-256 of a pixel buffer in its canonical form: each sample as a
+/// little-endian `i32` in row order. Both encoder and decoder compute it.
+pub fn pixel_hash(samples: impl IntoIterator<Item = i32>) -> [u8; 32] {
+    let mut h = Sha256::new();
+    let mut buf = Vec::with_capacity(4096);
+    for s in samples {
+        buf.extend_from_slice(&s.to_le_bytes());
+        if buf.len() >= 4096 {
+            h.update(&buf);
+            buf.clear();
+        }
+    }
+    h.update(&buf);
+    h.finalize().into()
+}
+
+/// SHA-256 of a byte string (whole files).
+pub fn sha256(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
+}
+
+/// Lower-case hex of a byte string.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The `HEAD` section: description, model id, hashes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Header {
+    pub desc: ImageDesc,
+    /// Id of the model the file needs (empty for non-neural modes).
+    pub model_id: Vec<u8>,
+    /// `pixel_hash` of the original samples.
+    pub pixel_sha256: [u8; 32],
+    /// SHA-256 of the source file when decoding must rebuild it byte for byte.
+    pub file_sha256: Option<[u8; 32]>,
+}
+
+const HEAD_FIXED_LEN: usize = 4 + 4 + 1 + 1 + 1 + 1 + 1 + 1 + 32 + 1;
+
+impl Header {
+    fn to_bytes(&self) -> Vec<u8> {
+        let d = &self.desc;
+        let mut v = Vec::with_capacity(HEAD_FIXED_LEN + self.model_id.len() + 32);
+        v.extend_from_slice(&d.width.to_le_bytes());
+        v.extend_from_slice(&d.height.to_le_bytes());
+        v.push(d.bits_stored);
+        v.push(d.signed as u8);
+        v.push(d.photometric as u8);
+        v.push(d.source as u8);
+        v.push(d.container_bits);
+        v.push(self.model_id.len() as u8);
+        v.extend_from_slice(&self.model_id);
+        v.extend_from_slice(&self.pixel_sha256);
+        match &self.file_sha256 {
+            Some(h) => {
+                v.push(1);
+                v.extend_from_slice(h);
+            }
+            None => v.push(0),
+        }
+        v
+    }
+
+    fn parse(b: &[u8], limits: &Limits) -> Result<Self> {
+        let mut r = Reader::new(b, "HEAD");
+        let width = r.u32()?;
+        let height = r.u32()?;
+        let bits_stored = r.u8()?;
+        let signed = match r.u8()? {
+            0 => false,
+            1 => true,
+            v => return corrupt(format!("HEAD: signedness flag {v} (expected 0 or 1)")),
+        };
+        let photometric = match r.u8()? {
+            1 => Photometric::Monochrome1,
+            2 => Photometric::Monochrome2,
+            v => return corrupt(format!("HEAD: photometric {v} (expected 1 or 2)")),
+        };
+        let source = SourceKind::from_u8(r.u8()?)
+            .ok_or_else(|| Error::Corrupt("HEAD: unknown source kind".into()))?;
+        let container_bits = r.u8()?;
+        let mlen = r.u8()? as usize;
+        let model_id = r.bytes(mlen)?.to_vec();
+        let pixel_sha256: [u8; 32] = r.bytes(32)?.try_into().expect("32 bytes");
+        let file_sha256 = match r.u8()? {
+            0 => None,
+            1 => Some(r.bytes(32)?.try_into().expect("32 bytes")),
+            v => return corrupt(format!("HEAD: file-hash flag {v} (expected 0 or 1)")),
+        };
+        r.finish()?;
+        let desc = ImageDesc {
+            width,
+            height,
+            bits_stored,
+            signed,
+            photometric,
+            source,
+            container_bits,
+        };
+        desc.validate(limits).map_err(|e| match e {
+            Error::InvalidParameter(m) => Error::Corrupt(format!("HEAD: {m}")),
+            other => other,
+        })?;
+        Ok(Header {
+            desc,
+            model_id,
+            pixel_sha256,
+            file_sha256,
+        })
+    }
+}
+
+/// A whole medzip file in memory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Container {
+    pub header: Header,
+    /// Coded pixels (codec payload).
+    pub pixels: Vec<u8>,
+    /// Source-rebuild data (e.g. DICOM header bytes); empty when not needed.
+    pub source: Vec<u8>,
+}
+
+fn push_section(out: &mut Vec<u8>, tag: [u8; 4], payload: &[u8]) {
+    out.extend_from_slice(&tag);
+    out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+    out.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
+    out.extend_from_slice(payload);
+}
+
+impl Container {
+    /// Serializes the container.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.pixels.len() + self.source.len() + 256);
+        out.extend_from_slice(&MAGIC);
+        out.extend_from_slice(&VERSION.to_le_bytes());
+        push_section(&mut out, tag::HEAD, &self.header.to_bytes());
+        if !self.source.is_empty() {
+            push_section(&mut out, tag::SRC, &self.source);
+        }
+        push_section(&mut out, tag::PIXL, &self.pixels);
+        push_section(&mut out, tag::END, &[]);
+        out
+    }
+
+    /// Parses and validates a container: magic, version, every section's
+    /// length and CRC, section order, the end marker, the header fields.
+    pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Self> {
+        if bytes.len() < MAGIC.len() || bytes[..MAGIC.len()] != MAGIC {
+            return corrupt("not a medzip file (bad magic bytes)");
+        }
+        let mut r = Reader::new(&bytes[MAGIC.len()..], "file header");
+        let version = r.u16()?;
+        if version == 0 || version > VERSION {
+            return Err(Error::UnsupportedVersion {
+                found: version,
+                supported: VERSION,
+            });
+        }
+        let mut header = None;
+        let mut pixels = None;
+        let mut source = None;
+        loop {
+            if r.remaining() == 0 {
+                return corrupt("file is truncated (no END section)");
+            }
+            let t: [u8; 4] = r.bytes(4)?.try_into().expect("4 bytes");
+            let name = String::from_utf8_lossy(&t).trim_end().to_string();
+            r.what = "section header";
+            let len = r.u64()?;
+            let crc = r.u32()?;
+            if len > limits.max_section_bytes {
+                return Err(Error::LimitExceeded(format!(
+                    "section {name} of {len} bytes exceeds the limit of {} bytes",
+                    limits.max_section_bytes
+                )));
+            }
+            if len > r.remaining() as u64 {
+                return corrupt(format!(
+                    "section {name} claims {len} bytes but only {} remain (truncated file?)",
+                    r.remaining()
+                ));
+            }
+            let payload = r.bytes(len as usize)?;
+            if CHECKSUMS_ENFORCED && crc32fast::hash(payload) != crc {
+                return corrupt(format!("section {name}: CRC-32 mismatch"));
+            }
+            match t {
+                tag::HEAD if header.is_none() => header = Some(Header::parse(payload, limits)?),
+                tag::HEAD => return corrupt("second HEAD section"),
+                _ if header.is_none() => return corrupt("first section is not HEAD"),
+                tag::SRC if source.is_none() && pixels.is_none() => source = Some(payload.to_vec()),
+                tag::PIXL if pixels.is_none() => pixels = Some(payload.to_vec()),
+                tag::END => {
+                    if len != 0 {
+                        return corrupt("END section is not empty");
+                    }
+                    if r.remaining() != 0 {
+                        return corrupt(format!("{} unexpected bytes after END", r.remaining()));
+                    }
+                    break;
+                }
+                _ => return corrupt(format!("unexpected or repeated section '{name}'")),
+            }
+        }
+        let header = header.ok_or_else(|| Error::Corrupt("no HEAD section".into()))?;
+        let pixels = pixels.ok_or_else(|| Error::Corrupt("no PIXL section".into()))?;
+        Ok(Container {
+            header,
+            pixels,
+            source: source.unwrap_or_default(),
+        })
+    }
+}
+
+/// Bounds-checked little-endian reader: every read either succeeds or names
+/// what was being read when the data ran out.
+pub struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+    /// What is being read, for error messages.
+    pub what: &'static str,
+}
+
+impl<'a> Reader<'a> {
+    pub fn new(buf: &'a [u8], what: &'static str) -> Self {
+        Reader { buf, pos: 0, what }
+    }
+    pub fn remaining(&self) -> usize {
+        self.buf.len() - self.pos
+    }
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+    pub fn bytes(&mut self, n: usize) -> Result<&'a [u8]> {
+        if n > self.remaining() {
+            return corrupt(format!(
+                "{}: needed {n} more bytes at offset {}, only {} remain",
+                self.what,
+                self.pos,
+                self.remaining()
+            ));
+        }
+        let s = &self.buf[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(s)
+    }
+    pub fn u8(&mut self) -> Result<u8> {
+        Ok(self.bytes(1)?[0])
+    }
+    pub fn u16(&mut self) -> Result<u16> {
+        Ok(u16::from_le_bytes(self.bytes(2)?.try_into().expect("2")))
+    }
+    pub fn u32(&mut self) -> Result<u32> {
+        Ok(u32::from_le_bytes(self.bytes(4)?.try_into().expect("4")))
+    }
+    pub fn u64(&mut self) -> Result<u64> {
+        Ok(u64::from_le_bytes(self.bytes(8)?.try_into().expect("8")))
+    }
+    /// Fails unless every byte was consumed.
+    pub fn finish(&self) -> Result<()> {
+        if self.remaining() != 0 {
+            return corrupt(format!(
+                "{}: {} unexpected trailing bytes",
+                self.what,
+                self.remaining()
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Container {
+        Container {
+            header: Header {
+                desc: ImageDesc {
+                    width: 3,
+                    height: 2,
+                    bits_stored: 12,
+                    signed: true,
+                    photometric: Photometric::Monochrome1,
+                    source: SourceKind::Dicom,
+                    container_bits: 16,
+                },
+                model_id: b"abc".to_vec(),
+                pixel_sha256: [7; 32],
+                file_sha256: Some([9; 32]),
+            },
+            pixels: vec![1, 2, 3, 4],
+            source: vec![5, 6],
+        }
+    }
+
+    #[test]
+    fn roundtrip() {
+        let c = sample();
+        let b = c.to_bytes();
+        assert_eq!(Container::parse(&b, &Limits::default()).unwrap(), c);
+    }
+
+    #[test]
+    fn every_truncation_and_flip_is_an_error() {
+        let b = sample().to_bytes();
+        for n in 0..b.len() {
+            assert!(Container::parse(&b[..n], &Limits::default()).is_err(), "len {n}");
+        }
+        for i in 0..b.len() {
+            for bit in 0..8 {
+                let mut c = b.clone();
+                c[i] ^= 1 << bit;
+                // A flip may only ever be accepted if it is in no checked field;
+                // with CRCs on every section and fixed magic, none exists.
+                assert!(Container::parse(&c, &Limits::default()).is_err(), "byte {i} bit {bit}");
+            }
+        }
+    }
+
+    #[test]
+    fn future_version_is_named() {
+        let mut b = sample().to_bytes();
+        b[8] = 2;
+        let e = Container::parse(&b, &Limits::default()).unwrap_err();
+        assert!(e.to_string().contains("version 2"), "{e}");
+    }
+
+    #[test]
+    fn huge_claimed_size_is_refused() {
+        let l = Limits::default();
+        assert!(matches!(
+            l.check_dimensions(1_000_000, 1_000_000),
+            Err(Error::LimitExceeded(_))
+        ));
+        assert!(l.check_dimensions(5000, 7000).is_ok());
+    }
+}

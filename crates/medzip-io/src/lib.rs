@@ -1,0 +1,326 @@
+//! Image I/O for medzip: PNG, PGM, TIFF and DICOM in and out.
+//!
+//! [`read`] turns file bytes into an [`Image`] plus the [`Metadata`] needed
+//! to rebuild the file; [`write`] does the reverse. What comes back:
+//!
+//! * **PNG** (gray 1/2/4/8/16-bit; RGB/RGBA whose three channels are equal
+//!   and whose alpha is opaque are gray): a grayscale PNG with the same bit
+//!   depth and the same pixels.
+//! * **PGM** (P2/P5, maxval up to 65535): the same kind (P2 or P5) and maxval.
+//! * **TIFF** (gray 8/16-bit, unsigned or signed): a gray TIFF, same pixels.
+//! * **DICOM** (single frame, one sample per pixel, bits allocated 8 or 16):
+//!   with native pixel data the file comes back **byte for byte**; an
+//!   encapsulated file (JPEG Lossless, JPEG 2000, RLE) is first transcoded
+//!   to Explicit VR Little Endian, and that native file comes back byte for
+//!   byte (same pixels and attributes, native pixel data).
+//!
+//! A colour image (channels that differ) is refused with a clear error.
+
+pub mod dicom;
+mod pgm;
+
+pub use medzip_codec::{Image, Metadata};
+use medzip_codec::{Photometric, SourceKind};
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("unsupported input: {0}")]
+    Unsupported(String),
+    #[error("malformed {kind} file: {msg}")]
+    Malformed { kind: &'static str, msg: String },
+    #[error(transparent)]
+    Codec(#[from] medzip_codec::Error),
+    #[error("rebuilt {0} file does not match the original's SHA-256; nothing written")]
+    FileHashMismatch(&'static str),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+pub(crate) fn malformed<T>(kind: &'static str, msg: impl Into<String>) -> Result<T> {
+    Err(Error::Malformed { kind, msg: msg.into() })
+}
+
+/// Detects the kind of an input from its first bytes (and its name, for
+/// DICOM files without a preamble).
+pub fn detect(bytes: &[u8], name_hint: Option<&str>) -> Option<SourceKind> {
+    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        return Some(SourceKind::Png);
+    }
+    if bytes.len() >= 2 && bytes[0] == b'P' && (bytes[1] == b'5' || bytes[1] == b'2') {
+        return Some(SourceKind::Pgm);
+    }
+    if bytes.starts_with(b"II*\0") || bytes.starts_with(b"MM\0*") {
+        return Some(SourceKind::Tiff);
+    }
+    if bytes.len() >= 132 && &bytes[128..132] == b"DICM" {
+        return Some(SourceKind::Dicom);
+    }
+    let ext = name_hint
+        .and_then(|n| n.rsplit_once('.'))
+        .map(|(_, e)| e.to_ascii_lowercase());
+    if matches!(ext.as_deref(), Some("dcm") | Some("dicom")) {
+        return Some(SourceKind::Dicom);
+    }
+    None
+}
+
+/// An input decoded: the pixels and what is needed to rebuild the file.
+#[derive(Clone, Debug)]
+pub struct Loaded {
+    pub image: Image,
+    pub meta: Metadata,
+}
+
+fn meta(source: SourceKind, container_bits: u8, photometric: Photometric, source_data: Vec<u8>) -> Metadata {
+    Metadata {
+        photometric,
+        source,
+        container_bits,
+        source_data,
+        file_sha256: None,
+        model_id: Vec::new(),
+    }
+}
+
+/// Reads an image file's bytes.
+pub fn read(bytes: &[u8], name_hint: Option<&str>) -> Result<Loaded> {
+    match detect(bytes, name_hint) {
+        Some(SourceKind::Png) => read_png(bytes),
+        Some(SourceKind::Pgm) => pgm::read(bytes),
+        Some(SourceKind::Tiff) => read_tiff(bytes),
+        Some(SourceKind::Dicom) => dicom::read(bytes),
+        _ => Err(Error::Unsupported(
+            "not a PNG, PGM (P2/P5), TIFF or DICOM file".into(),
+        )),
+    }
+}
+
+/// Rebuilds the source file from decoded pixels and metadata.
+pub fn write(img: &Image, meta: &Metadata) -> Result<Vec<u8>> {
+    let out = match meta.source {
+        SourceKind::Png | SourceKind::Raw => write_png(img, meta)?,
+        SourceKind::Pgm => pgm::write(img, meta)?,
+        SourceKind::Tiff => write_tiff(img, meta)?,
+        SourceKind::Dicom => dicom::write(img, meta)?,
+    };
+    if let Some(h) = meta.file_sha256 {
+        if medzip_format_sha256(&out) != h {
+            return Err(Error::FileHashMismatch(meta.source.name()));
+        }
+    }
+    Ok(out)
+}
+
+fn medzip_format_sha256(b: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(b).into()
+}
+
+// ---------------------------------------------------------------- PNG ----
+
+fn read_png(bytes: &[u8]) -> Result<Loaded> {
+    let bad = |e: png::DecodingError| Error::Malformed { kind: "PNG", msg: e.to_string() };
+    let mut dec = png::Decoder::new(std::io::Cursor::new(bytes));
+    dec.set_transformations(png::Transformations::IDENTITY);
+    let mut reader = dec.read_info().map_err(bad)?;
+    let mut buf = vec![0u8; reader.output_buffer_size().ok_or_else(|| Error::Unsupported("PNG too large".into()))?];
+    let frame = reader.next_frame(&mut buf).map_err(bad)?;
+    let (w, h) = (frame.width, frame.height);
+    let depth = frame.bit_depth as u8;
+    let channels = match frame.color_type {
+        png::ColorType::Grayscale => 1,
+        png::ColorType::GrayscaleAlpha => 2,
+        png::ColorType::Rgb => 3,
+        png::ColorType::Rgba => 4,
+        png::ColorType::Indexed => return Err(Error::Unsupported("palette PNG (expected grayscale)".into())),
+    };
+    let line = frame.line_size;
+    let n = w as usize * h as usize;
+    let mut data = Vec::with_capacity(n);
+    for y in 0..h as usize {
+        let row = &buf[y * line..(y + 1) * line];
+        for x in 0..w as usize {
+            let sample = |c: usize| -> i32 {
+                let i = x * channels + c;
+                match depth {
+                    16 => u16::from_be_bytes([row[2 * i], row[2 * i + 1]]) as i32,
+                    8 => row[i] as i32,
+                    d => {
+                        let d = d as usize;
+                        let bit = i * d;
+                        ((row[bit / 8] >> (8 - d - bit % 8)) & ((1 << d) - 1) as u8) as i32
+                    }
+                }
+            };
+            let g = sample(0);
+            if channels >= 3 && (sample(1) != g || sample(2) != g) {
+                return Err(Error::Unsupported(
+                    "colour PNG (channels differ); medzip codes grayscale images".into(),
+                ));
+            }
+            if channels == 2 || channels == 4 {
+                let a = sample(channels - 1);
+                if a != (1 << depth) - 1 {
+                    return Err(Error::Unsupported("PNG with a non-opaque alpha channel".into()));
+                }
+            }
+            data.push(g);
+        }
+    }
+    let image = Image::new(w, h, depth, false, data)?;
+    let container = if depth == 16 { 16 } else { 8 };
+    Ok(Loaded {
+        image,
+        meta: meta(SourceKind::Png, container, Photometric::Monochrome2, Vec::new()),
+    })
+}
+
+fn write_png(img: &Image, meta: &Metadata) -> Result<Vec<u8>> {
+    let (lo, _) = Image::range(img.bits, img.signed);
+    let depth = match img.bits {
+        1 | 2 | 4 | 8 if meta.container_bits == 8 => img.bits,
+        b if b <= 8 && meta.container_bits == 8 => 8,
+        _ => 16,
+    };
+    let mut out = Vec::new();
+    {
+        let mut enc = png::Encoder::new(&mut out, img.width, img.height);
+        enc.set_color(png::ColorType::Grayscale);
+        enc.set_depth(png::BitDepth::from_u8(depth).expect("valid PNG depth"));
+        let mut wr = enc.write_header().map_err(|e| Error::Unsupported(e.to_string()))?;
+        let w = img.width as usize;
+        let line = (w * depth as usize).div_ceil(8);
+        let mut buf = vec![0u8; line * img.height as usize];
+        for (y, row) in img.data.chunks(w).enumerate() {
+            let out = &mut buf[y * line..(y + 1) * line];
+            for (x, &v) in row.iter().enumerate() {
+                // PNG holds unsigned samples; signed images are shifted.
+                let u = if img.signed { v - lo } else { v } as u32;
+                match depth {
+                    16 => out[2 * x..2 * x + 2].copy_from_slice(&(u as u16).to_be_bytes()),
+                    8 => out[x] = u as u8,
+                    d => {
+                        let d = d as usize;
+                        let bit = x * d;
+                        out[bit / 8] |= (u as u8) << (8 - d - bit % 8);
+                    }
+                }
+            }
+        }
+        wr.write_image_data(&buf).map_err(|e| Error::Unsupported(e.to_string()))?;
+    }
+    Ok(out)
+}
+
+// --------------------------------------------------------------- TIFF ----
+
+fn read_tiff(bytes: &[u8]) -> Result<Loaded> {
+    use tiff::decoder::{Decoder, DecodingResult};
+    let bad = |e: tiff::TiffError| Error::Malformed { kind: "TIFF", msg: e.to_string() };
+    let mut dec = Decoder::new(std::io::Cursor::new(bytes)).map_err(bad)?;
+    let (w, h) = dec.dimensions().map_err(bad)?;
+    match dec.colortype().map_err(bad)? {
+        tiff::ColorType::Gray(8) | tiff::ColorType::Gray(16) => {}
+        c => return Err(Error::Unsupported(format!("TIFF colour type {c:?} (expected 8- or 16-bit gray)"))),
+    }
+    let photometric = match dec.get_tag_u32(tiff::tags::Tag::PhotometricInterpretation) {
+        Ok(0) => Photometric::Monochrome1,
+        _ => Photometric::Monochrome2,
+    };
+    let (data, bits, signed): (Vec<i32>, u8, bool) = match dec.read_image().map_err(bad)? {
+        DecodingResult::U8(v) => (v.into_iter().map(i32::from).collect(), 8, false),
+        DecodingResult::U16(v) => (v.into_iter().map(i32::from).collect(), 16, false),
+        DecodingResult::I8(v) => (v.into_iter().map(i32::from).collect(), 8, true),
+        DecodingResult::I16(v) => (v.into_iter().map(i32::from).collect(), 16, true),
+        _ => return Err(Error::Unsupported("TIFF sample format".into())),
+    };
+    let image = Image::new(w, h, bits, signed, data)?;
+    Ok(Loaded {
+        image,
+        meta: meta(SourceKind::Tiff, bits, photometric, Vec::new()),
+    })
+}
+
+fn write_tiff(img: &Image, meta: &Metadata) -> Result<Vec<u8>> {
+    use tiff::encoder::{colortype, TiffEncoder};
+    let bad = |e: tiff::TiffError| Error::Unsupported(format!("TIFF writer: {e}"));
+    let mut out = std::io::Cursor::new(Vec::new());
+    {
+        let mut enc = TiffEncoder::new(&mut out).map_err(bad)?;
+        let (w, h) = (img.width, img.height);
+        match (meta.container_bits, img.signed) {
+            (8, false) => {
+                let d: Vec<u8> = img.data.iter().map(|&v| v as u8).collect();
+                enc.write_image::<colortype::Gray8>(w, h, &d).map_err(bad)?;
+            }
+            (8, true) => {
+                let d: Vec<i8> = img.data.iter().map(|&v| v as i8).collect();
+                enc.write_image::<colortype::GrayI8>(w, h, &d).map_err(bad)?;
+            }
+            (_, false) => {
+                let d: Vec<u16> = img.data.iter().map(|&v| v as u16).collect();
+                enc.write_image::<colortype::Gray16>(w, h, &d).map_err(bad)?;
+            }
+            (_, true) => {
+                let d: Vec<i16> = img.data.iter().map(|&v| v as i16).collect();
+                enc.write_image::<colortype::GrayI16>(w, h, &d).map_err(bad)?;
+            }
+        }
+    }
+    Ok(out.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn img(bits: u8, signed: bool, w: u32, h: u32) -> Image {
+        let (lo, hi) = Image::range(bits, signed);
+        let span = (hi - lo + 1) as i64;
+        let data = (0..w as i64 * h as i64).map(|i| lo + ((i * 7919 + i * i) % span) as i32).collect();
+        Image::new(w, h, bits, signed, data).unwrap()
+    }
+
+    #[test]
+    fn png_roundtrip_all_depths() {
+        for bits in [1u8, 2, 4, 8, 16] {
+            let im = img(bits, false, 13, 7);
+            let m = meta(SourceKind::Png, if bits == 16 { 16 } else { 8 }, Photometric::Monochrome2, vec![]);
+            let b = write(&im, &m).unwrap();
+            let l = read(&b, None).unwrap();
+            assert_eq!(l.image, im, "bits {bits}");
+        }
+    }
+
+    #[test]
+    fn tiff_roundtrip() {
+        for (bits, signed) in [(8u8, false), (16, false), (16, true), (8, true)] {
+            let im = img(bits, signed, 11, 5);
+            let m = meta(SourceKind::Tiff, bits, Photometric::Monochrome2, vec![]);
+            let b = write(&im, &m).unwrap();
+            assert_eq!(read(&b, None).unwrap().image, im);
+        }
+    }
+
+    #[test]
+    fn colour_png_is_refused() {
+        let mut out = Vec::new();
+        {
+            let mut enc = png::Encoder::new(&mut out, 2, 1);
+            enc.set_color(png::ColorType::Rgb);
+            enc.set_depth(png::BitDepth::Eight);
+            let mut w = enc.write_header().unwrap();
+            w.write_image_data(&[1, 2, 3, 4, 4, 4]).unwrap();
+        }
+        let e = read(&out, None).unwrap_err();
+        assert!(e.to_string().contains("colour"), "{e}");
+    }
+
+    #[test]
+    fn unknown_input_is_refused() {
+        assert!(matches!(read(b"hello", None), Err(Error::Unsupported(_))));
+    }
+}

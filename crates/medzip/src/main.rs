@@ -1,0 +1,354 @@
+//! `medzip`: lossless compression for medical images.
+//!
+//! Exit codes: 0 every input succeeded; 1 at least one input failed (each
+//! failure is reported on stderr and the other inputs still run); 2 usage
+//! error (clap).
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use medzip_codec::{Limits, Options, Residual};
+use rayon::prelude::*;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+mod bench;
+
+#[derive(Parser)]
+#[command(name = "medzip", version, about = "Lossless compression for medical images (PNG, PGM, TIFF, DICOM)")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+    /// Print nothing but errors.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ResidualArg {
+    /// Context-mixing model with arithmetic coding (default, best).
+    Context,
+    /// The paper's Huffman coding of the exact delta.
+    Huffman,
+    /// The paper's delta stored as a PNG.
+    Png,
+}
+
+#[derive(clap::Args)]
+struct OutArgs {
+    /// Output file (only with a single input).
+    #[arg(short, long, conflicts_with = "out_dir")]
+    output: Option<PathBuf>,
+    /// Folder for the outputs (default: beside each input).
+    #[arg(long)]
+    out_dir: Option<PathBuf>,
+    /// Replace existing output files.
+    #[arg(short, long)]
+    force: bool,
+    /// Worker threads (0 = all cores).
+    #[arg(short = 'j', long, default_value_t = 0)]
+    threads: usize,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Compress images into .mdz files (INPUT → INPUT.mdz).
+    Compress {
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        #[command(flatten)]
+        out: OutArgs,
+        /// Residual coder.
+        #[arg(long, value_enum, default_value = "context")]
+        residual: ResidualArg,
+        /// Decode each output again and compare before reporting success.
+        #[arg(long)]
+        verify: bool,
+        /// Pixels per independently decodable stripe (more stripes: more parallel decoding).
+        #[arg(long, default_value_t = 1 << 20, hide = true)]
+        stripe_pixels: u64,
+    },
+    /// Decompress .mdz files back to the original format.
+    Decompress {
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        #[command(flatten)]
+        out: OutArgs,
+    },
+    /// Describe .mdz files.
+    Info {
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        /// One JSON object per file.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check that a .mdz file decodes to exactly the pixels of ORIGINAL
+    /// (and, for DICOM, to the same file).
+    Verify { mdz: PathBuf, original: PathBuf },
+    /// Compress every image in a folder in memory and print sizes against
+    /// the input files and PNG (the main job on the bundled samples).
+    Bench {
+        dir: PathBuf,
+        #[arg(short = 'j', long, default_value_t = 1)]
+        threads: usize,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("medzip: error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn set_threads(n: usize) -> Result<()> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .build_global()
+        .context("cannot start the thread pool")
+}
+
+/// Runs the command; `Ok(false)` when some input failed.
+fn run(cli: Cli) -> Result<bool> {
+    match cli.cmd {
+        Cmd::Compress { inputs, out, residual, verify, stripe_pixels } => {
+            set_threads(out.threads)?;
+            let opts = Options {
+                residual: match residual {
+                    ResidualArg::Context => Residual::Context,
+                    ResidualArg::Huffman => Residual::Huffman,
+                    ResidualArg::Png => Residual::Png,
+                },
+                stripe_pixels: stripe_pixels.max(1),
+            };
+            let job = |inp: &Path| compress_one(inp, &out, &opts, verify);
+            Ok(for_each(&inputs, &out, cli.quiet, "compressing", job))
+        }
+        Cmd::Decompress { inputs, out } => {
+            set_threads(out.threads)?;
+            Ok(for_each(&inputs, &out, cli.quiet, "decompressing", |inp| decompress_one(inp, &out)))
+        }
+        Cmd::Info { inputs, json } => {
+            let mut ok = true;
+            for p in &inputs {
+                match info(p, json) {
+                    Ok(s) => println!("{s}"),
+                    Err(e) => {
+                        eprintln!("medzip: {}: {e:#}", p.display());
+                        ok = false;
+                    }
+                }
+            }
+            Ok(ok)
+        }
+        Cmd::Verify { mdz, original } => {
+            verify_pair(&mdz, &original)?;
+            if !cli.quiet {
+                println!("{}: OK, decodes to exactly {}", mdz.display(), original.display());
+            }
+            Ok(true)
+        }
+        Cmd::Bench { dir, threads } => {
+            set_threads(threads)?;
+            bench::run(&dir)?;
+            Ok(true)
+        }
+    }
+}
+
+/// Runs `job` on every input (in parallel), with a progress bar for many
+/// inputs; reports each failure and returns whether all succeeded.
+fn for_each<F>(inputs: &[PathBuf], out: &OutArgs, quiet: bool, verb: &str, job: F) -> bool
+where
+    F: Fn(&Path) -> Result<String> + Sync,
+{
+    if out.output.is_some() && inputs.len() > 1 {
+        eprintln!("medzip: error: -o/--output takes a single input; use --out-dir for several");
+        return false;
+    }
+    let pb = if inputs.len() > 1 && !quiet {
+        let pb = ProgressBar::new(inputs.len() as u64);
+        pb.set_style(
+            ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} files, ETA {eta}")
+                .expect("valid template")
+                .progress_chars("=> "),
+        );
+        pb.set_message(verb.to_string());
+        pb
+    } else {
+        ProgressBar::hidden()
+    };
+    let failures: usize = inputs
+        .par_iter()
+        .map(|inp| {
+            let r = job(inp);
+            pb.inc(1);
+            match r {
+                Ok(msg) => {
+                    if !quiet && !msg.is_empty() {
+                        pb.suspend(|| eprintln!("{msg}"));
+                    }
+                    0
+                }
+                Err(e) => {
+                    pb.suspend(|| eprintln!("medzip: {}: {e:#}", inp.display()));
+                    1
+                }
+            }
+        })
+        .sum();
+    pb.finish_and_clear();
+    failures == 0
+}
+
+fn output_path(inp: &Path, out: &OutArgs, make_name: impl Fn(&str) -> String) -> PathBuf {
+    if let Some(o) = &out.output {
+        return o.clone();
+    }
+    let name = inp.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let dir = match &out.out_dir {
+        Some(d) => d.clone(),
+        None => inp.parent().map(Path::to_path_buf).unwrap_or_default(),
+    };
+    dir.join(make_name(&name))
+}
+
+/// Writes `bytes` to `path` without ever leaving a partial file: a
+/// temporary file in the same folder, fsynced, then renamed into place
+/// (refusing to replace an existing file unless `force`).
+fn write_atomic(path: &Path, bytes: &[u8], force: bool) -> Result<()> {
+    if !force && path.exists() {
+        bail!("{} exists (use --force to replace it)", path.display());
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".medzip-")
+        .suffix(".tmp")
+        .tempfile_in(&dir)
+        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+    tmp.write_all(bytes).context("write failed")?;
+    tmp.as_file().sync_all().context("fsync failed")?;
+    if force {
+        tmp.persist(path).map_err(|e| e.error)?;
+    } else {
+        tmp.persist_noclobber(path)
+            .map_err(|e| anyhow::anyhow!("{} exists or cannot be written: {}", path.display(), e.error))?;
+    }
+    Ok(())
+}
+
+fn read_input(p: &Path) -> Result<medzip_io::Loaded> {
+    let bytes = std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?;
+    let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
+    Ok(medzip_io::read(&bytes, name.as_deref())?)
+}
+
+fn compress_one(inp: &Path, out: &OutArgs, opts: &Options, verify: bool) -> Result<String> {
+    let t = Instant::now();
+    let loaded = read_input(inp)?;
+    let mdz = medzip_codec::compress(&loaded.image, &loaded.meta, opts)?;
+    if verify {
+        let (img, meta) = medzip_codec::decompress(&mdz, &Limits::default(), None)?;
+        if img != loaded.image {
+            bail!("verification failed: the decoded pixels differ (nothing written)");
+        }
+        medzip_io::write(&img, &meta).context("verification failed: the source file does not rebuild")?;
+    }
+    let dst = output_path(inp, out, |n| format!("{n}.mdz"));
+    write_atomic(&dst, &mdz, out.force)?;
+    let px = loaded.image.data.len() as f64;
+    Ok(format!(
+        "{} -> {}: {} bytes, {:.4} bpp, {:.2} s",
+        inp.display(),
+        dst.display(),
+        mdz.len(),
+        8.0 * mdz.len() as f64 / px,
+        t.elapsed().as_secs_f64()
+    ))
+}
+
+fn decode_file(p: &Path) -> Result<(medzip_codec::Image, medzip_codec::Metadata, Vec<u8>)> {
+    let bytes = std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?;
+    let (img, meta) = medzip_codec::decompress(&bytes, &Limits::default(), None)?;
+    let file = medzip_io::write(&img, &meta)?;
+    Ok((img, meta, file))
+}
+
+fn decompress_one(inp: &Path, out: &OutArgs) -> Result<String> {
+    let (_, meta, file) = decode_file(inp)?;
+    let dst = output_path(inp, out, |n| match n.strip_suffix(".mdz") {
+        Some(stem) if !stem.is_empty() => stem.to_string(),
+        _ => format!("{n}.{}", meta.source.extension()),
+    });
+    write_atomic(&dst, &file, out.force)?;
+    Ok(String::new())
+}
+
+fn verify_pair(mdz: &Path, original: &Path) -> Result<()> {
+    let (img, meta, file) = decode_file(mdz)?;
+    let orig = read_input(original)?;
+    if img != orig.image {
+        bail!("{} does not decode to the pixels of {}", mdz.display(), original.display());
+    }
+    if meta.file_sha256.is_some() {
+        let ob = std::fs::read(original)?;
+        if ob != file && medzip_io::dicom::transcoded_from(&meta).is_none() {
+            bail!("pixels match, but the rebuilt file differs from {}", original.display());
+        }
+    }
+    Ok(())
+}
+
+fn info(p: &Path, json: bool) -> Result<String> {
+    let bytes = std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?;
+    let c = medzip_codec::inspect(&bytes, &Limits::default())?;
+    let d = &c.header.desc;
+    let residual = medzip_codec::residual_of(&c).map(|r| r.name()).unwrap_or("unknown");
+    let bpp = 8.0 * bytes.len() as f64 / d.pixels() as f64;
+    let model = if c.header.model_id.is_empty() { "none".to_string() } else { medzip_format::hex(&c.header.model_id) };
+    let photometric = format!("{:?}", d.photometric).to_uppercase();
+    if json {
+        let v = serde_json::json!({
+            "file": p.display().to_string(),
+            "format_version": medzip_format::VERSION,
+            "width": d.width, "height": d.height,
+            "bits_stored": d.bits_stored, "signed": d.signed,
+            "photometric": photometric,
+            "source": d.source.name(), "container_bits": d.container_bits,
+            "residual": residual, "model_id": model,
+            "bytes": bytes.len(), "bpp": bpp,
+            "pixel_sha256": medzip_format::hex(&c.header.pixel_sha256),
+            "file_sha256": c.header.file_sha256.map(|h| medzip_format::hex(&h)),
+            "source_bytes": c.source.len(), "pixel_bytes": c.pixels.len(),
+        });
+        return Ok(v.to_string());
+    }
+    Ok(format!(
+        "{}: {}×{} {}-bit {} {}, from {} ({}-bit container), residual {}, model {}, {} bytes ({:.4} bpp), pixels sha256 {}",
+        p.display(),
+        d.width,
+        d.height,
+        d.bits_stored,
+        if d.signed { "signed" } else { "unsigned" },
+        photometric,
+        d.source,
+        d.container_bits,
+        residual,
+        model,
+        bytes.len(),
+        bpp,
+        medzip_format::hex(&c.header.pixel_sha256)
+    ))
+}
