@@ -153,7 +153,11 @@ pub fn code_stripe<IO: BitIo>(io: &mut IO, s: &Stripe, px: &mut [i32]) -> bool {
                 let nw = if x > 0 { at(x - 1, y - 1) } else { n };
                 let ne = if x + 1 < w { at(x + 1, y - 1) } else { n };
                 let nn = if y > 1 { at(x, y - 2) } else { n };
-                let nne = if y > 1 && x + 1 < w { at(x + 1, y - 2) } else { ne };
+                let nne = if y > 1 && x + 1 < w {
+                    at(x + 1, y - 2)
+                } else {
+                    ne
+                };
                 (n, nw, ne, nn, nne)
             };
             let wv = if x > 0 { at(x - 1, y) } else { n };
@@ -210,7 +214,11 @@ pub fn code_stripe<IO: BitIo>(io: &mut IO, s: &Stripe, px: &mut [i32]) -> bool {
             let rn = if y > 0 { res[prv + x] } else { 0 };
             let rw = if x > 0 { res[cur + x - 1] } else { rn };
             let rnw = if y > 0 && x > 0 { res[prv + x - 1] } else { rn };
-            let rne = if y > 0 && x + 1 < w { res[prv + x + 1] } else { rn };
+            let rne = if y > 0 && x + 1 < w {
+                res[prv + x + 1]
+            } else {
+                rn
+            };
             let energy = (2 * rw.unsigned_abs() + 2 * rn.unsigned_abs())
                 + rnw.unsigned_abs()
                 + rne.unsigned_abs()
@@ -298,7 +306,8 @@ fn code_residual<IO: BitIo>(
     let qc = q / 3;
     let decide = |io: &mut IO, m: &mut Model, slot: usize, bit: bool| -> bool {
         for (i, &c) in ctx.iter().enumerate() {
-            m.mixer.add(stretch(m.tables[i][c * SLOTS + slot].p() as i32));
+            m.mixer
+                .add(stretch(m.tables[i][c * SLOTS + slot].p() as i32));
         }
         m.mixer.add(256);
         let pm = m.mixer.mix(slot * 8 + qc);

@@ -18,8 +18,8 @@ pub mod paper;
 
 use map::ValueMap;
 use medzip_entropy::{BinDecoder, BinEncoder};
-pub use medzip_format::{Limits, Photometric, SourceKind};
 use medzip_format::{Container, Header, ImageDesc, Reader};
+pub use medzip_format::{Limits, Photometric, SourceKind};
 use rayon::prelude::*;
 
 /// Errors of the codec layer.
@@ -64,7 +64,13 @@ pub struct Image {
 impl Image {
     /// Builds an image, checking the size and that every sample fits `bits`.
     pub fn new(width: u32, height: u32, bits: u8, signed: bool, data: Vec<i32>) -> Result<Self> {
-        let img = Image { width, height, bits, signed, data };
+        let img = Image {
+            width,
+            height,
+            bits,
+            signed,
+            data,
+        };
         img.validate()?;
         Ok(img)
     }
@@ -80,10 +86,16 @@ impl Image {
 
     pub fn validate(&self) -> Result<()> {
         if !(1..=16).contains(&self.bits) {
-            return Err(Error::InvalidImage(format!("{} bits per sample (expected 1 to 16)", self.bits)));
+            return Err(Error::InvalidImage(format!(
+                "{} bits per sample (expected 1 to 16)",
+                self.bits
+            )));
         }
         if self.width == 0 || self.height == 0 {
-            return Err(Error::InvalidImage(format!("size {}×{}", self.width, self.height)));
+            return Err(Error::InvalidImage(format!(
+                "size {}×{}",
+                self.width, self.height
+            )));
         }
         let n = self.width as u64 * self.height as u64;
         if self.data.len() as u64 != n {
@@ -212,7 +224,12 @@ pub fn compress(img: &Image, meta: &Metadata, opts: &Options) -> Result<Vec<u8>>
 }
 
 /// Compresses with an optional prior reconstruction.
-pub fn compress_with_prior(img: &Image, meta: &Metadata, opts: &Options, prior: Option<&dyn Prior>) -> Result<Vec<u8>> {
+pub fn compress_with_prior(
+    img: &Image,
+    meta: &Metadata,
+    opts: &Options,
+    prior: Option<&dyn Prior>,
+) -> Result<Vec<u8>> {
     img.validate()?;
     let desc = ImageDesc {
         width: img.width,
@@ -255,7 +272,12 @@ fn stripe_rows(w: u32, h: u32, target: u64) -> u32 {
     ((target / w as u64).max(16) as u32).min(h).max(1)
 }
 
-fn encode_pixels(img: &Image, opts: &Options, latent: &[u8], recon: Option<&[i32]>) -> Result<Vec<u8>> {
+fn encode_pixels(
+    img: &Image,
+    opts: &Options,
+    latent: &[u8],
+    recon: Option<&[i32]>,
+) -> Result<Vec<u8>> {
     let mut out = vec![opts.residual.id(), recon.is_some() as u8];
     out.extend_from_slice(&(latent.len() as u32).to_le_bytes());
     out.extend_from_slice(latent);
@@ -270,12 +292,15 @@ fn encode_pixels(img: &Image, opts: &Options, latent: &[u8], recon: Option<&[i32
     };
     match opts.residual {
         Residual::Huffman => out.extend_from_slice(&paper::huffman_encode(&u, recon_u)),
-        Residual::Png => out.extend_from_slice(&paper::png_encode(&u, recon_u, img.width, img.height, img.bits)?),
+        Residual::Png => out.extend_from_slice(&paper::png_encode(
+            &u, recon_u, img.width, img.height, img.bits,
+        )?),
         Residual::Context => {
             let map = ValueMap::analyse(&u);
             map.write(&mut out);
             let mapped = map.forward(&u);
-            let prior_mapped: Option<Vec<i32>> = recon.map(|r| r.iter().map(|&v| map.forward_nearest(v)).collect());
+            let prior_mapped: Option<Vec<i32>> =
+                recon.map(|r| r.iter().map(|&v| map.forward_nearest(v)).collect());
             let w = img.width as usize;
             let rows = stripe_rows(img.width, img.height, opts.stripe_pixels) as usize;
             out.extend_from_slice(&(rows as u32).to_le_bytes());
@@ -285,8 +310,15 @@ fn encode_pixels(img: &Image, opts: &Options, latent: &[u8], recon: Option<&[i32
                 .enumerate()
                 .map(|(i, chunk)| {
                     let mut px = chunk.to_vec();
-                    let prior = prior_mapped.as_ref().map(|p| &p[i * rows * w..i * rows * w + chunk.len()]);
-                    let s = cm::Stripe { width: w, height: chunk.len() / w, maxv, prior };
+                    let prior = prior_mapped
+                        .as_ref()
+                        .map(|p| &p[i * rows * w..i * rows * w + chunk.len()]);
+                    let s = cm::Stripe {
+                        width: w,
+                        height: chunk.len() / w,
+                        maxv,
+                        prior,
+                    };
                     let mut enc = BinEncoder::new();
                     cm::code_stripe(&mut enc, &s, &mut px);
                     enc.finish()
@@ -306,7 +338,11 @@ fn encode_pixels(img: &Image, opts: &Options, latent: &[u8], recon: Option<&[i32
 /// Decodes a medzip file: validates the container, decodes the pixels,
 /// checks the pixel hash. `prior` must be the model the file names (if it
 /// names one).
-pub fn decompress(bytes: &[u8], limits: &Limits, prior: Option<&dyn Prior>) -> Result<(Image, Metadata)> {
+pub fn decompress(
+    bytes: &[u8],
+    limits: &Limits,
+    prior: Option<&dyn Prior>,
+) -> Result<(Image, Metadata)> {
     let c = Container::parse(bytes, limits)?;
     let d = &c.header.desc;
     let img = decode_pixels(&c, prior)?;
@@ -353,7 +389,9 @@ fn decode_pixels(c: &Container, prior: Option<&dyn Prior>) -> Result<Image> {
         (1, Some(p)) if p.id() == c.header.model_id => {
             let rec = p.reconstruct(latent, d.width, d.height, d.bits_stored)?;
             if rec.len() != n {
-                return Err(Error::Internal("prior returned a wrong-sized reconstruction".into()));
+                return Err(Error::Internal(
+                    "prior returned a wrong-sized reconstruction".into(),
+                ));
             }
             Some(rec)
         }
@@ -386,7 +424,9 @@ fn decode_pixels(c: &Container, prior: Option<&dyn Prior>) -> Result<Image> {
             let map = ValueMap::read(&mut r, 0, umax)?;
             let rows = r.u32()? as usize;
             if rows == 0 || rows > h.max(16) {
-                return Err(Error::Corrupt(format!("stripe height {rows} for an image of {h} rows")));
+                return Err(Error::Corrupt(format!(
+                    "stripe height {rows} for an image of {h} rows"
+                )));
             }
             let nstripes = h.div_ceil(rows);
             let mut lens = Vec::with_capacity(nstripes);
@@ -398,7 +438,9 @@ fn decode_pixels(c: &Container, prior: Option<&dyn Prior>) -> Result<Image> {
                 streams.push(r.bytes(l)?);
             }
             r.finish()?;
-            let prior_mapped: Option<Vec<i32>> = recon.as_ref().map(|rc| rc.iter().map(|&v| map.forward_nearest(v)).collect());
+            let prior_mapped: Option<Vec<i32>> = recon
+                .as_ref()
+                .map(|rc| rc.iter().map(|&v| map.forward_nearest(v)).collect());
             let maxv = map.levels() as i32 - 1;
             let mut px = vec![0i32; n];
             let results: Vec<bool> = px
@@ -406,8 +448,15 @@ fn decode_pixels(c: &Container, prior: Option<&dyn Prior>) -> Result<Image> {
                 .zip(streams.par_iter())
                 .enumerate()
                 .map(|(i, (chunk, bytes))| {
-                    let prior = prior_mapped.as_ref().map(|p| &p[i * rows * w..i * rows * w + chunk.len()]);
-                    let s = cm::Stripe { width: w, height: chunk.len() / w, maxv, prior };
+                    let prior = prior_mapped
+                        .as_ref()
+                        .map(|p| &p[i * rows * w..i * rows * w + chunk.len()]);
+                    let s = cm::Stripe {
+                        width: w,
+                        height: chunk.len() / w,
+                        maxv,
+                        prior,
+                    };
                     match BinDecoder::new(bytes) {
                         Ok(mut dec) => cm::code_stripe(&mut dec, &s, chunk) && !dec.failed(),
                         Err(_) => false,
@@ -415,12 +464,18 @@ fn decode_pixels(c: &Container, prior: Option<&dyn Prior>) -> Result<Image> {
                 })
                 .collect();
             if results.iter().any(|ok| !ok) {
-                return Err(Error::Corrupt("context-coded stripe does not decode".into()));
+                return Err(Error::Corrupt(
+                    "context-coded stripe does not decode".into(),
+                ));
             }
             map.inverse(&mut px);
             px
         }
-        k => return Err(Error::Corrupt(format!("residual coder {k} (expected 0, 1 or 2)"))),
+        k => {
+            return Err(Error::Corrupt(format!(
+                "residual coder {k} (expected 0, 1 or 2)"
+            )))
+        }
     };
     if u.len() != n || u.iter().any(|&v| v < 0 || v > umax) {
         return Err(Error::Corrupt("decoded samples out of range".into()));

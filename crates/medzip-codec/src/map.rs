@@ -150,7 +150,9 @@ impl ValueMap {
                 }
                 Ok(ValueMap::Palette { values })
             }
-            k => Err(Error::Corrupt(format!("value map kind {k} (expected 0 or 1)"))),
+            k => Err(Error::Corrupt(format!(
+                "value map kind {k} (expected 0 or 1)"
+            ))),
         }
     }
 }
@@ -167,7 +169,13 @@ mod tests {
         assert_eq!(m.levels(), 50);
         let dense: Vec<i32> = (0..1000).map(|i| i % 300 - 5).collect();
         let m2 = ValueMap::analyse(&dense);
-        assert_eq!(m2, ValueMap::Offset { min: -5, levels: 300 });
+        assert_eq!(
+            m2,
+            ValueMap::Offset {
+                min: -5,
+                levels: 300
+            }
+        );
         for (m, d) in [(m, sparse), (m2, dense)] {
             let mut f = m.forward(&d);
             assert!(f.iter().all(|&v| v >= 0 && (v as u32) < m.levels()));

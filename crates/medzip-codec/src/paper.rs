@@ -19,7 +19,11 @@ fn unzigzag(u: u32) -> i32 {
 
 /// Huffman-codes the exact delta.
 pub fn huffman_encode(data: &[i32], recon: &[i32]) -> Vec<u8> {
-    let syms: Vec<u32> = data.iter().zip(recon).map(|(&v, &r)| zigzag(v - r)).collect();
+    let syms: Vec<u32> = data
+        .iter()
+        .zip(recon)
+        .map(|(&v, &r)| zigzag(v - r))
+        .collect();
     medzip_entropy::huffman::encode(&syms)
 }
 
@@ -32,20 +36,36 @@ pub fn huffman_decode(bytes: &[u8], recon: &[i32]) -> Result<Vec<i32>> {
             recon.len()
         )));
     }
-    Ok(syms.iter().zip(recon).map(|(&s, &r)| r.wrapping_add(unzigzag(s))).collect())
+    Ok(syms
+        .iter()
+        .zip(recon)
+        .map(|(&s, &r)| r.wrapping_add(unzigzag(s)))
+        .collect())
 }
 
 /// Stores the delta as a grayscale PNG: `(image − recon) mod 2^depth` with
 /// depth 8 or 16 (the decoder knows `recon`, so the wrap is exact).
-pub fn png_encode(data: &[i32], recon: &[i32], width: u32, height: u32, bits: u8) -> Result<Vec<u8>> {
+pub fn png_encode(
+    data: &[i32],
+    recon: &[i32],
+    width: u32,
+    height: u32,
+    bits: u8,
+) -> Result<Vec<u8>> {
     let depth16 = bits > 8;
     let mut out = Vec::new();
     {
         let mut enc = png::Encoder::new(&mut out, width, height);
         enc.set_color(png::ColorType::Grayscale);
-        enc.set_depth(if depth16 { png::BitDepth::Sixteen } else { png::BitDepth::Eight });
+        enc.set_depth(if depth16 {
+            png::BitDepth::Sixteen
+        } else {
+            png::BitDepth::Eight
+        });
         enc.set_compression(png::Compression::High);
-        let mut w = enc.write_header().map_err(|e| Error::Internal(format!("PNG delta: {e}")))?;
+        let mut w = enc
+            .write_header()
+            .map_err(|e| Error::Internal(format!("PNG delta: {e}")))?;
         let mut buf = Vec::with_capacity(data.len() * 2);
         for (&v, &r) in data.iter().zip(recon) {
             let d = v.wrapping_sub(r);
@@ -55,24 +75,48 @@ pub fn png_encode(data: &[i32], recon: &[i32], width: u32, height: u32, bits: u8
                 buf.push(d as u8);
             }
         }
-        w.write_image_data(&buf).map_err(|e| Error::Internal(format!("PNG delta: {e}")))?;
+        w.write_image_data(&buf)
+            .map_err(|e| Error::Internal(format!("PNG delta: {e}")))?;
     }
     Ok(out)
 }
 
-pub fn png_decode(bytes: &[u8], recon: &[i32], width: u32, height: u32, bits: u8) -> Result<Vec<i32>> {
+pub fn png_decode(
+    bytes: &[u8],
+    recon: &[i32],
+    width: u32,
+    height: u32,
+    bits: u8,
+) -> Result<Vec<i32>> {
     let bad = |m: String| Error::Corrupt(format!("PNG delta: {m}"));
     let mut dec = png::Decoder::new(std::io::Cursor::new(bytes));
-    dec.set_limits(png::Limits { bytes: recon.len() * 2 + (1 << 20) });
+    dec.set_limits(png::Limits {
+        bytes: recon.len() * 2 + (1 << 20),
+    });
     let mut reader = dec.read_info().map_err(|e| bad(e.to_string()))?;
     let info = reader.info();
     let depth16 = bits > 8;
-    let want_depth = if depth16 { png::BitDepth::Sixteen } else { png::BitDepth::Eight };
-    if info.width != width || info.height != height || info.bit_depth != want_depth || info.color_type != png::ColorType::Grayscale {
+    let want_depth = if depth16 {
+        png::BitDepth::Sixteen
+    } else {
+        png::BitDepth::Eight
+    };
+    if info.width != width
+        || info.height != height
+        || info.bit_depth != want_depth
+        || info.color_type != png::ColorType::Grayscale
+    {
         return Err(bad("unexpected PNG header".into()));
     }
-    let mut buf = vec![0u8; reader.output_buffer_size().ok_or_else(|| bad("size".into()))?];
-    let frame = reader.next_frame(&mut buf).map_err(|e| bad(e.to_string()))?;
+    let mut buf = vec![
+        0u8;
+        reader
+            .output_buffer_size()
+            .ok_or_else(|| bad("size".into()))?
+    ];
+    let frame = reader
+        .next_frame(&mut buf)
+        .map_err(|e| bad(e.to_string()))?;
     let buf = &buf[..frame.buffer_size()];
     let mask: i32 = if depth16 { 0xffff } else { 0xff };
     let out = recon

@@ -10,7 +10,9 @@
 
 use crate::{Error, Result};
 use constriction::symbol::huffman::{DecoderHuffmanTree, EncoderHuffmanTree};
-use constriction::symbol::{DefaultQueueDecoder, DefaultQueueEncoder, ReadBitStream, WriteBitStream};
+use constriction::symbol::{
+    DefaultQueueDecoder, DefaultQueueEncoder, ReadBitStream, WriteBitStream,
+};
 use std::collections::BTreeMap;
 
 /// Most distinct symbols a stream may declare (17-bit deltas plus slack).
@@ -93,12 +95,14 @@ pub fn decode(bytes: &[u8], max_symbols: u64) -> Result<Vec<u32>> {
         _ => {}
     }
     let rest = &bytes[pos..];
-    if rest.len() % 4 != 0 {
+    if !rest.len().is_multiple_of(4) {
         return corrupt("bit stream is not a whole number of 32-bit words");
     }
     let words: Vec<u32> = rest.chunks_exact(4).map(u32_of).collect();
     let tree = DecoderHuffmanTree::from_probabilities::<u64, _>(&freqs);
-    let mut dec = DefaultQueueDecoder::from_compressed(constriction::backends::Cursor::new_at_write_beginning(words));
+    let mut dec = DefaultQueueDecoder::from_compressed(
+        constriction::backends::Cursor::new_at_write_beginning(words),
+    );
     let mut out = Vec::with_capacity(count as usize);
     for _ in 0..count {
         match dec.decode_symbol(&tree) {

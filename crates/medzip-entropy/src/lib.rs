@@ -151,7 +151,7 @@ impl BinDecoder {
     /// Starts decoding `bytes` (a multiple of 4 bytes, as written by
     /// [`BinEncoder::finish`]).
     pub fn new(bytes: &[u8]) -> Result<Self> {
-        if bytes.len() % 4 != 0 {
+        if !bytes.len().is_multiple_of(4) {
             return Err(Error::Corrupt(format!(
                 "range-coded stream of {} bytes is not a whole number of 32-bit words",
                 bytes.len()
@@ -272,10 +272,10 @@ mod tests {
         for i in 0..20000u32 {
             s = s.wrapping_mul(1664525).wrapping_add(1013904223);
             let p = (s >> 20) % 4200; // includes out-of-range values: clamped
-            let bit = (s >> 3) % 7 == 0;
+            let bit = (s >> 3).is_multiple_of(7);
             bits.push((bit, p));
             enc.encode(bit, p);
-            if i % 97 == 0 {
+            if i.is_multiple_of(97) {
                 enc.encode(true, 0); // probability 0 clamps to 1/4096
             }
         }
@@ -283,7 +283,7 @@ mod tests {
         let mut dec = BinDecoder::new(&bytes).unwrap();
         for (i, &(bit, p)) in bits.iter().enumerate() {
             assert_eq!(dec.decode(p), bit, "bit {i}");
-            if i % 97 == 0 {
+            if i.is_multiple_of(97) {
                 assert!(dec.decode(0));
             }
         }
@@ -292,7 +292,21 @@ mod tests {
 
     #[test]
     fn uint_roundtrip() {
-        let vals = [0u32, 1, 2, 3, 4, 7, 8, 255, 256, 65535, 65536, u32::MAX, 12345678];
+        let vals = [
+            0u32,
+            1,
+            2,
+            3,
+            4,
+            7,
+            8,
+            255,
+            256,
+            65535,
+            65536,
+            u32::MAX,
+            12345678,
+        ];
         let mut c = UintCoder::default();
         let mut enc = BinEncoder::new();
         for &v in &vals {

@@ -73,7 +73,7 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            max_pixels: 1 << 28,   // 268 M pixels (e.g. 16384 × 16384)
+            max_pixels: 1 << 28,    // 268 M pixels (e.g. 16384 × 16384)
             max_dimension: 1 << 17, // 131072
             max_section_bytes: 1 << 31,
         }
@@ -511,7 +511,10 @@ mod tests {
     fn every_truncation_and_flip_is_an_error() {
         let b = sample().to_bytes();
         for n in 0..b.len() {
-            assert!(Container::parse(&b[..n], &Limits::default()).is_err(), "len {n}");
+            assert!(
+                Container::parse(&b[..n], &Limits::default()).is_err(),
+                "len {n}"
+            );
         }
         for i in 0..b.len() {
             for bit in 0..8 {
@@ -519,7 +522,10 @@ mod tests {
                 c[i] ^= 1 << bit;
                 // A flip may only ever be accepted if it is in no checked field;
                 // with CRCs on every section and fixed magic, none exists.
-                assert!(Container::parse(&c, &Limits::default()).is_err(), "byte {i} bit {bit}");
+                assert!(
+                    Container::parse(&c, &Limits::default()).is_err(),
+                    "byte {i} bit {bit}"
+                );
             }
         }
     }

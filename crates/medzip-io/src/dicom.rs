@@ -28,27 +28,35 @@ fn parse(bytes: &[u8]) -> Result<DefaultDicomObject> {
     } else if bytes.starts_with(b"DICM") {
         bytes
     } else {
-        return Err(Error::Unsupported("DICOM file without a file meta group ('DICM' magic)".into()));
+        return Err(Error::Unsupported(
+            "DICOM file without a file meta group ('DICM' magic)".into(),
+        ));
     };
     OpenFileOptions::new()
         .read_preamble(ReadPreamble::Never)
         .from_reader(std::io::Cursor::new(body))
-        .map_err(|e| Error::Malformed { kind: KIND, msg: e.to_string() })
+        .map_err(|e| Error::Malformed {
+            kind: KIND,
+            msg: e.to_string(),
+        })
 }
 
 fn int(obj: &DefaultDicomObject, tag: dicom_core::Tag, name: &str) -> Result<Option<i64>> {
     match obj.element_opt(tag) {
-        Ok(Some(e)) => e
-            .to_int::<i64>()
-            .map(Some)
-            .map_err(|e| Error::Malformed { kind: KIND, msg: format!("{name}: {e}") }),
+        Ok(Some(e)) => e.to_int::<i64>().map(Some).map_err(|e| Error::Malformed {
+            kind: KIND,
+            msg: format!("{name}: {e}"),
+        }),
         Ok(None) => Ok(None),
         Err(e) => malformed(KIND, format!("{name}: {e}")),
     }
 }
 
 fn req(obj: &DefaultDicomObject, tag: dicom_core::Tag, name: &str) -> Result<i64> {
-    int(obj, tag, name)?.ok_or_else(|| Error::Malformed { kind: KIND, msg: format!("no {name} attribute") })
+    int(obj, tag, name)?.ok_or_else(|| Error::Malformed {
+        kind: KIND,
+        msg: format!("no {name} attribute"),
+    })
 }
 
 struct Layout {
@@ -64,11 +72,15 @@ struct Layout {
 fn layout(obj: &DefaultDicomObject) -> Result<Layout> {
     let spp = int(obj, tags::SAMPLES_PER_PIXEL, "SamplesPerPixel")?.unwrap_or(1);
     if spp != 1 {
-        return Err(Error::Unsupported(format!("DICOM with {spp} samples per pixel (expected grayscale)")));
+        return Err(Error::Unsupported(format!(
+            "DICOM with {spp} samples per pixel (expected grayscale)"
+        )));
     }
     if let Some(f) = int(obj, tags::NUMBER_OF_FRAMES, "NumberOfFrames")? {
         if f != 1 {
-            return Err(Error::Unsupported(format!("multi-frame DICOM ({f} frames); single frames only")));
+            return Err(Error::Unsupported(format!(
+                "multi-frame DICOM ({f} frames); single frames only"
+            )));
         }
     }
     let pi = obj
@@ -80,7 +92,11 @@ fn layout(obj: &DefaultDicomObject) -> Result<Layout> {
     let photometric = match pi.as_str() {
         "MONOCHROME1" => Photometric::Monochrome1,
         "MONOCHROME2" => Photometric::Monochrome2,
-        other => return Err(Error::Unsupported(format!("DICOM photometric interpretation {other} (expected MONOCHROME1/2)"))),
+        other => {
+            return Err(Error::Unsupported(format!(
+                "DICOM photometric interpretation {other} (expected MONOCHROME1/2)"
+            )))
+        }
     };
     let rows = req(obj, tags::ROWS, "Rows")?;
     let cols = req(obj, tags::COLUMNS, "Columns")?;
@@ -89,10 +105,15 @@ fn layout(obj: &DefaultDicomObject) -> Result<Layout> {
     let hb = int(obj, tags::HIGH_BIT, "HighBit")?.unwrap_or(bs - 1);
     let pr = int(obj, tags::PIXEL_REPRESENTATION, "PixelRepresentation")?.unwrap_or(0);
     if !(ba == 8 || ba == 16) {
-        return Err(Error::Unsupported(format!("BitsAllocated {ba} (expected 8 or 16)")));
+        return Err(Error::Unsupported(format!(
+            "BitsAllocated {ba} (expected 8 or 16)"
+        )));
     }
     if !(1..=ba).contains(&bs) || hb < bs - 1 || hb >= ba {
-        return malformed(KIND, format!("BitsStored {bs} / HighBit {hb} do not fit BitsAllocated {ba}"));
+        return malformed(
+            KIND,
+            format!("BitsStored {bs} / HighBit {hb} do not fit BitsAllocated {ba}"),
+        );
     }
     if !(1..=65535).contains(&rows) || !(1..=65535).contains(&cols) {
         return malformed(KIND, format!("size {cols}×{rows}"));
@@ -116,11 +137,20 @@ fn find_pixel_data(b: &[u8], len: usize) -> Option<(usize, usize)> {
     let mut i = b.len().checked_sub(8)?;
     loop {
         if b[i..i + 4] == pat {
-            let explicit = b.len() >= i + 12 && (&b[i + 4..i + 6] == b"OW" || &b[i + 4..i + 6] == b"OB") && b[i + 6] == 0 && b[i + 7] == 0;
+            let explicit = b.len() >= i + 12
+                && (&b[i + 4..i + 6] == b"OW" || &b[i + 4..i + 6] == b"OB")
+                && b[i + 6] == 0
+                && b[i + 7] == 0;
             let (off, l) = if explicit {
-                (i + 12, u32::from_le_bytes(b[i + 8..i + 12].try_into().ok()?) as usize)
+                (
+                    i + 12,
+                    u32::from_le_bytes(b[i + 8..i + 12].try_into().ok()?) as usize,
+                )
             } else {
-                (i + 8, u32::from_le_bytes(b[i + 4..i + 8].try_into().ok()?) as usize)
+                (
+                    i + 8,
+                    u32::from_le_bytes(b[i + 4..i + 8].try_into().ok()?) as usize,
+                )
             };
             if (l == len || l == len + 1) && off + l <= b.len() {
                 return Some((off, l));
@@ -164,7 +194,12 @@ impl Words {
 
 pub(crate) fn read(bytes: &[u8]) -> Result<Loaded> {
     let obj = parse(bytes)?;
-    let ts = obj.meta().transfer_syntax().trim_end_matches('\0').trim().to_string();
+    let ts = obj
+        .meta()
+        .transfer_syntax()
+        .trim_end_matches('\0')
+        .trim()
+        .to_string();
     if NATIVE_TS.contains(&ts.as_str()) {
         return read_native(bytes, &obj, None);
     }
@@ -172,7 +207,11 @@ pub(crate) fn read(bytes: &[u8]) -> Result<Loaded> {
     use dicom_pixeldata::Transcode;
     let mut obj = obj;
     obj.transcode(&dicom_transfer_syntax_registry::entries::EXPLICIT_VR_LITTLE_ENDIAN.erased())
-        .map_err(|e| Error::Unsupported(format!("DICOM transfer syntax {ts}: cannot decode its pixel data ({e})")))?;
+        .map_err(|e| {
+            Error::Unsupported(format!(
+                "DICOM transfer syntax {ts}: cannot decode its pixel data ({e})"
+            ))
+        })?;
     let mut native = Vec::new();
     obj.write_all(&mut native)
         .map_err(|e| Error::Unsupported(format!("DICOM transcoding of {ts} failed: {e}")))?;
@@ -180,12 +219,18 @@ pub(crate) fn read(bytes: &[u8]) -> Result<Loaded> {
     read_native(&native, &obj, Some(&ts))
 }
 
-fn read_native(bytes: &[u8], obj: &DefaultDicomObject, transcoded_from: Option<&str>) -> Result<Loaded> {
+fn read_native(
+    bytes: &[u8],
+    obj: &DefaultDicomObject,
+    transcoded_from: Option<&str>,
+) -> Result<Loaded> {
     let l = layout(obj)?;
     let n = l.rows as usize * l.cols as usize;
     let bpw = l.bits_allocated as usize / 8;
-    let (off, vlen) = find_pixel_data(bytes, n * bpw)
-        .ok_or_else(|| Error::Malformed { kind: KIND, msg: format!("no native Pixel Data of {} bytes found", n * bpw) })?;
+    let (off, vlen) = find_pixel_data(bytes, n * bpw).ok_or_else(|| Error::Malformed {
+        kind: KIND,
+        msg: format!("no native Pixel Data of {} bytes found", n * bpw),
+    })?;
     let raw = &bytes[off..off + vlen];
     let wd = Words {
         ba: l.bits_allocated,
@@ -197,7 +242,11 @@ fn read_native(bytes: &[u8], obj: &DefaultDicomObject, transcoded_from: Option<&
     let mut fixups: Vec<u8> = Vec::new();
     let mut nfix = 0u32;
     for i in 0..n {
-        let w = if bpw == 2 { u16::from_le_bytes([raw[2 * i], raw[2 * i + 1]]) as u32 } else { raw[i] as u32 };
+        let w = if bpw == 2 {
+            u16::from_le_bytes([raw[2 * i], raw[2 * i + 1]]) as u32
+        } else {
+            raw[i] as u32
+        };
         let v = wd.value(w);
         if wd.canonical(v) != w {
             nfix += 1;
@@ -244,7 +293,10 @@ fn unpack(m: &Metadata) -> Result<((u8, u8), Vec<u8>)> {
     match m.source_data.as_slice() {
         [1, ba, hb, rest @ ..] => {
             let blob = miniz_oxide::inflate::decompress_to_vec_with_limit(rest, MAX_SOURCE_BYTES)
-                .map_err(|e| Error::Malformed { kind: KIND, msg: format!("stored header does not inflate: {e:?}") })?;
+                .map_err(|e| Error::Malformed {
+                kind: KIND,
+                msg: format!("stored header does not inflate: {e:?}"),
+            })?;
             Ok(((*ba, *hb), blob))
         }
         _ => malformed(KIND, "stored header block has an unknown layout"),
@@ -256,7 +308,10 @@ pub(crate) fn write(img: &Image, m: &Metadata) -> Result<Vec<u8>> {
     if !(ba == 8 || ba == 16) || hb >= ba || hb + 1 < img.bits {
         return malformed(KIND, "stored pixel layout is inconsistent");
     }
-    let bad = |e: medzip_format::Error| Error::Malformed { kind: KIND, msg: format!("stored header: {e}") };
+    let bad = |e: medzip_format::Error| Error::Malformed {
+        kind: KIND,
+        msg: format!("stored header: {e}"),
+    };
     let mut r = medzip_format::Reader::new(&blob, "DICOM source");
     let mut part = || -> Result<&[u8]> {
         let l = r.u32().map_err(bad)? as usize;
@@ -267,9 +322,15 @@ pub(crate) fn write(img: &Image, m: &Metadata) -> Result<Vec<u8>> {
     let tail = part()?;
     let _ts = part()?;
     let nfix = r.u32().map_err(bad)? as usize;
-    let wd = Words { ba, shift: (hb + 1 - img.bits) as u32, bits: img.bits, signed: img.signed };
+    let wd = Words {
+        ba,
+        shift: (hb + 1 - img.bits) as u32,
+        bits: img.bits,
+        signed: img.signed,
+    };
     let bpw = ba as usize / 8;
-    let mut out = Vec::with_capacity(prefix.len() + img.data.len() * bpw + tail.len() + suffix.len());
+    let mut out =
+        Vec::with_capacity(prefix.len() + img.data.len() * bpw + tail.len() + suffix.len());
     out.extend_from_slice(prefix);
     let start = out.len();
     for &v in &img.data {
@@ -303,11 +364,26 @@ mod tests {
 
     #[test]
     fn words_canonical_roundtrip() {
-        for (ba, bits, hb, signed) in [(16u8, 12u8, 11u8, false), (16, 12, 11, true), (16, 16, 15, true), (8, 8, 7, false), (16, 10, 13, true)] {
-            let wd = Words { ba, shift: (hb + 1 - bits) as u32, bits, signed };
+        for (ba, bits, hb, signed) in [
+            (16u8, 12u8, 11u8, false),
+            (16, 12, 11, true),
+            (16, 16, 15, true),
+            (8, 8, 7, false),
+            (16, 10, 13, true),
+        ] {
+            let wd = Words {
+                ba,
+                shift: (hb + 1 - bits) as u32,
+                bits,
+                signed,
+            };
             let (lo, hi) = Image::range(bits, signed);
             for v in [lo, lo + 1, -1.max(lo), 0, 1.min(hi), hi] {
-                assert_eq!(wd.value(wd.canonical(v)), v, "{ba} {bits} {hb} {signed} {v}");
+                assert_eq!(
+                    wd.value(wd.canonical(v)),
+                    v,
+                    "{ba} {bits} {hb} {signed} {v}"
+                );
             }
         }
     }

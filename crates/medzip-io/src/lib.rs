@@ -40,7 +40,10 @@ pub enum Error {
 pub type Result<T> = std::result::Result<T, Error>;
 
 pub(crate) fn malformed<T>(kind: &'static str, msg: impl Into<String>) -> Result<T> {
-    Err(Error::Malformed { kind, msg: msg.into() })
+    Err(Error::Malformed {
+        kind,
+        msg: msg.into(),
+    })
 }
 
 /// Detects the kind of an input from its first bytes (and its name, for
@@ -74,7 +77,12 @@ pub struct Loaded {
     pub meta: Metadata,
 }
 
-fn meta(source: SourceKind, container_bits: u8, photometric: Photometric, source_data: Vec<u8>) -> Metadata {
+fn meta(
+    source: SourceKind,
+    container_bits: u8,
+    photometric: Photometric,
+    source_data: Vec<u8>,
+) -> Metadata {
     Metadata {
         photometric,
         source,
@@ -122,11 +130,19 @@ fn medzip_format_sha256(b: &[u8]) -> [u8; 32] {
 // ---------------------------------------------------------------- PNG ----
 
 fn read_png(bytes: &[u8]) -> Result<Loaded> {
-    let bad = |e: png::DecodingError| Error::Malformed { kind: "PNG", msg: e.to_string() };
+    let bad = |e: png::DecodingError| Error::Malformed {
+        kind: "PNG",
+        msg: e.to_string(),
+    };
     let mut dec = png::Decoder::new(std::io::Cursor::new(bytes));
     dec.set_transformations(png::Transformations::IDENTITY);
     let mut reader = dec.read_info().map_err(bad)?;
-    let mut buf = vec![0u8; reader.output_buffer_size().ok_or_else(|| Error::Unsupported("PNG too large".into()))?];
+    let mut buf = vec![
+        0u8;
+        reader
+            .output_buffer_size()
+            .ok_or_else(|| Error::Unsupported("PNG too large".into()))?
+    ];
     let frame = reader.next_frame(&mut buf).map_err(bad)?;
     let (w, h) = (frame.width, frame.height);
     let depth = frame.bit_depth as u8;
@@ -135,7 +151,11 @@ fn read_png(bytes: &[u8]) -> Result<Loaded> {
         png::ColorType::GrayscaleAlpha => 2,
         png::ColorType::Rgb => 3,
         png::ColorType::Rgba => 4,
-        png::ColorType::Indexed => return Err(Error::Unsupported("palette PNG (expected grayscale)".into())),
+        png::ColorType::Indexed => {
+            return Err(Error::Unsupported(
+                "palette PNG (expected grayscale)".into(),
+            ))
+        }
     };
     let line = frame.line_size;
     let n = w as usize * h as usize;
@@ -164,7 +184,9 @@ fn read_png(bytes: &[u8]) -> Result<Loaded> {
             if channels == 2 || channels == 4 {
                 let a = sample(channels - 1);
                 if a != (1 << depth) - 1 {
-                    return Err(Error::Unsupported("PNG with a non-opaque alpha channel".into()));
+                    return Err(Error::Unsupported(
+                        "PNG with a non-opaque alpha channel".into(),
+                    ));
                 }
             }
             data.push(g);
@@ -174,7 +196,12 @@ fn read_png(bytes: &[u8]) -> Result<Loaded> {
     let container = if depth == 16 { 16 } else { 8 };
     Ok(Loaded {
         image,
-        meta: meta(SourceKind::Png, container, Photometric::Monochrome2, Vec::new()),
+        meta: meta(
+            SourceKind::Png,
+            container,
+            Photometric::Monochrome2,
+            Vec::new(),
+        ),
     })
 }
 
@@ -190,7 +217,9 @@ fn write_png(img: &Image, meta: &Metadata) -> Result<Vec<u8>> {
         let mut enc = png::Encoder::new(&mut out, img.width, img.height);
         enc.set_color(png::ColorType::Grayscale);
         enc.set_depth(png::BitDepth::from_u8(depth).expect("valid PNG depth"));
-        let mut wr = enc.write_header().map_err(|e| Error::Unsupported(e.to_string()))?;
+        let mut wr = enc
+            .write_header()
+            .map_err(|e| Error::Unsupported(e.to_string()))?;
         let w = img.width as usize;
         let line = (w * depth as usize).div_ceil(8);
         let mut buf = vec![0u8; line * img.height as usize];
@@ -210,7 +239,8 @@ fn write_png(img: &Image, meta: &Metadata) -> Result<Vec<u8>> {
                 }
             }
         }
-        wr.write_image_data(&buf).map_err(|e| Error::Unsupported(e.to_string()))?;
+        wr.write_image_data(&buf)
+            .map_err(|e| Error::Unsupported(e.to_string()))?;
     }
     Ok(out)
 }
@@ -219,12 +249,19 @@ fn write_png(img: &Image, meta: &Metadata) -> Result<Vec<u8>> {
 
 fn read_tiff(bytes: &[u8]) -> Result<Loaded> {
     use tiff::decoder::{Decoder, DecodingResult};
-    let bad = |e: tiff::TiffError| Error::Malformed { kind: "TIFF", msg: e.to_string() };
+    let bad = |e: tiff::TiffError| Error::Malformed {
+        kind: "TIFF",
+        msg: e.to_string(),
+    };
     let mut dec = Decoder::new(std::io::Cursor::new(bytes)).map_err(bad)?;
     let (w, h) = dec.dimensions().map_err(bad)?;
     match dec.colortype().map_err(bad)? {
         tiff::ColorType::Gray(8) | tiff::ColorType::Gray(16) => {}
-        c => return Err(Error::Unsupported(format!("TIFF colour type {c:?} (expected 8- or 16-bit gray)"))),
+        c => {
+            return Err(Error::Unsupported(format!(
+                "TIFF colour type {c:?} (expected 8- or 16-bit gray)"
+            )))
+        }
     }
     let photometric = match dec.get_tag_u32(tiff::tags::Tag::PhotometricInterpretation) {
         Ok(0) => Photometric::Monochrome1,
@@ -258,15 +295,18 @@ fn write_tiff(img: &Image, meta: &Metadata) -> Result<Vec<u8>> {
             }
             (8, true) => {
                 let d: Vec<i8> = img.data.iter().map(|&v| v as i8).collect();
-                enc.write_image::<colortype::GrayI8>(w, h, &d).map_err(bad)?;
+                enc.write_image::<colortype::GrayI8>(w, h, &d)
+                    .map_err(bad)?;
             }
             (_, false) => {
                 let d: Vec<u16> = img.data.iter().map(|&v| v as u16).collect();
-                enc.write_image::<colortype::Gray16>(w, h, &d).map_err(bad)?;
+                enc.write_image::<colortype::Gray16>(w, h, &d)
+                    .map_err(bad)?;
             }
             (_, true) => {
                 let d: Vec<i16> = img.data.iter().map(|&v| v as i16).collect();
-                enc.write_image::<colortype::GrayI16>(w, h, &d).map_err(bad)?;
+                enc.write_image::<colortype::GrayI16>(w, h, &d)
+                    .map_err(bad)?;
             }
         }
     }
@@ -280,7 +320,9 @@ mod tests {
     fn img(bits: u8, signed: bool, w: u32, h: u32) -> Image {
         let (lo, hi) = Image::range(bits, signed);
         let span = (hi - lo + 1) as i64;
-        let data = (0..w as i64 * h as i64).map(|i| lo + ((i * 7919 + i * i) % span) as i32).collect();
+        let data = (0..w as i64 * h as i64)
+            .map(|i| lo + ((i * 7919 + i * i) % span) as i32)
+            .collect();
         Image::new(w, h, bits, signed, data).unwrap()
     }
 
@@ -288,7 +330,12 @@ mod tests {
     fn png_roundtrip_all_depths() {
         for bits in [1u8, 2, 4, 8, 16] {
             let im = img(bits, false, 13, 7);
-            let m = meta(SourceKind::Png, if bits == 16 { 16 } else { 8 }, Photometric::Monochrome2, vec![]);
+            let m = meta(
+                SourceKind::Png,
+                if bits == 16 { 16 } else { 8 },
+                Photometric::Monochrome2,
+                vec![],
+            );
             let b = write(&im, &m).unwrap();
             let l = read(&b, None).unwrap();
             assert_eq!(l.image, im, "bits {bits}");

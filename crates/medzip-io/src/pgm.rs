@@ -31,13 +31,20 @@ impl Tokens<'_> {
     fn number(&mut self, what: &str) -> Result<u64> {
         self.skip_ws();
         let start = self.pos;
-        while self.pos < self.b.len() && self.b[self.pos].is_ascii_digit() && self.pos - start < 12 {
+        while self.pos < self.b.len() && self.b[self.pos].is_ascii_digit() && self.pos - start < 12
+        {
             self.pos += 1;
         }
         if start == self.pos {
-            return malformed(KIND, format!("expected a number for {what} at byte {start}"));
+            return malformed(
+                KIND,
+                format!("expected a number for {what} at byte {start}"),
+            );
         }
-        Ok(std::str::from_utf8(&self.b[start..self.pos]).expect("digits").parse().expect("≤12 digits"))
+        Ok(std::str::from_utf8(&self.b[start..self.pos])
+            .expect("digits")
+            .parse()
+            .expect("≤12 digits"))
     }
 }
 
@@ -68,15 +75,26 @@ pub(crate) fn read(bytes: &[u8]) -> Result<Loaded> {
         // Exactly one whitespace byte separates the header from the raster.
         let start = t.pos + 1;
         let bps = if maxval < 256 { 1 } else { 2 };
-        let need = n.checked_mul(bps).ok_or_else(|| Error::Unsupported("PGM too large".into()))?;
+        let need = n
+            .checked_mul(bps)
+            .ok_or_else(|| Error::Unsupported("PGM too large".into()))?;
         if (bytes.len() as u64) < start as u64 + need {
-            return malformed(KIND, format!("raster needs {need} bytes, file has {}", bytes.len().saturating_sub(start)));
+            return malformed(
+                KIND,
+                format!(
+                    "raster needs {need} bytes, file has {}",
+                    bytes.len().saturating_sub(start)
+                ),
+            );
         }
         let raster = &bytes[start..start + need as usize];
         data = if bps == 1 {
             raster.iter().map(|&b| b as i32).collect()
         } else {
-            raster.chunks_exact(2).map(|c| u16::from_be_bytes([c[0], c[1]]) as i32).collect()
+            raster
+                .chunks_exact(2)
+                .map(|c| u16::from_be_bytes([c[0], c[1]]) as i32)
+                .collect()
         };
         if let Some(v) = data.iter().find(|&&v| v as u64 > maxval) {
             return malformed(KIND, format!("sample {v} above maxval {maxval}"));
@@ -87,7 +105,12 @@ pub(crate) fn read(bytes: &[u8]) -> Result<Loaded> {
     src.extend_from_slice(&(maxval as u16).to_le_bytes());
     Ok(Loaded {
         image,
-        meta: meta(SourceKind::Pgm, if maxval < 256 { 8 } else { 16 }, Photometric::Monochrome2, src),
+        meta: meta(
+            SourceKind::Pgm,
+            if maxval < 256 { 8 } else { 16 },
+            Photometric::Monochrome2,
+            src,
+        ),
     })
 }
 
@@ -97,9 +120,18 @@ pub(crate) fn write(img: &Image, m: &Metadata) -> Result<Vec<u8>> {
         _ => (false, (1u32 << img.bits) - 1),
     };
     if img.signed || img.data.iter().any(|&v| v < 0 || v as u32 > maxval) {
-        return Err(Error::Unsupported("samples do not fit the PGM maxval".into()));
+        return Err(Error::Unsupported(
+            "samples do not fit the PGM maxval".into(),
+        ));
     }
-    let mut out = format!("P{}\n{} {}\n{}\n", if ascii { 2 } else { 5 }, img.width, img.height, maxval).into_bytes();
+    let mut out = format!(
+        "P{}\n{} {}\n{}\n",
+        if ascii { 2 } else { 5 },
+        img.width,
+        img.height,
+        maxval
+    )
+    .into_bytes();
     if ascii {
         for row in img.data.chunks(img.width as usize) {
             let line: Vec<String> = row.iter().map(|v| v.to_string()).collect();
@@ -122,8 +154,17 @@ mod tests {
 
     #[test]
     fn p5_p2_roundtrip() {
-        for (kind, maxval) in [(5u8, 255u32), (5, 4095), (2, 1023), (2, 255), (5, 65535), (5, 1)] {
-            let data: Vec<i32> = (0..35).map(|i| (i * 977) as i32 % (maxval as i32 + 1)).collect();
+        for (kind, maxval) in [
+            (5u8, 255u32),
+            (5, 4095),
+            (2, 1023),
+            (2, 255),
+            (5, 65535),
+            (5, 1),
+        ] {
+            let data: Vec<i32> = (0..35)
+                .map(|i: i32| (i * 977) % (maxval as i32 + 1))
+                .collect();
             let bits = (32 - maxval.leading_zeros()) as u8;
             let img = Image::new(7, 5, bits, false, data).unwrap();
             let mut src = vec![kind];

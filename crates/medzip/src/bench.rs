@@ -26,7 +26,9 @@ fn load_peers(dir: &Path) -> BTreeMap<String, BTreeMap<String, u64>> {
             let f: Vec<&str> = line.split(',').collect();
             if let [file, codec, bytes] = f[..] {
                 if let Ok(b) = bytes.trim().parse() {
-                    out.entry(file.to_string()).or_default().insert(codec.to_string(), b);
+                    out.entry(file.to_string())
+                        .or_default()
+                        .insert(codec.to_string(), b);
                 }
             }
         }
@@ -40,8 +42,10 @@ pub fn run(dir: &Path) -> Result<()> {
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
             p.is_file()
-                && p.extension()
-                    .is_some_and(|e| ["png", "pgm", "tif", "tiff", "dcm"].contains(&e.to_string_lossy().to_lowercase().as_str()))
+                && p.extension().is_some_and(|e| {
+                    ["png", "pgm", "tif", "tiff", "dcm"]
+                        .contains(&e.to_string_lossy().to_lowercase().as_str())
+                })
         })
         .collect();
     files.sort();
@@ -55,18 +59,31 @@ pub fn run(dir: &Path) -> Result<()> {
         c.dedup();
         c
     };
-    let mut header = format!("| {:<32} | {:>11} | {:>9} | {:>9} | {:>9} |", "file", "size", "input bpp", "PNG bpp", "medzip bpp");
+    let mut header = format!(
+        "| {:<32} | {:>11} | {:>9} | {:>9} | {:>9} |",
+        "file", "size", "input bpp", "PNG bpp", "medzip bpp"
+    );
     for c in &codecs {
         header.push_str(&format!(" {:>9} |", format!("{c} bpp")));
     }
     println!("{header}");
-    println!("|{}|", header[1..header.len() - 1].split('|').map(|s| "-".repeat(s.len())).collect::<Vec<_>>().join("|"));
+    println!(
+        "|{}|",
+        header[1..header.len() - 1]
+            .split('|')
+            .map(|s| "-".repeat(s.len()))
+            .collect::<Vec<_>>()
+            .join("|")
+    );
     let (mut tot_px, mut tot_in, mut tot_png, mut tot_mdz) = (0u64, 0u64, 0u64, 0u64);
     let mut tot_peer: BTreeMap<String, (u64, u64)> = BTreeMap::new();
     let (mut enc_s, mut dec_s) = (0.0, 0.0);
     for f in &files {
         let bytes = std::fs::read(f)?;
-        let name = f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = f
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let loaded = medzip_io::read(&bytes, Some(&name)).with_context(|| name.clone())?;
         let img = &loaded.image;
         let t = Instant::now();

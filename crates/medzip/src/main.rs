@@ -17,7 +17,11 @@ use std::time::Instant;
 mod bench;
 
 #[derive(Parser)]
-#[command(name = "medzip", version, about = "Lossless compression for medical images (PNG, PGM, TIFF, DICOM)")]
+#[command(
+    name = "medzip",
+    version,
+    about = "Lossless compression for medical images (PNG, PGM, TIFF, DICOM)"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -119,7 +123,13 @@ fn set_threads(n: usize) -> Result<()> {
 /// Runs the command; `Ok(false)` when some input failed.
 fn run(cli: Cli) -> Result<bool> {
     match cli.cmd {
-        Cmd::Compress { inputs, out, residual, verify, stripe_pixels } => {
+        Cmd::Compress {
+            inputs,
+            out,
+            residual,
+            verify,
+            stripe_pixels,
+        } => {
             set_threads(out.threads)?;
             let opts = Options {
                 residual: match residual {
@@ -134,7 +144,9 @@ fn run(cli: Cli) -> Result<bool> {
         }
         Cmd::Decompress { inputs, out } => {
             set_threads(out.threads)?;
-            Ok(for_each(&inputs, &out, cli.quiet, "decompressing", |inp| decompress_one(inp, &out)))
+            Ok(for_each(&inputs, &out, cli.quiet, "decompressing", |inp| {
+                decompress_one(inp, &out)
+            }))
         }
         Cmd::Info { inputs, json } => {
             let mut ok = true;
@@ -152,7 +164,11 @@ fn run(cli: Cli) -> Result<bool> {
         Cmd::Verify { mdz, original } => {
             verify_pair(&mdz, &original)?;
             if !cli.quiet {
-                println!("{}: OK, decodes to exactly {}", mdz.display(), original.display());
+                println!(
+                    "{}: OK, decodes to exactly {}",
+                    mdz.display(),
+                    original.display()
+                );
             }
             Ok(true)
         }
@@ -213,7 +229,10 @@ fn output_path(inp: &Path, out: &OutArgs, make_name: impl Fn(&str) -> String) ->
     if let Some(o) = &out.output {
         return o.clone();
     }
-    let name = inp.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = inp
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let dir = match &out.out_dir {
         Some(d) => d.clone(),
         None => inp.parent().map(Path::to_path_buf).unwrap_or_default(),
@@ -243,8 +262,13 @@ fn write_atomic(path: &Path, bytes: &[u8], force: bool) -> Result<()> {
     if force {
         tmp.persist(path).map_err(|e| e.error)?;
     } else {
-        tmp.persist_noclobber(path)
-            .map_err(|e| anyhow::anyhow!("{} exists or cannot be written: {}", path.display(), e.error))?;
+        tmp.persist_noclobber(path).map_err(|e| {
+            anyhow::anyhow!(
+                "{} exists or cannot be written: {}",
+                path.display(),
+                e.error
+            )
+        })?;
     }
     Ok(())
 }
@@ -264,7 +288,8 @@ fn compress_one(inp: &Path, out: &OutArgs, opts: &Options, verify: bool) -> Resu
         if img != loaded.image {
             bail!("verification failed: the decoded pixels differ (nothing written)");
         }
-        medzip_io::write(&img, &meta).context("verification failed: the source file does not rebuild")?;
+        medzip_io::write(&img, &meta)
+            .context("verification failed: the source file does not rebuild")?;
     }
     let dst = output_path(inp, out, |n| format!("{n}.mdz"));
     write_atomic(&dst, &mdz, out.force)?;
@@ -300,12 +325,19 @@ fn verify_pair(mdz: &Path, original: &Path) -> Result<()> {
     let (img, meta, file) = decode_file(mdz)?;
     let orig = read_input(original)?;
     if img != orig.image {
-        bail!("{} does not decode to the pixels of {}", mdz.display(), original.display());
+        bail!(
+            "{} does not decode to the pixels of {}",
+            mdz.display(),
+            original.display()
+        );
     }
     if meta.file_sha256.is_some() {
         let ob = std::fs::read(original)?;
         if ob != file && medzip_io::dicom::transcoded_from(&meta).is_none() {
-            bail!("pixels match, but the rebuilt file differs from {}", original.display());
+            bail!(
+                "pixels match, but the rebuilt file differs from {}",
+                original.display()
+            );
         }
     }
     Ok(())
@@ -315,9 +347,15 @@ fn info(p: &Path, json: bool) -> Result<String> {
     let bytes = std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?;
     let c = medzip_codec::inspect(&bytes, &Limits::default())?;
     let d = &c.header.desc;
-    let residual = medzip_codec::residual_of(&c).map(|r| r.name()).unwrap_or("unknown");
+    let residual = medzip_codec::residual_of(&c)
+        .map(|r| r.name())
+        .unwrap_or("unknown");
     let bpp = 8.0 * bytes.len() as f64 / d.pixels() as f64;
-    let model = if c.header.model_id.is_empty() { "none".to_string() } else { medzip_format::hex(&c.header.model_id) };
+    let model = if c.header.model_id.is_empty() {
+        "none".to_string()
+    } else {
+        medzip_format::hex(&c.header.model_id)
+    };
     let photometric = format!("{:?}", d.photometric).to_uppercase();
     if json {
         let v = serde_json::json!({

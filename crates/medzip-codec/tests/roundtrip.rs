@@ -1,0 +1,291 @@
+//! Bit-exact round trips over bit depth (1–16), signedness, odd sizes,
+//! content and residual coder; corruption and truncation of whole files.
+
+use medzip_codec::{
+    compress, compress_with_prior, decompress, Image, Limits, Metadata, Options, Prior, Residual,
+};
+
+/// Small deterministic generator (tests must not depend on a crate's RNG stream).
+struct Lcg(u64);
+impl Lcg {
+    fn next(&mut self) -> u32 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) as u32
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Content {
+    Constant,
+    Ramp,
+    Noise,
+    Smooth,
+    Sparse,
+    Extremes,
+}
+
+fn make(w: u32, h: u32, bits: u8, signed: bool, c: Content, seed: u64) -> Image {
+    let (lo, hi) = Image::range(bits, signed);
+    let span = (hi as i64 - lo as i64 + 1) as u64;
+    let mut r = Lcg(seed);
+    let n = (w * h) as usize;
+    let data: Vec<i32> = (0..n)
+        .map(|i| {
+            let (x, y) = ((i as u32 % w) as u64, (i as u32 / w) as u64);
+            let v: u64 = match c {
+                Content::Constant => span / 3,
+                Content::Ramp => (x * 7 + y * 3) % span,
+                Content::Noise => r.next() as u64 % span,
+                Content::Smooth => {
+                    let base = (x * span / (w as u64 + 1) + y * span / (2 * h as u64 + 2)) % span;
+                    let noise = r.next() as u64 % (span / 64 + 2);
+                    (base + noise).min(span - 1)
+                }
+                Content::Sparse => ((r.next() as u64 % 13) * 37 + x % 2) % span,
+                Content::Extremes => {
+                    if r.next().is_multiple_of(2) {
+                        0
+                    } else {
+                        span - 1
+                    }
+                }
+            };
+            (lo as i64 + v as i64) as i32
+        })
+        .collect();
+    Image::new(w, h, bits, signed, data).unwrap()
+}
+
+fn roundtrip(img: &Image, opts: &Options) -> Vec<u8> {
+    let f = compress(img, &Metadata::raw(), opts).unwrap();
+    let (back, meta) = decompress(&f, &Limits::default(), None).unwrap();
+    assert_eq!(
+        &back, img,
+        "{}x{} {} bits signed={} {:?}",
+        img.width, img.height, img.bits, img.signed, opts.residual
+    );
+    assert_eq!(meta.source, medzip_codec::SourceKind::Raw);
+    f
+}
+
+const SIZES: [(u32, u32); 7] = [(1, 1), (1, 9), (9, 1), (2, 2), (3, 5), (17, 13), (64, 33)];
+const CONTENTS: [Content; 6] = [
+    Content::Constant,
+    Content::Ramp,
+    Content::Noise,
+    Content::Smooth,
+    Content::Sparse,
+    Content::Extremes,
+];
+
+#[test]
+fn every_depth_signedness_size_and_content_context_coder() {
+    let opts = Options::default();
+    for bits in 1..=16u8 {
+        for signed in [false, true] {
+            for (i, &(w, h)) in SIZES.iter().enumerate() {
+                for (j, &c) in CONTENTS.iter().enumerate() {
+                    roundtrip(
+                        &make(
+                            w,
+                            h,
+                            bits,
+                            signed,
+                            c,
+                            (bits as u64) << 16 | (i * 8 + j) as u64,
+                        ),
+                        &opts,
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn paper_residual_paths_roundtrip() {
+    for residual in [Residual::Huffman, Residual::Png] {
+        let opts = Options {
+            residual,
+            ..Options::default()
+        };
+        for bits in [1u8, 2, 7, 8, 9, 12, 15, 16] {
+            for signed in [false, true] {
+                for &(w, h) in &[(1u32, 1u32), (3, 5), (31, 17)] {
+                    for c in [Content::Noise, Content::Smooth, Content::Extremes] {
+                        roundtrip(&make(w, h, bits, signed, c, 99), &opts);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn many_stripes_and_thread_counts_give_the_same_bits() {
+    let img = make(301, 257, 16, true, Content::Smooth, 5);
+    let opts = Options {
+        stripe_pixels: 5000,
+        ..Options::default()
+    };
+    let one = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    let two = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    let f1 = one.install(|| roundtrip(&img, &opts));
+    let f2 = two.install(|| roundtrip(&img, &opts));
+    assert_eq!(
+        f1, f2,
+        "the encoder output must not depend on the thread count"
+    );
+    let d1 = one.install(|| decompress(&f2, &Limits::default(), None).unwrap().0);
+    let d2 = two.install(|| decompress(&f1, &Limits::default(), None).unwrap().0);
+    assert_eq!(d1, img);
+    assert_eq!(d2, img);
+}
+
+#[test]
+fn large_16bit_image() {
+    // A 2.3 MP 16-bit image with several stripes.
+    let img = make(1531, 1503, 16, false, Content::Smooth, 11);
+    let f = roundtrip(&img, &Options::default());
+    assert!(
+        f.len() < img.data.len() * 2,
+        "smooth 16-bit content must compress"
+    );
+}
+
+#[test]
+fn compresses_smooth_images_well() {
+    let img = make(256, 256, 12, false, Content::Smooth, 3);
+    let f = roundtrip(&img, &Options::default());
+    let bpp = 8.0 * f.len() as f64 / 65536.0;
+    assert!(bpp < 9.0, "smooth 12-bit image at {bpp} bpp");
+    let c = make(200, 100, 16, true, Content::Constant, 0);
+    let f = roundtrip(&c, &Options::default());
+    assert!(f.len() < 300, "a constant image takes {} bytes", f.len());
+}
+
+fn small_file() -> (Image, Vec<u8>) {
+    let img = make(13, 11, 12, true, Content::Smooth, 42);
+    let f = compress(&img, &Metadata::raw(), &Options::default()).unwrap();
+    (img, f)
+}
+
+#[test]
+fn every_truncation_is_an_error() {
+    let (_, f) = small_file();
+    for n in 0..f.len() {
+        assert!(
+            decompress(&f[..n], &Limits::default(), None).is_err(),
+            "truncated to {n} bytes"
+        );
+    }
+}
+
+#[test]
+fn every_bit_flip_is_an_error() {
+    let (_, f) = small_file();
+    for i in 0..f.len() {
+        for b in 0..8 {
+            let mut g = f.clone();
+            g[i] ^= 1 << b;
+            assert!(
+                decompress(&g, &Limits::default(), None).is_err(),
+                "flip of bit {b} in byte {i} was accepted"
+            );
+        }
+    }
+}
+
+#[test]
+fn limits_refuse_big_images_before_decoding() {
+    let (_, f) = small_file();
+    let tight = Limits {
+        max_pixels: 100,
+        ..Limits::default()
+    };
+    let e = decompress(&f, &tight, None).unwrap_err();
+    assert!(e.to_string().contains("limit"), "{e}");
+}
+
+/// A deterministic toy prior (block means), standing in for an autoencoder.
+struct BlockMeans {
+    block: u32,
+}
+
+impl Prior for BlockMeans {
+    fn id(&self) -> Vec<u8> {
+        vec![0xB1, self.block as u8]
+    }
+    fn encode_latent(&self, img: &Image) -> medzip_codec::Result<Vec<u8>> {
+        let lo = Image::range(img.bits, img.signed).0;
+        let (bw, bh) = (
+            img.width.div_ceil(self.block),
+            img.height.div_ceil(self.block),
+        );
+        let mut out = Vec::new();
+        for by in 0..bh {
+            for bx in 0..bw {
+                let (mut s, mut n) = (0i64, 0i64);
+                for y in by * self.block..((by + 1) * self.block).min(img.height) {
+                    for x in bx * self.block..((bx + 1) * self.block).min(img.width) {
+                        s += (img.data[(y * img.width + x) as usize] - lo) as i64;
+                        n += 1;
+                    }
+                }
+                out.extend_from_slice(&((s / n) as u16).to_le_bytes());
+            }
+        }
+        Ok(out)
+    }
+    fn reconstruct(
+        &self,
+        latent: &[u8],
+        w: u32,
+        h: u32,
+        _bits: u8,
+    ) -> medzip_codec::Result<Vec<i32>> {
+        let bw = w.div_ceil(self.block);
+        if latent.len() != 2 * (bw * h.div_ceil(self.block)) as usize {
+            return Err(medzip_codec::Error::Corrupt("latent size".into()));
+        }
+        Ok((0..w * h)
+            .map(|i| {
+                let (x, y) = (i % w, i / w);
+                let k = 2 * ((y / self.block) * bw + x / self.block) as usize;
+                u16::from_le_bytes([latent[k], latent[k + 1]]) as i32
+            })
+            .collect())
+    }
+}
+
+#[test]
+fn prior_seam_roundtrips_and_wrong_model_is_named() {
+    let p = BlockMeans { block: 8 };
+    let other = BlockMeans { block: 4 };
+    for residual in [Residual::Context, Residual::Huffman, Residual::Png] {
+        let opts = Options {
+            residual,
+            ..Options::default()
+        };
+        for (bits, signed) in [(8u8, false), (12, true), (16, false)] {
+            let img = make(37, 29, bits, signed, Content::Smooth, 7);
+            let f = compress_with_prior(&img, &Metadata::raw(), &opts, Some(&p)).unwrap();
+            let (back, meta) = decompress(&f, &Limits::default(), Some(&p)).unwrap();
+            assert_eq!(back, img);
+            assert_eq!(meta.model_id, p.id());
+            let e = decompress(&f, &Limits::default(), Some(&other)).unwrap_err();
+            assert!(e.to_string().contains("b108"), "{e}");
+            let e = decompress(&f, &Limits::default(), None).unwrap_err();
+            assert!(e.to_string().contains("not available"), "{e}");
+        }
+    }
+}

@@ -1,0 +1,229 @@
+//! End-to-end tests of the `medzip` binary in temporary folders: round trips
+//! of the committed samples (DICOM byte identity), golden files, exit codes,
+//! no overwriting, no partial outputs on failure.
+
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_medzip"))
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn samples() -> PathBuf {
+    repo().join("samples")
+}
+
+fn tmpdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("medzip-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let o = bin().args(args).output().unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+fn sha(p: &Path) -> Vec<u8> {
+    Sha256::digest(std::fs::read(p).unwrap()).to_vec()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn samples_roundtrip_and_native_dicom_is_byte_identical() {
+    let d = tmpdir("samples");
+    let files = [
+        "kermany256_IM-0199-0001.png",
+        "kermany256_person1340_virus_2312.png",
+        "mr12_suyashkumar_3.dcm",
+        "pt16s_suyashkumar_1.dcm",
+    ];
+    let inputs: Vec<PathBuf> = files.iter().map(|f| samples().join(f)).collect();
+    let mut args = vec!["compress", "-j", "2", "--verify", "--out-dir", s(&d)];
+    args.extend(inputs.iter().map(|p| s(p)));
+    let (code, _, err) = run(&args);
+    assert_eq!(code, 0, "{err}");
+    let out = d.join("out");
+    for f in files {
+        let mdz = d.join(format!("{f}.mdz"));
+        let (code, _, err) = run(&["decompress", s(&mdz), "--out-dir", s(&out)]);
+        assert_eq!(code, 0, "{err}");
+        let back = out.join(f);
+        if f.ends_with(".dcm") {
+            assert_eq!(
+                sha(&back),
+                sha(&samples().join(f)),
+                "{f} must come back byte for byte"
+            );
+        }
+        let (code, _, err) = run(&["verify", s(&mdz), s(&samples().join(f))]);
+        assert_eq!(code, 0, "{err}");
+    }
+}
+
+#[test]
+fn encapsulated_dicom_comes_back_native_with_identical_pixels() {
+    let d = tmpdir("encap");
+    let src = samples().join("ct12_jpeglossless_bad_sequence.dcm");
+    let mdz = d.join("ct.mdz");
+    let back = d.join("ct.dcm");
+    assert_eq!(run(&["compress", s(&src), "-o", s(&mdz)]).0, 0);
+    assert_eq!(run(&["decompress", s(&mdz), "-o", s(&back)]).0, 0);
+    let orig = medzip_io::read(&std::fs::read(&src).unwrap(), Some("x.dcm")).unwrap();
+    let bytes = std::fs::read(&back).unwrap();
+    let new = medzip_io::read(&bytes, Some("x.dcm")).unwrap();
+    assert_eq!(new.image, orig.image);
+    let ts = b"1.2.840.10008.1.2.1\0";
+    assert!(
+        bytes.windows(ts.len()).any(|w| w == ts),
+        "output is Explicit VR Little Endian"
+    );
+    let (_, info, _) = run(&["info", "--json", s(&mdz)]);
+    assert!(info.contains("\"source\":\"dicom\""), "{info}");
+}
+
+/// A deterministic 12-bit signed test image (the golden files encode it).
+fn golden_image() -> medzip_codec::Image {
+    let (w, h) = (23u32, 19u32);
+    let data = (0..w * h)
+        .map(|i| {
+            let (x, y) = ((i % w) as i32, (i / w) as i32);
+            ((x * 97 + y * 61 + (x * y) % 17) % 4096) - 2048
+        })
+        .collect();
+    medzip_codec::Image::new(w, h, 12, true, data).unwrap()
+}
+
+#[test]
+fn golden_files_decode_and_encoding_is_unchanged() {
+    let dir = repo().join("tests/golden");
+    let img = golden_image();
+    let want_hash = medzip_format::hex(&img.hash());
+    for residual in [
+        medzip_codec::Residual::Context,
+        medzip_codec::Residual::Huffman,
+        medzip_codec::Residual::Png,
+    ] {
+        let path = dir.join(format!("golden_12s_{}.mdz", residual.name()));
+        let opts = medzip_codec::Options {
+            residual,
+            ..Default::default()
+        };
+        let fresh = medzip_codec::compress(&img, &medzip_codec::Metadata::raw(), &opts).unwrap();
+        if std::env::var_os("MEDZIP_BLESS").is_some() {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(&path, &fresh).unwrap();
+        }
+        let golden = std::fs::read(&path).unwrap_or_else(|_| panic!("missing {}", path.display()));
+        let (back, _) = medzip_codec::decompress(&golden, &Default::default(), None).unwrap();
+        assert_eq!(medzip_format::hex(&back.hash()), want_hash);
+        assert_eq!(back, img);
+        assert!(
+            fresh == golden,
+            "the encoder output for {} changed: a format change must be deliberate (bump the version, re-bless with MEDZIP_BLESS=1)",
+            path.display()
+        );
+    }
+    // The committed hash table matches too (what a decoder on another machine checks).
+    let table = std::fs::read_to_string(dir.join("HASHES")).unwrap();
+    assert!(
+        table.contains(&want_hash),
+        "tests/golden/HASHES lacks {want_hash}"
+    );
+}
+
+#[test]
+fn exit_codes_overwrite_and_no_partial_outputs() {
+    let d = tmpdir("errors");
+    let src = samples().join("kermany256_IM-0199-0001.png");
+    let mdz = d.join("a.mdz");
+    assert_eq!(run(&["compress", s(&src), "-o", s(&mdz)]).0, 0);
+    // Refuses to overwrite without --force.
+    let before = std::fs::read(&mdz).unwrap();
+    let (code, _, err) = run(&["compress", s(&src), "-o", s(&mdz)]);
+    assert_eq!(code, 1);
+    assert!(err.contains("--force"), "{err}");
+    assert_eq!(std::fs::read(&mdz).unwrap(), before);
+    assert_eq!(run(&["compress", "--force", s(&src), "-o", s(&mdz)]).0, 0);
+    // Usage errors exit 2.
+    assert_eq!(run(&["compress"]).0, 2);
+    assert_eq!(run(&["frobnicate"]).0, 2);
+    // Corrupt and truncated inputs: exit 1, clear message, no output file.
+    let mut bad = before.clone();
+    let mid = bad.len() / 2;
+    bad[mid] ^= 0x10;
+    let badp = d.join("bad.mdz");
+    std::fs::write(&badp, &bad).unwrap();
+    let out = d.join("bad.png");
+    let (code, _, err) = run(&["decompress", s(&badp), "-o", s(&out)]);
+    assert_eq!(code, 1);
+    assert!(err.contains("CRC") || err.contains("corrupt"), "{err}");
+    assert!(!out.exists());
+    std::fs::write(&badp, &before[..before.len() - 7]).unwrap();
+    let (code, _, err) = run(&["decompress", s(&badp), "-o", s(&out)]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("truncated") || err.contains("corrupt"),
+        "{err}"
+    );
+    assert!(!out.exists());
+    // A non-image input fails alone; the good input in the same run still succeeds.
+    let junk = d.join("junk.png");
+    std::fs::write(&junk, b"not an image").unwrap();
+    let od = d.join("many");
+    let (code, _, err) = run(&["compress", s(&junk), s(&src), "--out-dir", s(&od)]);
+    assert_eq!(code, 1);
+    assert!(err.contains("junk.png"), "{err}");
+    assert!(od.join("kermany256_IM-0199-0001.png.mdz").exists());
+    assert!(!od.join("junk.png.mdz").exists());
+    // No temporary files are left behind.
+    for e in std::fs::read_dir(&od).unwrap() {
+        let name = e.unwrap().file_name();
+        assert!(
+            !name.to_string_lossy().ends_with(".tmp"),
+            "{name:?} left behind"
+        );
+    }
+}
+
+#[test]
+fn info_json_and_pgm_tiff_inputs() {
+    let d = tmpdir("formats");
+    let img = golden_image();
+    // 16-bit unsigned PGM and signed TIFF written by the io layer, compressed by the CLI.
+    let unsigned: Vec<i32> = img.data.iter().map(|v| v + 2048).collect();
+    let pgm_img = medzip_codec::Image::new(img.width, img.height, 12, false, unsigned).unwrap();
+    let mut pgm_meta = medzip_codec::Metadata::raw();
+    pgm_meta.source = medzip_codec::SourceKind::Pgm;
+    pgm_meta.source_data = vec![5, 0xff, 0x0f];
+    let mut tif_meta = medzip_codec::Metadata::raw();
+    tif_meta.source = medzip_codec::SourceKind::Tiff;
+    let img16 =
+        medzip_codec::Image::new(img.width, img.height, 16, true, img.data.clone()).unwrap();
+    for (name, im, meta) in [("a.pgm", &pgm_img, &pgm_meta), ("b.tif", &img16, &tif_meta)] {
+        let p = d.join(name);
+        std::fs::write(&p, medzip_io::write(im, meta).unwrap()).unwrap();
+        let mdz = d.join(format!("{name}.mdz"));
+        assert_eq!(run(&["compress", s(&p)]).0, 0);
+        let (code, json, _) = run(&["info", "--json", s(&mdz)]);
+        assert_eq!(code, 0);
+        assert!(json.contains(&format!("\"width\":{}", img.width)), "{json}");
+        std::fs::remove_file(&p).unwrap();
+        assert_eq!(run(&["decompress", s(&mdz)]).0, 0);
+        let back = medzip_io::read(&std::fs::read(&p).unwrap(), Some(name)).unwrap();
+        assert_eq!(&back.image, im);
+    }
+}
