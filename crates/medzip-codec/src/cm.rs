@@ -18,7 +18,7 @@
 //! One function ([`code_stripe`]) serves both directions through the
 //! [`BitIo`] trait, so the encoder and decoder cannot drift apart.
 
-use medzip_entropy::{stretch, Apm, BinDecoder, BinEncoder, BitModel, Mixer};
+use medzip_entropy::{stretch, Apm, BinDecoder, BinEncoder, BitModel, Mixer2};
 
 /// A binary coder seen from the modelling code: the encoder codes `bit` and
 /// returns it; the decoder ignores `bit` and returns what it decodes.
@@ -42,7 +42,7 @@ impl BitIo for BinDecoder {
 }
 
 /// Number of classical predictors blended.
-const NP: usize = 6;
+const NP: usize = 9;
 /// Energy buckets.
 const NQ: usize = 24;
 /// Decision slots: 0 zero flag, 1 sign, 2.. exponent unary (up to 18 classes).
@@ -50,7 +50,7 @@ const SLOTS: usize = 2 + 19;
 const SLOT_SIGN: usize = 1;
 const SLOT_EXP: usize = 2;
 /// Number of context-model inputs to the mixer (plus one bias input).
-const NIN: usize = 7;
+const NIN: usize = 9;
 
 /// Two buckets per octave: 0,1,2,3,4,6,8,12,16,24,…
 #[inline]
@@ -63,27 +63,42 @@ fn qlog(v: u32) -> usize {
     (2 * b + half) as usize // 4→4, 6→5, 8→6, 12→7, …
 }
 
+/// Signed difference (×8 units) in 15 buckets, 7 = zero.
+#[inline]
+fn qsign(d: i32) -> usize {
+    let m = qlog(d.unsigned_abs() / 4).min(7);
+    if d < 0 {
+        7 - m
+    } else {
+        7 + m
+    }
+}
+
+/// `2^24 / (i + 1)` for the predictor weights.
+static WEIGHT_LUT: [u32; 1024] = {
+    let mut t = [0u32; 1024];
+    let mut i = 0;
+    while i < 1024 {
+        t[i] = (1u32 << 24) / (i as u32 + 1);
+        i += 1;
+    }
+    t
+};
+
 /// Weight of a predictor whose recent error sum is `e` (fixed point, ~2^24/(e+1)).
 #[inline]
 fn weight(e: u32) -> u64 {
-    static LUT: std::sync::OnceLock<[u32; 1024]> = std::sync::OnceLock::new();
-    let lut = LUT.get_or_init(|| {
-        let mut t = [0u32; 1024];
-        for (i, v) in t.iter_mut().enumerate() {
-            *v = (1u32 << 24) / (i as u32 + 1);
-        }
-        t
-    });
     let b = 32 - e.leading_zeros();
     let s = b.saturating_sub(10);
-    (lut[(e >> s) as usize] >> s) as u64
+    (WEIGHT_LUT[(e >> s) as usize] >> s) as u64
 }
 
 /// Context tables for one stripe.
 struct Model {
-    /// Per input: table of `ctx * SLOTS + slot`.
-    tables: [Vec<BitModel>; NIN],
-    mixer: Mixer,
+    /// All inputs' models: input `i` owns `TABLE_OFF[i]..TABLE_OFF[i + 1]`,
+    /// indexed by `ctx * SLOTS + slot`.
+    table: Vec<BitModel>,
+    mixer: Mixer2,
     apm: Apm,
     /// Mantissa models: [class][bit position][prefix of up to 1 bit].
     mant: Vec<BitModel>,
@@ -92,22 +107,35 @@ struct Model {
 }
 
 const CTX_SIZES: [usize; NIN] = [
-    NQ * 8,     // 0: energy × fraction of the prediction
-    8 * 12,     // 1: coarse energy × gradient activity
-    64 * 8,     // 2: texture signs × coarse energy
-    8 * 8 * 4,  // 3: |eW| × |eN| × coarse energy
-    12 * 8,     // 4: predictor disagreement × coarse energy
-    12 * 2 * 8, // 5: prior − prediction (magnitude, sign) × coarse energy
-    1,          // 6: order 0
+    NQ * 8,      // 0: energy × fraction of the prediction
+    8 * 12,      // 1: coarse energy × gradient activity
+    64 * 8,      // 2: texture signs × coarse energy
+    8 * 8 * 4,   // 3: |eW| × |eN| × coarse energy
+    12 * 8,      // 4: predictor disagreement × coarse energy
+    12 * 2 * 8,  // 5: prior − prediction (magnitude, sign) × coarse energy
+    1,           // 6: order 0
+    64 * 8,      // 7: position in an 8×8 block (JPEG-decoded sources) × coarse energy
+    15 * 15 * 2, // 8: where two error-feedback predictors point, relative to the prediction
 ];
+
+/// Start of each input's models in the flat table.
+const TABLE_OFF: [usize; NIN + 1] = {
+    let mut o = [0; NIN + 1];
+    let mut i = 0;
+    while i < NIN {
+        o[i + 1] = o[i] + CTX_SIZES[i] * SLOTS;
+        i += 1;
+    }
+    o
+};
 
 impl Model {
     fn new() -> Self {
         Model {
-            tables: std::array::from_fn(|i| vec![BitModel::new(); CTX_SIZES[i] * SLOTS]),
-            mixer: Mixer::new(NIN + 1, SLOTS * 8, 6),
+            table: vec![BitModel::new(); TABLE_OFF[NIN]],
+            mixer: Mixer2::new(NIN + 1, &[SLOTS * 8, SLOTS * 64, SLOTS * 16], SLOTS, 8, 8),
             apm: Apm::new(SLOTS * NQ, 7),
-            mant: vec![BitModel::new(); 19 * 20 * 2],
+            mant: vec![BitModel::new(); 19 * 20 * 4 * NQ],
             bias: vec![(0, 0); 512 * 8],
         }
     }
@@ -136,6 +164,8 @@ pub fn code_stripe<IO: BitIo>(io: &mut IO, s: &Stripe, px: &mut [i32]) -> bool {
     let mut perr = vec![[0u32; NP]; 2 * w];
     // Residuals of previous and current row.
     let mut res = vec![0i32; 2 * w];
+    // Signed errors of the final prediction (×8) for previous and current row.
+    let mut te = vec![0i32; 2 * w];
     let mut ok = true;
     let mid = (maxv + 1) / 2;
 
@@ -185,7 +215,19 @@ pub fn code_stripe<IO: BitIo>(io: &mut IO, s: &Stripe, px: &mut [i32]) -> bool {
                     base
                 }
             };
+            // Error-feedback predictors (after JPEG XL's weighted predictor).
+            let ten = if y > 0 { te[prv + x] } else { 0 };
+            let tew = if x > 0 { te[cur + x - 1] } else { ten };
+            let tenw = if y > 0 && x > 0 { te[prv + x - 1] } else { ten };
+            let tene = if y > 0 && x + 1 < w {
+                te[prv + x + 1]
+            } else {
+                ten
+            };
             let p: [i32; NP] = [
+                (8 * n - (((tew + ten + tene) * 16) >> 5)).clamp(0, 8 * maxv),
+                (8 * wv - (((tew + ten + tenw) * 10) >> 5)).clamp(0, 8 * maxv),
+                (8 * n - (((tenw + ten + tene) * 7) >> 5)).clamp(0, 8 * maxv),
                 8 * med,
                 gap8,
                 (8 * (wv + n - nw)).clamp(0, 8 * maxv),
@@ -201,8 +243,7 @@ pub fn code_stripe<IO: BitIo>(io: &mut IO, s: &Stripe, px: &mut [i32]) -> bool {
             let mut acc = 0i64;
             let (mut pmin, mut pmax) = (i32::MAX, i32::MIN);
             for i in 0..NP {
-                let e = en[i] + ew[i] + (enw[i] + ene[i]) / 2;
-                let wt = weight(e);
+                let wt = weight(en[i] + ew[i] + (enw[i] + ene[i]) / 2);
                 wsum += wt;
                 acc += wt as i64 * p[i] as i64;
                 pmin = pmin.min(p[i]);
@@ -259,12 +300,18 @@ pub fn code_stripe<IO: BitIo>(io: &mut IO, s: &Stripe, px: &mut [i32]) -> bool {
                 qlog(((pmax - pmin) / 8) as u32).min(11) * 8 + qc,
                 prior_ctx.min(23) * 8 + qc,
                 0,
+                ((y & 7) * 8 + (x & 7)) * 8 + qc,
+                (qsign(p[0] - pred8) * 15 + qsign(p[1] - pred8)) * 2 + (qc > 3) as usize,
             ];
 
             // ---- residual ----
             let x_in = px[row + x];
             let e_in = x_in - pred;
-            let e = code_residual(io, &mut m, &ctx, q, kmax, e_in);
+            let bpos = ((x & 7 == 0) as usize)
+                | (((x & 7 == 7) as usize) << 1)
+                | (((y & 7 == 0) as usize) << 2)
+                | (((y & 7 == 7) as usize) << 3);
+            let e = code_residual(io, &mut m, &ctx, q, kmax, (tex, bpos), e_in);
             let xv = pred + e;
             let xv = if (0..=maxv).contains(&xv) {
                 xv
@@ -288,6 +335,7 @@ pub fn code_stripe<IO: BitIo>(io: &mut IO, s: &Stripe, px: &mut [i32]) -> bool {
                 pe[i] = (p[i] - 8 * xv).unsigned_abs();
             }
             res[cur + x] = xv - pred;
+            te[cur + x] = pred8 - 8 * xv;
         }
     }
     ok
@@ -301,21 +349,24 @@ fn code_residual<IO: BitIo>(
     ctx: &[usize; NIN],
     q: usize,
     kmax: u32,
+    sel: (usize, usize),
     e_in: i32,
 ) -> i32 {
     let qc = q / 3;
+    let base: [usize; NIN] = std::array::from_fn(|i| TABLE_OFF[i] + ctx[i] * SLOTS);
     let decide = |io: &mut IO, m: &mut Model, slot: usize, bit: bool| -> bool {
-        for (i, &c) in ctx.iter().enumerate() {
-            m.mixer
-                .add(stretch(m.tables[i][c * SLOTS + slot].p() as i32));
+        for &b in &base {
+            m.mixer.add(stretch(m.table[b + slot].p() as i32));
         }
         m.mixer.add(256);
-        let pm = m.mixer.mix(slot * 8 + qc);
+        let pm = m
+            .mixer
+            .mix(&[slot * 8 + qc, slot * 64 + sel.0, slot * 16 + sel.1], slot);
         let pa = m.apm.pp(pm, slot * NQ + q);
         let p = ((pm + 3 * pa) >> 2) as u32;
         let b = io.bit(bit, p);
-        for (i, &c) in ctx.iter().enumerate() {
-            m.tables[i][c * SLOTS + slot].update(b);
+        for &bs in &base {
+            m.table[bs + slot].update(b);
         }
         m.mixer.update(b);
         m.apm.update(b);
@@ -340,8 +391,15 @@ fn code_residual<IO: BitIo>(
         for j in (0..k - 1).rev() {
             let bit_in = (mag_in >> j) & 1 != 0;
             let pos = (k - 1 - j).min(19) as usize; // 1.. from the top
-            let prefix = if pos == 1 { 0 } else { (mag & 1) as usize };
-            let idx = ((k as usize).min(18) * 20 + pos) * 2 + prefix;
+                                                    // The top two mantissa bits see the energy and the bits above
+                                                    // them (the density falls within an octave); the rest only the
+                                                    // class and position.
+            let (prefix, qq) = match pos {
+                1 => (0, q),
+                2 => ((mag & 1) as usize, q),
+                _ => (2, 0),
+            };
+            let idx = (((k as usize).min(18) * 20 + pos) * 4 + prefix) * NQ + qq;
             let bm = &mut m.mant[idx];
             let b = io.bit(bit_in, bm.p());
             bm.update(b);

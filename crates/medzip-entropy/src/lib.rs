@@ -22,7 +22,7 @@ use std::num::NonZeroU32;
 pub mod huffman;
 mod mix;
 
-pub use mix::{squash, stretch, Apm, BitModel, Mixer};
+pub use mix::{squash, stretch, Apm, BitModel, Mixer, Mixer2};
 
 /// Errors of the entropy layer.
 #[derive(Debug, thiserror::Error)]

@@ -5,8 +5,6 @@
 //! fixed 33-entry table and `stretch` is its exact inverse table, both built
 //! from integers only, so no libm call is ever on the coding path.
 
-use std::sync::OnceLock;
-
 /// `4096 / (1 + exp(-x/256))` at x = -2048, -1920, …, 2048 (rounded).
 const SQUASH_KNOTS: [i32; 33] = [
     1, 2, 3, 6, 10, 16, 27, 45, 73, 120, 194, 310, 488, 747, 1101, 1546, 2047, 2549, 2994, 3348,
@@ -16,6 +14,11 @@ const SQUASH_KNOTS: [i32; 33] = [
 /// Logistic function: stretch domain → 12-bit probability.
 #[inline]
 pub fn squash(d: i32) -> i32 {
+    squash_const(d)
+}
+
+/// `squash` usable in constant evaluation (same integer formula).
+const fn squash_const(d: i32) -> i32 {
     if d > 2047 {
         return 4095;
     }
@@ -27,29 +30,34 @@ pub fn squash(d: i32) -> i32 {
     (SQUASH_KNOTS[i] * (128 - w) + SQUASH_KNOTS[i + 1] * w + 64) >> 7
 }
 
-fn stretch_table() -> &'static [i16; 4096] {
-    static T: OnceLock<Box<[i16; 4096]>> = OnceLock::new();
-    T.get_or_init(|| {
-        let mut t = Box::new([0i16; 4096]);
-        let mut pi = 0usize;
-        for x in -2047..=2047 {
-            let v = squash(x) as usize;
-            for e in t.iter_mut().take(v + 1).skip(pi) {
-                *e = x as i16;
-            }
-            pi = pi.max(v + 1);
+/// Exact inverse table of `squash`, built at compile time.
+static STRETCH: [i16; 4096] = {
+    let mut t = [0i16; 4096];
+    let mut pi = 0usize;
+    let mut x = -2047;
+    while x <= 2047 {
+        let v = squash_const(x) as usize;
+        let mut i = pi;
+        while i <= v {
+            t[i] = x as i16;
+            i += 1;
         }
-        for e in t.iter_mut().skip(pi) {
-            *e = 2047;
+        if v + 1 > pi {
+            pi = v + 1;
         }
-        t
-    })
-}
+        x += 1;
+    }
+    while pi < 4096 {
+        t[pi] = 2047;
+        pi += 1;
+    }
+    t
+};
 
 /// Inverse of [`squash`]: 12-bit probability → stretch domain.
 #[inline]
 pub fn stretch(p: i32) -> i32 {
-    stretch_table()[p.clamp(0, 4095) as usize] as i32
+    STRETCH[p.clamp(0, 4095) as usize] as i32
 }
 
 /// Reciprocal table for count-based adaptation: `65536 / (n + 1.5)`.
@@ -102,12 +110,17 @@ impl BitModel {
     }
     #[inline]
     pub fn update(&mut self, bit: bool) {
+        self.update_limit(bit, Self::LIMIT)
+    }
+    /// Update that stops slowing down after `limit` (≤ 255) updates.
+    #[inline]
+    pub fn update_limit(&mut self, bit: bool, limit: u8) {
         let target = if bit { 65535i32 } else { 0 };
         let p = self.p as i32;
         let r = RECIP[self.n as usize] as i32;
         let np = p + (((target - p) * r) >> 16);
         self.p = np.clamp(32, 65535 - 32) as u16;
-        if self.n < Self::LIMIT {
+        if self.n < limit {
             self.n += 1;
         }
     }
@@ -172,9 +185,98 @@ impl Mixer {
         let err = (((bit as i32) << 12) - self.pr) * self.lr;
         let w = &mut self.weights[self.sel..self.sel + self.n];
         for (wi, &x) in w.iter_mut().zip(&self.inputs[..self.nin]) {
-            *wi += ((x as i64 * err as i64) >> 10) as i32;
+            *wi += ((x as i64 * err as i64) >> 14) as i32;
         }
         self.nin = 0;
+    }
+}
+
+/// Two-layer mixing: several weight sets, each chosen by its own selector
+/// context, mix the same inputs; a final [`Mixer`] combines their outputs.
+#[derive(Clone, Debug)]
+pub struct Mixer2 {
+    n: usize,
+    inputs: [i32; MAX_INPUTS],
+    nin: usize,
+    /// Per layer-1 set: (weights of all its contexts, selected offset, last output st, last p).
+    sets: Vec<(Vec<i32>, usize, i32)>,
+    lr: i32,
+    fin: Mixer,
+}
+
+impl Mixer2 {
+    /// `n` inputs; one layer-1 weight set per entry of `contexts` (its
+    /// number of selector values); `final_contexts` weight sets in layer 2.
+    pub fn new(
+        n: usize,
+        contexts: &[usize],
+        final_contexts: usize,
+        lr: i32,
+        final_lr: i32,
+    ) -> Self {
+        assert!(n <= MAX_INPUTS && contexts.len() < MAX_INPUTS);
+        let w0 = (1 << 16) * 2 / (n as i32).max(1) / 3;
+        Mixer2 {
+            n,
+            inputs: [0; MAX_INPUTS],
+            nin: 0,
+            sets: contexts
+                .iter()
+                .map(|&c| (vec![w0; n * c], 0, 2048))
+                .collect(),
+            lr,
+            fin: Mixer::new(contexts.len() + 1, final_contexts, final_lr),
+        }
+    }
+    #[inline]
+    pub fn add(&mut self, st: i32) {
+        debug_assert!(self.nin < self.n);
+        self.inputs[self.nin] = st;
+        self.nin += 1;
+    }
+    /// Mixes with layer-1 selectors `sel` (one per set) and layer-2 selector `fsel`.
+    #[inline]
+    pub fn mix(&mut self, sel: &[usize], fsel: usize) -> i32 {
+        let n = self.n;
+        let x = &self.inputs[..self.nin];
+        for (set, &c) in self.sets.iter_mut().zip(sel) {
+            set.1 = c * n;
+            let w = &set.0[set.1..set.1 + n];
+            let d = (dot32(x, w) >> 8).clamp(-2047, 2047);
+            set.2 = squash(d);
+            self.fin.add(d);
+        }
+        self.fin.add(256);
+        self.fin.mix(fsel)
+    }
+    #[inline]
+    pub fn update(&mut self, bit: bool) {
+        let n = self.n;
+        let x = &self.inputs[..self.nin];
+        for set in self.sets.iter_mut() {
+            let err = (((bit as i32) << 12) - set.2) * self.lr;
+            train32(&mut set.0[set.1..set.1 + n], x, err);
+        }
+        self.fin.update(bit);
+        self.nin = 0;
+    }
+}
+
+/// Largest weight magnitude (8.0): keeps every product and sum in i32.
+const W_LIMIT: i32 = 8 << 16;
+
+/// `Σ (x·w >> 8)` in i32: inputs are at most 2^11 and weights at most
+/// 2^19 in magnitude, so no product or partial sum overflows (≤ 12 inputs).
+#[inline]
+fn dot32(x: &[i32], w: &[i32]) -> i32 {
+    x.iter().zip(w).map(|(&x, &w)| (x * w) >> 8).sum()
+}
+
+/// `w += x·err >> 14`, clamped to ±[`W_LIMIT`]; `|err| ≤ 2^15`.
+#[inline]
+fn train32(w: &mut [i32], x: &[i32], err: i32) {
+    for (wi, &xi) in w.iter_mut().zip(x) {
+        *wi = (*wi + ((xi * err) >> 14)).clamp(-W_LIMIT, W_LIMIT);
     }
 }
 
@@ -243,7 +345,7 @@ mod tests {
 
     #[test]
     fn mixer_learns_to_trust_the_good_input() {
-        let mut m = Mixer::new(2, 1, 4);
+        let mut m = Mixer::new(2, 1, 64);
         let mut s = 7u32;
         for _ in 0..5000 {
             s = s.wrapping_mul(1664525).wrapping_add(1013904223);
