@@ -378,7 +378,7 @@ mod tests {
                 signed,
             };
             let (lo, hi) = Image::range(bits, signed);
-            for v in [lo, lo + 1, -1.max(lo), 0, 1.min(hi), hi] {
+            for v in [lo, lo + 1, (-1).max(lo), 0, 1.min(hi), hi] {
                 assert_eq!(
                     wd.value(wd.canonical(v)),
                     v,
