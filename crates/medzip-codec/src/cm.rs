@@ -18,7 +18,7 @@
 //! One function ([`code_stripe`]) serves both directions through the
 //! [`BitIo`] trait, so the encoder and decoder cannot drift apart.
 
-use medzip_entropy::{stretch, Apm, BinDecoder, BinEncoder, BitModel, Mixer2};
+use medzip_entropy::{stretch, Apm, BinDecoder, BinEncoder, BitModel, Mixer2, State};
 
 /// A binary coder seen from the modelling code: the encoder codes `bit` and
 /// returns it; the decoder ignores `bit` and returns what it decodes.
@@ -30,6 +30,16 @@ impl BitIo for BinEncoder {
     #[inline]
     fn bit(&mut self, bit: bool, p1: u32) -> bool {
         self.encode(bit, p1);
+        bit
+    }
+}
+
+/// Runs the model without coding (training passes).
+pub struct NullIo;
+
+impl BitIo for NullIo {
+    #[inline]
+    fn bit(&mut self, bit: bool, _p1: u32) -> bool {
         bit
     }
 }
@@ -50,7 +60,7 @@ const SLOTS: usize = 2 + 19;
 const SLOT_SIGN: usize = 1;
 const SLOT_EXP: usize = 2;
 /// Number of context-model inputs to the mixer (plus one bias input).
-const NIN: usize = 9;
+const NIN: usize = 6;
 
 /// Two buckets per octave: 0,1,2,3,4,6,8,12,16,24,…
 #[inline]
@@ -93,8 +103,11 @@ fn weight(e: u32) -> u64 {
     (WEIGHT_LUT[(e >> s) as usize] >> s) as u64
 }
 
-/// Context tables for one stripe.
-struct Model {
+/// The adaptive state of the context model: what a stripe starts from
+/// (fresh, or a trained state shipped with the codec) and what coding
+/// updates.
+#[derive(Clone)]
+pub struct Model {
     /// All inputs' models: input `i` owns `TABLE_OFF[i]..TABLE_OFF[i + 1]`,
     /// indexed by `ctx * SLOTS + slot`.
     table: Vec<BitModel>,
@@ -107,15 +120,12 @@ struct Model {
 }
 
 const CTX_SIZES: [usize; NIN] = [
-    NQ * 8,      // 0: energy × fraction of the prediction
-    8 * 12,      // 1: coarse energy × gradient activity
-    64 * 8,      // 2: texture signs × coarse energy
-    8 * 8 * 4,   // 3: |eW| × |eN| × coarse energy
-    12 * 8,      // 4: predictor disagreement × coarse energy
-    12 * 2 * 8,  // 5: prior − prediction (magnitude, sign) × coarse energy
-    1,           // 6: order 0
-    64 * 8,      // 7: position in an 8×8 block (JPEG-decoded sources) × coarse energy
-    15 * 15 * 2, // 8: where two error-feedback predictors point, relative to the prediction
+    NQ * 8,      // energy × fraction of the prediction
+    64 * 8,      // texture signs × coarse energy
+    8 * 8 * 4,   // |eW| × |eN| × coarse energy
+    25 * 8,      // prior − prediction (magnitude, sign; 0: no prior) × coarse energy
+    64 * 8,      // position in an 8×8 block (JPEG-decoded sources) × coarse energy
+    15 * 15 * 2, // where two error-feedback predictors point, relative to the prediction
 ];
 
 /// Start of each input's models in the flat table.
@@ -129,14 +139,66 @@ const TABLE_OFF: [usize; NIN + 1] = {
     o
 };
 
+impl Default for Model {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Model {
-    fn new() -> Self {
+    /// A fresh, untrained state.
+    pub fn new() -> Self {
         Model {
             table: vec![BitModel::new(); TABLE_OFF[NIN]],
             mixer: Mixer2::new(NIN + 1, &[SLOTS * 8, SLOTS * 64, SLOTS * 16], SLOTS, 8, 8),
             apm: Apm::new(SLOTS * NQ, 7),
             mant: vec![BitModel::new(); 19 * 20 * 4 * NQ],
-            bias: vec![(0, 0); 512 * 8],
+            bias: vec![(0, 0); 512],
+        }
+    }
+
+    /// Serializes the state (values only; the shape is fixed by this code).
+    pub fn save(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.table.save(&mut out);
+        self.mant.save(&mut out);
+        self.mixer.save(&mut out);
+        self.apm.save(&mut out);
+        for &(s, c) in &self.bias {
+            out.extend_from_slice(&s.to_le_bytes());
+            out.extend_from_slice(&c.to_le_bytes());
+        }
+        out
+    }
+
+    /// Restores a state written by [`Model::save`] by this version of the code.
+    pub fn load(mut bytes: &[u8]) -> Option<Model> {
+        let mut m = Model::new();
+        let inp = &mut bytes;
+        m.table.load(inp)?;
+        m.mant.load(inp)?;
+        m.mixer.load(inp)?;
+        m.apm.load(inp)?;
+        let mut flat = vec![0i32; 2 * m.bias.len()];
+        flat.load(inp)?;
+        for (b, c) in m.bias.iter_mut().zip(flat.chunks_exact(2)) {
+            *b = (c[0], c[1].clamp(0, 64));
+        }
+        inp.is_empty().then_some(m)
+    }
+
+    /// Lowers the confidence of every adaptive count to at most `n`, so that
+    /// a trained state still adapts quickly to the image at hand.
+    pub fn cap_confidence(&mut self, n: u8) {
+        self.table
+            .iter_mut()
+            .chain(self.mant.iter_mut())
+            .for_each(|b| b.cap_confidence(n));
+        for b in self.bias.iter_mut() {
+            if b.1 > n as i32 {
+                b.0 = b.0 * n as i32 / b.1;
+                b.1 = n as i32;
+            }
         }
     }
 }
@@ -154,13 +216,72 @@ pub struct Stripe<'a> {
 /// Codes (or decodes) one stripe. `px` holds the pixels: read by the
 /// encoder, written by the decoder. Returns `false` if a decoded value fell
 /// outside `0..=maxv` (corrupt stream).
-pub fn code_stripe<IO: BitIo>(io: &mut IO, s: &Stripe, px: &mut [i32]) -> bool {
+pub fn code_stripe<IO: BitIo>(io: &mut IO, s: &Stripe, px: &mut [i32], m: &mut Model) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    if simd::enabled() {
+        // SAFETY: `simd::enabled` is only true when the CPU has AVX2.
+        return unsafe { code_stripe_avx2(io, s, px, m) };
+    }
+    code_stripe_impl(io, s, px, m)
+}
+
+/// The same integer code compiled for AVX2: only the instruction selection
+/// differs (integer sums are exact in any order), so the bits are identical.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn code_stripe_avx2<IO: BitIo>(
+    io: &mut IO,
+    s: &Stripe,
+    px: &mut [i32],
+    m: &mut Model,
+) -> bool {
+    code_stripe_impl(io, s, px, m)
+}
+
+/// Run-time choice of the SIMD code path.
+pub mod simd {
+    use std::sync::atomic::{AtomicU8, Ordering};
+
+    /// 0: not decided yet, 1: scalar baseline, 2: AVX2.
+    static MODE: AtomicU8 = AtomicU8::new(0);
+
+    /// Whether the AVX2 path is used: when the CPU has it, unless
+    /// `MEDZIP_NO_SIMD` is set or [`force_scalar`] was called.
+    pub fn enabled() -> bool {
+        match MODE.load(Ordering::Relaxed) {
+            0 => {
+                let on = detect() && std::env::var_os("MEDZIP_NO_SIMD").is_none();
+                MODE.store(if on { 2 } else { 1 }, Ordering::Relaxed);
+                on
+            }
+            m => m == 2,
+        }
+    }
+
+    /// Forces the scalar path (`true`) or the best available one (`false`).
+    pub fn force_scalar(scalar: bool) {
+        MODE.store(if scalar || !detect() { 1 } else { 2 }, Ordering::Relaxed);
+    }
+
+    fn detect() -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            std::arch::is_x86_feature_detected!("avx2")
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            false
+        }
+    }
+}
+
+#[inline(always)]
+fn code_stripe_impl<IO: BitIo>(io: &mut IO, s: &Stripe, px: &mut [i32], m: &mut Model) -> bool {
     let w = s.width;
     let h = s.height;
     let maxv = s.maxv;
     let kmax = 32 - (maxv.max(1) as u32).leading_zeros(); // classes 0..=kmax
-    let mut m = Model::new();
-    // Per-predictor errors (×8) for previous and current row.
+                                                          // Per-predictor errors (×8) for previous and current row.
     let mut perr = vec![[0u32; NP]; 2 * w];
     // Residuals of previous and current row.
     let mut res = vec![0i32; 2 * w];
@@ -241,13 +362,10 @@ pub fn code_stripe<IO: BitIo>(io: &mut IO, s: &Stripe, px: &mut [i32]) -> bool {
             let ene = if x + 1 < w { &perr[prv + x + 1] } else { en };
             let mut wsum = 0u64;
             let mut acc = 0i64;
-            let (mut pmin, mut pmax) = (i32::MAX, i32::MIN);
             for i in 0..NP {
                 let wt = weight(en[i] + ew[i] + (enw[i] + ene[i]) / 2);
                 wsum += wt;
                 acc += wt as i64 * p[i] as i64;
-                pmin = pmin.min(p[i]);
-                pmax = pmax.max(p[i]);
             }
             let mut pred8 = (acc / wsum.max(1) as i64) as i32;
 
@@ -274,7 +392,7 @@ pub fn code_stripe<IO: BitIo>(io: &mut IO, s: &Stripe, px: &mut [i32]) -> bool {
                 | (((ww * 8 > pred8) as usize) << 5);
 
             // ---- bias correction ----
-            let bctx = (tex << 3 | qc) & (512 * 8 - 1);
+            let bctx = tex << 3 | qc;
             let (bs, bc) = m.bias[bctx];
             if bc > 0 {
                 pred8 += bs / bc;
@@ -294,12 +412,9 @@ pub fn code_stripe<IO: BitIo>(io: &mut IO, s: &Stripe, px: &mut [i32]) -> bool {
 
             let ctx: [usize; NIN] = [
                 q * 8 + frac,
-                qc * 12 + qlog((dh + dv) as u32).min(11),
                 tex * 8 + qc,
                 (qlog(rw.unsigned_abs()).min(7) * 8 + qlog(rn.unsigned_abs()).min(7)) * 4 + qc / 2,
-                qlog(((pmax - pmin) / 8) as u32).min(11) * 8 + qc,
-                prior_ctx.min(23) * 8 + qc,
-                0,
+                prior_ctx.min(24) * 8 + qc,
                 ((y & 7) * 8 + (x & 7)) * 8 + qc,
                 (qsign(p[0] - pred8) * 15 + qsign(p[1] - pred8)) * 2 + (qc > 3) as usize,
             ];
@@ -311,7 +426,7 @@ pub fn code_stripe<IO: BitIo>(io: &mut IO, s: &Stripe, px: &mut [i32]) -> bool {
                 | (((x & 7 == 7) as usize) << 1)
                 | (((y & 7 == 0) as usize) << 2)
                 | (((y & 7 == 7) as usize) << 3);
-            let e = code_residual(io, &mut m, &ctx, q, kmax, (tex, bpos), e_in);
+            let e = code_residual(io, m, &ctx, q, kmax, (tex, bpos), e_in);
             let xv = pred + e;
             let xv = if (0..=maxv).contains(&xv) {
                 xv
@@ -341,8 +456,39 @@ pub fn code_stripe<IO: BitIo>(io: &mut IO, s: &Stripe, px: &mut [i32]) -> bool {
     ok
 }
 
+/// Codes one binary decision: the context models' predictions, mixed by
+/// the two-layer mixer and refined by the APM; then every part learns.
+#[inline(always)]
+fn decide<IO: BitIo>(
+    io: &mut IO,
+    m: &mut Model,
+    base: &[usize; NIN],
+    sels: &[usize; 3],
+    q: usize,
+    slot: usize,
+    bit: bool,
+) -> bool {
+    for &b in base {
+        m.mixer.add(stretch(m.table[b + slot].p() as i32));
+    }
+    m.mixer.add(256);
+    let pm = m.mixer.mix(
+        &[slot * 8 + sels[0], slot * 64 + sels[1], slot * 16 + sels[2]],
+        slot,
+    );
+    let pa = m.apm.pp(pm, slot * NQ + q);
+    let p = ((pm + 3 * pa) >> 2) as u32;
+    let b = io.bit(bit, p);
+    for &bs in base {
+        m.table[bs + slot].update(b);
+    }
+    m.mixer.update(b);
+    m.apm.update(b);
+    b
+}
+
 /// Codes one residual as binary decisions; returns the (de)coded residual.
-#[inline]
+#[inline(always)]
 fn code_residual<IO: BitIo>(
     io: &mut IO,
     m: &mut Model,
@@ -354,33 +500,16 @@ fn code_residual<IO: BitIo>(
 ) -> i32 {
     let qc = q / 3;
     let base: [usize; NIN] = std::array::from_fn(|i| TABLE_OFF[i] + ctx[i] * SLOTS);
-    let decide = |io: &mut IO, m: &mut Model, slot: usize, bit: bool| -> bool {
-        for &b in &base {
-            m.mixer.add(stretch(m.table[b + slot].p() as i32));
-        }
-        m.mixer.add(256);
-        let pm = m
-            .mixer
-            .mix(&[slot * 8 + qc, slot * 64 + sel.0, slot * 16 + sel.1], slot);
-        let pa = m.apm.pp(pm, slot * NQ + q);
-        let p = ((pm + 3 * pa) >> 2) as u32;
-        let b = io.bit(bit, p);
-        for &bs in &base {
-            m.table[bs + slot].update(b);
-        }
-        m.mixer.update(b);
-        m.apm.update(b);
-        b
-    };
-    if decide(io, m, 0, e_in == 0) {
+    let sels = [qc, sel.0, sel.1];
+    if decide(io, m, &base, &sels, q, 0, e_in == 0) {
         return 0;
     }
-    let neg = decide(io, m, SLOT_SIGN, e_in < 0);
+    let neg = decide(io, m, &base, &sels, q, SLOT_SIGN, e_in < 0);
     let mag_in = e_in.unsigned_abs().saturating_sub(1); // ≥ 0
     let k_in = 32 - mag_in.leading_zeros();
     let mut k = 0u32;
     while k < kmax {
-        if !decide(io, m, SLOT_EXP + k as usize, k_in > k) {
+        if !decide(io, m, &base, &sels, q, SLOT_EXP + k as usize, k_in > k) {
             break;
         }
         k += 1;

@@ -15,6 +15,7 @@
 pub mod cm;
 pub mod map;
 pub mod paper;
+pub mod trained;
 
 use map::ValueMap;
 use medzip_entropy::{BinDecoder, BinEncoder};
@@ -166,6 +167,9 @@ pub struct Options {
     /// larger stripes compress slightly better, more stripes decode in
     /// parallel.
     pub stripe_pixels: u64,
+    /// Start the context model from the embedded trained state (if this
+    /// build has one) instead of an empty one.
+    pub trained: bool,
 }
 
 impl Default for Options {
@@ -173,8 +177,24 @@ impl Default for Options {
         Options {
             residual: Residual::Context,
             stripe_pixels: 1 << 20,
+            trained: true,
         }
     }
+}
+
+/// Tags of the entries of the header's model id (a list of `tag, len, id`).
+const MODEL_CONTEXT: u8 = b'C';
+const MODEL_PRIOR: u8 = b'A';
+
+fn model_entries(id: &[u8]) -> Result<Vec<(u8, &[u8])>> {
+    let mut out = Vec::new();
+    let mut r = Reader::new(id, "model id");
+    while r.remaining() > 0 {
+        let tag = r.u8()?;
+        let len = r.u8()? as usize;
+        out.push((tag, r.bytes(len)?));
+    }
+    Ok(out)
 }
 
 /// What the source file looked like, so that decoding can rebuild it.
@@ -245,15 +265,35 @@ pub fn compress_with_prior(
         max_dimension: u32::MAX,
         max_section_bytes: u64::MAX,
     })?;
-    let (latent, recon, model_id) = match prior {
+    let mut model_id = Vec::new();
+    let (latent, recon) = match prior {
         Some(p) => {
             let latent = p.encode_latent(img)?;
             let r = p.reconstruct(&latent, img.width, img.height, img.bits)?;
-            (latent, Some(r), p.id())
+            let id = p.id();
+            model_id.extend_from_slice(&[MODEL_PRIOR, id.len().min(64) as u8]);
+            model_id.extend_from_slice(&id[..id.len().min(64)]);
+            (latent, Some(r))
         }
-        None => (Vec::new(), None, meta.model_id.clone()),
+        None => (Vec::new(), None),
     };
-    let pixels = encode_pixels(img, opts, &latent, recon.as_deref())?;
+    let init = match (opts.residual, opts.trained) {
+        (Residual::Context, true) => trained::for_bits(img.bits),
+        _ => None,
+    };
+    if let Some(t) = init {
+        model_id.extend_from_slice(&[MODEL_CONTEXT, 8]);
+        model_id.extend_from_slice(&t.id);
+    }
+    let fresh;
+    let init_model = match init {
+        Some(t) => &t.model,
+        None => {
+            fresh = cm::Model::new();
+            &fresh
+        }
+    };
+    let pixels = encode_pixels(img, opts, &latent, recon.as_deref(), init_model)?;
     let c = Container {
         header: Header {
             desc,
@@ -277,6 +317,7 @@ fn encode_pixels(
     opts: &Options,
     latent: &[u8],
     recon: Option<&[i32]>,
+    init: &cm::Model,
 ) -> Result<Vec<u8>> {
     let mut out = vec![opts.residual.id(), recon.is_some() as u8];
     out.extend_from_slice(&(latent.len() as u32).to_le_bytes());
@@ -320,7 +361,7 @@ fn encode_pixels(
                         prior,
                     };
                     let mut enc = BinEncoder::new();
-                    cm::code_stripe(&mut enc, &s, &mut px);
+                    cm::code_stripe(&mut enc, &s, &mut px, &mut init.clone());
                     enc.finish()
                 })
                 .collect();
@@ -384,9 +425,11 @@ fn decode_pixels(c: &Container, prior: Option<&dyn Prior>) -> Result<Image> {
     let has_prior = r.u8()?;
     let llen = r.u32()? as usize;
     let latent = r.bytes(llen)?;
+    let entries = model_entries(&c.header.model_id)?;
+    let find = |tag: u8| entries.iter().find(|e| e.0 == tag).map(|e| e.1);
     let recon = match (has_prior, prior) {
         (0, _) => None,
-        (1, Some(p)) if p.id() == c.header.model_id => {
+        (1, Some(p)) if find(MODEL_PRIOR) == Some(&p.id()[..p.id().len().min(64)]) => {
             let rec = p.reconstruct(latent, d.width, d.height, d.bits_stored)?;
             if rec.len() != n {
                 return Err(Error::Internal(
@@ -397,7 +440,7 @@ fn decode_pixels(c: &Container, prior: Option<&dyn Prior>) -> Result<Image> {
         }
         (1, p) => {
             return Err(Error::WrongModel {
-                needed: medzip_format::hex(&c.header.model_id),
+                needed: medzip_format::hex(find(MODEL_PRIOR).unwrap_or_default()),
                 available: match p {
                     Some(p) => format!("but model {} was given", medzip_format::hex(&p.id())),
                     None => "which is not available in this build".into(),
@@ -441,6 +484,29 @@ fn decode_pixels(c: &Container, prior: Option<&dyn Prior>) -> Result<Image> {
             let prior_mapped: Option<Vec<i32>> = recon
                 .as_ref()
                 .map(|rc| rc.iter().map(|&v| map.forward_nearest(v)).collect());
+            let fresh;
+            let init = match find(MODEL_CONTEXT) {
+                Some(id) => match trained::by_id(id) {
+                    Some(t) => &t.model,
+                    None => {
+                        return Err(Error::WrongModel {
+                            needed: format!("context state {}", medzip_format::hex(id)),
+                            available: format!(
+                                "which this build lacks (it has: {})",
+                                trained::all()
+                                    .iter()
+                                    .map(|t| format!("{} {}", t.name, medzip_format::hex(&t.id)))
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ),
+                        })
+                    }
+                },
+                None => {
+                    fresh = cm::Model::new();
+                    &fresh
+                }
+            };
             let maxv = map.levels() as i32 - 1;
             let mut px = vec![0i32; n];
             let results: Vec<bool> = px
@@ -458,7 +524,9 @@ fn decode_pixels(c: &Container, prior: Option<&dyn Prior>) -> Result<Image> {
                         prior,
                     };
                     match BinDecoder::new(bytes) {
-                        Ok(mut dec) => cm::code_stripe(&mut dec, &s, chunk) && !dec.failed(),
+                        Ok(mut dec) => {
+                            cm::code_stripe(&mut dec, &s, chunk, &mut init.clone()) && !dec.failed()
+                        }
                         Err(_) => false,
                     }
                 })
@@ -488,4 +556,37 @@ fn decode_pixels(c: &Container, prior: Option<&dyn Prior>) -> Result<Image> {
         signed: d.signed,
         data: u,
     })
+}
+
+/// Trains a context-model state: runs the model over `images` in order,
+/// carrying its state from one to the next (exactly what encoding does
+/// within a stripe), then caps its confidences at `cap` so that it keeps
+/// adapting to each new image. Deterministic for a given image order.
+pub fn train_context_state(
+    images: &[Image],
+    cap: u8,
+    stripe_pixels: u64,
+    mut progress: impl FnMut(usize),
+) -> cm::Model {
+    let mut model = cm::Model::new();
+    for (i, img) in images.iter().enumerate() {
+        let u = img.unsigned();
+        let map = ValueMap::analyse(&u);
+        let mapped = map.forward(&u);
+        let w = img.width as usize;
+        let rows = stripe_rows(img.width, img.height, stripe_pixels) as usize;
+        for chunk in mapped.chunks(rows * w) {
+            let mut px = chunk.to_vec();
+            let s = cm::Stripe {
+                width: w,
+                height: chunk.len() / w,
+                maxv: map.levels() as i32 - 1,
+                prior: None,
+            };
+            cm::code_stripe(&mut cm::NullIo, &s, &mut px, &mut model);
+        }
+        progress(i + 1);
+    }
+    model.cap_confidence(cap);
+    model
 }

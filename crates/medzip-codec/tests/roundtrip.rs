@@ -281,7 +281,8 @@ fn prior_seam_roundtrips_and_wrong_model_is_named() {
             let f = compress_with_prior(&img, &Metadata::raw(), &opts, Some(&p)).unwrap();
             let (back, meta) = decompress(&f, &Limits::default(), Some(&p)).unwrap();
             assert_eq!(back, img);
-            assert_eq!(meta.model_id, p.id());
+            // The header lists the models needed: this prior first (tag A, length, id).
+            assert_eq!(&meta.model_id[..4], &[b'A', 2, 0xB1, 8]);
             let e = decompress(&f, &Limits::default(), Some(&other)).unwrap_err();
             assert!(e.to_string().contains("b108"), "{e}");
             let e = decompress(&f, &Limits::default(), None).unwrap_err();

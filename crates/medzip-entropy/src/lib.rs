@@ -22,7 +22,7 @@ use std::num::NonZeroU32;
 pub mod huffman;
 mod mix;
 
-pub use mix::{squash, stretch, Apm, BitModel, Mixer, Mixer2};
+pub use mix::{squash, stretch, Apm, BitModel, Mixer, Mixer2, State};
 
 /// Errors of the entropy layer.
 #[derive(Debug, thiserror::Error)]
@@ -114,7 +114,7 @@ impl BinEncoder {
     }
 
     /// Codes `bit` with probability `p1`/4096 of a 1.
-    #[inline]
+    #[inline(always)]
     pub fn encode(&mut self, bit: bool, p1: u32) {
         // Cannot fail: the model gives every symbol a nonzero probability and
         // the backend is an in-memory Vec.
@@ -170,7 +170,7 @@ impl BinDecoder {
     }
 
     /// Decodes one bit coded with probability `p1`/4096 of a 1.
-    #[inline]
+    #[inline(always)]
     pub fn decode(&mut self, p1: u32) -> bool {
         match self.inner.decode_symbol(prob_to_model(p1)) {
             Ok(b) => b,

@@ -12,7 +12,7 @@ const SQUASH_KNOTS: [i32; 33] = [
 ];
 
 /// Logistic function: stretch domain → 12-bit probability.
-#[inline]
+#[inline(always)]
 pub fn squash(d: i32) -> i32 {
     squash_const(d)
 }
@@ -55,7 +55,7 @@ static STRETCH: [i16; 4096] = {
 };
 
 /// Inverse of [`squash`]: 12-bit probability → stretch domain.
-#[inline]
+#[inline(always)]
 pub fn stretch(p: i32) -> i32 {
     STRETCH[p.clamp(0, 4095) as usize] as i32
 }
@@ -100,7 +100,7 @@ impl BitModel {
         BitModel { p: p16, n }
     }
     /// Probability of a 1, 12 bits.
-    #[inline]
+    #[inline(always)]
     pub fn p(&self) -> u32 {
         (self.p >> 4) as u32
     }
@@ -108,12 +108,12 @@ impl BitModel {
     pub fn p16(&self) -> u16 {
         self.p
     }
-    #[inline]
+    #[inline(always)]
     pub fn update(&mut self, bit: bool) {
         self.update_limit(bit, Self::LIMIT)
     }
     /// Update that stops slowing down after `limit` (≤ 255) updates.
-    #[inline]
+    #[inline(always)]
     pub fn update_limit(&mut self, bit: bool, limit: u8) {
         let target = if bit { 65535i32 } else { 0 };
         let p = self.p as i32;
@@ -158,7 +158,7 @@ impl Mixer {
         }
     }
     /// Adds an input in the stretch domain.
-    #[inline]
+    #[inline(always)]
     pub fn add(&mut self, st: i32) {
         debug_assert!(self.nin < self.n);
         self.inputs[self.nin] = st;
@@ -166,27 +166,23 @@ impl Mixer {
     }
     /// Mixes the inputs added so far with weight set `ctx`; returns a 12-bit
     /// probability of a 1.
-    #[inline]
+    #[inline(always)]
     pub fn mix(&mut self, ctx: usize) -> i32 {
         self.sel = ctx * self.n;
         let w = &self.weights[self.sel..self.sel + self.n];
-        let dot: i64 = self.inputs[..self.nin]
-            .iter()
-            .zip(w)
-            .map(|(&x, &wi)| x as i64 * wi as i64)
-            .sum();
-        let d = (dot >> 16).clamp(-2047, 2047) as i32;
+        let d = (dot32(&self.inputs[..self.nin], w) >> 8).clamp(-2047, 2047);
         self.pr = squash(d);
         self.pr
     }
     /// Trains the selected weights on the coded bit and clears the inputs.
-    #[inline]
+    #[inline(always)]
     pub fn update(&mut self, bit: bool) {
         let err = (((bit as i32) << 12) - self.pr) * self.lr;
-        let w = &mut self.weights[self.sel..self.sel + self.n];
-        for (wi, &x) in w.iter_mut().zip(&self.inputs[..self.nin]) {
-            *wi += ((x as i64 * err as i64) >> 14) as i32;
-        }
+        train32(
+            &mut self.weights[self.sel..self.sel + self.n],
+            &self.inputs[..self.nin],
+            err,
+        );
         self.nin = 0;
     }
 }
@@ -196,13 +192,18 @@ impl Mixer {
 #[derive(Clone, Debug)]
 pub struct Mixer2 {
     n: usize,
-    inputs: [i32; MAX_INPUTS],
+    /// Inputs; lanes at and beyond `nin` are zero.
+    inputs: [i32; LANES],
     nin: usize,
-    /// Per layer-1 set: (weights of all its contexts, selected offset, last output st, last p).
-    sets: Vec<(Vec<i32>, usize, i32)>,
+    /// Per layer-1 set: (weights per selector value, selected index, last p).
+    sets: Vec<(Vec<[i32; LANES]>, usize, i32)>,
     lr: i32,
     fin: Mixer,
 }
+
+/// Fixed width of a layer-1 weight vector: whole SIMD registers, no
+/// remainder loop. Unused lanes have zero inputs and stay zero.
+pub const LANES: usize = 8;
 
 impl Mixer2 {
     /// `n` inputs; one layer-1 weight set per entry of `contexts` (its
@@ -214,16 +215,15 @@ impl Mixer2 {
         lr: i32,
         final_lr: i32,
     ) -> Self {
-        assert!(n <= MAX_INPUTS && contexts.len() < MAX_INPUTS);
+        assert!(n <= LANES && contexts.len() < MAX_INPUTS);
         let w0 = (1 << 16) * 2 / (n as i32).max(1) / 3;
+        let mut row = [0i32; LANES];
+        row[..n].iter_mut().for_each(|w| *w = w0);
         Mixer2 {
             n,
-            inputs: [0; MAX_INPUTS],
+            inputs: [0; LANES],
             nin: 0,
-            sets: contexts
-                .iter()
-                .map(|&c| (vec![w0; n * c], 0, 2048))
-                .collect(),
+            sets: contexts.iter().map(|&c| (vec![row; c], 0, 2048)).collect(),
             lr,
             fin: Mixer::new(contexts.len() + 1, final_contexts, final_lr),
         }
@@ -235,30 +235,43 @@ impl Mixer2 {
         self.nin += 1;
     }
     /// Mixes with layer-1 selectors `sel` (one per set) and layer-2 selector `fsel`.
-    #[inline]
+    #[inline(always)]
     pub fn mix(&mut self, sel: &[usize], fsel: usize) -> i32 {
-        let n = self.n;
-        let x = &self.inputs[..self.nin];
         for (set, &c) in self.sets.iter_mut().zip(sel) {
-            set.1 = c * n;
-            let w = &set.0[set.1..set.1 + n];
-            let d = (dot32(x, w) >> 8).clamp(-2047, 2047);
+            set.1 = c;
+            let d = (dot_lanes(&self.inputs, &set.0[c]) >> 8).clamp(-2047, 2047);
             set.2 = squash(d);
             self.fin.add(d);
         }
         self.fin.add(256);
         self.fin.mix(fsel)
     }
-    #[inline]
+    #[inline(always)]
     pub fn update(&mut self, bit: bool) {
-        let n = self.n;
-        let x = &self.inputs[..self.nin];
         for set in self.sets.iter_mut() {
             let err = (((bit as i32) << 12) - set.2) * self.lr;
-            train32(&mut set.0[set.1..set.1 + n], x, err);
+            train_lanes(&mut set.0[set.1], &self.inputs, err);
         }
         self.fin.update(bit);
         self.nin = 0;
+    }
+}
+
+/// [`dot32`] over exactly [`LANES`] lanes (vectorizes fully; integer sums
+/// are exact, so any evaluation order gives the same result).
+#[inline(always)]
+fn dot_lanes(x: &[i32; LANES], w: &[i32; LANES]) -> i32 {
+    let mut s = 0;
+    for i in 0..LANES {
+        s += (x[i] * w[i]) >> 8;
+    }
+    s
+}
+
+#[inline(always)]
+fn train_lanes(w: &mut [i32; LANES], x: &[i32; LANES], err: i32) {
+    for i in 0..LANES {
+        w[i] = (w[i] + ((x[i] * err) >> 14)).clamp(-W_LIMIT, W_LIMIT);
     }
 }
 
@@ -267,13 +280,13 @@ const W_LIMIT: i32 = 8 << 16;
 
 /// `Σ (x·w >> 8)` in i32: inputs are at most 2^11 and weights at most
 /// 2^19 in magnitude, so no product or partial sum overflows (≤ 12 inputs).
-#[inline]
+#[inline(always)]
 fn dot32(x: &[i32], w: &[i32]) -> i32 {
     x.iter().zip(w).map(|(&x, &w)| (x * w) >> 8).sum()
 }
 
 /// `w += x·err >> 14`, clamped to ±[`W_LIMIT`]; `|err| ≤ 2^15`.
-#[inline]
+#[inline(always)]
 fn train32(w: &mut [i32], x: &[i32], err: i32) {
     for (wi, &xi) in w.iter_mut().zip(x) {
         *wi = (*wi + ((xi * err) >> 14)).clamp(-W_LIMIT, W_LIMIT);
@@ -298,7 +311,7 @@ impl Apm {
         Apm { t, idx: 0, rate }
     }
     /// Refined 12-bit probability for `pr` in context `cx`.
-    #[inline]
+    #[inline(always)]
     pub fn pp(&mut self, pr: i32, cx: usize) -> i32 {
         let s = stretch(pr) + 2048;
         let lo = (s >> 7) as usize;
@@ -307,11 +320,111 @@ impl Apm {
         self.idx = base + ((w >> 6) as usize);
         ((self.t[base] as i32 * (128 - w) + self.t[base + 1] as i32 * w) >> 11).clamp(1, 4095)
     }
-    #[inline]
+    #[inline(always)]
     pub fn update(&mut self, bit: bool) {
         let g = ((bit as i32) << 16) + ((bit as i32) << self.rate) - bit as i32 - bit as i32;
         let t = self.t[self.idx] as i32;
         self.t[self.idx] = (t + ((g - t) >> self.rate)).clamp(0, 65535) as u16;
+    }
+}
+
+/// Saving and restoring adaptive state (trained initial states ship with
+/// the codec). The shape (sizes) is fixed by the code; only values travel.
+pub trait State {
+    fn save(&self, out: &mut Vec<u8>);
+    /// Restores values saved by [`State::save`]; `None` if `inp` is too short.
+    fn load(&mut self, inp: &mut &[u8]) -> Option<()>;
+}
+
+fn take<const N: usize>(inp: &mut &[u8]) -> Option<[u8; N]> {
+    let (a, b) = inp.split_first_chunk::<N>()?;
+    *inp = b;
+    Some(*a)
+}
+
+impl State for [BitModel] {
+    fn save(&self, out: &mut Vec<u8>) {
+        for m in self {
+            out.extend_from_slice(&m.p.to_le_bytes());
+            out.push(m.n);
+        }
+    }
+    fn load(&mut self, inp: &mut &[u8]) -> Option<()> {
+        for m in self.iter_mut() {
+            m.p = u16::from_le_bytes(take(inp)?).clamp(32, 65535 - 32);
+            m.n = take::<1>(inp)?[0];
+        }
+        Some(())
+    }
+}
+
+impl State for [i32] {
+    fn save(&self, out: &mut Vec<u8>) {
+        for v in self {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+    }
+    fn load(&mut self, inp: &mut &[u8]) -> Option<()> {
+        for v in self.iter_mut() {
+            *v = i32::from_le_bytes(take(inp)?);
+        }
+        Some(())
+    }
+}
+
+impl State for Mixer {
+    fn save(&self, out: &mut Vec<u8>) {
+        self.weights.save(out)
+    }
+    fn load(&mut self, inp: &mut &[u8]) -> Option<()> {
+        self.weights.load(inp)?;
+        self.weights
+            .iter_mut()
+            .for_each(|w| *w = (*w).clamp(-W_LIMIT, W_LIMIT));
+        Some(())
+    }
+}
+
+impl State for Mixer2 {
+    fn save(&self, out: &mut Vec<u8>) {
+        for s in &self.sets {
+            for row in &s.0 {
+                row[..self.n].save(out);
+            }
+        }
+        self.fin.save(out);
+    }
+    fn load(&mut self, inp: &mut &[u8]) -> Option<()> {
+        let n = self.n;
+        for s in self.sets.iter_mut() {
+            for row in s.0.iter_mut() {
+                row[..n].load(inp)?;
+                row.iter_mut()
+                    .for_each(|w| *w = (*w).clamp(-W_LIMIT, W_LIMIT));
+            }
+        }
+        self.fin.load(inp)
+    }
+}
+
+impl State for Apm {
+    fn save(&self, out: &mut Vec<u8>) {
+        for v in &self.t {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+    }
+    fn load(&mut self, inp: &mut &[u8]) -> Option<()> {
+        for v in self.t.iter_mut() {
+            *v = u16::from_le_bytes(take(inp)?);
+        }
+        Some(())
+    }
+}
+
+impl BitModel {
+    /// Caps the confidence so that a trained state keeps adapting quickly.
+    pub fn cap_confidence(&mut self, n: u8) {
+        self.n = self.n.min(n);
     }
 }
 
@@ -345,7 +458,7 @@ mod tests {
 
     #[test]
     fn mixer_learns_to_trust_the_good_input() {
-        let mut m = Mixer::new(2, 1, 64);
+        let mut m = Mixer::new(2, 1, 8);
         let mut s = 7u32;
         for _ in 0..5000 {
             s = s.wrapping_mul(1664525).wrapping_add(1013904223);

@@ -217,6 +217,8 @@ fn write_png(img: &Image, meta: &Metadata) -> Result<Vec<u8>> {
         let mut enc = png::Encoder::new(&mut out, img.width, img.height);
         enc.set_color(png::ColorType::Grayscale);
         enc.set_depth(png::BitDepth::from_u8(depth).expect("valid PNG depth"));
+        // Decoding speed matters more here than the last percent of PNG size.
+        enc.set_compression(png::Compression::Fast);
         let mut wr = enc
             .write_header()
             .map_err(|e| Error::Unsupported(e.to_string()))?;

@@ -2,7 +2,7 @@
 //! `dev_peers.json` (in parallel, in memory) and print medzip against the
 //! peers per set, the way `compare_peers.py` does.
 //!
-//! cargo run --release -p medzip --example evalset -- ../shared/data/dev ../shared/bench/dev_peers.json [--decode] [--only SET]
+//! cargo run --release -p medzip --example evalset -- ../shared/data/dev ../shared/bench/dev_peers.json [--decode] [--untrained] [--only SET]
 
 use medzip_codec::{Limits, Options};
 use rayon::prelude::*;
@@ -15,6 +15,7 @@ fn main() {
     let peers: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&args[2]).unwrap()).unwrap();
     let decode = args.iter().any(|a| a == "--decode");
+    let untrained = args.iter().any(|a| a == "--untrained");
     let only = args
         .iter()
         .position(|a| a == "--only")
@@ -45,7 +46,11 @@ fn main() {
         .map(|(set, k)| {
             let bytes = std::fs::read(root.join(k)).unwrap();
             let l = medzip_io::read(&bytes, Some(k)).unwrap();
-            let f = medzip_codec::compress(&l.image, &l.meta, &Options::default()).unwrap();
+            let opts = Options {
+                trained: !untrained,
+                ..Options::default()
+            };
+            let f = medzip_codec::compress(&l.image, &l.meta, &opts).unwrap();
             if decode {
                 let (img, _) = medzip_codec::decompress(&f, &Limits::default(), None).unwrap();
                 assert_eq!(img, l.image, "{k}");

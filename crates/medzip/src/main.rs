@@ -15,6 +15,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 mod bench;
+mod train;
 
 #[derive(Parser)]
 #[command(
@@ -70,6 +71,9 @@ enum Cmd {
         /// Decode each output again and compare before reporting success.
         #[arg(long)]
         verify: bool,
+        /// Start the context model empty instead of from the embedded trained state.
+        #[arg(long)]
+        untrained: bool,
         /// Pixels per independently decodable stripe (more stripes: more parallel decoding).
         #[arg(long, default_value_t = 1 << 20, hide = true)]
         stripe_pixels: u64,
@@ -92,6 +96,30 @@ enum Cmd {
     /// Check that a .mdz file decodes to exactly the pixels of ORIGINAL
     /// (and, for DICOM, to the same file).
     Verify { mdz: PathBuf, original: PathBuf },
+    /// Train the context model's initial state on a site's images
+    /// (writes a deflated state and its config beside it).
+    TrainContext {
+        /// Folders searched recursively for images.
+        #[arg(long = "data", required = true)]
+        data: Vec<PathBuf>,
+        /// Which state: 8 (images of ≤ 8 bits) or 16 (9–16 bits).
+        #[arg(long, value_parser = ["8", "16"])]
+        bits: String,
+        #[arg(long)]
+        out: PathBuf,
+        /// Seed of the image order.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Only files with these extensions.
+        #[arg(long, default_value = "png,pgm,tif,tiff,dcm")]
+        ext: String,
+        /// A file listing paths (relative to a data folder) to leave out, e.g. held-out images.
+        #[arg(long)]
+        exclude: Option<PathBuf>,
+        /// Confidence cap of the trained counts.
+        #[arg(long, default_value_t = 24)]
+        cap: u8,
+    },
     /// Compress every image in a folder in memory and print sizes against
     /// the input files and PNG (the main job on the bundled samples).
     Bench {
@@ -128,6 +156,7 @@ fn run(cli: Cli) -> Result<bool> {
             out,
             residual,
             verify,
+            untrained,
             stripe_pixels,
         } => {
             set_threads(out.threads)?;
@@ -138,6 +167,7 @@ fn run(cli: Cli) -> Result<bool> {
                     ResidualArg::Png => Residual::Png,
                 },
                 stripe_pixels: stripe_pixels.max(1),
+                trained: !untrained,
             };
             let job = |inp: &Path| compress_one(inp, &out, &opts, verify);
             Ok(for_each(&inputs, &out, cli.quiet, "compressing", job))
@@ -170,6 +200,27 @@ fn run(cli: Cli) -> Result<bool> {
                     original.display()
                 );
             }
+            Ok(true)
+        }
+        Cmd::TrainContext {
+            data,
+            bits,
+            out,
+            seed,
+            ext,
+            exclude,
+            cap,
+        } => {
+            train::run(
+                &data,
+                bits == "8",
+                &out,
+                seed,
+                &ext,
+                exclude.as_deref(),
+                cap,
+                cli.quiet,
+            )?;
             Ok(true)
         }
         Cmd::Bench { dir, threads } => {
