@@ -295,7 +295,10 @@ fn prior_seam_roundtrips_and_wrong_model_is_named() {
 fn simd_and_scalar_paths_give_the_same_bits() {
     // Both paths run the same integer code; only instruction selection
     // differs. Encode with each, decode with the other.
-    let imgs = [make(97, 61, 8, false, Content::Smooth, 21), make(83, 47, 16, true, Content::Noise, 22)];
+    let imgs = [
+        make(97, 61, 8, false, Content::Smooth, 21),
+        make(83, 47, 16, true, Content::Noise, 22),
+    ];
     for img in &imgs {
         medzip_codec::cm::simd::force_scalar(true);
         let scalar = compress(img, &Metadata::raw(), &Options::default()).unwrap();
@@ -305,6 +308,23 @@ fn simd_and_scalar_paths_give_the_same_bits() {
         medzip_codec::cm::simd::force_scalar(true);
         assert_eq!(&decompress(&fast, &Limits::default(), None).unwrap().0, img);
         medzip_codec::cm::simd::force_scalar(false);
-        assert_eq!(&decompress(&scalar, &Limits::default(), None).unwrap().0, img);
+        assert_eq!(
+            &decompress(&scalar, &Limits::default(), None).unwrap().0,
+            img
+        );
     }
+}
+
+#[test]
+fn unknown_context_state_is_refused_by_name() {
+    let img = make(19, 7, 8, false, Content::Smooth, 1);
+    let f = compress(&img, &Metadata::raw(), &Options::default()).unwrap();
+    let mut c = medzip_format::Container::parse(&f, &Limits::default()).unwrap();
+    if c.header.model_id.is_empty() {
+        return; // this build embeds no trained state: nothing to refuse
+    }
+    // Name a state no build has: tag 'C', 8 bytes of id.
+    c.header.model_id = vec![b'C', 8, 0xde, 0xad, 0xbe, 0xef, 0, 1, 2, 3];
+    let e = decompress(&c.to_bytes(), &Limits::default(), None).unwrap_err();
+    assert!(e.to_string().contains("deadbeef00010203"), "{e}");
 }

@@ -50,8 +50,12 @@ struct OutArgs {
     #[arg(long)]
     out_dir: Option<PathBuf>,
     /// Replace existing output files.
-    #[arg(short, long)]
+    #[arg(short, long, conflicts_with = "skip_existing")]
     force: bool,
+    /// Leave inputs whose output already exists alone (and count them as
+    /// done): re-running an interrupted job finishes it.
+    #[arg(long)]
+    skip_existing: bool,
     /// Worker threads (0 = all cores).
     #[arg(short = 'j', long, default_value_t = 0)]
     threads: usize,
@@ -332,6 +336,14 @@ fn read_input(p: &Path) -> Result<medzip_io::Loaded> {
 
 fn compress_one(inp: &Path, out: &OutArgs, opts: &Options, verify: bool) -> Result<String> {
     let t = Instant::now();
+    let dst = output_path(inp, out, |n| format!("{n}.mdz"));
+    if out.skip_existing && dst.exists() {
+        return Ok(format!(
+            "{}: {} exists, skipped",
+            inp.display(),
+            dst.display()
+        ));
+    }
     let loaded = read_input(inp)?;
     let mdz = medzip_codec::compress(&loaded.image, &loaded.meta, opts)?;
     if verify {
@@ -342,7 +354,6 @@ fn compress_one(inp: &Path, out: &OutArgs, opts: &Options, verify: bool) -> Resu
         medzip_io::write(&img, &meta)
             .context("verification failed: the source file does not rebuild")?;
     }
-    let dst = output_path(inp, out, |n| format!("{n}.mdz"));
     write_atomic(&dst, &mdz, out.force)?;
     let px = loaded.image.data.len() as f64;
     Ok(format!(
@@ -363,11 +374,24 @@ fn decode_file(p: &Path) -> Result<(medzip_codec::Image, medzip_codec::Metadata,
 }
 
 fn decompress_one(inp: &Path, out: &OutArgs) -> Result<String> {
-    let (_, meta, file) = decode_file(inp)?;
+    let bytes = std::fs::read(inp).with_context(|| format!("cannot read {}", inp.display()))?;
+    let kind = medzip_codec::inspect(&bytes, &Limits::default())?
+        .header
+        .desc
+        .source;
     let dst = output_path(inp, out, |n| match n.strip_suffix(".mdz") {
         Some(stem) if !stem.is_empty() => stem.to_string(),
-        _ => format!("{n}.{}", meta.source.extension()),
+        _ => format!("{n}.{}", kind.extension()),
     });
+    if out.skip_existing && dst.exists() {
+        return Ok(format!(
+            "{}: {} exists, skipped",
+            inp.display(),
+            dst.display()
+        ));
+    }
+    let (img, meta) = medzip_codec::decompress(&bytes, &Limits::default(), None)?;
+    let file = medzip_io::write(&img, &meta)?;
     write_atomic(&dst, &file, out.force)?;
     Ok(String::new())
 }

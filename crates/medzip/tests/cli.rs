@@ -227,3 +227,54 @@ fn info_json_and_pgm_tiff_inputs() {
         assert_eq!(&back.image, im);
     }
 }
+
+#[test]
+fn killed_job_leaves_no_partial_outputs_and_rerun_finishes_it() {
+    let d = tmpdir("kill");
+    let inp = d.join("in");
+    std::fs::create_dir_all(&inp).unwrap();
+    let src = std::fs::read(samples().join("mr12_suyashkumar_3.dcm")).unwrap();
+    let n = 40;
+    for i in 0..n {
+        std::fs::write(inp.join(format!("s{i:02}.dcm")), &src).unwrap();
+    }
+    let out = d.join("out");
+    let mut args: Vec<String> = vec![
+        "compress".into(),
+        "-j".into(),
+        "1".into(),
+        "--out-dir".into(),
+        s(&out).into(),
+    ];
+    let mut files: Vec<_> = std::fs::read_dir(&inp)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    args.extend(files.iter().map(|p| s(p).to_string()));
+    let mut child = bin().args(&args).spawn().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(250));
+    child.kill().unwrap(); // SIGKILL: no destructor runs
+    child.wait().unwrap();
+    // Whatever exists under its final name is complete and correct.
+    let done: Vec<_> = std::fs::read_dir(&out)
+        .map(|r| {
+            r.map(|e| e.unwrap().path())
+                .filter(|p| p.extension().is_some_and(|e| e == "mdz"))
+                .collect()
+        })
+        .unwrap_or_default();
+    for p in &done {
+        let (code, _, err) = run(&["verify", s(p), s(&samples().join("mr12_suyashkumar_3.dcm"))]);
+        assert_eq!(code, 0, "{}: {err}", p.display());
+    }
+    // Re-running with --skip-existing finishes the job.
+    args.insert(1, "--skip-existing".into());
+    let a: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, _, err) = run(&a);
+    assert_eq!(code, 0, "{err}");
+    for f in &files {
+        let name = format!("{}.mdz", f.file_name().unwrap().to_string_lossy());
+        assert!(out.join(name).exists());
+    }
+}
