@@ -19,6 +19,7 @@ use constriction::stream::{Decode, Encode};
 use std::borrow::Borrow;
 use std::num::NonZeroU32;
 
+pub mod bytes;
 pub mod huffman;
 mod mix;
 

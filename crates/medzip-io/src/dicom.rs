@@ -2,7 +2,8 @@
 //!
 //! The file is split into `prefix | pixel data value | suffix`. The prefix
 //! and suffix (preamble, meta group, every attribute, private tags, overlays,
-//! trailing padding) are kept verbatim (deflated); the pixel data value is
+//! trailing padding) are kept verbatim (compressed by the context-mixing
+//! byte coder of `medzip_entropy::bytes`); the pixel data value is
 //! rebuilt from the decoded samples. Words whose unused high bits do not
 //! follow the canonical form (zeros, or the sign extended for signed data)
 //! are kept as fix-ups, so the rebuilt file is always identical.
@@ -269,7 +270,7 @@ fn read_native(
     blob.extend_from_slice(&nfix.to_le_bytes());
     blob.extend_from_slice(&fixups);
     let mut src = vec![1u8, l.bits_allocated, l.high_bit];
-    src.extend_from_slice(&miniz_oxide::deflate::compress_to_vec(&blob, 9));
+    src.extend_from_slice(&medzip_entropy::bytes::compress(&blob));
     let mut m = meta(SourceKind::Dicom, 16, l.photometric, src);
     m.container_bits = if l.bits_allocated == 8 { 8 } else { 16 };
     m.file_sha256 = Some(crate::medzip_format_sha256(bytes));
@@ -292,10 +293,11 @@ pub fn transcoded_from(meta: &Metadata) -> Option<String> {
 fn unpack(m: &Metadata) -> Result<((u8, u8), Vec<u8>)> {
     match m.source_data.as_slice() {
         [1, ba, hb, rest @ ..] => {
-            let blob = miniz_oxide::inflate::decompress_to_vec_with_limit(rest, MAX_SOURCE_BYTES)
-                .map_err(|e| Error::Malformed {
-                kind: KIND,
-                msg: format!("stored header does not inflate: {e:?}"),
+            let blob = medzip_entropy::bytes::decompress(rest, MAX_SOURCE_BYTES).map_err(|e| {
+                Error::Malformed {
+                    kind: KIND,
+                    msg: format!("stored header: {e}"),
+                }
             })?;
             Ok(((*ba, *hb), blob))
         }

@@ -1,0 +1,11 @@
+#![no_main]
+//! Full decode (checksums and hashes are skipped under cfg(fuzzing), so the
+//! entropy decoders see the mutated bytes). Also the source-file rebuild.
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let limits = medzip_format::Limits { max_pixels: 1 << 20, max_section_bytes: 1 << 24, ..Default::default() };
+    if let Ok((img, meta)) = medzip_codec::decompress(data, &limits, None) {
+        let _ = medzip_io::write(&img, &meta);
+    }
+});

@@ -1,0 +1,12 @@
+#![no_main]
+//! The pgm reader on arbitrary bytes: Ok or an error, never a panic; what
+//! reads must write back.
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(l) = medzip_io::read(data, Some("x.pgm")) {
+        if l.image.data.len() < (1 << 22) {
+            let _ = medzip_io::write(&l.image, &l.meta);
+        }
+    }
+});
