@@ -1,10 +1,11 @@
 //! The context-model residual coder (medzip's default).
 //!
 //! For each pixel, in raster order within a stripe:
-//! 1. six classical predictors (MED, GAP, gradient, W+NE−N, N, W) are
-//!    blended with weights inversely proportional to their recent local
-//!    errors (in the manner of JPEG XL's self-correcting predictor), in
-//!    fixed point with 3 fractional bits;
+//! 1. eleven predictors (two normalized-LMS filters over nine neighbours,
+//!    three error-feedback predictors after JPEG XL's weighted predictor,
+//!    MED, GAP, gradient, W+NE−N, N, W) are blended with weights inversely
+//!    proportional to their recent local errors, in fixed point with 3
+//!    fractional bits;
 //! 2. a bias correction learned per texture/energy context (CALIC-style) is
 //!    added; with a prior reconstruction (the autoencoder's), it is a
 //!    predictor and a context too;
@@ -52,7 +53,7 @@ impl BitIo for BinDecoder {
 }
 
 /// Number of classical predictors blended.
-const NP: usize = 9;
+const NP: usize = 11;
 /// Energy buckets.
 const NQ: usize = 24;
 /// Decision slots: 0 zero flag, 1 sign, 2.. exponent unary (up to 18 classes).
@@ -61,6 +62,9 @@ const SLOT_SIGN: usize = 1;
 const SLOT_EXP: usize = 2;
 /// Number of context-model inputs to the mixer (plus one bias input).
 const NIN: usize = 6;
+
+/// Taps of the LMS predictors.
+const NL: usize = 9;
 
 /// Two buckets per octave: 0,1,2,3,4,6,8,12,16,24,…
 #[inline]
@@ -287,6 +291,11 @@ fn code_stripe_impl<IO: BitIo>(io: &mut IO, s: &Stripe, px: &mut [i32], m: &mut 
     let mut res = vec![0i32; 2 * w];
     // Signed errors of the final prediction (×8) for previous and current row.
     let mut te = vec![0i32; 2 * w];
+    // Two normalized-LMS predictors of x − N from nine neighbours' deviations
+    // from N (weights in Q16, integer updates, one division per pixel), a
+    // fast-adapting one (step 2^-2) and a slower one (step 2^-5).
+    let mut lms = [0i64; NL];
+    let mut lms2 = [0i64; NL];
     let mut ok = true;
     let mid = (maxv + 1) / 2;
 
@@ -345,7 +354,28 @@ fn code_stripe_impl<IO: BitIo>(io: &mut IO, s: &Stripe, px: &mut [i32], m: &mut 
             } else {
                 ten
             };
+            let c: [i64; NL] = [
+                (wv - n) as i64,
+                (nw - n) as i64,
+                (ne - n) as i64,
+                (ww - n) as i64,
+                (nn - n) as i64,
+                (nne - n) as i64,
+                (if y > 0 && x > 1 { at(x - 2, y - 1) } else { nw } - n) as i64,
+                (if y > 0 && x + 2 < w {
+                    at(x + 2, y - 1)
+                } else {
+                    ne
+                } - n) as i64,
+                (if y > 1 && x > 0 { at(x - 1, y - 2) } else { nn } - n) as i64,
+            ];
+            let lms_d: i64 = c.iter().zip(&lms).map(|(&c, &w)| c * w).sum::<i64>() >> 13;
+            let p_lms = (8 * n as i64 + lms_d).clamp(0, 8 * maxv as i64) as i32;
+            let lms_d2: i64 = c.iter().zip(&lms2).map(|(&c, &w)| c * w).sum::<i64>() >> 13;
+            let p_lms2 = (8 * n as i64 + lms_d2).clamp(0, 8 * maxv as i64) as i32;
             let p: [i32; NP] = [
+                p_lms,
+                p_lms2,
                 (8 * n - (((tew + ten + tene) * 16) >> 5)).clamp(0, 8 * maxv),
                 (8 * wv - (((tew + ten + tenw) * 10) >> 5)).clamp(0, 8 * maxv),
                 (8 * n - (((tenw + ten + tene) * 7) >> 5)).clamp(0, 8 * maxv),
@@ -416,7 +446,7 @@ fn code_stripe_impl<IO: BitIo>(io: &mut IO, s: &Stripe, px: &mut [i32], m: &mut 
                 (qlog(rw.unsigned_abs()).min(7) * 8 + qlog(rn.unsigned_abs()).min(7)) * 4 + qc / 2,
                 prior_ctx.min(24) * 8 + qc,
                 ((y & 7) * 8 + (x & 7)) * 8 + qc,
-                (qsign(p[0] - pred8) * 15 + qsign(p[1] - pred8)) * 2 + (qc > 3) as usize,
+                (qsign(p[0] - pred8) * 15 + qsign(p[2] - pred8)) * 2 + (qc > 3) as usize,
             ];
 
             // ---- residual ----
@@ -451,6 +481,17 @@ fn code_stripe_impl<IO: BitIo>(io: &mut IO, s: &Stripe, px: &mut [i32], m: &mut 
             }
             res[cur + x] = xv - pred;
             te[cur + x] = pred8 - 8 * xv;
+            let err8 = (8 * xv - p_lms) as i64;
+            let norm: i64 = c.iter().map(|&c| c * c).sum::<i64>() + 1;
+            let g = (err8 << 13) / norm;
+            for (w, &ci) in lms.iter_mut().zip(&c) {
+                *w = (*w + ((g * ci) >> 2)).clamp(-(1 << 18), 1 << 18);
+            }
+            let err8 = (8 * xv - p_lms2) as i64;
+            let g = (err8 << 13) / norm;
+            for (w, &ci) in lms2.iter_mut().zip(&c) {
+                *w = (*w + ((g * ci) >> 5)).clamp(-(1 << 18), 1 << 18);
+            }
         }
     }
     ok
