@@ -154,7 +154,7 @@ impl Model {
     pub fn new() -> Self {
         Model {
             table: vec![BitModel::new(); TABLE_OFF[NIN]],
-            mixer: Mixer2::new(NIN + 1, &[SLOTS * 8, SLOTS * 64, SLOTS * 16], SLOTS, 8, 8),
+            mixer: Mixer2::new(NIN + 1, &[SLOTS * 8 * 16, SLOTS * 64], SLOTS, 8, 8),
             apm: Apm::new(SLOTS * NQ, 7),
             mant: vec![BitModel::new(); 19 * 20 * 4 * NQ],
             bias: vec![(0, 0); 512],
@@ -514,7 +514,7 @@ fn decide<IO: BitIo>(
     }
     m.mixer.add(256);
     let pm = m.mixer.mix(
-        &[slot * 8 + sels[0], slot * 64 + sels[1], slot * 16 + sels[2]],
+        &[(slot * 16 + sels[2]) * 8 + sels[0], slot * 64 + sels[1]],
         slot,
     );
     let pa = m.apm.pp(pm, slot * NQ + q);

@@ -11,10 +11,21 @@ const SQUASH_KNOTS: [i32; 33] = [
     3607, 3785, 3901, 3975, 4024, 4050, 4068, 4079, 4085, 4089, 4092, 4093, 4094,
 ];
 
+/// `squash_const` tabulated over its whole domain.
+static SQUASH: [i16; 4095] = {
+    let mut t = [0i16; 4095];
+    let mut i = 0;
+    while i < 4095 {
+        t[i] = squash_const(i as i32 - 2047) as i16;
+        i += 1;
+    }
+    t
+};
+
 /// Logistic function: stretch domain → 12-bit probability.
 #[inline(always)]
 pub fn squash(d: i32) -> i32 {
-    squash_const(d)
+    SQUASH[(d.clamp(-2047, 2047) + 2047) as usize] as i32
 }
 
 /// `squash` usable in constant evaluation (same integer formula).
@@ -118,8 +129,8 @@ impl BitModel {
         let target = if bit { 65535i32 } else { 0 };
         let p = self.p as i32;
         let r = RECIP[self.n as usize] as i32;
-        let np = p + (((target - p) * r) >> 16);
-        self.p = np.clamp(32, 65535 - 32) as u16;
+        // Moves at most 2/3 of the way to the target: stays in 0..=65535.
+        self.p = (p + (((target - p) * r) >> 16)) as u16;
         if self.n < limit {
             self.n += 1;
         }
