@@ -362,7 +362,7 @@ impl State for [BitModel] {
     }
     fn load(&mut self, inp: &mut &[u8]) -> Option<()> {
         for m in self.iter_mut() {
-            m.p = u16::from_le_bytes(take(inp)?).clamp(32, 65535 - 32);
+            m.p = u16::from_le_bytes(take(inp)?);
             m.n = take::<1>(inp)?[0];
         }
         Some(())
