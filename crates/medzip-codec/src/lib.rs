@@ -486,7 +486,7 @@ fn decode_pixels(c: &Container, prior: Option<&dyn Prior>) -> Result<Image> {
                 .map(|rc| rc.iter().map(|&v| map.forward_nearest(v)).collect());
             let fresh;
             let init = match find(MODEL_CONTEXT) {
-                Some(id) => match trained::by_id(id) {
+                Some(id) => match trained::by_id(id, d.bits_stored) {
                     Some(t) => &t.model,
                     None => {
                         return Err(Error::WrongModel {

@@ -45,25 +45,37 @@ fn unpack(name: &'static str, z: &[u8]) -> Option<Trained> {
     })
 }
 
+/// Each embedded state, inflated on first use only (a process that codes
+/// 8-bit images never pays for the 16-bit state).
+fn cm8() -> Option<&'static Trained> {
+    static S: OnceLock<Option<Trained>> = OnceLock::new();
+    S.get_or_init(|| unpack("cm8", CM8)).as_ref()
+}
+
+fn cm16() -> Option<&'static Trained> {
+    static S: OnceLock<Option<Trained>> = OnceLock::new();
+    S.get_or_init(|| unpack("cm16", CM16)).as_ref()
+}
+
 /// Every state embedded in this build (those that load with this code).
-pub fn all() -> &'static [Trained] {
-    static ALL: OnceLock<Vec<Trained>> = OnceLock::new();
-    ALL.get_or_init(|| {
-        [("cm8", CM8), ("cm16", CM16)]
-            .into_iter()
-            .filter_map(|(n, z)| unpack(n, z))
-            .collect()
-    })
+pub fn all() -> Vec<&'static Trained> {
+    [cm8(), cm16()].into_iter().flatten().collect()
 }
 
 /// The state the encoder uses for an image of `bits` bits stored.
 pub fn for_bits(bits: u8) -> Option<&'static Trained> {
-    let want = if bits <= 8 { "cm8" } else { "cm16" };
-    all().iter().find(|t| t.name == want)
+    if bits <= 8 {
+        cm8()
+    } else {
+        cm16()
+    }
 }
 
-pub fn by_id(id: &[u8]) -> Option<&'static Trained> {
-    all().iter().find(|t| t.id == id)
+/// The state with this id; the one usual for `bits` is tried first.
+pub fn by_id(id: &[u8], bits: u8) -> Option<&'static Trained> {
+    for_bits(bits)
+        .filter(|t| t.id == id)
+        .or_else(|| all().into_iter().find(|t| t.id == id))
 }
 
 #[cfg(test)]
