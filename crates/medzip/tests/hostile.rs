@@ -10,7 +10,7 @@ fn files(dir: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|r| r.filter_map(|e| e.ok().map(|e| e.path())).collect())
         .unwrap_or_default();
-    v.retain(|p| p.is_file() && !p.file_name().is_some_and(|n| n == ".keep"));
+    v.retain(|p| p.is_file() && p.file_name().is_none_or(|n| n != ".keep"));
     v.sort();
     v
 }
