@@ -1,7 +1,8 @@
 //! The context-model residual coder (medzip's default).
 //!
 //! For each pixel, in raster order within a stripe:
-//! 1. eleven predictors (two normalized-LMS filters over nine neighbours,
+//! 1. eleven predictors (two normalized-LMS filters over nine neighbours
+//!    and five recent prediction errors,
 //!    three error-feedback predictors after JPEG XL's weighted predictor,
 //!    MED, GAP, gradient, W+NE−N, N, W) are blended with weights inversely
 //!    proportional to their recent local errors, in fixed point with 3
@@ -63,8 +64,17 @@ const SLOT_EXP: usize = 2;
 /// Number of context-model inputs to the mixer (plus one bias input).
 const NIN: usize = 6;
 
-/// Taps of the LMS predictors.
-const NL: usize = 9;
+/// Extra weight (as a shift) of the LMS and first error-feedback predictors.
+static WSHIFT: [u32; NP] = {
+    let mut t = [0u32; NP];
+    t[0] = 2;
+    t[1] = 2;
+    t[2] = 1;
+    t
+};
+
+/// Taps of the LMS predictors (9 neighbours, 5 past prediction errors).
+const NL: usize = 14;
 
 /// Two buckets per octave: 0,1,2,3,4,6,8,12,16,24,…
 #[inline]
@@ -292,8 +302,9 @@ fn code_stripe_impl<IO: BitIo>(io: &mut IO, s: &Stripe, px: &mut [i32], m: &mut 
     // Signed errors of the final prediction (×8) for previous and current row.
     let mut te = vec![0i32; 2 * w];
     // Two normalized-LMS predictors of x − N from nine neighbours' deviations
-    // from N (weights in Q16, integer updates, one division per pixel), a
-    // fast-adapting one (step 2^-2) and a slower one (step 2^-5).
+    // from N and five recent errors of the final prediction (weights in Q16,
+    // integer updates, one division per pixel), a fast-adapting one (step
+    // 2^-2) and a slower one (step 2^-5).
     let mut lms = [0i64; NL];
     let mut lms2 = [0i64; NL];
     let mut ok = true;
@@ -368,6 +379,11 @@ fn code_stripe_impl<IO: BitIo>(io: &mut IO, s: &Stripe, px: &mut [i32], m: &mut 
                     ne
                 } - n) as i64,
                 (if y > 1 && x > 0 { at(x - 1, y - 2) } else { nn } - n) as i64,
+                (tew / 2) as i64,
+                (ten / 2) as i64,
+                (tenw / 2) as i64,
+                (tene / 2) as i64,
+                (if x > 1 { te[cur + x - 2] } else { tew } / 2) as i64,
             ];
             let lms_d: i64 = c.iter().zip(&lms).map(|(&c, &w)| c * w).sum::<i64>() >> 13;
             let p_lms = (8 * n as i64 + lms_d).clamp(0, 8 * maxv as i64) as i32;
@@ -393,7 +409,7 @@ fn code_stripe_impl<IO: BitIo>(io: &mut IO, s: &Stripe, px: &mut [i32], m: &mut 
             let mut wsum = 0u64;
             let mut acc = 0i64;
             for i in 0..NP {
-                let wt = weight(en[i] + ew[i] + (enw[i] + ene[i]) / 2);
+                let wt = weight(en[i] + ew[i] + (enw[i] + ene[i]) / 2) << WSHIFT[i];
                 wsum += wt;
                 acc += wt as i64 * p[i] as i64;
             }
