@@ -13,6 +13,7 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/medzip-fuzz-target}
 cargo fuzz build -O >/dev/null 2>&1 || { echo "fuzz build failed"; exit 2; }
 for t in "${targets[@]}"; do
   mkdir -p "corpus/$t" "artifacts/$t"
+  [ -d "seeds/$t" ] && cp -n seeds/"$t"/* "corpus/$t/" 2>/dev/null
   log=$(mktemp)
   cargo fuzz run -O "$t" "corpus/$t" -- -max_total_time="$secs" -rss_limit_mb=2048 -max_len=65536 -timeout=20 >"$log" 2>&1
   rc=$?
