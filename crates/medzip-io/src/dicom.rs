@@ -119,6 +119,7 @@ fn layout(obj: &DefaultDicomObject) -> Result<Layout> {
     if !(1..=65535).contains(&rows) || !(1..=65535).contains(&cols) {
         return malformed(KIND, format!("size {cols}×{rows}"));
     }
+    crate::check_size(cols as u32, rows as u32)?;
     Ok(Layout {
         rows: rows as u32,
         cols: cols as u32,
@@ -204,7 +205,9 @@ pub(crate) fn read(bytes: &[u8]) -> Result<Loaded> {
     if NATIVE_TS.contains(&ts.as_str()) {
         return read_native(bytes, &obj, None);
     }
-    // Encapsulated (or otherwise non-native) pixel data: transcode first.
+    // Encapsulated (or otherwise non-native) pixel data: check what it claims
+    // (size limits, grayscale, one frame) before decoding, then transcode.
+    layout(&obj)?;
     use dicom_pixeldata::Transcode;
     let mut obj = obj;
     obj.transcode(&dicom_transfer_syntax_registry::entries::EXPLICIT_VR_LITTLE_ENDIAN.erased())

@@ -46,6 +46,14 @@ pub(crate) fn malformed<T>(kind: &'static str, msg: impl Into<String>) -> Result
     })
 }
 
+/// Refuses image sizes beyond the default limits before any pixel buffer is
+/// allocated (a header may claim anything).
+pub(crate) fn check_size(width: u32, height: u32) -> Result<()> {
+    medzip_format::Limits::default()
+        .check_dimensions(width, height)
+        .map_err(|e| Error::Unsupported(e.to_string()))
+}
+
 /// Detects the kind of an input from its first bytes (and its name, for
 /// DICOM files without a preamble).
 pub fn detect(bytes: &[u8], name_hint: Option<&str>) -> Option<SourceKind> {
@@ -137,6 +145,8 @@ fn read_png(bytes: &[u8]) -> Result<Loaded> {
     let mut dec = png::Decoder::new(std::io::Cursor::new(bytes));
     dec.set_transformations(png::Transformations::IDENTITY);
     let mut reader = dec.read_info().map_err(bad)?;
+    let (iw, ih) = reader.info().size();
+    check_size(iw, ih)?;
     let mut buf = vec![
         0u8;
         reader
@@ -257,6 +267,7 @@ fn read_tiff(bytes: &[u8]) -> Result<Loaded> {
     };
     let mut dec = Decoder::new(std::io::Cursor::new(bytes)).map_err(bad)?;
     let (w, h) = dec.dimensions().map_err(bad)?;
+    check_size(w, h)?;
     match dec.colortype().map_err(bad)? {
         tiff::ColorType::Gray(8) | tiff::ColorType::Gray(16) => {}
         c => {

@@ -60,6 +60,7 @@ pub(crate) fn read(bytes: &[u8]) -> Result<Loaded> {
     if w == 0 || h == 0 || w > u32::MAX as u64 || h > u32::MAX as u64 {
         return malformed(KIND, format!("size {w}×{h}"));
     }
+    crate::check_size(w as u32, h as u32)?;
     let n = w * h;
     let bits = (64 - maxval.leading_zeros()) as u8;
     let mut data = Vec::new();
