@@ -107,21 +107,55 @@ fn golden_image() -> medzip_codec::Image {
     medzip_codec::Image::new(w, h, 12, true, data).unwrap()
 }
 
+/// An 8-bit test image (the 8-bit trained state codes it).
+fn golden_image8() -> medzip_codec::Image {
+    let (w, h) = (31u32, 17u32);
+    let data = (0..w * h)
+        .map(|i| {
+            let (x, y) = ((i % w) as i32, (i / w) as i32);
+            (x * 5 + y * 3 + (x * y) % 7) % 256
+        })
+        .collect();
+    medzip_codec::Image::new(w, h, 8, false, data).unwrap()
+}
+
+/// One golden file per codec mode: each residual coder, and the context
+/// coder with each shipped trained state (8-bit and 16-bit) and with none.
 #[test]
 fn golden_files_decode_and_encoding_is_unchanged() {
+    use medzip_codec::{Options, Residual};
     let dir = repo().join("tests/golden");
-    let img = golden_image();
-    let want_hash = medzip_format::hex(&img.hash());
-    for residual in [
-        medzip_codec::Residual::Context,
-        medzip_codec::Residual::Huffman,
-        medzip_codec::Residual::Png,
-    ] {
-        let path = dir.join(format!("golden_12s_{}.mdz", residual.name()));
-        let opts = medzip_codec::Options {
-            residual,
-            ..Default::default()
-        };
+    let table = std::fs::read_to_string(dir.join("HASHES")).unwrap();
+    let cases = [
+        ("golden_12s_context.mdz", golden_image(), Options::default()),
+        (
+            "golden_12s_huffman.mdz",
+            golden_image(),
+            Options {
+                residual: Residual::Huffman,
+                ..Default::default()
+            },
+        ),
+        (
+            "golden_12s_png.mdz",
+            golden_image(),
+            Options {
+                residual: Residual::Png,
+                ..Default::default()
+            },
+        ),
+        ("golden_8u_context.mdz", golden_image8(), Options::default()),
+        (
+            "golden_8u_context_untrained.mdz",
+            golden_image8(),
+            Options {
+                trained: false,
+                ..Default::default()
+            },
+        ),
+    ];
+    for (name, img, opts) in cases {
+        let path = dir.join(name);
         let fresh = medzip_codec::compress(&img, &medzip_codec::Metadata::raw(), &opts).unwrap();
         if std::env::var_os("MEDZIP_BLESS").is_some() {
             std::fs::create_dir_all(&dir).unwrap();
@@ -129,20 +163,20 @@ fn golden_files_decode_and_encoding_is_unchanged() {
         }
         let golden = std::fs::read(&path).unwrap_or_else(|_| panic!("missing {}", path.display()));
         let (back, _) = medzip_codec::decompress(&golden, &Default::default(), None).unwrap();
-        assert_eq!(medzip_format::hex(&back.hash()), want_hash);
-        assert_eq!(back, img);
+        assert_eq!(back, img, "{name}");
+        // The committed hash table matches too (what a decoder on another machine checks).
+        let want = format!("{name} {}", medzip_format::hex(&back.hash()));
+        let blessing = std::env::var_os("MEDZIP_BLESS").is_some();
+        assert!(
+            blessing || table.contains(&want),
+            "tests/golden/HASHES lacks `{want}`"
+        );
         assert!(
             fresh == golden,
             "the encoder output for {} changed: a format change must be deliberate (bump the version, re-bless with MEDZIP_BLESS=1)",
             path.display()
         );
     }
-    // The committed hash table matches too (what a decoder on another machine checks).
-    let table = std::fs::read_to_string(dir.join("HASHES")).unwrap();
-    assert!(
-        table.contains(&want_hash),
-        "tests/golden/HASHES lacks {want_hash}"
-    );
 }
 
 #[test]
