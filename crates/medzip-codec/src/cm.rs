@@ -20,7 +20,7 @@
 //! One function ([`code_stripe`]) serves both directions through the
 //! [`BitIo`] trait, so the encoder and decoder cannot drift apart.
 
-use medzip_entropy::{stretch, Apm, BinDecoder, BinEncoder, BitModel, Mixer2, State};
+use medzip_entropy::{Apm, BinDecoder, BinEncoder, BitModel, Mixer2, State};
 
 /// A binary coder seen from the modelling code: the encoder codes `bit` and
 /// returns it; the decoder ignores `bit` and returns what it decodes.
@@ -526,7 +526,7 @@ fn decide<IO: BitIo>(
     bit: bool,
 ) -> bool {
     for &b in base {
-        m.mixer.add(stretch(m.table[b + slot].p() as i32));
+        m.mixer.add(m.table[b + slot].st());
     }
     m.mixer.add(256);
     let pm = m.mixer.mix(

@@ -115,6 +115,11 @@ impl BitModel {
     pub fn p(&self) -> u32 {
         (self.p >> 4) as u32
     }
+    /// `stretch(self.p())` without a range check (`p >> 4` is always < 4096).
+    #[inline(always)]
+    pub fn st(&self) -> i32 {
+        STRETCH[(self.p >> 4) as usize] as i32
+    }
     #[inline]
     pub fn p16(&self) -> u16 {
         self.p
@@ -251,7 +256,7 @@ impl Mixer2 {
         for (set, &c) in self.sets.iter_mut().zip(sel) {
             set.1 = c;
             let d = (dot_lanes(&self.inputs, &set.0[c]) >> 8).clamp(-2047, 2047);
-            set.2 = squash(d);
+            set.2 = SQUASH[(d + 2047) as usize] as i32;
             self.fin.add(d);
         }
         self.fin.add(256);
@@ -347,12 +352,6 @@ pub trait State {
     fn load(&mut self, inp: &mut &[u8]) -> Option<()>;
 }
 
-fn take<const N: usize>(inp: &mut &[u8]) -> Option<[u8; N]> {
-    let (a, b) = inp.split_first_chunk::<N>()?;
-    *inp = b;
-    Some(*a)
-}
-
 impl State for [BitModel] {
     fn save(&self, out: &mut Vec<u8>) {
         for m in self {
@@ -361,10 +360,12 @@ impl State for [BitModel] {
         }
     }
     fn load(&mut self, inp: &mut &[u8]) -> Option<()> {
-        for m in self.iter_mut() {
-            m.p = u16::from_le_bytes(take(inp)?);
-            m.n = take::<1>(inp)?[0];
+        let (bytes, rest) = inp.split_at_checked(3 * self.len())?;
+        for (m, b) in self.iter_mut().zip(bytes.chunks_exact(3)) {
+            m.p = u16::from_le_bytes([b[0], b[1]]);
+            m.n = b[2];
         }
+        *inp = rest;
         Some(())
     }
 }
@@ -376,9 +377,11 @@ impl State for [i32] {
         }
     }
     fn load(&mut self, inp: &mut &[u8]) -> Option<()> {
-        for v in self.iter_mut() {
-            *v = i32::from_le_bytes(take(inp)?);
+        let (bytes, rest) = inp.split_at_checked(4 * self.len())?;
+        for (v, b) in self.iter_mut().zip(bytes.chunks_exact(4)) {
+            *v = i32::from_le_bytes([b[0], b[1], b[2], b[3]]);
         }
+        *inp = rest;
         Some(())
     }
 }
@@ -425,9 +428,11 @@ impl State for Apm {
         }
     }
     fn load(&mut self, inp: &mut &[u8]) -> Option<()> {
-        for v in self.t.iter_mut() {
-            *v = u16::from_le_bytes(take(inp)?);
+        let (bytes, rest) = inp.split_at_checked(2 * self.t.len())?;
+        for (v, b) in self.t.iter_mut().zip(bytes.chunks_exact(2)) {
+            *v = u16::from_le_bytes([b[0], b[1]]);
         }
+        *inp = rest;
         Some(())
     }
 }

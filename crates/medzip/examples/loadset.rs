@@ -13,7 +13,10 @@ use std::path::Path;
 struct Rng(u64);
 impl Rng {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         self.0 >> 33
     }
     fn below(&mut self, n: u64) -> u64 {
@@ -37,7 +40,10 @@ fn make(samples: &Path, out: &Path, n: usize) {
         let s = &src[r.below(src.len() as u64) as usize];
         let w = 1 + r.below(s.width as u64) as u32;
         let h = 1 + r.below(s.height as u64) as u32;
-        let (x0, y0) = (r.below((s.width - w + 1) as u64) as u32, r.below((s.height - h + 1) as u64) as u32);
+        let (x0, y0) = (
+            r.below((s.width - w + 1) as u64) as u32,
+            r.below((s.height - h + 1) as u64) as u32,
+        );
         let bits = [1u8, 2, 7, 8, 8, 8, 10, 12, 12, 14, 16, 16][r.below(12) as usize];
         let signed = bits >= 8 && r.below(4) == 0;
         let (slo, shi) = Image::range(s.bits, s.signed);
@@ -59,11 +65,26 @@ fn make(samples: &Path, out: &Path, n: usize) {
         let meta = Metadata {
             source: kind,
             container_bits: if bits > 8 { 16 } else { 8 },
-            source_data: if kind == SourceKind::Pgm { vec![5, ((1u32 << bits) - 1) as u8, ((1u32 << bits) - 1 >> 8) as u8] } else { vec![] },
+            source_data: if kind == SourceKind::Pgm {
+                vec![
+                    5,
+                    ((1u32 << bits) - 1) as u8,
+                    ((1u32 << bits) - 1 >> 8) as u8,
+                ]
+            } else {
+                vec![]
+            },
             ..Metadata::raw()
         };
         // TIFF holds 8 or 16 bits: widen the description accordingly.
-        let img = if kind == SourceKind::Tiff { Image { bits: if bits > 8 { 16 } else { 8 }, ..img } } else { img };
+        let img = if kind == SourceKind::Tiff {
+            Image {
+                bits: if bits > 8 { 16 } else { 8 },
+                ..img
+            }
+        } else {
+            img
+        };
         let bytes = medzip_io::write(&img, &meta).unwrap();
         std::fs::write(out.join(format!("img{k:04}.{}", kind.extension())), bytes).unwrap();
     }
@@ -75,9 +96,17 @@ fn check(orig: &Path, dec: &Path) {
         let p = e.unwrap().path();
         let name = p.file_name().unwrap().to_string_lossy().into_owned();
         let a = medzip_io::read(&std::fs::read(&p).unwrap(), Some(&name)).unwrap();
-        let b = medzip_io::read(&std::fs::read(dec.join(&name)).unwrap_or_else(|_| panic!("{name} not decoded")), Some(&name)).unwrap();
+        let b = medzip_io::read(
+            &std::fs::read(dec.join(&name)).unwrap_or_else(|_| panic!("{name} not decoded")),
+            Some(&name),
+        )
+        .unwrap();
         assert_eq!(a.image.data, b.image.data, "{name}");
-        assert_eq!((a.image.width, a.image.height), (b.image.width, b.image.height), "{name}");
+        assert_eq!(
+            (a.image.width, a.image.height),
+            (b.image.width, b.image.height),
+            "{name}"
+        );
         n += 1;
     }
     println!("{n} images decoded to exactly their original pixels");
