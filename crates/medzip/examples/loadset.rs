@@ -66,11 +66,8 @@ fn make(samples: &Path, out: &Path, n: usize) {
             source: kind,
             container_bits: if bits > 8 { 16 } else { 8 },
             source_data: if kind == SourceKind::Pgm {
-                vec![
-                    5,
-                    ((1u32 << bits) - 1) as u8,
-                    ((1u32 << bits) - 1 >> 8) as u8,
-                ]
+                let maxval = ((1u32 << bits) - 1) as u16;
+                vec![5, maxval as u8, (maxval >> 8) as u8]
             } else {
                 vec![]
             },
