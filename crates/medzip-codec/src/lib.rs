@@ -17,6 +17,9 @@ pub mod map;
 pub mod paper;
 pub mod trained;
 
+#[doc(hidden)]
+pub mod fuzzing;
+
 use map::ValueMap;
 use medzip_entropy::{BinDecoder, BinEncoder};
 use medzip_format::{Container, Header, ImageDesc, Reader};
@@ -312,6 +315,24 @@ fn stripe_rows(w: u32, h: u32, target: u64) -> u32 {
     ((target / w as u64).max(16) as u32).min(h).max(1)
 }
 
+/// The `i`-th stripe (`len` samples, rows of `w`) with its slice of the prior.
+fn stripe_at(
+    i: usize,
+    rows: usize,
+    w: usize,
+    len: usize,
+    maxv: i32,
+    prior: Option<&[i32]>,
+) -> cm::Stripe<'_> {
+    let start = i * rows * w;
+    cm::Stripe {
+        width: w,
+        height: len / w,
+        maxv,
+        prior: prior.map(|p| &p[start..start + len]),
+    }
+}
+
 fn encode_pixels(
     img: &Image,
     opts: &Options,
@@ -351,15 +372,7 @@ fn encode_pixels(
                 .enumerate()
                 .map(|(i, chunk)| {
                     let mut px = chunk.to_vec();
-                    let prior = prior_mapped
-                        .as_ref()
-                        .map(|p| &p[i * rows * w..i * rows * w + chunk.len()]);
-                    let s = cm::Stripe {
-                        width: w,
-                        height: chunk.len() / w,
-                        maxv,
-                        prior,
-                    };
+                    let s = stripe_at(i, rows, w, chunk.len(), maxv, prior_mapped.as_deref());
                     let mut enc = BinEncoder::new();
                     cm::code_stripe(&mut enc, &s, &mut px, &mut init.clone());
                     enc.finish()
@@ -514,15 +527,7 @@ fn decode_pixels(c: &Container, prior: Option<&dyn Prior>) -> Result<Image> {
                 .zip(streams.par_iter())
                 .enumerate()
                 .map(|(i, (chunk, bytes))| {
-                    let prior = prior_mapped
-                        .as_ref()
-                        .map(|p| &p[i * rows * w..i * rows * w + chunk.len()]);
-                    let s = cm::Stripe {
-                        width: w,
-                        height: chunk.len() / w,
-                        maxv,
-                        prior,
-                    };
+                    let s = stripe_at(i, rows, w, chunk.len(), maxv, prior_mapped.as_deref());
                     match BinDecoder::new(bytes) {
                         Ok(mut dec) => {
                             cm::code_stripe(&mut dec, &s, chunk, &mut init.clone()) && !dec.failed()
@@ -575,14 +580,9 @@ pub fn train_context_state(
         let mapped = map.forward(&u);
         let w = img.width as usize;
         let rows = stripe_rows(img.width, img.height, stripe_pixels) as usize;
-        for chunk in mapped.chunks(rows * w) {
+        for (i, chunk) in mapped.chunks(rows * w).enumerate() {
             let mut px = chunk.to_vec();
-            let s = cm::Stripe {
-                width: w,
-                height: chunk.len() / w,
-                maxv: map.levels() as i32 - 1,
-                prior: None,
-            };
+            let s = stripe_at(i, rows, w, chunk.len(), map.levels() as i32 - 1, None);
             cm::code_stripe(&mut cm::NullIo, &s, &mut px, &mut model);
         }
         progress(i + 1);

@@ -11,32 +11,13 @@ use std::path::Path;
 use std::time::Instant;
 
 /// Size of the same pixels as a grayscale PNG written by the `png` crate at
-/// its high compression setting (a reference that needs no external tool).
+/// its high compression setting (the paper's PNG path with a zero
+/// reconstruction: a reference that needs no external tool).
 fn png_size(img: &medzip_codec::Image) -> Result<usize> {
-    let depth16 = img.bits > 8;
     let lo = medzip_codec::Image::range(img.bits, img.signed).0;
-    let mut buf = Vec::with_capacity(img.data.len() * 2);
-    for &v in &img.data {
-        let u = (v - lo) as u16;
-        if depth16 {
-            buf.extend_from_slice(&u.to_be_bytes());
-        } else {
-            buf.push(u as u8);
-        }
-    }
-    let mut out = Vec::new();
-    let mut enc = png::Encoder::new(&mut out, img.width, img.height);
-    enc.set_color(png::ColorType::Grayscale);
-    enc.set_depth(if depth16 {
-        png::BitDepth::Sixteen
-    } else {
-        png::BitDepth::Eight
-    });
-    enc.set_compression(png::Compression::High);
-    let mut w = enc.write_header()?;
-    w.write_image_data(&buf)?;
-    w.finish()?;
-    Ok(out.len())
+    let u: Vec<i32> = img.data.iter().map(|&v| v - lo).collect();
+    let zeros = vec![0; u.len()];
+    Ok(medzip_codec::paper::png_encode(&u, &zeros, img.width, img.height, img.bits)?.len())
 }
 
 fn load_peers(dir: &Path) -> BTreeMap<String, BTreeMap<String, u64>> {

@@ -1,0 +1,42 @@
+//! Shared by the `roundtrip` fuzz target and the test that replays its
+//! regression inputs (not part of the API).
+
+use crate::{compress, decompress, Image, Metadata, Options, Residual};
+
+/// Builds a small image from arbitrary bytes (any depth 1–16, signed or not,
+/// any residual coder, small stripes, with or without the trained state),
+/// encodes and decodes it, and panics unless the round trip is exact.
+pub fn roundtrip_arbitrary(data: &[u8]) {
+    if data.len() < 4 {
+        return;
+    }
+    let bits = data[0] % 16 + 1;
+    let signed = data[1] & 1 == 1;
+    let residual = match data[1] >> 1 & 3 {
+        0 | 3 => Residual::Context,
+        1 => Residual::Huffman,
+        _ => Residual::Png,
+    };
+    let w = (data[2] % 40) as u32 + 1;
+    let body = &data[3..];
+    let n = (body.len() / 2).max(1);
+    let h = (n as u32).div_ceil(w).max(1);
+    let (lo, hi) = Image::range(bits, signed);
+    let span = (hi - lo + 1) as u32;
+    let px: Vec<i32> = (0..(w * h) as usize)
+        .map(|i| {
+            let b = |k: usize| *body.get(k).unwrap_or(&0);
+            let v = u16::from_le_bytes([b(2 * i), b(2 * i + 1)]) as u32;
+            lo + (v % span) as i32
+        })
+        .collect();
+    let img = Image::new(w, h, bits, signed, px).expect("valid by construction");
+    let opts = Options {
+        residual,
+        stripe_pixels: 64 + data[2] as u64,
+        trained: data[1] & 8 == 0,
+    };
+    let f = compress(&img, &Metadata::raw(), &opts).expect("encoding a valid image");
+    let (back, _) = decompress(&f, &Default::default(), None).expect("decoding what was encoded");
+    assert_eq!(back, img);
+}
