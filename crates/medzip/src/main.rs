@@ -29,6 +29,17 @@ struct Cli {
     /// Print nothing but errors.
     #[arg(short, long, global = true)]
     quiet: bool,
+    /// Largest image (width × height) a .mdz may declare before it is
+    /// refused, checked before anything is allocated.
+    #[arg(long, global = true, default_value_t = Limits::default().max_pixels)]
+    max_pixels: u64,
+}
+
+/// Decoding limits for this run (set once from the command line).
+static LIMITS: std::sync::OnceLock<Limits> = std::sync::OnceLock::new();
+
+fn limits() -> Limits {
+    LIMITS.get().copied().unwrap_or_default()
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -72,7 +83,8 @@ enum Cmd {
         /// Residual coder.
         #[arg(long, value_enum, default_value = "context")]
         residual: ResidualArg,
-        /// Decode each output again and compare before reporting success.
+        /// Decode each output and compare it with the input before writing it,
+        /// then read the written file back and compare it byte for byte.
         #[arg(long)]
         verify: bool,
         /// Start the context model empty instead of from the embedded trained state.
@@ -154,6 +166,10 @@ fn set_threads(n: usize) -> Result<()> {
 
 /// Runs the command; `Ok(false)` when some input failed.
 fn run(cli: Cli) -> Result<bool> {
+    let _ = LIMITS.set(Limits {
+        max_pixels: cli.max_pixels,
+        ..Limits::default()
+    });
     match cli.cmd {
         Cmd::Compress {
             inputs,
@@ -347,7 +363,7 @@ fn compress_one(inp: &Path, out: &OutArgs, opts: &Options, verify: bool) -> Resu
     let loaded = read_input(inp)?;
     let mdz = medzip_codec::compress(&loaded.image, &loaded.meta, opts)?;
     if verify {
-        let (img, meta) = medzip_codec::decompress(&mdz, &Limits::default(), None)?;
+        let (img, meta) = medzip_codec::decompress(&mdz, &limits(), None)?;
         if img != loaded.image {
             bail!("verification failed: the decoded pixels differ (nothing written)");
         }
@@ -355,6 +371,18 @@ fn compress_one(inp: &Path, out: &OutArgs, opts: &Options, verify: bool) -> Resu
             .context("verification failed: the source file does not rebuild")?;
     }
     write_atomic(&dst, &mdz, out.force)?;
+    if verify {
+        // What is on disk must be what was verified in memory.
+        let back =
+            std::fs::read(&dst).with_context(|| format!("cannot read back {}", dst.display()))?;
+        if back != mdz {
+            let _ = std::fs::remove_file(&dst);
+            bail!(
+                "verification failed: {} reads back differently from what was written (removed)",
+                dst.display()
+            );
+        }
+    }
     let px = loaded.image.data.len() as f64;
     Ok(format!(
         "{} -> {}: {} bytes, {:.4} bpp, {:.2} s",
@@ -368,17 +396,14 @@ fn compress_one(inp: &Path, out: &OutArgs, opts: &Options, verify: bool) -> Resu
 
 fn decode_file(p: &Path) -> Result<(medzip_codec::Image, medzip_codec::Metadata, Vec<u8>)> {
     let bytes = std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?;
-    let (img, meta) = medzip_codec::decompress(&bytes, &Limits::default(), None)?;
+    let (img, meta) = medzip_codec::decompress(&bytes, &limits(), None)?;
     let file = medzip_io::write(&img, &meta)?;
     Ok((img, meta, file))
 }
 
 fn decompress_one(inp: &Path, out: &OutArgs) -> Result<String> {
     let bytes = std::fs::read(inp).with_context(|| format!("cannot read {}", inp.display()))?;
-    let kind = medzip_codec::inspect(&bytes, &Limits::default())?
-        .header
-        .desc
-        .source;
+    let kind = medzip_codec::inspect(&bytes, &limits())?.header.desc.source;
     let dst = output_path(inp, out, |n| match n.strip_suffix(".mdz") {
         Some(stem) if !stem.is_empty() => stem.to_string(),
         _ => format!("{n}.{}", kind.extension()),
@@ -390,7 +415,7 @@ fn decompress_one(inp: &Path, out: &OutArgs) -> Result<String> {
             dst.display()
         ));
     }
-    let (img, meta) = medzip_codec::decompress(&bytes, &Limits::default(), None)?;
+    let (img, meta) = medzip_codec::decompress(&bytes, &limits(), None)?;
     let file = medzip_io::write(&img, &meta)?;
     write_atomic(&dst, &file, out.force)?;
     Ok(String::new())
@@ -420,7 +445,7 @@ fn verify_pair(mdz: &Path, original: &Path) -> Result<()> {
 
 fn info(p: &Path, json: bool) -> Result<String> {
     let bytes = std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?;
-    let c = medzip_codec::inspect(&bytes, &Limits::default())?;
+    let c = medzip_codec::inspect(&bytes, &limits())?;
     let d = &c.header.desc;
     let residual = medzip_codec::residual_of(&c)
         .map(|r| r.name())

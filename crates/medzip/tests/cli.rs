@@ -192,6 +192,18 @@ fn exit_codes_overwrite_and_no_partial_outputs() {
     assert!(err.contains("--force"), "{err}");
     assert_eq!(std::fs::read(&mdz).unwrap(), before);
     assert_eq!(run(&["compress", "--force", s(&src), "-o", s(&mdz)]).0, 0);
+    // A file bigger than --max-pixels is refused before decoding.
+    let (code, _, err) = run(&[
+        "decompress",
+        "--max-pixels",
+        "1000",
+        s(&mdz),
+        "-o",
+        s(&d.join("big.png")),
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("limit"), "{err}");
+    assert!(!d.join("big.png").exists());
     // Usage errors exit 2.
     assert_eq!(run(&["compress"]).0, 2);
     assert_eq!(run(&["frobnicate"]).0, 2);
