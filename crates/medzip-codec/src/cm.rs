@@ -294,8 +294,9 @@ fn code_stripe_impl<IO: BitIo>(io: &mut IO, s: &Stripe, px: &mut [i32], m: &mut 
     let w = s.width;
     let h = s.height;
     let maxv = s.maxv;
-    let kmax = 32 - (maxv.max(1) as u32).leading_zeros(); // classes 0..=kmax
-                                                          // Per-predictor errors (×8) for previous and current row.
+    // Exponent classes 0..=kmax.
+    let kmax = 32 - (maxv.max(1) as u32).leading_zeros();
+    // Per-predictor errors (×8) for previous and current row.
     let mut perr = vec![[0u32; NP]; 2 * w];
     // Residuals of previous and current row.
     let mut res = vec![0i32; 2 * w];
@@ -345,7 +346,9 @@ fn code_stripe_impl<IO: BitIo>(io: &mut IO, s: &Stripe, px: &mut [i32], m: &mut 
             let dh = (wv - ww).abs() + (n - nw).abs() + (ne - n).abs();
             let dv = (wv - nw).abs() + (n - nn).abs() + (ne - nne).abs();
             let gap8 = {
-                // CALIC's gradient-adjusted prediction, in ×8 fixed point.
+                // A simplified CALIC gradient-adjusted prediction, in ×8 fixed
+                // point: the gradient-corrected average of W and N, switching
+                // to W or N only across sharp edges (|dv − dh| > 640).
                 let d = dv - dh;
                 let base = 4 * (wv + n) + 2 * (ne - nw);
                 if d > 80 * 8 {
