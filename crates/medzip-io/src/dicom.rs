@@ -212,8 +212,13 @@ pub(crate) fn read(bytes: &[u8]) -> Result<Loaded> {
     let mut obj = obj;
     obj.transcode(&dicom_transfer_syntax_registry::entries::EXPLICIT_VR_LITTLE_ENDIAN.erased())
         .map_err(|e| {
+            let hint = if ts.starts_with("1.2.840.10008.1.2.4.8") && !cfg!(feature = "jpegls") {
+                " (JPEG-LS needs a build with `--features jpegls`)"
+            } else {
+                ""
+            };
             Error::Unsupported(format!(
-                "DICOM transfer syntax {ts}: cannot decode its pixel data ({e})"
+                "DICOM transfer syntax {ts}: cannot decode its pixel data ({e}){hint}"
             ))
         })?;
     let mut native = Vec::new();

@@ -77,22 +77,47 @@ fn samples_roundtrip_and_native_dicom_is_byte_identical() {
 #[test]
 fn encapsulated_dicom_comes_back_native_with_identical_pixels() {
     let d = tmpdir("encap");
-    let src = samples().join("ct12_jpeglossless_bad_sequence.dcm");
-    let mdz = d.join("ct.mdz");
-    let back = d.join("ct.dcm");
-    assert_eq!(run(&["compress", s(&src), "-o", s(&mdz)]).0, 0);
-    assert_eq!(run(&["decompress", s(&mdz), "-o", s(&back)]).0, 0);
-    let orig = medzip_io::read(&std::fs::read(&src).unwrap(), Some("x.dcm")).unwrap();
-    let bytes = std::fs::read(&back).unwrap();
-    let new = medzip_io::read(&bytes, Some("x.dcm")).unwrap();
-    assert_eq!(new.image, orig.image);
-    let ts = b"1.2.840.10008.1.2.1\0";
-    assert!(
-        bytes.windows(ts.len()).any(|w| w == ts),
-        "output is Explicit VR Little Endian"
-    );
-    let (_, info, _) = run(&["info", "--json", s(&mdz)]);
-    assert!(info.contains("\"source\":\"dicom\""), "{info}");
+    // JPEG Lossless SV1 (original) and, with the `jpegls` feature, JPEG-LS
+    // lossless (made from the MR sample).
+    let mut names = vec!["ct12_jpeglossless_bad_sequence.dcm"];
+    if cfg!(feature = "jpegls") {
+        names.push("mr12_jpegls_from_suyashkumar_3.dcm");
+    }
+    for name in names {
+        let src = samples().join(name);
+        let mdz = d.join(format!("{name}.mdz"));
+        let back = d.join(name);
+        assert_eq!(run(&["compress", s(&src), "-o", s(&mdz)]).0, 0, "{name}");
+        assert_eq!(run(&["decompress", s(&mdz), "-o", s(&back)]).0, 0, "{name}");
+        let orig = medzip_io::read(&std::fs::read(&src).unwrap(), Some("x.dcm")).unwrap();
+        let bytes = std::fs::read(&back).unwrap();
+        let new = medzip_io::read(&bytes, Some("x.dcm")).unwrap();
+        assert_eq!(new.image, orig.image, "{name}");
+        let ts = b"1.2.840.10008.1.2.1\0";
+        assert!(
+            bytes.windows(ts.len()).any(|w| w == ts),
+            "{name}: output is Explicit VR Little Endian"
+        );
+        let (_, info, _) = run(&["info", "--json", s(&mdz)]);
+        assert!(info.contains("\"source\":\"dicom\""), "{info}");
+    }
+    let ls_path = samples().join("mr12_jpegls_from_suyashkumar_3.dcm");
+    if !cfg!(feature = "jpegls") {
+        // Without CharLS a JPEG-LS file is refused with a hint, never misread.
+        let (code, _, err) = run(&["compress", s(&ls_path), "-o", s(&d.join("ls.mdz"))]);
+        assert_eq!(code, 1);
+        assert!(err.contains("--features jpegls"), "{err}");
+        assert!(!d.join("ls.mdz").exists());
+        return;
+    }
+    // The JPEG-LS file holds the same pixels as the native MR sample.
+    let ls = medzip_io::read(&std::fs::read(ls_path).unwrap(), None).unwrap();
+    let native = medzip_io::read(
+        &std::fs::read(samples().join("mr12_suyashkumar_3.dcm")).unwrap(),
+        None,
+    )
+    .unwrap();
+    assert_eq!(ls.image, native.image);
 }
 
 /// A deterministic 12-bit signed test image (the golden files encode it).
