@@ -3,6 +3,10 @@
 //! entropy decoders see the mutated bytes). Also the source-file rebuild.
 use libfuzzer_sys::fuzz_target;
 
+// As in the CLI: allocations above 1.5 GiB are refused, not made.
+#[global_allocator]
+static ALLOC: medzip_io::CappedAlloc = medzip_io::CappedAlloc;
+
 fuzz_target!(|data: &[u8]| {
     // Small images keep executions fast; the limit itself is what stops big claims.
     let limits = medzip_format::Limits { max_pixels: 1 << 16, max_section_bytes: 1 << 24, ..Default::default() };

@@ -3,6 +3,10 @@
 //! reads must write back.
 use libfuzzer_sys::fuzz_target;
 
+// As in the CLI: allocations above 1.5 GiB are refused, not made.
+#[global_allocator]
+static ALLOC: medzip_io::CappedAlloc = medzip_io::CappedAlloc;
+
 fuzz_target!(|data: &[u8]| {
     if let Ok(l) = medzip_io::read(data, Some("x.pgm")) {
         if l.image.data.len() < (1 << 22) {

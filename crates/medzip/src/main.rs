@@ -16,43 +16,9 @@ use std::time::Instant;
 
 mod bench;
 
-/// Refuses any single allocation above [`ALLOC_CAP`] instead of making it.
-/// A hostile file can declare huge element lengths that a third-party parser
-/// reserves (fallibly) and then fills: dicom-rs does this for a 23 KB file
-/// declaring a 4 GB value (found by fuzzing). Our own largest buffers at the
-/// 2^28-pixel limit are 1 GiB, so nothing legitimate comes near the cap.
-struct CappedAlloc;
-
-const ALLOC_CAP: usize = 3 << 29; // 1.5 GiB
-
-// SAFETY: every call is forwarded unchanged to the system allocator, or
-// refused with a null pointer (allowed by the GlobalAlloc contract).
-unsafe impl std::alloc::GlobalAlloc for CappedAlloc {
-    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
-        if layout.size() > ALLOC_CAP {
-            return std::ptr::null_mut();
-        }
-        unsafe { std::alloc::System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
-        if layout.size() > ALLOC_CAP {
-            return std::ptr::null_mut();
-        }
-        unsafe { std::alloc::System.alloc_zeroed(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
-        unsafe { std::alloc::System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
-        if new_size > ALLOC_CAP {
-            return std::ptr::null_mut();
-        }
-        unsafe { std::alloc::System.realloc(ptr, layout, new_size) }
-    }
-}
-
+/// Allocations above 1.5 GiB are refused (see `medzip_io::CappedAlloc`).
 #[global_allocator]
-static ALLOC: CappedAlloc = CappedAlloc;
+static ALLOC: medzip_io::CappedAlloc = medzip_io::CappedAlloc;
 mod train;
 
 #[derive(Parser)]
