@@ -8,9 +8,5 @@ use libfuzzer_sys::fuzz_target;
 static ALLOC: medzip_io::CappedAlloc = medzip_io::CappedAlloc;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(l) = medzip_io::read(data, Some("x.dcm")) {
-        if l.image.data.len() < (1 << 22) {
-            let _ = medzip_io::write(&l.image, &l.meta);
-        }
-    }
+    medzip_io::fuzz_read_and_write(data, "x.dcm");
 });

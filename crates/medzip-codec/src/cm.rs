@@ -360,14 +360,7 @@ fn code_stripe_impl<IO: BitIo>(io: &mut IO, s: &Stripe, px: &mut [i32], m: &mut 
                 }
             };
             // Error-feedback predictors (after JPEG XL's weighted predictor).
-            let ten = if y > 0 { te[prv + x] } else { 0 };
-            let tew = if x > 0 { te[cur + x - 1] } else { ten };
-            let tenw = if y > 0 && x > 0 { te[prv + x - 1] } else { ten };
-            let tene = if y > 0 && x + 1 < w {
-                te[prv + x + 1]
-            } else {
-                ten
-            };
+            let (ten, tew, tenw, tene) = causal(&te, prv, cur, x, y, w);
             let c: [i64; NL] = [
                 (wv - n) as i64,
                 (nw - n) as i64,
@@ -419,14 +412,7 @@ fn code_stripe_impl<IO: BitIo>(io: &mut IO, s: &Stripe, px: &mut [i32], m: &mut 
             let mut pred8 = (acc / wsum.max(1) as i64) as i32;
 
             // ---- contexts ----
-            let rn = if y > 0 { res[prv + x] } else { 0 };
-            let rw = if x > 0 { res[cur + x - 1] } else { rn };
-            let rnw = if y > 0 && x > 0 { res[prv + x - 1] } else { rn };
-            let rne = if y > 0 && x + 1 < w {
-                res[prv + x + 1]
-            } else {
-                rn
-            };
+            let (rn, rw, rnw, rne) = causal(&res, prv, cur, x, y, w);
             let energy = (2 * rw.unsigned_abs() + 2 * rn.unsigned_abs())
                 + rnw.unsigned_abs()
                 + rne.unsigned_abs()
@@ -514,6 +500,28 @@ fn code_stripe_impl<IO: BitIo>(io: &mut IO, s: &Stripe, px: &mut [i32], m: &mut 
         }
     }
     ok
+}
+
+/// N, W, NW, NE of `x` in a two-row buffer (`prv`/`cur` row offsets); a
+/// missing neighbour takes N's value, and N is 0 on the first row.
+#[inline(always)]
+fn causal(
+    buf: &[i32],
+    prv: usize,
+    cur: usize,
+    x: usize,
+    y: usize,
+    w: usize,
+) -> (i32, i32, i32, i32) {
+    let n = if y > 0 { buf[prv + x] } else { 0 };
+    let wv = if x > 0 { buf[cur + x - 1] } else { n };
+    let nw = if y > 0 && x > 0 { buf[prv + x - 1] } else { n };
+    let ne = if y > 0 && x + 1 < w {
+        buf[prv + x + 1]
+    } else {
+        n
+    };
+    (n, wv, nw, ne)
 }
 
 /// Codes one binary decision: the context models' predictions, mixed by

@@ -344,18 +344,10 @@ fn encode_pixels(
     out.extend_from_slice(&(latent.len() as u32).to_le_bytes());
     out.extend_from_slice(latent);
     let u = img.unsigned();
-    let zeros;
-    let recon_u = match recon {
-        Some(r) => r,
-        None => {
-            zeros = vec![0; u.len()];
-            &zeros[..]
-        }
-    };
     match opts.residual {
-        Residual::Huffman => out.extend_from_slice(&paper::huffman_encode(&u, recon_u)),
+        Residual::Huffman => out.extend_from_slice(&paper::huffman_encode(&u, recon)),
         Residual::Png => out.extend_from_slice(&paper::png_encode(
-            &u, recon_u, img.width, img.height, img.bits,
+            &u, recon, img.width, img.height, img.bits,
         )?),
         Residual::Context => {
             let map = ValueMap::analyse(&u);
@@ -464,18 +456,10 @@ fn decode_pixels(c: &Container, prior: Option<&dyn Prior>) -> Result<Image> {
     };
     let (lo, hi) = Image::range(d.bits_stored, d.signed);
     let umax = hi - lo;
-    let zeros;
-    let recon_u: &[i32] = match &recon {
-        Some(r) => r,
-        None => {
-            zeros = vec![0; n];
-            &zeros
-        }
-    };
     let rest = &c.pixels[r.position()..];
     let mut u = match kind {
-        1 => paper::huffman_decode(rest, recon_u)?,
-        2 => paper::png_decode(rest, recon_u, d.width, d.height, d.bits_stored)?,
+        1 => paper::huffman_decode(rest, n, recon.as_deref())?,
+        2 => paper::png_decode(rest, recon.as_deref(), d.width, d.height, d.bits_stored)?,
         0 => {
             let map = ValueMap::read(&mut r, 0, umax)?;
             let rows = r.u32()? as usize;

@@ -17,29 +17,35 @@ fn unzigzag(u: u32) -> i32 {
     ((u >> 1) as i32) ^ -((u & 1) as i32)
 }
 
+/// Sample `i` of the reconstruction (`None`: all zero).
+#[inline]
+fn at(recon: Option<&[i32]>, i: usize) -> i32 {
+    recon.map_or(0, |r| r[i])
+}
+
 /// Huffman-codes the exact delta.
-pub fn huffman_encode(data: &[i32], recon: &[i32]) -> Vec<u8> {
+pub fn huffman_encode(data: &[i32], recon: Option<&[i32]>) -> Vec<u8> {
     let syms: Vec<u32> = data
         .iter()
-        .zip(recon)
-        .map(|(&v, &r)| zigzag(v - r))
+        .enumerate()
+        .map(|(i, &v)| zigzag(v - at(recon, i)))
         .collect();
     medzip_entropy::huffman::encode(&syms)
 }
 
-pub fn huffman_decode(bytes: &[u8], recon: &[i32]) -> Result<Vec<i32>> {
-    let syms = medzip_entropy::huffman::decode(bytes, recon.len() as u64)?;
-    if syms.len() != recon.len() {
+/// Decodes `n` samples.
+pub fn huffman_decode(bytes: &[u8], n: usize, recon: Option<&[i32]>) -> Result<Vec<i32>> {
+    let syms = medzip_entropy::huffman::decode(bytes, n as u64)?;
+    if syms.len() != n {
         return Err(Error::Corrupt(format!(
-            "Huffman delta has {} samples, expected {}",
-            syms.len(),
-            recon.len()
+            "Huffman delta has {} samples, expected {n}",
+            syms.len()
         )));
     }
     Ok(syms
         .iter()
-        .zip(recon)
-        .map(|(&s, &r)| r.wrapping_add(unzigzag(s)))
+        .enumerate()
+        .map(|(i, &s)| at(recon, i).wrapping_add(unzigzag(s)))
         .collect())
 }
 
@@ -47,7 +53,7 @@ pub fn huffman_decode(bytes: &[u8], recon: &[i32]) -> Result<Vec<i32>> {
 /// depth 8 or 16 (the decoder knows `recon`, so the wrap is exact).
 pub fn png_encode(
     data: &[i32],
-    recon: &[i32],
+    recon: Option<&[i32]>,
     width: u32,
     height: u32,
     bits: u8,
@@ -67,8 +73,8 @@ pub fn png_encode(
             .write_header()
             .map_err(|e| Error::Internal(format!("PNG delta: {e}")))?;
         let mut buf = Vec::with_capacity(data.len() * 2);
-        for (&v, &r) in data.iter().zip(recon) {
-            let d = v.wrapping_sub(r);
+        for (i, &v) in data.iter().enumerate() {
+            let d = v.wrapping_sub(at(recon, i));
             if depth16 {
                 buf.extend_from_slice(&(d as u16).to_be_bytes());
             } else {
@@ -83,7 +89,7 @@ pub fn png_encode(
 
 pub fn png_decode(
     bytes: &[u8],
-    recon: &[i32],
+    recon: Option<&[i32]>,
     width: u32,
     height: u32,
     bits: u8,
@@ -91,7 +97,7 @@ pub fn png_decode(
     let bad = |m: String| Error::Corrupt(format!("PNG delta: {m}"));
     let mut dec = png::Decoder::new(std::io::Cursor::new(bytes));
     dec.set_limits(png::Limits {
-        bytes: recon.len() * 2 + (1 << 20),
+        bytes: width as usize * height as usize * 2 + (1 << 20),
     });
     let mut reader = dec.read_info().map_err(|e| bad(e.to_string()))?;
     let info = reader.info();
@@ -119,17 +125,15 @@ pub fn png_decode(
         .map_err(|e| bad(e.to_string()))?;
     let buf = &buf[..frame.buffer_size()];
     let mask: i32 = if depth16 { 0xffff } else { 0xff };
-    let out = recon
-        .iter()
-        .enumerate()
-        .map(|(i, &r)| {
+    let out = (0..width as usize * height as usize)
+        .map(|i| {
             let d = if depth16 {
                 u16::from_be_bytes([buf[2 * i], buf[2 * i + 1]]) as i32
             } else {
                 buf[i] as i32
             };
             // Samples are in 0..2^bits ⊆ 0..2^depth, so the wrap is undone exactly.
-            (r.wrapping_add(d)) & mask
+            at(recon, i).wrapping_add(d) & mask
         })
         .collect::<Vec<_>>();
     Ok(out)

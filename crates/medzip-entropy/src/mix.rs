@@ -106,10 +106,6 @@ impl BitModel {
     pub const fn new() -> Self {
         BitModel { p: 32768, n: 0 }
     }
-    /// A model starting at probability `p16`/65536 with confidence `n`.
-    pub const fn with(p16: u16, n: u8) -> Self {
-        BitModel { p: p16, n }
-    }
     /// Probability of a 1, 12 bits.
     #[inline(always)]
     pub fn p(&self) -> u32 {
@@ -120,23 +116,14 @@ impl BitModel {
     pub fn st(&self) -> i32 {
         STRETCH[(self.p >> 4) as usize] as i32
     }
-    #[inline]
-    pub fn p16(&self) -> u16 {
-        self.p
-    }
     #[inline(always)]
     pub fn update(&mut self, bit: bool) {
-        self.update_limit(bit, Self::LIMIT)
-    }
-    /// Update that stops slowing down after `limit` (≤ 255) updates.
-    #[inline(always)]
-    pub fn update_limit(&mut self, bit: bool, limit: u8) {
         let target = if bit { 65535i32 } else { 0 };
         let p = self.p as i32;
         let r = RECIP[self.n as usize] as i32;
         // Moves at most 2/3 of the way to the target: stays in 0..=65535.
         self.p = (p + (((target - p) * r) >> 16)) as u16;
-        if self.n < limit {
+        if self.n < Self::LIMIT {
             self.n += 1;
         }
     }

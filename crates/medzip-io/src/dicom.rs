@@ -281,7 +281,7 @@ fn read_native(
     src.extend_from_slice(&medzip_entropy::bytes::compress(&blob));
     let mut m = meta(SourceKind::Dicom, 16, l.photometric, src);
     m.container_bits = if l.bits_allocated == 8 { 8 } else { 16 };
-    m.file_sha256 = Some(crate::medzip_format_sha256(bytes));
+    m.file_sha256 = Some(medzip_format::sha256(bytes));
     Ok(Loaded { image, meta: m })
 }
 

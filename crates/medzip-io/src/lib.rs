@@ -83,6 +83,18 @@ unsafe impl std::alloc::GlobalAlloc for CappedAlloc {
     }
 }
 
+/// Reads arbitrary bytes as a file named `hint` and, when that succeeds for
+/// an image of reasonable size, writes it back: what the reader fuzz targets
+/// and their regression replay run (not part of the API).
+#[doc(hidden)]
+pub fn fuzz_read_and_write(data: &[u8], hint: &str) {
+    if let Ok(l) = read(data, Some(hint)) {
+        if l.image.data.len() < (1 << 22) {
+            let _ = write(&l.image, &l.meta);
+        }
+    }
+}
+
 /// Refuses image sizes beyond the default limits before any pixel buffer is
 /// allocated (a header may claim anything).
 pub(crate) fn check_size(width: u32, height: u32) -> Result<()> {
@@ -160,16 +172,11 @@ pub fn write(img: &Image, meta: &Metadata) -> Result<Vec<u8>> {
         SourceKind::Dicom => dicom::write(img, meta)?,
     };
     if let Some(h) = meta.file_sha256 {
-        if medzip_format_sha256(&out) != h {
+        if medzip_format::sha256(&out) != h {
             return Err(Error::FileHashMismatch(meta.source.name()));
         }
     }
     Ok(out)
-}
-
-fn medzip_format_sha256(b: &[u8]) -> [u8; 32] {
-    use sha2::Digest;
-    sha2::Sha256::digest(b).into()
 }
 
 // ---------------------------------------------------------------- PNG ----

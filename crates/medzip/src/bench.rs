@@ -11,13 +11,12 @@ use std::path::Path;
 use std::time::Instant;
 
 /// Size of the same pixels as a grayscale PNG written by the `png` crate at
-/// its high compression setting (the paper's PNG path with a zero
+/// its high compression setting (the paper's PNG path with no
 /// reconstruction: a reference that needs no external tool).
 fn png_size(img: &medzip_codec::Image) -> Result<usize> {
     let lo = medzip_codec::Image::range(img.bits, img.signed).0;
     let u: Vec<i32> = img.data.iter().map(|&v| v - lo).collect();
-    let zeros = vec![0; u.len()];
-    Ok(medzip_codec::paper::png_encode(&u, &zeros, img.width, img.height, img.bits)?.len())
+    Ok(medzip_codec::paper::png_encode(&u, None, img.width, img.height, img.bits)?.len())
 }
 
 fn load_peers(dir: &Path) -> BTreeMap<String, BTreeMap<String, u64>> {

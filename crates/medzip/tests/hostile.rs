@@ -30,17 +30,10 @@ fn run_target(target: &str, data: &[u8]) {
                 let _ = medzip_io::write(&img, &meta);
             }
         }
-        t if t.starts_with("read_") => {
-            let hint = match &t[5..] {
-                "dicom" => "x.dcm",
-                "tiff" => "x.tif",
-                "pgm" => "x.pgm",
-                _ => "x.png",
-            };
-            if let Ok(l) = medzip_io::read(data, Some(hint)) {
-                let _ = medzip_io::write(&l.image, &l.meta);
-            }
-        }
+        "read_png" => medzip_io::fuzz_read_and_write(data, "x.png"),
+        "read_pgm" => medzip_io::fuzz_read_and_write(data, "x.pgm"),
+        "read_tiff" => medzip_io::fuzz_read_and_write(data, "x.tif"),
+        "read_dicom" => medzip_io::fuzz_read_and_write(data, "x.dcm"),
         "roundtrip" => medzip_codec::fuzzing::roundtrip_arbitrary(data),
         _ => {}
     }
