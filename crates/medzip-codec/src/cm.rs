@@ -8,8 +8,9 @@
 //!    proportional to their recent local errors, in fixed point with 3
 //!    fractional bits;
 //! 2. a bias correction learned per texture/energy context (CALIC-style) is
-//!    added; with a prior reconstruction (the autoencoder's), it is a
-//!    predictor and a context too;
+//!    added; a prior reconstruction (the autoencoder's), when present, is
+//!    one more blended predictor (weighted by its own recent errors) and a
+//!    context (its disagreement with the prediction);
 //! 3. the residual is coded as binary decisions (zero?, sign, exponent in
 //!    unary, mantissa bits). Each modelled decision mixes the predictions
 //!    of several context models with an online logistic mixer and refines
@@ -298,6 +299,9 @@ fn code_stripe_impl<IO: BitIo>(io: &mut IO, s: &Stripe, px: &mut [i32], m: &mut 
     let kmax = 32 - (maxv.max(1) as u32).leading_zeros();
     // Per-predictor errors (×8) for previous and current row.
     let mut perr = vec![[0u32; NP]; 2 * w];
+    // Recent errors of the prior's reconstruction, blended as one more
+    // predictor (only when a prior is present).
+    let mut perr_prior = vec![0u32; if s.prior.is_some() { 2 * w } else { 0 }];
     // Residuals of previous and current row.
     let mut res = vec![0i32; 2 * w];
     // Signed errors of the final prediction (×8) for previous and current row.
@@ -409,6 +413,17 @@ fn code_stripe_impl<IO: BitIo>(io: &mut IO, s: &Stripe, px: &mut [i32], m: &mut 
                 wsum += wt;
                 acc += wt as i64 * p[i] as i64;
             }
+            let r8 = s.prior.map(|pr| 8 * pr[row + x]);
+            if let Some(r8) = r8 {
+                let pe = |i: usize| perr_prior[i];
+                let en = pe(prv + x);
+                let ew = if x > 0 { pe(cur + x - 1) } else { en };
+                let enw = if x > 0 { pe(prv + x - 1) } else { en };
+                let ene = if x + 1 < w { pe(prv + x + 1) } else { en };
+                let wt = weight(en + ew + (enw + ene) / 2) << 1;
+                wsum += wt;
+                acc += wt as i64 * r8 as i64;
+            }
             let mut pred8 = (acc / wsum.max(1) as i64) as i32;
 
             // ---- contexts ----
@@ -432,15 +447,11 @@ fn code_stripe_impl<IO: BitIo>(io: &mut IO, s: &Stripe, px: &mut [i32], m: &mut 
             if bc > 0 {
                 pred8 += bs / bc;
             }
-            let mut prior_ctx = 0usize;
-            if let Some(pr) = s.prior {
-                let r8 = 8 * pr[row + x];
+            // The prior's disagreement with the prediction is a context.
+            let prior_ctx = r8.map_or(0, |r8| {
                 let d = r8 - pred8;
-                // Pull the prediction half-way toward the prior; the context
-                // keeps what remains.
-                pred8 += d / 2;
-                prior_ctx = (qlog(d.unsigned_abs() / 8).min(11) * 2 + (d < 0) as usize) + 1;
-            }
+                (qlog(d.unsigned_abs() / 8).min(11) * 2 + (d < 0) as usize) + 1
+            });
             let pred8 = pred8.clamp(0, 8 * maxv);
             let pred = (pred8 + 4) >> 3;
             let frac = (pred8 & 7) as usize;
@@ -483,6 +494,9 @@ fn code_stripe_impl<IO: BitIo>(io: &mut IO, s: &Stripe, px: &mut [i32], m: &mut 
             let pe = &mut perr[cur + x];
             for i in 0..NP {
                 pe[i] = (p[i] - 8 * xv).unsigned_abs();
+            }
+            if let Some(r8) = r8 {
+                perr_prior[cur + x] = (r8 - 8 * xv).unsigned_abs();
             }
             res[cur + x] = xv - pred;
             te[cur + x] = pred8 - 8 * xv;

@@ -15,6 +15,7 @@
 pub mod cm;
 pub mod map;
 pub mod paper;
+pub mod priors;
 pub mod trained;
 
 #[doc(hidden)]
@@ -40,6 +41,8 @@ pub enum Error {
     WrongModel { needed: String, available: String },
     #[error("decoded pixels do not match the stored hash (file damaged or decoder bug); nothing written")]
     HashMismatch,
+    #[error("bad model: {0}")]
+    InvalidModel(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -127,7 +130,7 @@ impl Image {
     }
 
     /// Samples shifted to the unsigned domain `0..2^bits`.
-    fn unsigned(&self) -> Vec<i32> {
+    pub fn unsigned(&self) -> Vec<i32> {
         let lo = Self::range(self.bits, self.signed).0;
         self.data.iter().map(|&v| v - lo).collect()
     }
@@ -443,12 +446,29 @@ fn decode_pixels(c: &Container, prior: Option<&dyn Prior>) -> Result<Image> {
             }
             Some(rec)
         }
+        (1, None) if find(MODEL_PRIOR).and_then(priors::by_id).is_some() => {
+            let p = find(MODEL_PRIOR).and_then(priors::by_id).expect("checked");
+            let rec = p.reconstruct(latent, d.width, d.height, d.bits_stored)?;
+            if rec.len() != n {
+                return Err(Error::Internal(
+                    "prior returned a wrong-sized reconstruction".into(),
+                ));
+            }
+            Some(rec)
+        }
         (1, p) => {
             return Err(Error::WrongModel {
                 needed: medzip_format::hex(find(MODEL_PRIOR).unwrap_or_default()),
                 available: match p {
                     Some(p) => format!("but model {} was given", medzip_format::hex(&p.id())),
-                    None => "which is not available in this build".into(),
+                    None => format!(
+                        "which is not embedded in this build (it has: {}); pass the model file",
+                        priors::embedded()
+                            .iter()
+                            .map(|p| format!("{} {}", p.name(), medzip_format::hex(&p.id())))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
                 },
             })
         }

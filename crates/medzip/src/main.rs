@@ -7,6 +7,7 @@
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
+use medzip_codec::priors::AePrior;
 use medzip_codec::{Limits, Options, Residual};
 use rayon::prelude::*;
 use std::io::Write;
@@ -19,6 +20,9 @@ mod bench;
 /// Allocations above 1.5 GiB are refused (see `medzip_io::CappedAlloc`).
 #[global_allocator]
 static ALLOC: medzip_io::CappedAlloc = medzip_io::CappedAlloc;
+mod ae;
+mod eval;
+mod plot;
 mod train;
 
 #[derive(Parser)]
@@ -44,6 +48,38 @@ static LIMITS: std::sync::OnceLock<Limits> = std::sync::OnceLock::new();
 
 fn limits() -> Limits {
     LIMITS.get().copied().unwrap_or_default()
+}
+
+/// The autoencoder prior of this run, if one was asked for.
+static PRIOR: std::sync::OnceLock<Option<&'static AePrior>> = std::sync::OnceLock::new();
+
+fn set_prior(p: Option<&'static AePrior>) {
+    let _ = PRIOR.set(p);
+}
+
+fn prior() -> Option<&'static dyn medzip_codec::Prior> {
+    PRIOR
+        .get()
+        .copied()
+        .flatten()
+        .map(|p| p as &dyn medzip_codec::Prior)
+}
+
+/// An embedded model by name, or a model file.
+fn load_prior(s: &str) -> Result<&'static AePrior> {
+    if let Some(p) = medzip_codec::priors::by_name(s) {
+        return Ok(p);
+    }
+    let path = Path::new(s);
+    if !path.exists() {
+        bail!(
+            "model {s:?} is neither an embedded model ({}) nor a file",
+            medzip_codec::priors::names().join(", ")
+        );
+    }
+    let b = std::fs::read(path).with_context(|| format!("cannot read {s}"))?;
+    let p = AePrior::from_bytes(&b).with_context(|| format!("{s}: not a medzip model"))?;
+    Ok(Box::leak(Box::new(p)))
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -94,6 +130,12 @@ enum Cmd {
         /// Start the context model empty instead of from the embedded trained state.
         #[arg(long)]
         untrained: bool,
+        /// Autoencoder prior (the paper's models): an embedded one by name
+        /// (cnn1, cnn2, two-stage) or a model file (.mzae, e.g. from
+        /// `medzip train`). Its reconstruction becomes the residual coder's
+        /// predictor and context; the latent is stored in the file.
+        #[arg(long)]
+        model: Option<String>,
         /// Pixels per independently decodable stripe (more stripes: more parallel decoding).
         #[arg(long, default_value_t = 1 << 20, hide = true)]
         stripe_pixels: u64,
@@ -104,6 +146,9 @@ enum Cmd {
         inputs: Vec<PathBuf>,
         #[command(flatten)]
         out: OutArgs,
+        /// Model file (.mzae) for files made with a model this build does not embed.
+        #[arg(long)]
+        model: Option<PathBuf>,
     },
     /// Describe .mdz files.
     Info {
@@ -139,6 +184,21 @@ enum Cmd {
         /// Confidence cap of the trained counts.
         #[arg(long, default_value_t = 24)]
         cap: u8,
+    },
+    /// Train one of the paper's autoencoders (ann, cnn1, cnn2, two-stage)
+    /// and export its integer model (RUN/model.mzae).
+    Train(ae::TrainArgs),
+    /// Reproduce the paper's Table 1 on a folder: every autoencoder with
+    /// every delta coder, reconstruction metrics, peers on the same files.
+    Eval(eval::EvalArgs),
+    /// Draw training curves (PNG) from training runs' history.csv.
+    Plot {
+        /// Run folders (made by `medzip train`).
+        #[arg(required = true)]
+        runs: Vec<PathBuf>,
+        /// Output folder for curves-<run>.png.
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Compress every image in a folder in memory and print sizes against
     /// the input files and PNG (the main job on the bundled samples).
@@ -181,8 +241,11 @@ fn run(cli: Cli) -> Result<bool> {
             residual,
             verify,
             untrained,
+            model,
             stripe_pixels,
         } => {
+            let prior = model.as_deref().map(load_prior).transpose()?;
+            set_prior(prior);
             set_threads(out.threads)?;
             let opts = Options {
                 residual: match residual {
@@ -196,7 +259,11 @@ fn run(cli: Cli) -> Result<bool> {
             let job = |inp: &Path| compress_one(inp, &out, &opts, verify);
             Ok(for_each(&inputs, &out, cli.quiet, "compressing", job))
         }
-        Cmd::Decompress { inputs, out } => {
+        Cmd::Decompress { inputs, out, model } => {
+            let prior = model
+                .map(|p| load_prior(&p.to_string_lossy()))
+                .transpose()?;
+            set_prior(prior);
             set_threads(out.threads)?;
             Ok(for_each(&inputs, &out, cli.quiet, "decompressing", |inp| {
                 decompress_one(inp, &out)
@@ -245,6 +312,29 @@ fn run(cli: Cli) -> Result<bool> {
                 cap,
                 cli.quiet,
             )?;
+            Ok(true)
+        }
+        Cmd::Train(a) => {
+            ae::run(a, cli.quiet)?;
+            Ok(true)
+        }
+        Cmd::Eval(a) => {
+            eval::run(a, cli.quiet)?;
+            Ok(true)
+        }
+        Cmd::Plot { runs, out } => {
+            std::fs::create_dir_all(&out)?;
+            for r in &runs {
+                let name = r
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let dst = out.join(format!("curves-{name}.png"));
+                plot::write_curves(&r.join("history.csv"), &name, &dst)?;
+                if !cli.quiet {
+                    eprintln!("wrote {}", dst.display());
+                }
+            }
             Ok(true)
         }
         Cmd::Bench { dir, threads } => {
@@ -365,9 +455,9 @@ fn compress_one(inp: &Path, out: &OutArgs, opts: &Options, verify: bool) -> Resu
         ));
     }
     let loaded = read_input(inp)?;
-    let mdz = medzip_codec::compress(&loaded.image, &loaded.meta, opts)?;
+    let mdz = medzip_codec::compress_with_prior(&loaded.image, &loaded.meta, opts, prior())?;
     if verify {
-        let (img, meta) = medzip_codec::decompress(&mdz, &limits(), None)?;
+        let (img, meta) = medzip_codec::decompress(&mdz, &limits(), prior())?;
         if img != loaded.image {
             bail!("verification failed: the decoded pixels differ (nothing written)");
         }
@@ -400,7 +490,7 @@ fn compress_one(inp: &Path, out: &OutArgs, opts: &Options, verify: bool) -> Resu
 
 fn decode_file(p: &Path) -> Result<(medzip_codec::Image, medzip_codec::Metadata, Vec<u8>)> {
     let bytes = std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?;
-    let (img, meta) = medzip_codec::decompress(&bytes, &limits(), None)?;
+    let (img, meta) = medzip_codec::decompress(&bytes, &limits(), prior())?;
     let file = medzip_io::write(&img, &meta)?;
     Ok((img, meta, file))
 }
@@ -419,7 +509,7 @@ fn decompress_one(inp: &Path, out: &OutArgs) -> Result<String> {
             dst.display()
         ));
     }
-    let (img, meta) = medzip_codec::decompress(&bytes, &limits(), None)?;
+    let (img, meta) = medzip_codec::decompress(&bytes, &limits(), prior())?;
     let file = medzip_io::write(&img, &meta)?;
     write_atomic(&dst, &file, out.force)?;
     Ok(String::new())

@@ -1,0 +1,473 @@
+//! The training loop: seeded split and shuffles, Adam, batch 32, a
+//! checkpoint every epoch (`--resume` continues from it), the best weights
+//! on validation kept, the configuration and history saved beside them.
+
+use crate::data::{Dataset, Rng};
+use crate::export::{export_stage, float_reconstruct, input_tensor};
+use crate::metrics::{iou, ms_ssim, mse, quality};
+use crate::model::{Arch, Autoencoder, Loss, Model, SIZE};
+use crate::{Error, Result};
+use burn::module::Module;
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::store::ModuleRecord;
+use burn::tensor::{Bytes, Device, Tensor};
+use medzip_nn::ae::AeModel;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// What `medzip train` asks for.
+#[derive(Clone, Debug)]
+pub struct TrainOptions {
+    pub arch: Arch,
+    pub data: PathBuf,
+    pub out: PathBuf,
+    pub epochs: usize,
+    pub batch: usize,
+    pub lr: f64,
+    pub seed: u64,
+    pub resume: bool,
+    /// For the two-stage model: the exported CNN 2.0 model file.
+    pub stage1: Option<PathBuf>,
+    /// Use at most this many images (smoke tests).
+    pub max_images: Option<usize>,
+    /// Use the GPU (wgpu) backend when built with it.
+    pub gpu: bool,
+}
+
+/// One epoch's record.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct EpochLog {
+    pub epoch: usize,
+    pub train_loss: f64,
+    pub val_loss: f64,
+    pub val_mse: f64,
+    pub val_ms_ssim: f64,
+    pub val_iou: f64,
+    pub seconds: f64,
+}
+
+/// `config.json` beside the weights: everything needed to reproduce the run.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RunConfig {
+    pub arch: Arch,
+    pub data: String,
+    pub data_list_sha256: String,
+    pub images: usize,
+    pub train: Vec<String>,
+    pub val: Vec<String>,
+    pub epochs: usize,
+    pub batch: usize,
+    pub lr: f64,
+    pub seed: u64,
+    pub parameters: usize,
+    pub paper_parameters: usize,
+    pub stage1_sha256: Option<String>,
+    pub backend: String,
+}
+
+/// `state.json`: progress, for `--resume`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RunState {
+    pub epochs_done: usize,
+    pub best_epoch: usize,
+    pub best_val_loss: f64,
+    pub history: Vec<EpochLog>,
+}
+
+/// Progress events for the caller's display.
+pub enum Event<'a> {
+    Loading {
+        done: usize,
+        total: usize,
+    },
+    Batch {
+        epoch: usize,
+        batch: usize,
+        batches: usize,
+        loss: f64,
+    },
+    Epoch(&'a EpochLog),
+    Exported {
+        path: &'a Path,
+        report: &'a ExportReport,
+    },
+}
+
+/// How far the integer model strays from the float one (validation set).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ExportReport {
+    pub model_id: String,
+    pub bytes: usize,
+    pub int_parameters: usize,
+    /// PSNR of the integer reconstruction against the float one (dB).
+    pub psnr_int_vs_float: f64,
+    pub max_abs_diff: u8,
+    pub pixels_differing: f64,
+    /// Validation metrics of the integer reconstruction.
+    pub val_mse: f64,
+    pub val_ms_ssim: f64,
+    pub val_kl: f64,
+    pub val_iou: f64,
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes).map_err(|e| Error::Io(format!("{}: {e}", tmp.display())))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::Io(format!("{}: {e}", path.display())))
+}
+
+fn read(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| Error::Io(format!("{}: {e}", path.display())))
+}
+
+fn json<T: Serialize>(v: &T) -> Vec<u8> {
+    serde_json::to_vec_pretty(v).expect("serializable")
+}
+
+fn load_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
+    serde_json::from_slice(&read(path)?)
+        .map_err(|e| Error::Data(format!("{}: {e}", path.display())))
+}
+
+fn save_module(ae: Autoencoder, path: &Path) -> Result<()> {
+    let b = ae
+        .into_record()
+        .into_bytes()
+        .map_err(|e| Error::Burn(format!("{e:?}")))?;
+    write_atomic(path, &b)
+}
+
+/// Loads weights saved by a run (`best.bpk` or `checkpoint.bpk`).
+pub fn load_module(ae: Autoencoder, path: &Path) -> Result<Autoencoder> {
+    let rec = ModuleRecord::from_bytes(Bytes::from_bytes_vec(read(path)?))
+        .map_err(|e| Error::Burn(format!("{}: {e:?}", path.display())))?;
+    ae.try_load_record(rec)
+        .map_err(|e| Error::Burn(format!("{}: {e:?}", path.display())))
+}
+
+/// Device for training.
+pub fn device(gpu: bool) -> Result<Device> {
+    if gpu {
+        #[cfg(feature = "wgpu")]
+        return Ok(Device::wgpu(Default::default()));
+        #[cfg(not(feature = "wgpu"))]
+        return Err(Error::Data(
+            "this build has no GPU backend (build with --features wgpu)".into(),
+        ));
+    }
+    Ok(Device::flex())
+}
+
+/// Loss of outputs `y` against targets `t`, one value.
+fn loss(kind: Loss, y: Tensor<4>, t: Tensor<4>) -> Tensor<1> {
+    match kind {
+        Loss::Mse => mse(y, t).mean(),
+        Loss::MsSsim => ms_ssim(y, t).mean().neg().add_scalar(1.0),
+        Loss::Mixed => {
+            mse(y.clone(), t.clone()).mean().mul_scalar(0.5)
+                + ms_ssim(y, t).mean().neg().add_scalar(1.0).mul_scalar(0.5)
+        }
+        Loss::Iou => iou(t, y).mean().neg().add_scalar(1.0),
+    }
+}
+
+/// First-stage reconstructions of `images` by an exported model (what the
+/// codec will see), for training and exporting a second stage.
+pub fn stage1_recon(stage1: &AeModel, images: &[Vec<u8>]) -> Result<Vec<Vec<u8>>> {
+    use rayon::prelude::*;
+    images
+        .par_iter()
+        .map(|img| {
+            let lat = stage1.encode(img).map_err(|e| Error::Data(e.to_string()))?;
+            stage1
+                .decode_stages(&lat, 1)
+                .map_err(|e| Error::Data(e.to_string()))
+        })
+        .collect()
+}
+
+/// Trains `opts.arch`; returns the final state. Files in `opts.out`:
+/// `config.json`, `state.json`, `history.csv`, `checkpoint.bpk` +
+/// `optimizer.bin` (last epoch), `best.bpk` (best validation loss).
+pub fn train(opts: &TrainOptions, events: &mut dyn FnMut(Event)) -> Result<RunState> {
+    let dev = device(opts.gpu)?.autodiff();
+    std::fs::create_dir_all(&opts.out)
+        .map_err(|e| Error::Io(format!("{}: {e}", opts.out.display())))?;
+    let mut ds = Dataset::load(&opts.data, SIZE, &mut |done, total| {
+        events(Event::Loading { done, total })
+    })?;
+    if let Some(m) = opts.max_images {
+        ds.images.truncate(m);
+        ds.names.truncate(m);
+    }
+    let (train_idx, val_idx) = ds.split(opts.seed);
+    if train_idx.is_empty() || val_idx.is_empty() {
+        return Err(Error::Data(
+            "need at least two images (train and validation)".into(),
+        ));
+    }
+    let stage1 = match (opts.arch, &opts.stage1) {
+        (Arch::TwoStage, Some(p)) => {
+            let b = read(p)?;
+            Some((
+                AeModel::from_bytes(&b)
+                    .map_err(|e| Error::Data(format!("{}: {e}", p.display())))?,
+                b,
+            ))
+        }
+        (Arch::TwoStage, None) => {
+            return Err(Error::Data(
+                "two-stage training needs --stage1 (an exported cnn2 model)".into(),
+            ))
+        }
+        _ => None,
+    };
+    let prev: Option<Vec<Vec<u8>>> = match &stage1 {
+        Some((m, _)) => Some(stage1_recon(m, &ds.images)?),
+        None => None,
+    };
+    let config = RunConfig {
+        arch: opts.arch,
+        data: opts.data.display().to_string(),
+        data_list_sha256: ds.list_hash.clone(),
+        images: ds.images.len(),
+        train: train_idx.iter().map(|&i| ds.names[i].clone()).collect(),
+        val: val_idx.iter().map(|&i| ds.names[i].clone()).collect(),
+        epochs: opts.epochs,
+        batch: opts.batch,
+        lr: opts.lr,
+        seed: opts.seed,
+        parameters: opts.arch.parameters(),
+        paper_parameters: opts.arch.paper_parameters(),
+        stage1_sha256: stage1
+            .as_ref()
+            .map(|(_, b)| medzip_format::hex(&medzip_format::sha256(b))),
+        backend: if opts.gpu {
+            "wgpu".into()
+        } else {
+            "flex (CPU)".into()
+        },
+    };
+    let cfg_path = opts.out.join("config.json");
+    let state_path = opts.out.join("state.json");
+    let ck_path = opts.out.join("checkpoint.bpk");
+    let opt_path = opts.out.join("optimizer.bin");
+    let best_path = opts.out.join("best.bpk");
+
+    dev.seed(opts.seed);
+    let mut model = Model::new(opts.arch, &dev);
+    let mut optim = AdamConfig::new().init();
+    let mut state = RunState {
+        epochs_done: 0,
+        best_epoch: 0,
+        best_val_loss: f64::INFINITY,
+        history: Vec::new(),
+    };
+    if opts.resume && state_path.exists() {
+        let old: RunConfig = load_json(&cfg_path)?;
+        if old.arch != config.arch
+            || old.data_list_sha256 != config.data_list_sha256
+            || old.seed != config.seed
+        {
+            return Err(Error::Data(format!(
+                "{}: the checkpoint was made with another architecture, data list or seed",
+                opts.out.display()
+            )));
+        }
+        state = load_json(&state_path)?;
+        model.ae = load_module(model.ae, &ck_path)?;
+        optim = optim
+            .from_bytes(Bytes::from_bytes_vec(read(&opt_path)?))
+            .map_err(|e| Error::Burn(format!("{}: {e:?}", opt_path.display())))?;
+    }
+    write_atomic(&cfg_path, &json(&config))?;
+    if let Some((_, b)) = &stage1 {
+        write_atomic(&opts.out.join("stage1.mzae"), b)?;
+    }
+
+    let kind = opts.arch.loss();
+    let batch_of = |idx: &[usize], dev: &Device| {
+        let imgs: Vec<&[u8]> = idx.iter().map(|&i| ds.images[i].as_slice()).collect();
+        let p: Option<Vec<&[u8]>> = prev
+            .as_ref()
+            .map(|p| idx.iter().map(|&i| p[i].as_slice()).collect());
+        input_tensor(&imgs, p.as_deref(), SIZE, dev)
+    };
+    for epoch in state.epochs_done + 1..=opts.epochs {
+        let t0 = Instant::now();
+        let mut order = train_idx.clone();
+        Rng::new(opts.seed.wrapping_mul(1_000_003).wrapping_add(epoch as u64)).shuffle(&mut order);
+        let batches: Vec<&[usize]> = order.chunks(opts.batch).collect();
+        let mut sum = 0.0;
+        for (bi, idx) in batches.iter().enumerate() {
+            let x = batch_of(idx, &dev);
+            let y = model.forward(&model.ae, x.clone());
+            let l = loss(kind, y, x);
+            let lv = l.clone().into_scalar::<f32>() as f64;
+            let grads = GradientsParams::from_grads(l.backward(), &model.ae);
+            model.ae = optim.step(opts.lr, model.ae, grads);
+            sum += lv;
+            events(Event::Batch {
+                epoch,
+                batch: bi + 1,
+                batches: batches.len(),
+                loss: lv,
+            });
+        }
+        // Validation in inference mode (batch norm uses running statistics).
+        let valid = model.ae.valid();
+        let vdev = device(opts.gpu)?;
+        let (mut vl, mut vm, mut vs, mut vi) = (0.0, 0.0, 0.0, 0.0);
+        for idx in val_idx.chunks(opts.batch) {
+            let x = batch_of(idx, &vdev);
+            let y = model.forward(&valid, x.clone());
+            let n = idx.len() as f64;
+            vl += loss(kind, y.clone(), x.clone()).into_scalar::<f32>() as f64 * n;
+            vm += mse(y.clone(), x.clone()).mean().into_scalar::<f32>() as f64 * n;
+            // MS-SSIM of a signed delta: both shifted into [0, 1].
+            let (ys, xs) = if opts.arch.sigmoid_output() {
+                (y.clone(), x.clone())
+            } else {
+                (y.clone().add_scalar(0.5), x.clone().add_scalar(0.5))
+            };
+            vs += ms_ssim(ys, xs).mean().into_scalar::<f32>() as f64 * n;
+            vi += iou(x, y).mean().into_scalar::<f32>() as f64 * n;
+        }
+        let nv = val_idx.len() as f64;
+        let log = EpochLog {
+            epoch,
+            train_loss: sum / batches.len() as f64,
+            val_loss: vl / nv,
+            val_mse: vm / nv,
+            val_ms_ssim: vs / nv,
+            val_iou: vi / nv,
+            seconds: t0.elapsed().as_secs_f64(),
+        };
+        if log.val_loss < state.best_val_loss {
+            state.best_val_loss = log.val_loss;
+            state.best_epoch = epoch;
+            save_module(valid.clone(), &best_path)?;
+        }
+        save_module(model.ae.clone(), &ck_path)?;
+        write_atomic(
+            &opt_path,
+            &optim
+                .into_bytes()
+                .map_err(|e| Error::Burn(format!("{e:?}")))?,
+        )?;
+        state.epochs_done = epoch;
+        state.history.push(log);
+        write_atomic(&state_path, &json(&state))?;
+        write_atomic(
+            &opts.out.join("history.csv"),
+            history_csv(&state.history).as_bytes(),
+        )?;
+        events(Event::Epoch(state.history.last().expect("pushed")));
+    }
+    Ok(state)
+}
+
+fn history_csv(h: &[EpochLog]) -> String {
+    let mut s = String::from("epoch,train_loss,val_loss,val_mse,val_ms_ssim,val_iou,seconds\n");
+    for e in h {
+        s += &format!(
+            "{},{:.6},{:.6},{:.6},{:.6},{:.6},{:.1}\n",
+            e.epoch, e.train_loss, e.val_loss, e.val_mse, e.val_ms_ssim, e.val_iou, e.seconds
+        );
+    }
+    s
+}
+
+/// Exports a run's best weights to an integer model file (`.mzae`):
+/// calibrated on up to 64 training images, compared with the float model on
+/// the validation images.
+pub fn export_run(
+    run: &Path,
+    out: &Path,
+    events: &mut dyn FnMut(Event),
+) -> Result<(AeModel, ExportReport)> {
+    let cfg: RunConfig = load_json(&run.join("config.json"))?;
+    let dev = Device::flex();
+    let data = PathBuf::from(&cfg.data);
+    let load = |names: &[String]| -> Result<Vec<Vec<u8>>> {
+        names
+            .iter()
+            .map(|n| crate::data::load_grid(&data.join(n), SIZE))
+            .collect()
+    };
+    let calib = load(&cfg.train[..cfg.train.len().min(64)])?;
+    let val = load(&cfg.val)?;
+    let mut model = Model::new(cfg.arch, &dev);
+    model.ae = load_module(model.ae, &run.join("best.bpk"))?.valid();
+    let stage1 = match (&cfg.stage1_sha256, cfg.arch) {
+        (Some(h), Arch::TwoStage) => {
+            let p = run.join("stage1.mzae");
+            let b = read(&p)?;
+            if medzip_format::hex(&medzip_format::sha256(&b)) != *h {
+                return Err(Error::Data(format!(
+                    "{}: not the first stage this run was trained with",
+                    p.display()
+                )));
+            }
+            Some(AeModel::from_bytes(&b).map_err(|e| Error::Data(e.to_string()))?)
+        }
+        _ => None,
+    };
+    let (cprev, vprev) = match &stage1 {
+        Some(s) => (Some(stage1_recon(s, &calib)?), Some(stage1_recon(s, &val)?)),
+        None => (None, None),
+    };
+    let stage = export_stage(&model, &calib, cprev.as_deref(), &dev);
+    let mut stages = stage1.map(|s| s.stages).unwrap_or_default();
+    stages.push(stage);
+    let ae = crate::export::assemble(cfg.arch.name(), stages);
+    // Integer versus float on the validation images.
+    let fl = float_reconstruct(&model, &val, vprev.as_deref(), &dev);
+    let int: Vec<Vec<u8>> = val
+        .iter()
+        .map(|img| {
+            ae.decode(&ae.encode(img).map_err(|e| Error::Data(e.to_string()))?)
+                .map_err(|e| Error::Data(e.to_string()))
+        })
+        .collect::<Result<_>>()?;
+    let (mut se, mut maxd, mut ndiff, mut n) = (0f64, 0u8, 0usize, 0usize);
+    for (a, b) in fl.iter().zip(&int) {
+        for (&p, &q) in a.iter().zip(b) {
+            let d = p.abs_diff(q);
+            se += (d as f64).powi(2);
+            maxd = maxd.max(d);
+            ndiff += (d != 0) as usize;
+            n += 1;
+        }
+    }
+    let mse_iv = se / n.max(1) as f64;
+    let flat_x: Vec<u8> = val.concat();
+    let flat_r: Vec<u8> = int.concat();
+    let q = quality(&flat_x, &flat_r, val.len(), SIZE);
+    let nq = q.len().max(1) as f64;
+    let bytes = ae.to_bytes();
+    let report = ExportReport {
+        model_id: medzip_format::hex(&ae.id()),
+        bytes: bytes.len(),
+        int_parameters: ae.parameters(),
+        psnr_int_vs_float: if mse_iv == 0.0 {
+            f64::INFINITY
+        } else {
+            10.0 * (255.0 * 255.0 / mse_iv).log10()
+        },
+        max_abs_diff: maxd,
+        pixels_differing: ndiff as f64 / n.max(1) as f64,
+        val_mse: q.iter().map(|x| x.mse).sum::<f64>() / nq,
+        val_ms_ssim: q.iter().map(|x| x.ms_ssim).sum::<f64>() / nq,
+        val_kl: q.iter().map(|x| x.kl).sum::<f64>() / nq,
+        val_iou: q.iter().map(|x| x.iou).sum::<f64>() / nq,
+    };
+    write_atomic(out, &bytes)?;
+    write_atomic(&out.with_extension("export.json"), &json(&report))?;
+    events(Event::Exported {
+        path: out,
+        report: &report,
+    });
+    Ok((ae, report))
+}
