@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Cross-CPU determinism: the release binary encodes and decodes the golden
-# files and the samples natively (AVX2 if present), with SIMD off, and under
+# files and the samples (also with each embedded autoencoder prior)
+# natively (AVX2 if present), with SIMD off, and under
 # QEMU user-mode emulation of CPUs without AVX (Nehalem, qemu64). Every
 # encoding must be byte-identical and every decoding must give the same
 # output file. Needs Debian's qemu-user (`apt-get install qemu-user`).
@@ -41,6 +42,15 @@ for r in "${runs[@]}"; do
     $pre "$M" decompress -q -j 1 "$T/$name/$b.mdz" -o "$T/$name/$b.j1"
     cmp -s "$T/$name/$b" "$T/$name/$b.j1" || { echo "$name: $b decodes differently with 1 and 2 threads"; fail=1; }
     rm "$T/$name/$b.j1"
+  done
+  # The paper's autoencoders (integer networks) as priors: same latents,
+  # reconstructions and bits on every CPU.
+  for f in samples/kermany256_IM-0199-0001.png samples/mr12_suyashkumar_3.dcm; do
+    b=$(basename "$f")
+    for m in cnn1 cnn2 two-stage; do
+      $pre "$M" compress -q -j 2 --model $m "$f" -o "$T/$name/$b.$m.mdz"
+      $pre "$M" decompress -q -j 1 "$T/$name/$b.$m.mdz" -o "$T/$name/$b.$m.out"
+    done
   done
   for g in tests/golden/*.mdz; do
     b=$(basename "$g")

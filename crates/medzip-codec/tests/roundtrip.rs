@@ -286,7 +286,7 @@ fn prior_seam_roundtrips_and_wrong_model_is_named() {
             let e = decompress(&f, &Limits::default(), Some(&other)).unwrap_err();
             assert!(e.to_string().contains("b108"), "{e}");
             let e = decompress(&f, &Limits::default(), None).unwrap_err();
-            assert!(e.to_string().contains("not available"), "{e}");
+            assert!(e.to_string().contains("not embedded"), "{e}");
         }
     }
 }

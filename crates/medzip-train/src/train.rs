@@ -104,6 +104,10 @@ pub struct ExportReport {
     pub psnr_int_vs_float: f64,
     pub max_abs_diff: u8,
     pub pixels_differing: f64,
+    /// The paper's PNG-delta bpp on the validation images with the float
+    /// reconstruction and with the integer one (what the codec uses).
+    pub png_delta_bpp_float: f64,
+    pub png_delta_bpp_int: f64,
     /// Validation metrics of the integer reconstruction.
     pub val_mse: f64,
     pub val_ms_ssim: f64,
@@ -442,6 +446,17 @@ pub fn export_run(
         }
     }
     let mse_iv = se / n.max(1) as f64;
+    let delta_bpp = |recons: &[Vec<u8>]| -> Result<f64> {
+        let mut bits = 0.0;
+        for (img, r) in val.iter().zip(recons) {
+            let u: Vec<i32> = img.iter().map(|&p| p as i32).collect();
+            let r: Vec<i32> = r.iter().map(|&p| p as i32).collect();
+            let png = medzip_codec::paper::png_encode(&u, Some(&r), SIZE as u32, SIZE as u32, 8)
+                .map_err(|e| Error::Data(e.to_string()))?;
+            bits += 8.0 * png.len() as f64;
+        }
+        Ok(bits / (val.len() * SIZE * SIZE).max(1) as f64)
+    };
     let flat_x: Vec<u8> = val.concat();
     let flat_r: Vec<u8> = int.concat();
     let q = quality(&flat_x, &flat_r, val.len(), SIZE);
@@ -458,12 +473,21 @@ pub fn export_run(
         },
         max_abs_diff: maxd,
         pixels_differing: ndiff as f64 / n.max(1) as f64,
+        png_delta_bpp_float: delta_bpp(&fl)?,
+        png_delta_bpp_int: delta_bpp(&int)?,
         val_mse: q.iter().map(|x| x.mse).sum::<f64>() / nq,
         val_ms_ssim: q.iter().map(|x| x.ms_ssim).sum::<f64>() / nq,
         val_kl: q.iter().map(|x| x.kl).sum::<f64>() / nq,
         val_iou: q.iter().map(|x| x.iou).sum::<f64>() / nq,
     };
     write_atomic(out, &bytes)?;
+    // Deflated copy: the form the codec embeds (models/<name>.mzae.z).
+    let mut z = out.as_os_str().to_owned();
+    z.push(".z");
+    write_atomic(
+        Path::new(&z),
+        &miniz_oxide::deflate::compress_to_vec(&bytes, 9),
+    )?;
     write_atomic(&out.with_extension("export.json"), &json(&report))?;
     events(Event::Exported {
         path: out,

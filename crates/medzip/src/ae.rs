@@ -108,13 +108,15 @@ pub fn run(a: TrainArgs, quiet: bool) -> Result<()> {
         Event::Exported { path, report } => pb.suspend(|| {
             if !quiet {
                 eprintln!(
-                    "exported {} ({} bytes, id {}): integer vs float PSNR {:.1} dB, max diff {}, {:.2} % pixels differ; val MSE {:.5}, MS-SSIM {:.4}, KL {:.4}, IoU {:.4}",
+                    "exported {} ({} bytes, id {}): integer vs float PSNR {:.1} dB, max diff {}, {:.2} % pixels differ, PNG delta {:.4} bpp (float {:.4}); val MSE {:.5}, MS-SSIM {:.4}, KL {:.4}, IoU {:.4}",
                     path.display(),
                     report.bytes,
                     report.model_id,
                     report.psnr_int_vs_float,
                     report.max_abs_diff,
                     100.0 * report.pixels_differing,
+                    report.png_delta_bpp_int,
+                    report.png_delta_bpp_float,
                     report.val_mse,
                     report.val_ms_ssim,
                     report.val_kl,

@@ -299,9 +299,9 @@ pub fn run(args: EvalArgs, quiet: bool) -> Result<()> {
             agg(&mdz)
         )?;
         for (peer, label) in [
+            ("png", "PNG"),
             ("jpegls", "JPEG-LS"),
             ("jxl-e9", "JPEG XL e9"),
-            ("png", "PNG (peer_bench)"),
         ] {
             if let Some(v) = peers.get(peer) {
                 if v.len() == n {
@@ -379,7 +379,7 @@ fn load_peers(args: &EvalArgs, files: &[PathBuf]) -> Result<BTreeMap<String, Vec
     for peer in ["jpegls", "jxl-e9", "png"] {
         let vals: Option<Vec<f64>> = keys
             .iter()
-            .map(|k| v[k][peer].as_f64().map(|b| 8.0 * b))
+            .map(|k| v[k][peer].as_f64()) // dev_peers.json records bits
             .collect();
         if let Some(vals) = vals {
             out.insert(peer.to_string(), vals);

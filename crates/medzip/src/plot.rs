@@ -140,7 +140,7 @@ impl Canvas {
     }
 }
 
-/// Original | reconstruction | delta (128 + difference, ×4 contrast).
+/// Original | reconstruction | delta (128 + 2 × difference).
 pub fn write_panel(path: &Path, x: &[u8], r: &[u8], size: usize) -> Result<()> {
     let pad = 8;
     let mut c = Canvas::new(3 * size + 4 * pad, size + 2 * pad + 14);
@@ -149,13 +149,13 @@ pub fn write_panel(path: &Path, x: &[u8], r: &[u8], size: usize) -> Result<()> {
     let d: Vec<u8> = x
         .iter()
         .zip(r)
-        .map(|(&a, &b)| (128 + 4 * (a as i32 - b as i32)).clamp(0, 255) as u8)
+        .map(|(&a, &b)| (128 + 2 * (a as i32 - b as i32)).clamp(0, 255) as u8)
         .collect();
     c.gray(3 * pad + 2 * size, pad + 14, size, &d);
     let k = [0, 0, 0];
     c.text(pad as i64, 4, 2, "ORIGINAL", k);
     c.text((2 * pad + size) as i64, 4, 2, "RECONSTRUCTION", k);
-    c.text((3 * pad + 2 * size) as i64, 4, 2, "DELTA X4 + 128", k);
+    c.text((3 * pad + 2 * size) as i64, 4, 2, "DELTA X2 + 128", k);
     c.save(path)
 }
 

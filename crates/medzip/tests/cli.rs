@@ -180,28 +180,79 @@ fn golden_files_decode_and_encoding_is_unchanged() {
         ),
     ];
     for (name, img, opts) in cases {
-        let path = dir.join(name);
-        let fresh = medzip_codec::compress(&img, &medzip_codec::Metadata::raw(), &opts).unwrap();
-        if std::env::var_os("MEDZIP_BLESS").is_some() {
-            std::fs::create_dir_all(&dir).unwrap();
-            std::fs::write(&path, &fresh).unwrap();
-        }
-        let golden = std::fs::read(&path).unwrap_or_else(|_| panic!("missing {}", path.display()));
-        let (back, _) = medzip_codec::decompress(&golden, &Default::default(), None).unwrap();
-        assert_eq!(back, img, "{name}");
-        // The committed hash table matches too (what a decoder on another machine checks).
-        let want = format!("{name} {}", medzip_format::hex(&back.hash()));
-        let blessing = std::env::var_os("MEDZIP_BLESS").is_some();
-        assert!(
-            blessing || table.contains(&want),
-            "tests/golden/HASHES lacks `{want}`"
-        );
-        assert!(
-            fresh == golden,
-            "the encoder output for {} changed: a format change must be deliberate (bump the version, re-bless with MEDZIP_BLESS=1)",
-            path.display()
-        );
+        check_golden(&dir, &table, name, &img, &opts, None);
     }
+}
+
+/// One golden file per embedded autoencoder (and a residual coder each):
+/// the shipped weights still load and decode what they encoded.
+#[test]
+fn golden_files_with_autoencoder_priors() {
+    use medzip_codec::{Options, Residual};
+    let dir = repo().join("tests/golden");
+    let table = std::fs::read_to_string(dir.join("HASHES")).unwrap();
+    let cases = [
+        (
+            "golden_8u_cnn1_context.mdz",
+            golden_image8(),
+            "cnn1",
+            Residual::Context,
+        ),
+        (
+            "golden_12s_cnn2_huffman.mdz",
+            golden_image(),
+            "cnn2",
+            Residual::Huffman,
+        ),
+        (
+            "golden_8u_two-stage_png.mdz",
+            golden_image8(),
+            "two-stage",
+            Residual::Png,
+        ),
+    ];
+    for (name, img, model, residual) in cases {
+        let prior = medzip_codec::priors::by_name(model).expect("embedded model");
+        let opts = Options {
+            residual,
+            ..Default::default()
+        };
+        check_golden(&dir, &table, name, &img, &opts, Some(prior));
+    }
+}
+
+/// Encodes `img`, compares with (or, under `MEDZIP_BLESS=1`, writes) the
+/// golden file, decodes the golden file and checks the committed hash.
+fn check_golden(
+    dir: &Path,
+    table: &str,
+    name: &str,
+    img: &medzip_codec::Image,
+    opts: &medzip_codec::Options,
+    prior: Option<&dyn medzip_codec::Prior>,
+) {
+    let path = dir.join(name);
+    let fresh = medzip_codec::compress_with_prior(img, &medzip_codec::Metadata::raw(), opts, prior)
+        .unwrap();
+    let blessing = std::env::var_os("MEDZIP_BLESS").is_some();
+    if blessing {
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(&path, &fresh).unwrap();
+    }
+    let golden = std::fs::read(&path).unwrap_or_else(|_| panic!("missing {}", path.display()));
+    let (back, _) = medzip_codec::decompress(&golden, &Default::default(), None).unwrap();
+    assert_eq!(&back, img, "{name}");
+    // The committed hash table matches too (what a decoder on another machine checks).
+    let want = format!("{name} {}", medzip_format::hex(&back.hash()));
+    assert!(
+        blessing || table.contains(&want),
+        "tests/golden/HASHES lacks `{want}`"
+    );
+    assert!(
+        fresh == golden,
+        "the encoder output for {} changed: a format change must be deliberate (bump the version, re-bless with MEDZIP_BLESS=1)",
+        path.display()
+    );
 }
 
 #[test]
@@ -348,4 +399,154 @@ fn killed_job_leaves_no_partial_outputs_and_rerun_finishes_it() {
         let name = format!("{}.mdz", f.file_name().unwrap().to_string_lossy());
         assert!(out.join(name).exists());
     }
+}
+
+/// `--model` (the paper's autoencoders): every embedded model round-trips
+/// the samples through the CLI; the file names its model; an unknown model
+/// is a clear error.
+#[test]
+fn embedded_autoencoder_priors_round_trip() {
+    let d = tmpdir("priors");
+    let inputs = [
+        samples().join("kermany256_IM-0199-0001.png"),
+        samples().join("pt16s_suyashkumar_1.dcm"),
+    ];
+    for m in ["cnn1", "cnn2", "two-stage"] {
+        let out = d.join(m);
+        let mut args = vec!["compress", "--model", m, "--verify", "--out-dir", s(&out)];
+        args.extend(inputs.iter().map(|p| s(p)));
+        let (code, _, err) = run(&args);
+        assert_eq!(code, 0, "{m}: {err}");
+        for i in &inputs {
+            let name = i.file_name().unwrap().to_str().unwrap();
+            let mdz = out.join(format!("{name}.mdz"));
+            let (code, _, err) = run(&["decompress", s(&mdz), "-o", s(&out.join(name))]);
+            assert_eq!(code, 0, "{err}");
+            // Same pixels (and, for DICOM, the same file).
+            let (code, _, err) = run(&["verify", s(&mdz), s(i)]);
+            assert_eq!(code, 0, "{m}: {name}: {err}");
+            if name.ends_with(".dcm") {
+                assert_eq!(sha(&out.join(name)), sha(i), "{m}: {name}");
+            }
+        }
+    }
+    let (code, _, err) = run(&[
+        "compress",
+        "--model",
+        "nope",
+        s(&inputs[0]),
+        "-o",
+        s(&d.join("x.mdz")),
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("neither an embedded model"), "{err}");
+    assert!(!d.join("x.mdz").exists());
+}
+
+/// `medzip train` end to end on the two committed 256×256 X-rays: a run
+/// folder with config, history, checkpoint and best weights; `--resume`
+/// continues it; the exported model codes an image, and a file made with
+/// it needs that model to decode. Then `plot` and `eval`.
+#[test]
+fn train_resume_export_compress_plot_eval() {
+    let d = tmpdir("train");
+    let data = d.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    for f in [
+        "kermany256_IM-0199-0001.png",
+        "kermany256_person1340_virus_2312.png",
+    ] {
+        std::fs::copy(samples().join(f), data.join(f)).unwrap();
+    }
+    let run_dir = d.join("run");
+    let base = [
+        "train",
+        "--arch",
+        "cnn1",
+        "--data",
+        s(&data),
+        "--out",
+        s(&run_dir),
+        "--batch",
+        "2",
+    ];
+    let (code, _, err) = run(&[&base[..], &["--epochs", "1"]].concat());
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("1008265 trainable parameters (paper: 1008449)"),
+        "{err}"
+    );
+    for f in [
+        "config.json",
+        "state.json",
+        "history.csv",
+        "checkpoint.bpk",
+        "optimizer.bin",
+        "best.bpk",
+        "model.mzae",
+    ] {
+        assert!(run_dir.join(f).exists(), "{f} missing");
+    }
+    let (code, _, err) = run(&[&base[..], &["--epochs", "2", "--resume"]].concat());
+    assert_eq!(code, 0, "{err}");
+    let hist = std::fs::read_to_string(run_dir.join("history.csv")).unwrap();
+    assert_eq!(hist.lines().count(), 3, "{hist}");
+    let cfg = std::fs::read_to_string(run_dir.join("config.json")).unwrap();
+    assert!(
+        cfg.contains("data_list_sha256") && cfg.contains("\"seed\": 1"),
+        "{cfg}"
+    );
+
+    let model = run_dir.join("model.mzae");
+    let src = samples().join("mr12_suyashkumar_3.dcm");
+    let mdz = d.join("mr.mdz");
+    let (code, _, err) = run(&["compress", "--model", s(&model), s(&src), "-o", s(&mdz)]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = run(&["decompress", s(&mdz), "-o", s(&d.join("mr.dcm"))]);
+    assert_eq!(code, 1);
+    assert!(err.contains("pass the model file"), "{err}");
+    let (code, _, err) = run(&[
+        "decompress",
+        "--model",
+        s(&model),
+        s(&mdz),
+        "-o",
+        s(&d.join("mr.dcm")),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(sha(&d.join("mr.dcm")), sha(&src));
+
+    // Two-stage needs its first stage.
+    let (code, _, err) = run(&[
+        "train",
+        "--arch",
+        "two-stage",
+        "--data",
+        s(&data),
+        "--out",
+        s(&d.join("ts")),
+        "--epochs",
+        "1",
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("--stage1"), "{err}");
+
+    let figs = d.join("figs");
+    let (code, _, err) = run(&["plot", s(&run_dir), "--out", s(&figs)]);
+    assert_eq!(code, 0, "{err}");
+    assert!(figs.join("curves-run.png").exists());
+    let (code, out, err) = run(&[
+        "eval",
+        s(&data),
+        "--model",
+        s(&model),
+        "--figures",
+        s(&figs),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("cnn1 + Huffman, exact delta") && out.contains("original as PNG"),
+        "{out}"
+    );
+    assert!(figs.join("panel-cnn1-1.png").exists());
 }
