@@ -68,7 +68,7 @@ mod tests {
 
     #[test]
     fn identity_at_grid_size_for_8_bit() {
-        let u: Vec<i32> = (0..64 * 64).map(|i| (i * 7 % 256) as i32).collect();
+        let u: Vec<i32> = (0..64 * 64).map(|i| i * 7 % 256).collect();
         let g = to_grid(&u, 64, 64, 8, 64);
         assert_eq!(g.iter().map(|&v| v as i32).collect::<Vec<_>>(), u);
         assert_eq!(from_grid(&g, 64, 64, 64, 8), u);

@@ -179,12 +179,8 @@ pub fn run(args: EvalArgs, quiet: bool) -> Result<()> {
         let r: Vec<u8> = per.iter().flat_map(|p| p.2.iter().copied()).collect();
         let q = quality(&x, &r, per.len(), size);
         if args.figures.is_some() {
-            for k in 0..per.len().min(3) {
-                panels.push((
-                    format!("{}-{}", m.name(), k + 1),
-                    per[k].1.clone(),
-                    per[k].2.clone(),
-                ));
+            for (k, p) in per.iter().take(3).enumerate() {
+                panels.push((format!("{}-{}", m.name(), k + 1), p.1.clone(), p.2.clone()));
             }
         }
         results.push(ModelResult {
