@@ -35,6 +35,9 @@ pub enum Error {
 
 pub type Result<T> = std::result::Result<T, Error>;
 
+/// Largest activation tensor a network may produce (values).
+pub const MAX_ACTIVATIONS: usize = 1 << 26;
+
 /// LeakyReLU slope, as a fraction of 256 (≈ 0.3, Keras' default).
 pub const LEAKY_NUM: i32 = 77;
 /// LeakyReLU slope as the float used in training (exactly `77/256`).
@@ -183,6 +186,18 @@ impl Net {
                     }
                     s = *n;
                 }
+            }
+            // Bounded activations: a damaged or hostile model cannot ask for
+            // huge buffers.
+            if s.c
+                .checked_mul(s.h)
+                .and_then(|v| v.checked_mul(s.w))
+                .is_none_or(|n| n > MAX_ACTIVATIONS)
+            {
+                return Err(bad(format!(
+                    "activations {}×{}×{} too large",
+                    s.c, s.h, s.w
+                )));
             }
         }
         Ok((s, f))
@@ -692,6 +707,22 @@ mod tests {
             .join()
             .unwrap();
         assert_eq!(other, fast);
+    }
+
+    #[test]
+    fn huge_activations_are_refused_before_allocation() {
+        let mut seed = 4;
+        let net = Net {
+            input: Shape {
+                c: 1,
+                h: 4096,
+                w: 4096,
+            },
+            f_in: 9,
+            layers: vec![Layer::Conv3(weighted(9, 8, &mut seed, true))],
+        };
+        let e = Net::from_bytes(&net.to_bytes()).unwrap_err();
+        assert!(e.to_string().contains("too large"), "{e}");
     }
 
     #[test]
