@@ -253,42 +253,9 @@ unsafe fn code_stripe_avx2<IO: BitIo>(
     code_stripe_impl(io, s, px, m)
 }
 
-/// Run-time choice of the SIMD code path.
-pub mod simd {
-    use std::sync::atomic::{AtomicU8, Ordering};
-
-    /// 0: not decided yet, 1: scalar baseline, 2: AVX2.
-    static MODE: AtomicU8 = AtomicU8::new(0);
-
-    /// Whether the AVX2 path is used: when the CPU has it, unless
-    /// `MEDZIP_NO_SIMD` is set or [`force_scalar`] was called.
-    pub fn enabled() -> bool {
-        match MODE.load(Ordering::Relaxed) {
-            0 => {
-                let on = detect() && std::env::var_os("MEDZIP_NO_SIMD").is_none();
-                MODE.store(if on { 2 } else { 1 }, Ordering::Relaxed);
-                on
-            }
-            m => m == 2,
-        }
-    }
-
-    /// Forces the scalar path (`true`) or the best available one (`false`).
-    pub fn force_scalar(scalar: bool) {
-        MODE.store(if scalar || !detect() { 1 } else { 2 }, Ordering::Relaxed);
-    }
-
-    fn detect() -> bool {
-        #[cfg(target_arch = "x86_64")]
-        {
-            std::arch::is_x86_feature_detected!("avx2")
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        {
-            false
-        }
-    }
-}
+/// Run-time choice of the SIMD code path: one process-wide switch, shared
+/// with the integer networks of the autoencoder priors (`medzip-nn`).
+pub use medzip_nn::simd;
 
 #[inline(always)]
 fn code_stripe_impl<IO: BitIo>(io: &mut IO, s: &Stripe, px: &mut [i32], m: &mut Model) -> bool {

@@ -240,6 +240,24 @@ pub fn input_tensor(
     Tensor::from_data(TensorData::new(v, [imgs.len(), 1, size, size]), device)
 }
 
+/// Input tensors of `imgs` (and the previous stage's reconstructions) in
+/// batches of 8.
+fn input_batches(imgs: &[Vec<u8>], prev: Option<&[Vec<u8>]>, device: &Device) -> Vec<Tensor<4>> {
+    imgs.chunks(8)
+        .enumerate()
+        .map(|(k, c)| {
+            let refs: Vec<&[u8]> = c.iter().map(|v| v.as_slice()).collect();
+            let p: Option<Vec<&[u8]>> = prev.map(|p| {
+                p[k * 8..k * 8 + c.len()]
+                    .iter()
+                    .map(|v| v.as_slice())
+                    .collect()
+            });
+            input_tensor(&refs, p.as_deref(), crate::model::SIZE, device)
+        })
+        .collect()
+}
+
 /// Exports the trained stage of `model` (on a plain device, validation
 /// mode) to an integer stage, calibrated on `calib` (8-bit grids; for a
 /// second stage, with the first stage's reconstructions `prev`).
@@ -251,20 +269,7 @@ pub fn export_stage(
 ) -> Stage {
     let size = crate::model::SIZE;
     let ae = &model.ae;
-    let batches: Vec<Tensor<4>> = calib
-        .chunks(8)
-        .enumerate()
-        .map(|(k, c)| {
-            let imgs: Vec<&[u8]> = c.iter().map(|v| v.as_slice()).collect();
-            let p: Option<Vec<&[u8]>> = prev.map(|p| {
-                p[k * 8..k * 8 + c.len()]
-                    .iter()
-                    .map(|v| v.as_slice())
-                    .collect()
-            });
-            input_tensor(&imgs, p.as_deref(), size, device)
-        })
-        .collect();
+    let batches = input_batches(calib, prev, device);
     let emax = calibrate(&ae.encoder, &model.enc_plan, &batches);
     let latents: Vec<Tensor<4>> = batches
         .iter()
@@ -324,25 +329,19 @@ pub fn float_reconstruct(
 ) -> Vec<Vec<u8>> {
     let size = crate::model::SIZE;
     let mut out = Vec::new();
-    for (k, c) in imgs.chunks(8).enumerate() {
-        let refs: Vec<&[u8]> = c.iter().map(|v| v.as_slice()).collect();
-        let p: Option<Vec<&[u8]>> = prev.map(|p| {
-            p[k * 8..k * 8 + c.len()]
-                .iter()
-                .map(|v| v.as_slice())
-                .collect()
-        });
-        let y = model.forward(&model.ae, input_tensor(&refs, p.as_deref(), size, device));
+    for x in input_batches(imgs, prev, device) {
+        let y = model.forward(&model.ae, x);
         let v = y.into_data().try_to_vec::<f32>().expect("f32");
-        for (j, chunk) in v.chunks(size * size).enumerate() {
-            out.push(match &p {
+        for chunk in v.chunks(size * size) {
+            let i = out.len();
+            out.push(match prev {
                 None => chunk
                     .iter()
                     .map(|&y| ((y * 256.0).floor() as i32).clamp(0, 255) as u8)
                     .collect(),
                 Some(r) => chunk
                     .iter()
-                    .zip(r[j].iter())
+                    .zip(r[i].iter())
                     .map(|(&d, &q)| (q as i32 + (d * 256.0).round() as i32).clamp(0, 255) as u8)
                     .collect(),
             });
