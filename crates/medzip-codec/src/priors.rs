@@ -5,7 +5,8 @@
 //! its 256×256 8-bit grid (`medzip_nn::resample::to_grid`); its
 //! reconstruction is interpolated back to the image's size and depth
 //! (`from_grid`, integer bilinear). The latent symbols (integers, ±127)
-//! are coded with adaptive Exp-Golomb binarisation: a few hundred bytes
+//! are zigzagged and coded as an adaptive unary exponent, one modelled
+//! mantissa bit and raw low bits (`UintCoder`): a few hundred bytes
 //! instead of the paper's 32 bits per float.
 //!
 //! Embedded models (`models/*.mzae`, commands in `models/README.md`) are
@@ -57,7 +58,7 @@ impl AePrior {
             .map_err(|e| Error::InvalidModel(e.to_string()))
     }
 
-    /// Codes latent symbols (zigzag, adaptive Exp-Golomb per stage).
+    /// Codes latent symbols (zigzag, `UintCoder` fresh per stage).
     pub fn pack_latents(lat: &[Vec<i16>]) -> Vec<u8> {
         let mut enc = BinEncoder::new();
         for stage in lat {
@@ -78,10 +79,10 @@ impl AePrior {
             let mut v = Vec::with_capacity(st.latent_len());
             for _ in 0..st.latent_len() {
                 let z = c.decode(&mut dec);
-                let s = (z >> 1) as i32 ^ -((z & 1) as i32);
-                if dec.failed() || s.abs() > st.max_symbol as i32 {
+                if dec.failed() || z > 2 * st.max_symbol as u32 {
                     return Err(Error::Corrupt("latent code does not decode".into()));
                 }
+                let s = (z >> 1) as i32 ^ -((z & 1) as i32);
                 v.push(s as i16);
             }
             out.push(v);

@@ -95,7 +95,12 @@ impl Stage {
                 .map(|&q| lut[((q as i32).clamp(-2048, 2047) + 2048) as usize])
                 .collect(),
             Output::Delta => {
-                let sh = (out.frac - 8) as u32;
+                if prev.len() != out.data.len() {
+                    return Err(Error::Shape(
+                        "a correction stage needs the previous reconstruction".into(),
+                    ));
+                }
+                let sh = (out.frac as u32).saturating_sub(8);
                 out.data
                     .iter()
                     .zip(prev)
@@ -256,7 +261,7 @@ impl AeModel {
                 && os == img
                 && sm[0] > 0
                 && sm[1] > 0
-                && of >= 8
+                && (8..=30).contains(&of)
                 && matches!((&output, i), (Output::Sigmoid(_), 0) | (Output::Delta, 1..))
                 && (!matches!(output, Output::Sigmoid(_)) || of == 8);
             if !ok {

@@ -177,8 +177,8 @@ impl Net {
                     s.w /= 2;
                 }
                 Layer::Upsample2 => {
-                    s.h *= 2;
-                    s.w *= 2;
+                    s.h = s.h.saturating_mul(2);
+                    s.w = s.w.saturating_mul(2);
                 }
                 Layer::Reshape(n) => {
                     if n.len() != s.len() {
@@ -223,13 +223,25 @@ fn check_weighted(p: &Weighted, f_in: u8) -> std::result::Result<(), String> {
     if p.bound <= 0 {
         return Err("non-positive clamp bound".into());
     }
+    if p.fan_in == 0 || p.outs == 0 || p.f_out > 30 || f_in > 30 {
+        return Err("empty layer or fraction bits out of range".into());
+    }
     for &wf in &p.w_frac {
+        if wf > 30 {
+            return Err(format!("weight fraction bits {wf} out of range"));
+        }
         let acc = f_in as i32 + wf as i32;
         if acc < p.f_out as i32 || acc - p.f_out as i32 > 31 {
             return Err(format!("output shift {acc} - {} out of range", p.f_out));
         }
     }
     Ok(())
+}
+
+/// Output shift of a weighted layer (`check` guarantees 0..=31).
+#[inline]
+fn shift(f_in: u8, w_frac: u8, f_out: u8) -> u32 {
+    (f_in as u32 + w_frac as u32).saturating_sub(f_out as u32)
 }
 
 /// Rounding shift, LeakyReLU and clamp of one accumulator.
@@ -255,7 +267,7 @@ fn apply(l: &Layer, t: &Tensor) -> Tensor {
             let data = (0..p.outs)
                 .map(|o| {
                     let acc = dot(&p.w[o * p.fan_in..(o + 1) * p.fan_in], &t.data);
-                    let shift = (t.frac + p.w_frac[o] - p.f_out) as u32;
+                    let shift = shift(t.frac, p.w_frac[o], p.f_out);
                     finish(acc, p.bias[o], shift, p.leaky, p.bound)
                 })
                 .collect();
@@ -330,7 +342,7 @@ fn conv3(p: &Weighted, t: &Tensor) -> Tensor {
     let shifts: Vec<u32> = p
         .w_frac
         .iter()
-        .map(|&wf| (t.frac + wf - p.f_out) as u32)
+        .map(|&wf| shift(t.frac, wf, p.f_out))
         .collect();
     for y in 0..h {
         for x in 0..w {
@@ -440,11 +452,16 @@ impl<'a> R<'a> {
             self.u32()? as usize,
             self.u32()? as usize,
         );
-        if c.checked_mul(h)
-            .and_then(|v| v.checked_mul(w))
-            .is_none_or(|n| n > 1 << 26)
+        if c == 0
+            || h == 0
+            || w == 0
+            || c.checked_mul(h)
+                .and_then(|v| v.checked_mul(w))
+                .is_none_or(|n| n > MAX_ACTIVATIONS)
         {
-            return Err(Error::BadModel(format!("shape {c}×{h}×{w} too large")));
+            return Err(Error::BadModel(format!(
+                "shape {c}×{h}×{w} empty or too large"
+            )));
         }
         Ok(Shape { c, h, w })
     }
@@ -626,7 +643,7 @@ mod tests {
                             }
                         }
                     }
-                    let shift = (t.frac + p.w_frac[o] - p.f_out) as u32;
+                    let shift = shift(t.frac, p.w_frac[o], p.f_out);
                     out.push(finish(acc as i32, p.bias[o], shift, p.leaky, p.bound));
                 }
             }

@@ -6,7 +6,13 @@
 /// `size × size` 8-bit grid. Each output pixel averages the source pixels
 /// whose indices fall in its cell (at least one: nearest when enlarging);
 /// values are scaled from `bits` to 8 bits with rounding.
+///
+/// Preconditions (the codec's images satisfy them): `u.len() == w * h`,
+/// `w, h, size > 0`, `bits` in 1..=16; otherwise an all-zero grid.
 pub fn to_grid(u: &[i32], w: usize, h: usize, bits: u8, size: usize) -> Vec<u8> {
+    if w == 0 || h == 0 || size == 0 || u.len() != w * h || !(1..=16).contains(&bits) {
+        return vec![0; size * size];
+    }
     let maxv = (1i64 << bits) - 1;
     let span = |o: usize, n: usize| {
         let a = o * n / size;
@@ -36,7 +42,13 @@ pub fn to_grid(u: &[i32], w: usize, h: usize, bits: u8, size: usize) -> Vec<u8> 
 
 /// Bilinear interpolation of a `size × size` 8-bit grid to `w × h` samples
 /// of `bits` depth (pixel centres aligned, positions in 1/256 steps).
+///
+/// Preconditions: `g.len() == size * size`, `size > 0`, `bits` in 1..=16;
+/// otherwise all zeros.
 pub fn from_grid(g: &[u8], size: usize, w: usize, h: usize, bits: u8) -> Vec<i32> {
+    if size == 0 || g.len() != size * size || !(1..=16).contains(&bits) {
+        return vec![0; w * h];
+    }
     let maxv = (1i64 << bits) - 1;
     // Source coordinate of output index `o` (of `n`), in 1/256 pixel.
     let pos = |o: usize, n: usize| -> (usize, i64) {

@@ -4,7 +4,10 @@
 //! activation ranges are calibrated on training images (largest magnitude
 //! seen × 1.5), each layer gets the most fraction bits its range allows in
 //! `i16`, each output channel the most weight fraction bits that keep the
-//! `i32` accumulator provably in range (input bound × Σ|w| ≤ 2^30).
+//! `i32` accumulator in range (input bound × Σ|w| ≤ 2^30 for the float
+//! weights; rounding can add at most ½ per weight). Activations are clamped
+//! to their calibrated bound, so an input outside the calibration set
+//! cannot overflow either; the sums wrap identically everywhere anyway.
 
 use crate::model::{Block, Coder, Model, Op};
 use burn::tensor::{Device, Tensor, TensorData};
@@ -98,7 +101,9 @@ fn quantize(
             let fits = maxw * sc <= 32_767.0
                 && in_bound_q as f64 * sumw * sc <= (1u64 << 30) as f64
                 && (bias[o] as f64).abs() * sc * (1u64 << f_in) as f64 <= (1u64 << 30) as f64;
-            if fits || s + f_in as i32 <= f_out as i32 {
+            // (Stops at 0; a layer that does not fit even there is
+            // refused when the exported model is parsed back.)
+            if fits || s == 0 || s + f_in as i32 <= f_out as i32 {
                 break;
             }
             s -= 1;
@@ -266,7 +271,7 @@ pub fn export_stage(
     calib: &[Vec<u8>],
     prev: Option<&[Vec<u8>]>,
     device: &Device,
-) -> Stage {
+) -> crate::Result<Stage> {
     let size = crate::model::SIZE;
     let ae = &model.ae;
     let batches = input_batches(calib, prev, device);
@@ -276,6 +281,11 @@ pub fn export_stage(
         .map(|x| model.encode(ae, x.clone()))
         .collect();
     let dmax = calibrate(&ae.decoder, &model.dec_plan, &latents);
+    if emax.iter().chain(&dmax).any(|m| !m.is_finite()) {
+        return Err(crate::Error::Data(
+            "non-finite activations: the run diverged; nothing exported".into(),
+        ));
+    }
     let img = Shape {
         c: 1,
         h: size,
@@ -283,7 +293,9 @@ pub fn export_stage(
     };
     // Stage inputs (2p + 1 or 2(p − r)) stay within ±511 at 9 fraction bits.
     let encoder = to_net(&ae.encoder, &model.enc_plan, img, 9, 511, &emax, Tail::Free);
-    let (zshape, zf) = encoder.check().expect("exported encoder is consistent");
+    let (zshape, zf) = encoder
+        .check()
+        .map_err(|e| crate::Error::Data(format!("exported encoder: {e}")))?;
     let zbound = match encoder.layers.last() {
         Some(Layer::Dense(p)) => p.bound as i32,
         _ => 32_767,
@@ -309,13 +321,13 @@ pub fn export_stage(
     } else {
         Output::Delta
     };
-    Stage {
+    Ok(Stage {
         encoder,
         step,
         max_symbol: MAX_SYMBOL,
         decoder,
         output,
-    }
+    })
 }
 
 /// Float reconstruction (8-bit grids) by the burn model, for the
@@ -421,7 +433,10 @@ mod tests {
         let imgs = images(4);
         let plain = Device::flex();
         let m1 = trained(Arch::Cnn1, &imgs, None);
-        let s1 = assemble("cnn1", vec![export_stage(&m1, &imgs, None, &plain)]);
+        let s1 = assemble(
+            "cnn1",
+            vec![export_stage(&m1, &imgs, None, &plain).unwrap()],
+        );
         let s1 = AeModel::from_bytes(&s1.to_bytes()).expect("exported model parses");
         let r1: Vec<Vec<u8>> = imgs
             .iter()
@@ -430,7 +445,7 @@ mod tests {
         assert_close("cnn1", &r1, &float_reconstruct(&m1, &imgs, None, &plain));
 
         let m2 = trained(Arch::TwoStage, &imgs, Some(&r1));
-        let st2 = export_stage(&m2, &imgs, Some(&r1), &plain);
+        let st2 = export_stage(&m2, &imgs, Some(&r1), &plain).unwrap();
         let both = assemble("two-stage", vec![s1.stages[0].clone(), st2]);
         let both = AeModel::from_bytes(&both.to_bytes()).expect("two-stage model parses");
         let r2: Vec<Vec<u8>> = imgs

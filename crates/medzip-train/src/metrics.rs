@@ -7,7 +7,8 @@
 //! range 1, five scales separated by 2×2 average pooling, weights
 //! (0.0448, 0.2856, 0.3001, 0.2363, 0.1333); contrast-structure terms at
 //! scales 1–4, luminance × contrast-structure at scale 5; negative terms
-//! clamped to zero (as TensorFlow does) before the powers.
+//! clamped (to 10⁻⁶, where TensorFlow uses 0, so that gradients stay
+//! finite) before the powers.
 
 use burn::tensor::module::{avg_pool2d, conv2d};
 use burn::tensor::ops::{AvgPoolOptions, ConvOptions};

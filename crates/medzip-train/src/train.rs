@@ -192,8 +192,8 @@ pub fn stage1_recon(stage1: &AeModel, images: &[Vec<u8>]) -> Result<Vec<Vec<u8>>
 }
 
 /// Trains `opts.arch`; returns the final state. Files in `opts.out`:
-/// `config.json`, `state.json`, `history.csv`, `checkpoint.bpk` +
-/// `optimizer.bin` (last epoch), `best.bpk` (best validation loss).
+/// `config.json`, `state.json`, `history.csv`, `checkpoint-<epoch>.bpk` +
+/// `optimizer-<epoch>.bin` (last epoch), `best.bpk` (best validation loss).
 pub fn train(opts: &TrainOptions, events: &mut dyn FnMut(Event)) -> Result<RunState> {
     let dev = device(opts.gpu)?.autodiff();
     std::fs::create_dir_all(&opts.out)
@@ -214,11 +214,16 @@ pub fn train(opts: &TrainOptions, events: &mut dyn FnMut(Event)) -> Result<RunSt
     let stage1 = match (opts.arch, &opts.stage1) {
         (Arch::TwoStage, Some(p)) => {
             let b = read(p)?;
-            Some((
-                AeModel::from_bytes(&b)
-                    .map_err(|e| Error::Data(format!("{}: {e}", p.display())))?,
-                b,
-            ))
+            let m = AeModel::from_bytes(&b)
+                .map_err(|e| Error::Data(format!("{}: {e}", p.display())))?;
+            if m.stages.len() != 1 {
+                return Err(Error::Data(format!(
+                    "{}: a first stage must be a one-stage model (cnn2), this one has {} stages",
+                    p.display(),
+                    m.stages.len()
+                )));
+            }
+            Some((m, b))
         }
         (Arch::TwoStage, None) => {
             return Err(Error::Data(
@@ -255,8 +260,11 @@ pub fn train(opts: &TrainOptions, events: &mut dyn FnMut(Event)) -> Result<RunSt
     };
     let cfg_path = opts.out.join("config.json");
     let state_path = opts.out.join("state.json");
-    let ck_path = opts.out.join("checkpoint.bpk");
-    let opt_path = opts.out.join("optimizer.bin");
+    // Checkpoints carry their epoch in the name and `state.json` (written
+    // last) names the epoch to resume from, so a stop between the writes
+    // never pairs weights and optimizer state of different epochs.
+    let ck_path = |e: usize| opts.out.join(format!("checkpoint-{e}.bpk"));
+    let opt_path = |e: usize| opts.out.join(format!("optimizer-{e}.bin"));
     let best_path = opts.out.join("best.bpk");
 
     dev.seed(opts.seed);
@@ -273,17 +281,22 @@ pub fn train(opts: &TrainOptions, events: &mut dyn FnMut(Event)) -> Result<RunSt
         if old.arch != config.arch
             || old.data_list_sha256 != config.data_list_sha256
             || old.seed != config.seed
+            || old.train != config.train
+            || old.val != config.val
+            || old.batch != config.batch
+            || old.stage1_sha256 != config.stage1_sha256
         {
             return Err(Error::Data(format!(
-                "{}: the checkpoint was made with another architecture, data list or seed",
+                "{}: the checkpoint was made with another architecture, data, split, seed, batch size or first stage",
                 opts.out.display()
             )));
         }
         state = load_json(&state_path)?;
-        model.ae = load_module(model.ae, &ck_path)?;
+        let e = state.epochs_done;
+        model.ae = load_module(model.ae, &ck_path(e))?;
         optim = optim
-            .from_bytes(Bytes::from_bytes_vec(read(&opt_path)?))
-            .map_err(|e| Error::Burn(format!("{}: {e:?}", opt_path.display())))?;
+            .from_bytes(Bytes::from_bytes_vec(read(&opt_path(e))?))
+            .map_err(|err| Error::Burn(format!("{}: {err:?}", opt_path(e).display())))?;
     }
     write_atomic(&cfg_path, &json(&config))?;
     if let Some((_, b)) = &stage1 {
@@ -311,7 +324,7 @@ pub fn train(opts: &TrainOptions, events: &mut dyn FnMut(Event)) -> Result<RunSt
             let lv = l.clone().into_scalar::<f32>() as f64;
             let grads = GradientsParams::from_grads(l.backward(), &model.ae);
             model.ae = optim.step(opts.lr, model.ae, grads);
-            sum += lv;
+            sum += lv * idx.len() as f64;
             events(Event::Batch {
                 epoch,
                 batch: bi + 1,
@@ -341,7 +354,7 @@ pub fn train(opts: &TrainOptions, events: &mut dyn FnMut(Event)) -> Result<RunSt
         let nv = val_idx.len() as f64;
         let log = EpochLog {
             epoch,
-            train_loss: sum / batches.len() as f64,
+            train_loss: sum / train_idx.len() as f64,
             val_loss: vl / nv,
             val_mse: vm / nv,
             val_ms_ssim: vs / nv,
@@ -353,9 +366,9 @@ pub fn train(opts: &TrainOptions, events: &mut dyn FnMut(Event)) -> Result<RunSt
             state.best_epoch = epoch;
             save_module(valid.clone(), &best_path)?;
         }
-        save_module(model.ae.clone(), &ck_path)?;
+        save_module(model.ae.clone(), &ck_path(epoch))?;
         write_atomic(
-            &opt_path,
+            &opt_path(epoch),
             &optim
                 .into_bytes()
                 .map_err(|e| Error::Burn(format!("{e:?}")))?,
@@ -363,6 +376,10 @@ pub fn train(opts: &TrainOptions, events: &mut dyn FnMut(Event)) -> Result<RunSt
         state.epochs_done = epoch;
         state.history.push(log);
         write_atomic(&state_path, &json(&state))?;
+        if epoch > 1 {
+            let _ = std::fs::remove_file(ck_path(epoch - 1));
+            let _ = std::fs::remove_file(opt_path(epoch - 1));
+        }
         write_atomic(
             &opts.out.join("history.csv"),
             history_csv(&state.history).as_bytes(),
@@ -422,7 +439,7 @@ pub fn export_run(
         Some(s) => (Some(stage1_recon(s, &calib)?), Some(stage1_recon(s, &val)?)),
         None => (None, None),
     };
-    let stage = export_stage(&model, &calib, cprev.as_deref(), &dev);
+    let stage = export_stage(&model, &calib, cprev.as_deref(), &dev)?;
     let mut stages = stage1.map(|s| s.stages).unwrap_or_default();
     stages.push(stage);
     let ae = crate::export::assemble(cfg.arch.name(), stages);
@@ -462,6 +479,9 @@ pub fn export_run(
     let q = quality(&flat_x, &flat_r, val.len(), SIZE);
     let nq = q.len().max(1) as f64;
     let bytes = ae.to_bytes();
+    // What is written must parse (shapes chain, ranges are sane).
+    AeModel::from_bytes(&bytes)
+        .map_err(|e| Error::Data(format!("exported model does not check: {e}")))?;
     let report = ExportReport {
         model_id: medzip_format::hex(&ae.id()),
         bytes: bytes.len(),

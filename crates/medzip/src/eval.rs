@@ -136,6 +136,13 @@ pub fn run(args: EvalArgs, quiet: bool) -> Result<()> {
                 let u = img.unsigned();
                 let png = paper::png_encode(&u, Some(&r), img.width, img.height, img.bits)?;
                 let huff = paper::huffman_encode(&u, Some(&r));
+                // The lossless rows are checked: each delta decodes back to the image.
+                anyhow::ensure!(
+                    paper::huffman_decode(&huff, u.len(), Some(&r))? == u
+                        && paper::png_decode(&png, Some(&r), img.width, img.height, img.bits)? == u,
+                    "a paper delta with {} did not round-trip",
+                    m.name()
+                );
                 let opts = Options {
                     residual: Residual::Context,
                     ..Options::default()

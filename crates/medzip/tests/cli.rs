@@ -480,8 +480,8 @@ fn train_resume_export_compress_plot_eval() {
         "config.json",
         "state.json",
         "history.csv",
-        "checkpoint.bpk",
-        "optimizer.bin",
+        "checkpoint-1.bpk",
+        "optimizer-1.bin",
         "best.bpk",
         "model.mzae",
     ] {
@@ -489,6 +489,15 @@ fn train_resume_export_compress_plot_eval() {
     }
     let (code, _, err) = run(&[&base[..], &["--epochs", "2", "--resume"]].concat());
     assert_eq!(code, 0, "{err}");
+    // The resumed run's checkpoint replaced the first one.
+    assert!(
+        run_dir.join("checkpoint-2.bpk").exists() && !run_dir.join("checkpoint-1.bpk").exists()
+    );
+    // Resuming with another batch size (so another run) is refused.
+    let (code, _, err) =
+        run(&[&base[..7], &["--batch", "1", "--epochs", "3", "--resume"]].concat());
+    assert_eq!(code, 1);
+    assert!(err.contains("another architecture"), "{err}");
     let hist = std::fs::read_to_string(run_dir.join("history.csv")).unwrap();
     assert_eq!(hist.lines().count(), 3, "{hist}");
     let cfg = std::fs::read_to_string(run_dir.join("config.json")).unwrap();
