@@ -40,6 +40,10 @@ pub struct EvalArgs {
     /// Only the first N images.
     #[arg(long)]
     limit: Option<usize>,
+    /// Only the images named in this file (paths relative to DIR, one per
+    /// line), e.g. a run's validation list.
+    #[arg(long)]
+    list: Option<PathBuf>,
 }
 
 /// Bits of one image under one method.
@@ -86,6 +90,25 @@ fn quantized_error_bits(u: &[i32], r: &[i32]) -> f64 {
 
 pub fn run(args: EvalArgs, quiet: bool) -> Result<()> {
     let mut files = medzip_train::data::list_images(&args.dir)?;
+    if let Some(l) = &args.list {
+        let text =
+            std::fs::read_to_string(l).with_context(|| format!("cannot read {}", l.display()))?;
+        let wanted: std::collections::BTreeSet<PathBuf> = text
+            .lines()
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(|n| args.dir.join(n))
+            .collect();
+        files.retain(|f| wanted.contains(f));
+        anyhow::ensure!(
+            files.len() == wanted.len(),
+            "{}: {} of its {} names are not images in {}",
+            l.display(),
+            wanted.len() - files.len(),
+            wanted.len(),
+            args.dir.display()
+        );
+    }
     if let Some(n) = args.limit {
         files.truncate(n);
     }
