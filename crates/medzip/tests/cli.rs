@@ -558,4 +558,14 @@ fn train_resume_export_compress_plot_eval() {
         "{out}"
     );
     assert!(figs.join("panel-cnn1-1.png").exists());
+    // --list: only the named images; an unknown name is an error.
+    let list = d.join("val.txt");
+    std::fs::write(&list, "kermany256_IM-0199-0001.png\n").unwrap();
+    let (code, out, err) = run(&["eval", s(&data), "--model", s(&model), "--list", s(&list)]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("Images: 1 "), "{out}");
+    std::fs::write(&list, "missing.png\n").unwrap();
+    let (code, _, err) = run(&["eval", s(&data), "--model", s(&model), "--list", s(&list)]);
+    assert_eq!(code, 1);
+    assert!(err.contains("are not images"), "{err}");
 }
