@@ -297,11 +297,21 @@ pub fn export_stage(
         .check()
         .map_err(|e| crate::Error::Data(format!("exported encoder: {e}")))?;
     let zbound = match encoder.layers.last() {
-        Some(Layer::Dense(p)) => p.bound as i32,
+        Some(Layer::Dense(p)) | Some(Layer::Conv3(p)) => p.bound as i32,
         _ => 32_767,
     };
-    let step = ((zbound + MAX_SYMBOL as i32 - 1) / MAX_SYMBOL as i32).max(1) as i16;
-    let dec_in_bound = (MAX_SYMBOL as i64 * step as i64).min(32_767);
+    // The learned lossy codec was trained to quantize its latent with step
+    // 1; the paper's models get a step that spreads their range over ±127.
+    let (step, max_symbol) = if model.ae.log_scale.is_some() {
+        let step = 1i32 << zf;
+        (step as i16, (32_767 / step).max(1) as i16)
+    } else {
+        (
+            ((zbound + MAX_SYMBOL as i32 - 1) / MAX_SYMBOL as i32).max(1) as i16,
+            MAX_SYMBOL,
+        )
+    };
+    let dec_in_bound = (max_symbol as i64 * step as i64).min(32_767);
     let tail = if model.arch.sigmoid_output() {
         Tail::Sigmoid
     } else {
@@ -324,7 +334,7 @@ pub fn export_stage(
     Ok(Stage {
         encoder,
         step,
-        max_symbol: MAX_SYMBOL,
+        max_symbol,
         decoder,
         output,
     })
@@ -342,7 +352,12 @@ pub fn float_reconstruct(
     let size = crate::model::SIZE;
     let mut out = Vec::new();
     for x in input_batches(imgs, prev, device) {
-        let y = model.forward(&model.ae, x);
+        let y = if model.ae.log_scale.is_some() {
+            // The learned lossy codec's latent is rounded (step 1).
+            model.decode(&model.ae, model.encode(&model.ae, x).round())
+        } else {
+            model.forward(&model.ae, x)
+        };
         let v = y.into_data().try_to_vec::<f32>().expect("f32");
         for chunk in v.chunks(size * size) {
             let i = out.len();
@@ -457,5 +472,19 @@ mod tests {
             &r2,
             &float_reconstruct(&m2, &imgs, Some(&r1), &plain),
         );
+
+        // The learned lossy codec: spatial latent, step-1 quantization.
+        let m3 = trained(Arch::Lossy, &imgs, None);
+        let lossy = assemble(
+            "lossy",
+            vec![export_stage(&m3, &imgs, None, &plain).unwrap()],
+        );
+        let lossy = AeModel::from_bytes(&lossy.to_bytes()).expect("lossy model parses");
+        assert_eq!(lossy.stages[0].latent_len(), Arch::Lossy.latent());
+        let r3: Vec<Vec<u8>> = imgs
+            .iter()
+            .map(|i| lossy.decode(&lossy.encode(i).unwrap()).unwrap())
+            .collect();
+        assert_close("lossy", &r3, &float_reconstruct(&m3, &imgs, None, &plain));
     }
 }

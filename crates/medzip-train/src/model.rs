@@ -17,7 +17,7 @@
 //!   them: weights, biases, BN γ and β).
 //! * LeakyReLU slope 77/256 ≈ 0.3 (Keras' default, exact in fixed point).
 
-use burn::module::Module;
+use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::activation::{leaky_relu, sigmoid};
@@ -28,6 +28,8 @@ use medzip_nn::LEAKY_SLOPE;
 
 /// Side of the images the paper's models see.
 pub const SIZE: usize = 256;
+/// Latent channels of the learned lossy codec (16×16 each).
+pub const LOSSY_LATENT_CH: usize = 4;
 
 /// The four architectures.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -37,10 +39,24 @@ pub enum Arch {
     Cnn1,
     Cnn2,
     TwoStage,
+    /// Stand-in for the paper's pretrained HiFiC: a small learned lossy
+    /// codec (spatial latent, uniform-noise quantization in training, a
+    /// factorized Laplace entropy model with learned per-channel scales,
+    /// rate–distortion loss; Ballé et al.'s factorized-prior setting
+    /// without GDN or hyperprior).
+    Lossy,
 }
 
 impl Arch {
-    pub const ALL: [Arch; 4] = [Arch::Ann, Arch::Cnn1, Arch::Cnn2, Arch::TwoStage];
+    pub const ALL: [Arch; 5] = [
+        Arch::Ann,
+        Arch::Cnn1,
+        Arch::Cnn2,
+        Arch::TwoStage,
+        Arch::Lossy,
+    ];
+    /// The paper's four.
+    pub const PAPER: [Arch; 4] = [Arch::Ann, Arch::Cnn1, Arch::Cnn2, Arch::TwoStage];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -48,6 +64,7 @@ impl Arch {
             Arch::Cnn1 => "cnn1",
             Arch::Cnn2 => "cnn2",
             Arch::TwoStage => "two-stage",
+            Arch::Lossy => "lossy",
         }
     }
 
@@ -63,6 +80,7 @@ impl Arch {
             Arch::Cnn1 => 1_008_449,
             Arch::Cnn2 => 1_795_265,
             Arch::TwoStage => 583_265,
+            Arch::Lossy => 0,
         }
     }
 
@@ -73,6 +91,7 @@ impl Arch {
             Arch::Cnn1 => 36,
             Arch::Cnn2 => 26,
             Arch::TwoStage => 10,
+            Arch::Lossy => 0,
         }
     }
 
@@ -82,6 +101,7 @@ impl Arch {
             Arch::Cnn1 => Loss::MsSsim,
             Arch::Cnn2 => Loss::Mixed,
             Arch::TwoStage => Loss::Iou,
+            Arch::Lossy => Loss::RateDistortion,
         }
     }
 
@@ -114,6 +134,46 @@ impl Arch {
             Arch::Cnn1 => cnn_plans(&[8, 16, 24, 64, 128, 128], 128, &[128, 64, 24, 16, 8, 8]),
             Arch::Cnn2 => cnn_plans(&[8, 32, 32, 48, 64, 96], 512, &[64, 48, 32, 32, 8, 8]),
             Arch::TwoStage => cnn_plans(&[8, 8, 8, 24, 32, 64], 256, &[32, 24, 8, 8, 8, 8]),
+            Arch::Lossy => {
+                // 256² → 16² × 4 latent channels (1,024 values), and back.
+                let mut enc = Vec::new();
+                let mut cin = 1;
+                for c in [16, 32, 32, 32] {
+                    enc.push(Op::Conv {
+                        cin,
+                        cout: c,
+                        act: true,
+                        bn: true,
+                    });
+                    enc.push(Op::Pool);
+                    cin = c;
+                }
+                enc.push(Op::Conv {
+                    cin,
+                    cout: LOSSY_LATENT_CH,
+                    act: false,
+                    bn: false,
+                });
+                let mut dec = Vec::new();
+                cin = LOSSY_LATENT_CH;
+                for c in [32, 32, 16, 8] {
+                    dec.push(Op::Conv {
+                        cin,
+                        cout: c,
+                        act: true,
+                        bn: true,
+                    });
+                    dec.push(Op::Up);
+                    cin = c;
+                }
+                dec.push(Op::Conv {
+                    cin,
+                    cout: 1,
+                    act: false,
+                    bn: false,
+                });
+                (enc, dec)
+            }
         }
     }
 
@@ -135,6 +195,8 @@ pub enum Loss {
     Mixed,
     /// 1 − custom IoU (second stage).
     Iou,
+    /// λ·MSE + rate (bits per pixel under the learned entropy model).
+    RateDistortion,
 }
 
 fn cnn_plans(enc_ch: &[usize], latent: usize, dec_ch: &[usize]) -> (Vec<Op>, Vec<Op>) {
@@ -231,6 +293,9 @@ pub struct Coder {
 pub struct Autoencoder {
     pub encoder: Coder,
     pub decoder: Coder,
+    /// Learned log-scales of the latent channels' Laplace entropy model
+    /// (learned lossy codec only).
+    pub log_scale: Option<Param<Tensor<1>>>,
 }
 
 impl Coder {
@@ -338,6 +403,8 @@ impl Model {
         let ae = Autoencoder {
             encoder: Coder::new(&enc_plan, device),
             decoder: Coder::new(&dec_plan, device),
+            log_scale: (arch == Arch::Lossy)
+                .then(|| Param::from_tensor(Tensor::zeros([LOSSY_LATENT_CH], device))),
         };
         Model {
             arch,
@@ -390,8 +457,11 @@ impl Arch {
 
     /// Latent size of the trained stage.
     pub fn latent(self) -> usize {
-        match self.plans().0.last() {
+        let (enc, _) = self.plans();
+        let side = SIZE >> enc.iter().filter(|o| matches!(o, Op::Pool)).count();
+        match enc.last() {
             Some(Op::Dense { nout, .. }) => *nout,
+            Some(Op::Conv { cout, .. }) => cout * side * side,
             _ => 0,
         }
     }
@@ -403,7 +473,7 @@ mod tests {
 
     #[test]
     fn parameter_counts_are_close_to_the_paper() {
-        for a in Arch::ALL {
+        for a in Arch::PAPER {
             let ours = a.parameters() as f64;
             let paper = a.paper_parameters() as f64;
             assert!(

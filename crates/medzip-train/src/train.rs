@@ -4,13 +4,13 @@
 
 use crate::data::{Dataset, Rng};
 use crate::export::{export_stage, float_reconstruct, input_tensor};
-use crate::metrics::{iou, ms_ssim, mse, quality};
+use crate::metrics::{iou, laplace_bits, ms_ssim, mse, quality};
 use crate::model::{Arch, Autoencoder, Loss, Model, SIZE};
 use crate::{Error, Result};
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::store::ModuleRecord;
-use burn::tensor::{Bytes, Device, Tensor};
+use burn::tensor::{Bytes, Device, Distribution, Tensor};
 use medzip_nn::ae::AeModel;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -44,6 +44,9 @@ pub struct EpochLog {
     pub val_mse: f64,
     pub val_ms_ssim: f64,
     pub val_iou: f64,
+    /// Learned lossy codec: latent bits per pixel under its entropy model.
+    #[serde(default)]
+    pub val_rate_bpp: f64,
     pub seconds: f64,
 }
 
@@ -173,6 +176,37 @@ fn loss(kind: Loss, y: Tensor<4>, t: Tensor<4>) -> Tensor<1> {
                 + ms_ssim(y, t).mean().neg().add_scalar(1.0).mul_scalar(0.5)
         }
         Loss::Iou => iou(t, y).mean().neg().add_scalar(1.0),
+        Loss::RateDistortion => mse(y, t).mean().mul_scalar(LOSSY_LAMBDA),
+    }
+}
+
+/// λ of the learned lossy codec's loss `λ·MSE + bpp` (MSE on [0, 1]).
+const LOSSY_LAMBDA: f32 = 100.0;
+
+/// The model's output and, for the learned lossy codec, its rate in bits
+/// per pixel under the learned entropy model: uniform noise on the latent
+/// while training, rounding otherwise (what export and the codec do).
+fn run_model(
+    model: &Model,
+    ae: &Autoencoder,
+    x: Tensor<4>,
+    train: bool,
+) -> (Tensor<4>, Option<Tensor<1>>) {
+    match &ae.log_scale {
+        None => (model.forward(ae, x), None),
+        Some(ls) => {
+            let z = model.encode(ae, x);
+            let zh = if train {
+                let noise = Tensor::random(z.dims(), Distribution::Uniform(-0.5, 0.5), &z.device());
+                z + noise
+            } else {
+                z.round()
+            };
+            let bpp = laplace_bits(zh.clone(), ls.val())
+                .mean()
+                .div_scalar((SIZE * SIZE) as f32);
+            (model.decode(ae, zh), Some(bpp))
+        }
     }
 }
 
@@ -319,8 +353,11 @@ pub fn train(opts: &TrainOptions, events: &mut dyn FnMut(Event)) -> Result<RunSt
         let mut sum = 0.0;
         for (bi, idx) in batches.iter().enumerate() {
             let x = batch_of(idx, &dev);
-            let y = model.forward(&model.ae, x.clone());
-            let l = loss(kind, y, x);
+            let (y, rate) = run_model(&model, &model.ae, x.clone(), true);
+            let mut l = loss(kind, y, x);
+            if let Some(r) = rate {
+                l = l + r;
+            }
             let lv = l.clone().into_scalar::<f32>() as f64;
             let grads = GradientsParams::from_grads(l.backward(), &model.ae);
             model.ae = optim.step(opts.lr, model.ae, grads);
@@ -335,12 +372,17 @@ pub fn train(opts: &TrainOptions, events: &mut dyn FnMut(Event)) -> Result<RunSt
         // Validation in inference mode (batch norm uses running statistics).
         let valid = model.ae.valid();
         let vdev = device(opts.gpu)?;
-        let (mut vl, mut vm, mut vs, mut vi) = (0.0, 0.0, 0.0, 0.0);
+        let (mut vl, mut vm, mut vs, mut vi, mut vr) = (0.0, 0.0, 0.0, 0.0, 0.0);
         for idx in val_idx.chunks(opts.batch) {
             let x = batch_of(idx, &vdev);
-            let y = model.forward(&valid, x.clone());
+            let (y, rate) = run_model(&model, &valid, x.clone(), false);
             let n = idx.len() as f64;
             vl += loss(kind, y.clone(), x.clone()).into_scalar::<f32>() as f64 * n;
+            if let Some(r) = rate {
+                let r = r.into_scalar::<f32>() as f64;
+                vl += r * n;
+                vr += r * n;
+            }
             vm += mse(y.clone(), x.clone()).mean().into_scalar::<f32>() as f64 * n;
             // MS-SSIM of a signed delta: both shifted into [0, 1].
             let (ys, xs) = if opts.arch.sigmoid_output() {
@@ -359,6 +401,7 @@ pub fn train(opts: &TrainOptions, events: &mut dyn FnMut(Event)) -> Result<RunSt
             val_mse: vm / nv,
             val_ms_ssim: vs / nv,
             val_iou: vi / nv,
+            val_rate_bpp: vr / nv,
             seconds: t0.elapsed().as_secs_f64(),
         };
         if log.val_loss < state.best_val_loss {

@@ -8,8 +8,9 @@ use std::path::PathBuf;
 
 #[derive(clap::Args)]
 pub struct TrainArgs {
-    /// Architecture: ann, cnn1, cnn2 or two-stage.
-    #[arg(long, value_parser = ["ann", "cnn1", "cnn2", "two-stage"])]
+    /// Architecture: ann, cnn1, cnn2, two-stage (the paper's), or lossy (a
+    /// small learned lossy codec standing in for the paper's HiFiC).
+    #[arg(long, value_parser = ["ann", "cnn1", "cnn2", "two-stage", "lossy"])]
     arch: String,
     /// Folder of training images (any size and depth; seen as 256×256 8-bit).
     #[arg(long)]
@@ -67,7 +68,10 @@ pub fn run(a: TrainArgs, quiet: bool) -> Result<()> {
             "{}: {} trainable parameters (paper: {}), latent {}, loss {:?}",
             arch.name(),
             arch.parameters(),
-            arch.paper_parameters(),
+            match arch.paper_parameters() {
+                0 => "none, not in the paper".to_string(),
+                n => n.to_string(),
+            },
             arch.latent(),
             arch.loss()
         );
