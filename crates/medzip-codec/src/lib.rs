@@ -435,9 +435,33 @@ fn decode_pixels(c: &Container, prior: Option<&dyn Prior>) -> Result<Image> {
     let latent = r.bytes(llen)?;
     let entries = model_entries(&c.header.model_id)?;
     let find = |tag: u8| entries.iter().find(|e| e.0 == tag).map(|e| e.1);
-    let recon = match (has_prior, prior) {
-        (0, _) => None,
-        (1, Some(p)) if find(MODEL_PRIOR) == Some(&p.id()[..p.id().len().min(64)]) => {
+    let recon = match has_prior {
+        0 => None,
+        1 => {
+            let needed = find(MODEL_PRIOR).unwrap_or_default();
+            // The model given by the caller, or else the embedded one the file names.
+            let p = prior.or_else(|| priors::by_id(needed).map(|p| p as &dyn Prior));
+            let p = match p {
+                Some(p) if p.id()[..p.id().len().min(64)] == *needed => p,
+                p => {
+                    return Err(Error::WrongModel {
+                        needed: medzip_format::hex(needed),
+                        available: match p {
+                            Some(p) => {
+                                format!("but model {} was given", medzip_format::hex(&p.id()))
+                            }
+                            None => format!(
+                            "which is not embedded in this build (it has: {}); pass the model file",
+                            priors::embedded()
+                                .iter()
+                                .map(|p| format!("{} {}", p.name(), medzip_format::hex(&p.id())))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                        },
+                    })
+                }
+            };
             let rec = p.reconstruct(latent, d.width, d.height, d.bits_stored)?;
             if rec.len() != n {
                 return Err(Error::Internal(
@@ -446,33 +470,7 @@ fn decode_pixels(c: &Container, prior: Option<&dyn Prior>) -> Result<Image> {
             }
             Some(rec)
         }
-        (1, None) if find(MODEL_PRIOR).and_then(priors::by_id).is_some() => {
-            let p = find(MODEL_PRIOR).and_then(priors::by_id).expect("checked");
-            let rec = p.reconstruct(latent, d.width, d.height, d.bits_stored)?;
-            if rec.len() != n {
-                return Err(Error::Internal(
-                    "prior returned a wrong-sized reconstruction".into(),
-                ));
-            }
-            Some(rec)
-        }
-        (1, p) => {
-            return Err(Error::WrongModel {
-                needed: medzip_format::hex(find(MODEL_PRIOR).unwrap_or_default()),
-                available: match p {
-                    Some(p) => format!("but model {} was given", medzip_format::hex(&p.id())),
-                    None => format!(
-                        "which is not embedded in this build (it has: {}); pass the model file",
-                        priors::embedded()
-                            .iter()
-                            .map(|p| format!("{} {}", p.name(), medzip_format::hex(&p.id())))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                },
-            })
-        }
-        (v, _) => return Err(Error::Corrupt(format!("prior flag {v} (expected 0 or 1)"))),
+        v => return Err(Error::Corrupt(format!("prior flag {v} (expected 0 or 1)"))),
     };
     let (lo, hi) = Image::range(d.bits_stored, d.signed);
     let umax = hi - lo;

@@ -155,21 +155,23 @@ impl AeModel {
                 latents.len()
             )));
         }
+        self.decode_stages(latents, self.stages.len())
+    }
+
+    /// Reconstruction after only the first `n` stages (for reports and for
+    /// training a later stage).
+    pub fn decode_stages(&self, latents: &[Vec<i16>], n: usize) -> Result<Vec<u8>> {
+        if latents.len() < n.min(self.stages.len()) {
+            return Err(Error::Shape(format!(
+                "{n} stages asked, {} latents given",
+                latents.len()
+            )));
+        }
         let mut recon = Vec::new();
-        for (st, sym) in self.stages.iter().zip(latents) {
+        for (st, sym) in self.stages.iter().zip(latents).take(n) {
             recon = st.decode(sym, &recon)?;
         }
         Ok(recon)
-    }
-
-    /// Reconstruction after only the first `n` stages (for reports).
-    pub fn decode_stages(&self, latents: &[Vec<i16>], n: usize) -> Result<Vec<u8>> {
-        let m = AeModel {
-            name: self.name.clone(),
-            size: self.size,
-            stages: self.stages[..n.min(self.stages.len())].to_vec(),
-        };
-        m.decode(&latents[..n.min(latents.len())])
     }
 
     fn check_image(&self, img: &[u8]) -> Result<()> {

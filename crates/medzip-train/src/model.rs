@@ -137,41 +137,11 @@ impl Arch {
             Arch::Lossy => {
                 // 256² → 16² × 4 latent channels (1,024 values), and back.
                 let mut enc = Vec::new();
-                let mut cin = 1;
-                for c in [16, 32, 32, 32] {
-                    enc.push(Op::Conv {
-                        cin,
-                        cout: c,
-                        act: true,
-                        bn: true,
-                    });
-                    enc.push(Op::Pool);
-                    cin = c;
-                }
-                enc.push(Op::Conv {
-                    cin,
-                    cout: LOSSY_LATENT_CH,
-                    act: false,
-                    bn: false,
-                });
+                let cin = conv_blocks(&mut enc, 1, &[16, 32, 32, 32], Op::Pool);
+                enc.push(plain_conv(cin, LOSSY_LATENT_CH));
                 let mut dec = Vec::new();
-                cin = LOSSY_LATENT_CH;
-                for c in [32, 32, 16, 8] {
-                    dec.push(Op::Conv {
-                        cin,
-                        cout: c,
-                        act: true,
-                        bn: true,
-                    });
-                    dec.push(Op::Up);
-                    cin = c;
-                }
-                dec.push(Op::Conv {
-                    cin,
-                    cout: 1,
-                    act: false,
-                    bn: false,
-                });
+                let cin = conv_blocks(&mut dec, LOSSY_LATENT_CH, &[32, 32, 16, 8], Op::Up);
+                dec.push(plain_conv(cin, 1));
                 (enc, dec)
             }
         }
@@ -199,19 +169,35 @@ pub enum Loss {
     RateDistortion,
 }
 
-fn cnn_plans(enc_ch: &[usize], latent: usize, dec_ch: &[usize]) -> (Vec<Op>, Vec<Op>) {
-    let mut enc = Vec::new();
-    let mut cin = 1;
-    for &c in enc_ch {
-        enc.push(Op::Conv {
+/// Appends, for each width, 3×3 conv → batch norm → LeakyReLU → `then`
+/// (pooling or upsampling); returns the last width.
+fn conv_blocks(ops: &mut Vec<Op>, mut cin: usize, widths: &[usize], then: Op) -> usize {
+    for &c in widths {
+        ops.push(Op::Conv {
             cin,
             cout: c,
             act: true,
             bn: true,
         });
-        enc.push(Op::Pool);
+        ops.push(then);
         cin = c;
     }
+    cin
+}
+
+/// A 3×3 conv without batch norm or activation (latent or output layer).
+fn plain_conv(cin: usize, cout: usize) -> Op {
+    Op::Conv {
+        cin,
+        cout,
+        act: false,
+        bn: false,
+    }
+}
+
+fn cnn_plans(enc_ch: &[usize], latent: usize, dec_ch: &[usize]) -> (Vec<Op>, Vec<Op>) {
+    let mut enc = Vec::new();
+    let cin = conv_blocks(&mut enc, 1, enc_ch, Op::Pool);
     let side = SIZE >> enc_ch.len();
     let flat = cin * side * side;
     enc.push(Op::Reshape([flat, 1, 1]));
@@ -230,22 +216,8 @@ fn cnn_plans(enc_ch: &[usize], latent: usize, dec_ch: &[usize]) -> (Vec<Op>, Vec
         },
         Op::Reshape([cin, side, side]),
     ];
-    for &c in dec_ch {
-        dec.push(Op::Conv {
-            cin,
-            cout: c,
-            act: true,
-            bn: true,
-        });
-        dec.push(Op::Up);
-        cin = c;
-    }
-    dec.push(Op::Conv {
-        cin,
-        cout: 1,
-        act: false,
-        bn: false,
-    });
+    let cin = conv_blocks(&mut dec, cin, dec_ch, Op::Up);
+    dec.push(plain_conv(cin, 1));
     (enc, dec)
 }
 

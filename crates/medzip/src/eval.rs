@@ -112,20 +112,16 @@ pub fn run(args: EvalArgs, quiet: bool) -> Result<()> {
     if let Some(n) = args.limit {
         files.truncate(n);
     }
-    if let Some(p) = &args.peers {
+    let peer_file = args.peers.as_deref().map(PeerFile::read).transpose()?;
+    let roots = peer_roots(&args);
+    if let Some(pf) = &peer_file {
         // Keep the images the peers were measured on (same files for every row).
-        let keep = peer_keys(&args, p, &files)?;
-        files = files
-            .into_iter()
-            .zip(keep)
-            .filter(|(_, k)| *k)
-            .map(|(f, _)| f)
-            .collect();
+        files.retain(|f| pf.key(&roots, f).is_some());
         anyhow::ensure!(
             !files.is_empty(),
             "no image of {} is in {}",
             args.dir.display(),
-            p.display()
+            pf.path.display()
         );
     }
     let models = model_list(&args)?;
@@ -154,8 +150,15 @@ pub fn run(args: EvalArgs, quiet: bool) -> Result<()> {
                 let packed = AePrior::pack_latents(&lat);
                 let recon_grid = m.model.decode(&lat).map_err(|e| anyhow::anyhow!("{e}"))?;
                 let latent_bits = 8.0 * packed.len() as f64;
-                let r =
-                    medzip_codec::Prior::reconstruct(*m, &packed, img.width, img.height, img.bits)?;
+                // The prior's reconstruction, from the grid just decoded
+                // (what `Prior::reconstruct` computes from the packed latent).
+                let r = medzip_nn::resample::from_grid(
+                    &recon_grid,
+                    m.model.size,
+                    img.width as usize,
+                    img.height as usize,
+                    img.bits,
+                );
                 let u = img.unsigned();
                 let png = paper::png_encode(&u, Some(&r), img.width, img.height, img.bits)?;
                 let huff = paper::huffman_encode(&u, Some(&r));
@@ -231,7 +234,9 @@ pub fn run(args: EvalArgs, quiet: bool) -> Result<()> {
             Ok((8.0 * png.len() as f64, 8.0 * mdz.len() as f64))
         })
         .collect::<Result<_>>()?;
-    let peers = load_peers(&args, &files)?;
+    let peers = peer_file
+        .map(|pf| pf.sizes(&roots, &files))
+        .unwrap_or_default();
 
     let mut md = String::new();
     let n = images.len();
@@ -355,21 +360,46 @@ pub fn run(args: EvalArgs, quiet: bool) -> Result<()> {
     Ok(())
 }
 
-/// Which files the peers file covers.
-fn peer_keys(args: &EvalArgs, p: &Path, files: &[PathBuf]) -> Result<Vec<bool>> {
-    let v: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?,
-    )?;
-    let roots = peer_roots(args);
-    Ok(files
-        .iter()
-        .map(|f| {
-            roots.iter().any(|r| {
-                f.strip_prefix(r)
-                    .is_ok_and(|rel| v.get(rel.to_string_lossy().replace('\\', "/")).is_some())
-            })
+/// Peer sizes measured by `peer_bench.py` (`dev_peers.json`: bits per file
+/// and peer, keyed by path relative to the data root).
+struct PeerFile {
+    path: PathBuf,
+    v: serde_json::Value,
+}
+
+impl PeerFile {
+    fn read(p: &Path) -> Result<PeerFile> {
+        let bytes = std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?;
+        Ok(PeerFile {
+            path: p.to_path_buf(),
+            v: serde_json::from_slice(&bytes)
+                .with_context(|| format!("{}: not JSON", p.display()))?,
         })
-        .collect())
+    }
+
+    /// The key of `f`: its path relative to the first root under which the
+    /// file lists it.
+    fn key(&self, roots: &[PathBuf], f: &Path) -> Option<String> {
+        roots.iter().find_map(|r| {
+            let rel = f.strip_prefix(r).ok()?.to_string_lossy().replace('\\', "/");
+            self.v.get(&rel).map(|_| rel)
+        })
+    }
+
+    /// Bits of every file by peer, for the peers measured on all of them.
+    fn sizes(&self, roots: &[PathBuf], files: &[PathBuf]) -> BTreeMap<String, Vec<f64>> {
+        let mut out = BTreeMap::new();
+        for peer in ["jpegls", "jxl-e9", "png"] {
+            let vals: Option<Vec<f64>> = files
+                .iter()
+                .map(|f| self.v[self.key(roots, f)?][peer].as_f64())
+                .collect();
+            if let Some(vals) = vals {
+                out.insert(peer.to_string(), vals);
+            }
+        }
+        out
+    }
 }
 
 fn peer_roots(args: &EvalArgs) -> Vec<PathBuf> {
@@ -377,39 +407,4 @@ fn peer_roots(args: &EvalArgs) -> Vec<PathBuf> {
         Some(r) => vec![r.clone()],
         None => args.dir.ancestors().map(Path::to_path_buf).collect(),
     }
-}
-
-/// Peer sizes (bits) for every file, by peer name, when all files are in
-/// the peers file.
-fn load_peers(args: &EvalArgs, files: &[PathBuf]) -> Result<BTreeMap<String, Vec<f64>>> {
-    let mut out = BTreeMap::new();
-    let Some(p) = &args.peers else { return Ok(out) };
-    let v: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?,
-    )?;
-    let roots = peer_roots(args);
-    let key_of = |f: &Path| -> Option<String> {
-        roots.iter().find_map(|r| {
-            let rel = f.strip_prefix(r).ok()?.to_string_lossy().replace('\\', "/");
-            v.get(&rel).map(|_| rel)
-        })
-    };
-    let keys: Option<Vec<String>> = files.iter().map(|f| key_of(f)).collect();
-    let Some(keys) = keys else {
-        eprintln!(
-            "medzip: note: not every image is in {}; peer rows left out",
-            p.display()
-        );
-        return Ok(out);
-    };
-    for peer in ["jpegls", "jxl-e9", "png"] {
-        let vals: Option<Vec<f64>> = keys
-            .iter()
-            .map(|k| v[k][peer].as_f64()) // dev_peers.json records bits
-            .collect();
-        if let Some(vals) = vals {
-            out.insert(peer.to_string(), vals);
-        }
-    }
-    Ok(out)
 }
