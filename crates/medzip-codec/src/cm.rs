@@ -21,7 +21,9 @@
 //! One function ([`code_stripe`]) serves both directions through the
 //! [`BitIo`] trait, so the encoder and decoder cannot drift apart.
 
+use crate::logistic::{scale_by, Dist};
 use medzip_entropy::{Apm, BinDecoder, BinEncoder, BitModel, Mixer2, State};
+use std::cell::RefCell;
 
 /// A binary coder seen from the modelling code: the encoder codes `bit` and
 /// returns it; the decoder ignores `bit` and returns what it decodes.
@@ -132,6 +134,9 @@ pub struct Model {
     mant: Vec<BitModel>,
     /// Bias correction: per context, (sum of errors ×8, count).
     bias: Vec<(i32, i32)>,
+    /// Whether the mixer has the context network's input (a state for
+    /// coding with the network).
+    net: bool,
 }
 
 const CTX_SIZES: [usize; NIN] = [
@@ -161,15 +166,33 @@ impl Default for Model {
 }
 
 impl Model {
-    /// A fresh, untrained state.
+    /// A fresh, untrained state for coding without the context network.
     pub fn new() -> Self {
+        Self::fresh(false)
+    }
+
+    /// A fresh, untrained state for coding with (`net`) or without the
+    /// context network (whose log-odds are one more mixer input).
+    pub fn fresh(net: bool) -> Self {
         Model {
             table: vec![BitModel::new(); TABLE_OFF[NIN]],
-            mixer: Mixer2::new(NIN + 1, &[SLOTS * 8 * 16, SLOTS * 64], SLOTS, 8, 8),
+            mixer: Mixer2::new(
+                NIN + 1 + net as usize,
+                &[SLOTS * 8 * 16, SLOTS * 64],
+                SLOTS,
+                8,
+                8,
+            ),
             apm: Apm::new(SLOTS * NQ, 7),
             mant: vec![BitModel::new(); 19 * 20 * 4 * NQ],
             bias: vec![(0, 0); 512],
+            net,
         }
+    }
+
+    /// Whether this state is for coding with the context network.
+    pub fn uses_net(&self) -> bool {
+        self.net
     }
 
     /// Serializes the state (values only; the shape is fixed by this code).
@@ -187,8 +210,13 @@ impl Model {
     }
 
     /// Restores a state written by [`Model::save`] by this version of the code.
-    pub fn load(mut bytes: &[u8]) -> Option<Model> {
-        let mut m = Model::new();
+    /// Both shapes (with and without the network's input) are tried.
+    pub fn load(bytes: &[u8]) -> Option<Model> {
+        Self::load_as(bytes, false).or_else(|| Self::load_as(bytes, true))
+    }
+
+    fn load_as(mut bytes: &[u8], net: bool) -> Option<Model> {
+        let mut m = Model::fresh(net);
         let inp = &mut bytes;
         m.table.load(inp)?;
         m.mant.load(inp)?;
@@ -226,6 +254,93 @@ pub struct Stripe<'a> {
     pub maxv: i32,
     /// Prior reconstruction in the same value domain, if any.
     pub prior: Option<&'a [i32]>,
+    /// The learned context network, if used.
+    pub net: Option<&'a CtxNet>,
+    /// Collects the network's training samples (encoder-side passes only).
+    pub trace: Option<&'a RefCell<Trace>>,
+}
+
+/// Inputs of the context network per pixel.
+pub const NF: usize = 32;
+
+/// The learned context network: an integer MLP (`medzip-nn`) that sees
+/// [`NF`] features of the causal neighbourhood — neighbours, classical
+/// predictions and recent errors relative to the blended prediction, scaled
+/// by the local energy so that one network serves every bit depth — and
+/// gives a logistic distribution for the pixel: a correction `μ` of the
+/// prediction and a log-scale. The coder moves its prediction by `μ` and
+/// selects its adaptive models by the scale. Everything the network sees
+/// is computed before, and independently of, its outputs, so a training
+/// pass without the network ([`Trace`]) sees exactly the coder's inputs.
+pub struct CtxNet {
+    mlp: medzip_nn::mlp::Mlp,
+}
+
+impl CtxNet {
+    /// Wraps an integer network: dense layers only, [`NF`] inputs, 2 outputs.
+    pub fn new(net: medzip_nn::Net) -> Result<CtxNet, String> {
+        let (shape, _) = net.check().map_err(|e| e.to_string())?;
+        if net.input.len() != NF || shape.len() != 2 {
+            return Err(format!(
+                "a context network has {NF} inputs and 2 outputs (got {} and {})",
+                net.input.len(),
+                shape.len()
+            ));
+        }
+        Ok(CtxNet {
+            mlp: medzip_nn::mlp::Mlp::new(net, 4095).map_err(|e| e.to_string())?,
+        })
+    }
+
+    pub fn net(&self) -> &medzip_nn::Net {
+        self.mlp.net()
+    }
+
+    /// The network's `(μ, log2 scale)` in Q8, relative to the energy scale.
+    #[inline]
+    pub fn eval(
+        &self,
+        f: &[i16; NF],
+        scratch: &mut [[i16; medzip_nn::mlp::MAX_OUTS]; 2],
+    ) -> (i32, i32) {
+        let mut out = [0i16; 2];
+        self.mlp.forward(f, scratch, &mut out);
+        let f_out = self.mlp.f_out();
+        let q8 = |v: i16| {
+            let v = v as i32;
+            if f_out >= 8 {
+                let sh = (f_out - 8) as u32;
+                if sh == 0 {
+                    v
+                } else {
+                    (v + (1 << (sh - 1))) >> sh
+                }
+            } else {
+                v << (8 - f_out)
+            }
+        };
+        (q8(out[0]), q8(out[1]).clamp(-2047, 2047))
+    }
+}
+
+/// Training samples of the context network: features and targets of every
+/// `stride`-th pixel.
+#[derive(Default)]
+pub struct Trace {
+    pub stride: u32,
+    count: u32,
+    pub feats: Vec<[i16; NF]>,
+    /// `(8·x − prediction×8, energy scale ×8)`: the target in the features' units.
+    pub targets: Vec<(i32, i32)>,
+}
+
+impl Trace {
+    pub fn new(stride: u32) -> Trace {
+        Trace {
+            stride: stride.max(1),
+            ..Trace::default()
+        }
+    }
 }
 
 /// Codes (or decodes) one stripe. `px` holds the pixels: read by the
@@ -281,6 +396,12 @@ fn code_stripe_impl<IO: BitIo>(io: &mut IO, s: &Stripe, px: &mut [i32], m: &mut 
     let mut lms2 = [0i64; NL];
     let mut ok = true;
     let mid = (maxv + 1) / 2;
+    let mut bufs = [[0i16; medzip_nn::mlp::MAX_OUTS]; 2];
+    assert_eq!(
+        m.net,
+        s.net.is_some(),
+        "a state is for coding with or without the context network"
+    );
 
     for y in 0..h {
         let (cur, prv) = if y & 1 == 0 { (0, w) } else { (w, 0) };
@@ -420,8 +541,48 @@ fn code_stripe_impl<IO: BitIo>(io: &mut IO, s: &Stripe, px: &mut [i32], m: &mut 
                 (qlog(d.unsigned_abs() / 8).min(11) * 2 + (d < 0) as usize) + 1
             });
             let pred8 = pred8.clamp(0, 8 * maxv);
-            let pred = (pred8 + 4) >> 3;
-            let frac = (pred8 & 7) as usize;
+
+            // ---- the context network ----
+            // Its features depend only on what precedes it (and the state
+            // it updates below does not depend on its outputs).
+            let norm8 = 8 * energy as i64 + 16;
+            let feats = (s.net.is_some() || s.trace.is_some()).then(|| {
+                let inv = (1i64 << 28) / norm8;
+                let f = |v8: i32| ((v8 as i64 * inv) >> 20).clamp(-4095, 4095) as i16;
+                let mut v = [0i16; NF];
+                v[0] = f(8 * n - pred8);
+                for i in 0..9 {
+                    v[1 + i] = f(8 * (c[i] as i32 + n) - pred8);
+                }
+                for i in 0..9 {
+                    v[10 + i] = f(p[i] - pred8);
+                }
+                for i in 0..5 {
+                    v[19 + i] = f(2 * c[9 + i] as i32);
+                }
+                for (j, &i) in [0usize, 5, 9, 10].iter().enumerate() {
+                    v[24 + j] = f((en[i] + ew[i]) as i32);
+                }
+                v[28] = f(if bc > 0 { bs / bc } else { 0 });
+                v[29] = (q as i16) << 6;
+                v[30] = ((pred8 & 7) as i16) << 6;
+                v[31] = (kmax as i16) << 6;
+                v
+            });
+            // The coding prediction and the energy bucket of the coding contexts.
+            let (code8, q, s8) = match (s.net, &feats) {
+                (Some(net), Some(f)) => {
+                    let (mu, ls) = net.eval(f, &mut bufs);
+                    let c8 = (pred8 as i64 + ((mu as i64 * norm8) >> 8)).clamp(0, 8 * maxv as i64);
+                    let s8 = scale_by(norm8, ls).clamp(1, 1 << 30);
+                    (c8 as i32, qlog(s8 as u32).min(NQ - 1), s8)
+                }
+                _ => (pred8, q, 0),
+            };
+            let qc = q / 3;
+            let pred = (code8 + 4) >> 3;
+            let frac = (code8 & 7) as usize;
+            let dist = s.net.map(|_| Dist::new(code8 - 8 * pred, s8));
 
             let ctx: [usize; NIN] = [
                 q * 8 + frac,
@@ -439,7 +600,7 @@ fn code_stripe_impl<IO: BitIo>(io: &mut IO, s: &Stripe, px: &mut [i32], m: &mut 
                 | (((x & 7 == 7) as usize) << 1)
                 | (((y & 7 == 0) as usize) << 2)
                 | (((y & 7 == 7) as usize) << 3);
-            let e = code_residual(io, m, &ctx, q, kmax, (tex, bpos), e_in);
+            let e = code_residual(io, m, &ctx, q, kmax, (tex, bpos), dist, e_in);
             let xv = pred + e;
             let xv = if (0..=maxv).contains(&xv) {
                 xv
@@ -465,7 +626,17 @@ fn code_stripe_impl<IO: BitIo>(io: &mut IO, s: &Stripe, px: &mut [i32], m: &mut 
             if let Some(r8) = r8 {
                 perr_prior[cur + x] = (r8 - 8 * xv).unsigned_abs();
             }
-            res[cur + x] = xv - pred;
+            res[cur + x] = xv - ((pred8 + 4) >> 3);
+            if let (Some(t), Some(f)) = (s.trace, &feats) {
+                let mut t = t.borrow_mut();
+                t.count += 1;
+                if t.count >= t.stride {
+                    t.count = 0;
+                    t.feats.push(*f);
+                    t.targets
+                        .push((8 * xv - pred8, norm8.min(i32::MAX as i64) as i32));
+                }
+            }
             te[cur + x] = pred8 - 8 * xv;
             let err8 = (8 * xv - p_lms) as i64;
             let norm: i64 = c.iter().map(|&c| c * c).sum::<i64>() + 1;
@@ -508,6 +679,7 @@ fn causal(
 /// Codes one binary decision: the context models' predictions, mixed by
 /// the two-layer mixer and refined by the APM; then every part learns.
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 fn decide<IO: BitIo>(
     io: &mut IO,
     m: &mut Model,
@@ -515,12 +687,16 @@ fn decide<IO: BitIo>(
     sels: &[usize; 3],
     q: usize,
     slot: usize,
+    net: Option<i32>,
     bit: bool,
 ) -> bool {
     for &b in base {
         m.mixer.add(m.table[b + slot].st());
     }
     m.mixer.add(256);
+    if let Some(x) = net {
+        m.mixer.add(x);
+    }
     let pm = m.mixer.mix(
         &[(slot * 16 + sels[2]) * 8 + sels[0], slot * 64 + sels[1]],
         slot,
@@ -538,6 +714,7 @@ fn decide<IO: BitIo>(
 
 /// Codes one residual as binary decisions; returns the (de)coded residual.
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 fn code_residual<IO: BitIo>(
     io: &mut IO,
     m: &mut Model,
@@ -545,20 +722,31 @@ fn code_residual<IO: BitIo>(
     q: usize,
     kmax: u32,
     sel: (usize, usize),
+    dist: Option<Dist>,
     e_in: i32,
 ) -> i32 {
     let qc = q / 3;
     let base: [usize; NIN] = std::array::from_fn(|i| TABLE_OFF[i] + ctx[i] * SLOTS);
     let sels = [qc, sel.0, sel.1];
-    if decide(io, m, &base, &sels, q, 0, e_in == 0) {
+    if decide(io, m, &base, &sels, q, 0, dist.map(|d| d.zero()), e_in == 0) {
         return 0;
     }
-    let neg = decide(io, m, &base, &sels, q, SLOT_SIGN, e_in < 0);
+    let neg = decide(
+        io,
+        m,
+        &base,
+        &sels,
+        q,
+        SLOT_SIGN,
+        dist.map(|d| d.negative()),
+        e_in < 0,
+    );
     let mag_in = e_in.unsigned_abs().saturating_sub(1); // ≥ 0
     let k_in = 32 - mag_in.leading_zeros();
     let mut k = 0u32;
     while k < kmax {
-        if !decide(io, m, &base, &sels, q, SLOT_EXP + k as usize, k_in > k) {
+        let x = dist.map(|d| d.above(k, neg));
+        if !decide(io, m, &base, &sels, q, SLOT_EXP + k as usize, x, k_in > k) {
             break;
         }
         k += 1;

@@ -13,6 +13,7 @@
 //! reconstruction (from an autoencoder, see [`Prior`]) plugs in as context.
 
 pub mod cm;
+mod logistic;
 pub mod map;
 pub mod paper;
 pub mod priors;
@@ -176,6 +177,9 @@ pub struct Options {
     /// Start the context model from the embedded trained state (if this
     /// build has one) instead of an empty one.
     pub trained: bool,
+    /// Use the embedded context network where this build has one for the
+    /// image's depth (context coder).
+    pub net: bool,
 }
 
 impl Default for Options {
@@ -184,6 +188,7 @@ impl Default for Options {
             residual: Residual::Context,
             stripe_pixels: 1 << 20,
             trained: true,
+            net: true,
         }
     }
 }
@@ -191,6 +196,7 @@ impl Default for Options {
 /// Tags of the entries of the header's model id (a list of `tag, len, id`).
 const MODEL_CONTEXT: u8 = b'C';
 const MODEL_PRIOR: u8 = b'A';
+const MODEL_NET: u8 = b'N';
 
 fn model_entries(id: &[u8]) -> Result<Vec<(u8, &[u8])>> {
     let mut out = Vec::new();
@@ -283,23 +289,39 @@ pub fn compress_with_prior(
         }
         None => (Vec::new(), None),
     };
-    let init = match (opts.residual, opts.trained) {
-        (Residual::Context, true) => trained::for_bits(img.bits),
+    let net = match (opts.residual, opts.net) {
+        (Residual::Context, true) => trained::net_for_bits(img.bits),
         _ => None,
     };
+    let init = match (opts.residual, opts.trained) {
+        (Residual::Context, true) => trained::for_bits(img.bits, net.is_some()),
+        _ => None,
+    }
+    .filter(|t| t.model.uses_net() == net.is_some());
     if let Some(t) = init {
         model_id.extend_from_slice(&[MODEL_CONTEXT, 8]);
         model_id.extend_from_slice(&t.id);
+    }
+    if let Some(n) = net {
+        model_id.extend_from_slice(&[MODEL_NET, 8]);
+        model_id.extend_from_slice(&n.id);
     }
     let fresh;
     let init_model = match init {
         Some(t) => &t.model,
         None => {
-            fresh = cm::Model::new();
+            fresh = cm::Model::fresh(net.is_some());
             &fresh
         }
     };
-    let pixels = encode_pixels(img, opts, &latent, recon.as_deref(), init_model)?;
+    let pixels = encode_pixels(
+        img,
+        opts,
+        &latent,
+        recon.as_deref(),
+        init_model,
+        net.map(|n| &n.net),
+    )?;
     let c = Container {
         header: Header {
             desc,
@@ -319,20 +341,23 @@ fn stripe_rows(w: u32, h: u32, target: u64) -> u32 {
 }
 
 /// The `i`-th stripe (`len` samples, rows of `w`) with its slice of the prior.
-fn stripe_at(
+fn stripe_at<'a>(
     i: usize,
     rows: usize,
     w: usize,
     len: usize,
     maxv: i32,
-    prior: Option<&[i32]>,
-) -> cm::Stripe<'_> {
+    prior: Option<&'a [i32]>,
+    net: Option<&'a cm::CtxNet>,
+) -> cm::Stripe<'a> {
     let start = i * rows * w;
     cm::Stripe {
         width: w,
         height: len / w,
         maxv,
         prior: prior.map(|p| &p[start..start + len]),
+        net,
+        trace: None,
     }
 }
 
@@ -342,6 +367,7 @@ fn encode_pixels(
     latent: &[u8],
     recon: Option<&[i32]>,
     init: &cm::Model,
+    net: Option<&cm::CtxNet>,
 ) -> Result<Vec<u8>> {
     let mut out = vec![opts.residual.id(), recon.is_some() as u8];
     out.extend_from_slice(&(latent.len() as u32).to_le_bytes());
@@ -367,7 +393,7 @@ fn encode_pixels(
                 .enumerate()
                 .map(|(i, chunk)| {
                     let mut px = chunk.to_vec();
-                    let s = stripe_at(i, rows, w, chunk.len(), maxv, prior_mapped.as_deref());
+                    let s = stripe_at(i, rows, w, chunk.len(), maxv, prior_mapped.as_deref(), net);
                     let mut enc = BinEncoder::new();
                     cm::code_stripe(&mut enc, &s, &mut px, &mut init.clone());
                     enc.finish()
@@ -499,9 +525,28 @@ fn decode_pixels(c: &Container, prior: Option<&dyn Prior>) -> Result<Image> {
             let prior_mapped: Option<Vec<i32>> = recon
                 .as_ref()
                 .map(|rc| rc.iter().map(|&v| map.forward_nearest(v)).collect());
+            let net = match find(MODEL_NET) {
+                Some(id) => match trained::net_by_id(id) {
+                    Some(n) => Some(&n.net),
+                    None => {
+                        return Err(Error::WrongModel {
+                            needed: format!("context network {}", medzip_format::hex(id)),
+                            available: format!(
+                                "which this build lacks (it has: {})",
+                                trained::net8().map_or("none".to_string(), |n| format!(
+                                    "{} {}",
+                                    n.name,
+                                    medzip_format::hex(&n.id)
+                                ))
+                            ),
+                        })
+                    }
+                },
+                None => None,
+            };
             let fresh;
             let init = match find(MODEL_CONTEXT) {
-                Some(id) => match trained::by_id(id, d.bits_stored) {
+                Some(id) => match trained::by_id(id) {
                     Some(t) => &t.model,
                     None => {
                         return Err(Error::WrongModel {
@@ -518,10 +563,15 @@ fn decode_pixels(c: &Container, prior: Option<&dyn Prior>) -> Result<Image> {
                     }
                 },
                 None => {
-                    fresh = cm::Model::new();
+                    fresh = cm::Model::fresh(net.is_some());
                     &fresh
                 }
             };
+            if init.uses_net() != net.is_some() {
+                return Err(Error::Corrupt(
+                    "the file pairs a context state and network that do not go together".into(),
+                ));
+            }
             let maxv = map.levels() as i32 - 1;
             let mut px = vec![0i32; n];
             let results: Vec<bool> = px
@@ -529,7 +579,7 @@ fn decode_pixels(c: &Container, prior: Option<&dyn Prior>) -> Result<Image> {
                 .zip(streams.par_iter())
                 .enumerate()
                 .map(|(i, (chunk, bytes))| {
-                    let s = stripe_at(i, rows, w, chunk.len(), maxv, prior_mapped.as_deref());
+                    let s = stripe_at(i, rows, w, chunk.len(), maxv, prior_mapped.as_deref(), net);
                     match BinDecoder::new(bytes) {
                         Ok(mut dec) => {
                             cm::code_stripe(&mut dec, &s, chunk, &mut init.clone()) && !dec.failed()
@@ -568,14 +618,16 @@ fn decode_pixels(c: &Container, prior: Option<&dyn Prior>) -> Result<Image> {
 /// Trains a context-model state: runs the model over `images` in order,
 /// carrying its state from one to the next (exactly what encoding does
 /// within a stripe), then caps its confidences at `cap` so that it keeps
-/// adapting to each new image. Deterministic for a given image order.
+/// adapting to each new image. Deterministic for a given image order. A
+/// state for coding with a context network is trained with that network.
 pub fn train_context_state(
     images: &[Image],
     cap: u8,
     stripe_pixels: u64,
+    net: Option<&cm::CtxNet>,
     mut progress: impl FnMut(usize),
 ) -> cm::Model {
-    let mut model = cm::Model::new();
+    let mut model = cm::Model::fresh(net.is_some());
     for (i, img) in images.iter().enumerate() {
         let u = img.unsigned();
         let map = ValueMap::analyse(&u);
@@ -584,11 +636,31 @@ pub fn train_context_state(
         let rows = stripe_rows(img.width, img.height, stripe_pixels) as usize;
         for (i, chunk) in mapped.chunks(rows * w).enumerate() {
             let mut px = chunk.to_vec();
-            let s = stripe_at(i, rows, w, chunk.len(), map.levels() as i32 - 1, None);
+            let s = stripe_at(i, rows, w, chunk.len(), map.levels() as i32 - 1, None, net);
             cm::code_stripe(&mut cm::NullIo, &s, &mut px, &mut model);
         }
         progress(i + 1);
     }
     model.cap_confidence(cap);
     model
+}
+
+/// Training samples of the context network: runs the coder without the
+/// network over `img` from the embedded trained state for its depth (as
+/// encoding does), adding every `trace.stride`-th pixel's features and
+/// target to `trace`.
+pub fn trace_context(img: &Image, trace: &std::cell::RefCell<cm::Trace>, stripe_pixels: u64) {
+    let u = img.unsigned();
+    let map = ValueMap::analyse(&u);
+    let mapped = map.forward(&u);
+    let w = img.width as usize;
+    let rows = stripe_rows(img.width, img.height, stripe_pixels) as usize;
+    let fresh = cm::Model::new();
+    let init = trained::for_bits(img.bits, false).map_or(&fresh, |t| &t.model);
+    for (i, chunk) in mapped.chunks(rows * w).enumerate() {
+        let mut px = chunk.to_vec();
+        let mut s = stripe_at(i, rows, w, chunk.len(), map.levels() as i32 - 1, None, None);
+        s.trace = Some(trace);
+        cm::code_stripe(&mut cm::NullIo, &s, &mut px, &mut init.clone());
+    }
 }

@@ -330,3 +330,60 @@ fn unknown_context_state_is_refused_by_name() {
     let e = decompress(&c.to_bytes(), &Limits::default(), None).unwrap_err();
     assert!(e.to_string().contains("deadbeef00010203"), "{e}");
 }
+
+#[test]
+fn without_the_context_network_every_low_depth_roundtrips() {
+    let opts = Options {
+        net: false,
+        ..Options::default()
+    };
+    for bits in 1..=8u8 {
+        for signed in [false, true] {
+            for (i, &(w, h)) in SIZES.iter().enumerate() {
+                let c = CONTENTS[(i + bits as usize) % CONTENTS.len()];
+                roundtrip(&make(w, h, bits, signed, c, 77 + i as u64), &opts);
+            }
+        }
+    }
+}
+
+#[test]
+fn the_context_network_is_named_and_an_unknown_one_refused() {
+    let img = make(29, 11, 8, false, Content::Smooth, 3);
+    let with = compress(&img, &Metadata::raw(), &Options::default()).unwrap();
+    let without = compress(
+        &img,
+        &Metadata::raw(),
+        &Options {
+            net: false,
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    assert_ne!(with, without);
+    // The header's model id is a list of (tag, length, id); the network's
+    // tag is 'N'.
+    let net_entry = |id: &[u8]| {
+        let mut i = 0;
+        while i + 2 <= id.len() {
+            if id[i] == b'N' {
+                return Some(i + 2);
+            }
+            i += 2 + id[i + 1] as usize;
+        }
+        None
+    };
+    let mut c = medzip_format::Container::parse(&with, &Limits::default()).unwrap();
+    let at = net_entry(&c.header.model_id).expect("an 8-bit file coded with the network names it");
+    c.header.model_id[at..at + 8].copy_from_slice(&[0xde, 0xad, 0xbe, 0xef, 0, 1, 2, 3]);
+    let e = decompress(&c.to_bytes(), &Limits::default(), None).unwrap_err();
+    assert!(
+        e.to_string().contains("context network deadbeef00010203"),
+        "{e}"
+    );
+    // 9–16-bit images are coded without a network.
+    let img16 = make(29, 11, 12, false, Content::Smooth, 4);
+    let f = compress(&img16, &Metadata::raw(), &Options::default()).unwrap();
+    let c = medzip_format::Container::parse(&f, &Limits::default()).unwrap();
+    assert_eq!(net_entry(&c.header.model_id), None);
+}

@@ -17,6 +17,7 @@
 
 pub mod ae;
 mod dot;
+pub mod mlp;
 pub mod resample;
 
 pub use dot::{dot, simd};
@@ -134,6 +135,11 @@ impl Net {
         Ok(t)
     }
 
+    /// Whether every layer is dense (a per-pixel network, see [`mlp::Mlp`]).
+    pub fn is_mlp(&self) -> bool {
+        self.layers.iter().all(|l| matches!(l, Layer::Dense(_)))
+    }
+
     /// Output shape and fraction bits, checking that every layer fits.
     pub fn check(&self) -> Result<(Shape, u8)> {
         let mut s = self.input;
@@ -244,18 +250,16 @@ fn shift(f_in: u8, w_frac: u8, f_out: u8) -> u32 {
     (f_in as u32 + w_frac as u32).saturating_sub(f_out as u32)
 }
 
-/// Rounding shift, LeakyReLU and clamp of one accumulator.
+/// Rounding shift, LeakyReLU and clamp of one accumulator (branch-free:
+/// the sign of a hidden activation is not predictable).
 #[inline]
 fn finish(acc: i32, bias: i32, shift: u32, leaky: bool, bound: i16) -> i16 {
     let v = acc as i64 + bias as i64;
-    let mut y = if shift > 0 {
-        (v + (1i64 << (shift - 1))) >> shift
-    } else {
-        v
-    };
-    if leaky && y < 0 {
-        y = (y * LEAKY_NUM as i64) >> 8;
-    }
+    let y = (v + ((1i64 << shift) >> 1)) >> shift;
+    let neg = (y * LEAKY_NUM as i64) >> 8;
+    // All ones where LeakyReLU applies (leaky and y < 0).
+    let m = (y >> 63) & -(leaky as i64);
+    let y = (neg & m) | (y & !m);
     y.clamp(-(bound as i64), bound as i64) as i16
 }
 

@@ -136,7 +136,7 @@ fn quantize(
 }
 
 /// Largest magnitude of every weighted op's output over `inputs`.
-fn calibrate(coder: &Coder, plan: &[Op], inputs: &[Tensor<4>]) -> Vec<f32> {
+pub(crate) fn calibrate(coder: &Coder, plan: &[Op], inputs: &[Tensor<4>]) -> Vec<f32> {
     let nblocks = coder.blocks.len();
     let mut maxes = vec![0f32; nblocks];
     for x in inputs {
@@ -150,7 +150,7 @@ fn calibrate(coder: &Coder, plan: &[Op], inputs: &[Tensor<4>]) -> Vec<f32> {
 
 /// How a coder's output is treated.
 #[derive(Clone, Copy)]
-enum Tail {
+pub(crate) enum Tail {
     /// Latent: range from calibration.
     Free,
     /// Sigmoid pre-activation: 8 fraction bits, clamp ±8.
@@ -159,7 +159,7 @@ enum Tail {
     Delta,
 }
 
-fn to_net(
+pub(crate) fn to_net(
     coder: &Coder,
     plan: &[Op],
     input: Shape,

@@ -8,6 +8,7 @@
 //! * [`train`](mod@train): the loop, checkpoints, resume, best weights.
 //! * [`export`]: batch-norm folding, calibration, fixed-point quantization.
 
+pub mod ctxnet;
 pub mod data;
 pub mod export;
 pub mod metrics;

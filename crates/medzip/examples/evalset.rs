@@ -2,7 +2,7 @@
 //! `dev_peers.json` (in parallel, in memory) and print medzip against the
 //! peers per set, the way `compare_peers.py` does.
 //!
-//! cargo run --release -p medzip --example evalset -- ../shared/data/dev ../shared/bench/dev_peers.json [--decode] [--untrained] [--only SET]
+//! cargo run --release -p medzip --example evalset -- ../shared/data/dev ../shared/bench/dev_peers.json [--decode] [--untrained] [--no-net] [--only SET]
 
 use medzip_codec::{Limits, Options};
 use rayon::prelude::*;
@@ -16,6 +16,7 @@ fn main() {
         serde_json::from_slice(&std::fs::read(&args[2]).unwrap()).unwrap();
     let decode = args.iter().any(|a| a == "--decode");
     let untrained = args.iter().any(|a| a == "--untrained");
+    let no_net = args.iter().any(|a| a == "--no-net");
     let only = args
         .iter()
         .position(|a| a == "--only")
@@ -48,6 +49,7 @@ fn main() {
             let l = medzip_io::read(&bytes, Some(k)).unwrap();
             let opts = Options {
                 trained: !untrained,
+                net: !no_net,
                 ..Options::default()
             };
             let f = medzip_codec::compress(&l.image, &l.meta, &opts).unwrap();

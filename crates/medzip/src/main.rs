@@ -130,6 +130,10 @@ enum Cmd {
         /// Start the context model empty instead of from the embedded trained state.
         #[arg(long)]
         untrained: bool,
+        /// Code without the embedded context network (faster, a little
+        /// larger; the network is used for images of at most 8 bits).
+        #[arg(long)]
+        no_net: bool,
         /// Autoencoder prior (the paper's models): an embedded one by name
         /// (cnn1, cnn2, two-stage) or a model file (.mzae, e.g. from
         /// `medzip train`). Its reconstruction becomes the residual coder's
@@ -184,6 +188,48 @@ enum Cmd {
         /// Confidence cap of the trained counts.
         #[arg(long, default_value_t = 24)]
         cap: u8,
+        /// Train the state for coding with this context network (made by
+        /// `medzip train-net`).
+        #[arg(long)]
+        net: Option<PathBuf>,
+    },
+    /// Train the context coder's network on a site's images: samples the
+    /// coder's per-pixel features, trains a small MLP (burn, CPU), exports
+    /// the integer network (OUT) and its record (OUT with .json).
+    TrainNet {
+        /// Folders searched recursively for images.
+        #[arg(long = "data", required = true)]
+        data: Vec<PathBuf>,
+        /// Which images: 8 (≤ 8 bits stored), 16 (9–16 bits) or any.
+        #[arg(long, value_parser = ["8", "16", "any"], default_value = "any")]
+        bits: String,
+        #[arg(long)]
+        out: PathBuf,
+        /// Seed of the image order, the split and the initial weights' shuffles.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Only files with these extensions.
+        #[arg(long, default_value = "png,pgm,tif,tiff,dcm")]
+        ext: String,
+        /// A file listing paths (relative to a data folder) to leave out.
+        #[arg(long)]
+        exclude: Option<PathBuf>,
+        /// Use at most this many images (the first of the seeded order).
+        #[arg(long, default_value_t = 400)]
+        max_images: usize,
+        /// About this many training samples (evenly spaced pixels).
+        #[arg(long, default_value_t = 4_000_000)]
+        samples: usize,
+        /// At least this many samples from each image.
+        #[arg(long, default_value_t = 8000)]
+        min_per_image: usize,
+        /// Hidden layer widths, comma-separated.
+        #[arg(long, default_value = "64,32")]
+        hidden: String,
+        #[arg(long, default_value_t = 12)]
+        epochs: usize,
+        #[arg(long, default_value_t = 2e-3)]
+        lr: f64,
     },
     /// Train one of the paper's autoencoders (ann, cnn1, cnn2, two-stage)
     /// and export its integer model (RUN/model.mzae).
@@ -241,6 +287,7 @@ fn run(cli: Cli) -> Result<bool> {
             residual,
             verify,
             untrained,
+            no_net,
             model,
             stripe_pixels,
         } => {
@@ -255,6 +302,7 @@ fn run(cli: Cli) -> Result<bool> {
                 },
                 stripe_pixels: stripe_pixels.max(1),
                 trained: !untrained,
+                net: !no_net,
             };
             let job = |inp: &Path| compress_one(inp, &out, &opts, verify);
             Ok(for_each(&inputs, &out, cli.quiet, "compressing", job))
@@ -293,6 +341,49 @@ fn run(cli: Cli) -> Result<bool> {
             }
             Ok(true)
         }
+        Cmd::TrainNet {
+            data,
+            bits,
+            out,
+            seed,
+            ext,
+            exclude,
+            max_images,
+            samples,
+            min_per_image,
+            hidden,
+            epochs,
+            lr,
+        } => {
+            let hidden = hidden
+                .split(',')
+                .map(|h| h.trim().parse::<usize>())
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .context("--hidden takes comma-separated widths")?;
+            train::run_net(&train::NetArgs {
+                data: &data,
+                low_bits: match bits.as_str() {
+                    "8" => Some(true),
+                    "16" => Some(false),
+                    _ => None,
+                },
+                out: &out,
+                ext: &ext,
+                exclude: exclude.as_deref(),
+                max_images,
+                samples,
+                min_per_image,
+                opts: medzip_train::ctxnet::NetOptions {
+                    hidden,
+                    epochs,
+                    lr,
+                    seed,
+                    ..Default::default()
+                },
+                quiet: cli.quiet,
+            })?;
+            Ok(true)
+        }
         Cmd::TrainContext {
             data,
             bits,
@@ -301,6 +392,7 @@ fn run(cli: Cli) -> Result<bool> {
             ext,
             exclude,
             cap,
+            net,
         } => {
             train::run(
                 &data,
@@ -310,6 +402,7 @@ fn run(cli: Cli) -> Result<bool> {
                 &ext,
                 exclude.as_deref(),
                 cap,
+                net.as_deref(),
                 cli.quiet,
             )?;
             Ok(true)

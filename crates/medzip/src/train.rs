@@ -32,17 +32,17 @@ fn shuffle<T>(v: &mut [T], seed: u64) {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-pub fn run(
+/// Images of the wanted depth (`None`: any) under `data` (minus
+/// `exclude`), in the seeded order, at most `limit`: `(images, names,
+/// number excluded)`.
+fn load_set(
     data: &[PathBuf],
-    low_bits: bool,
-    out: &Path,
+    low_bits: Option<bool>,
     seed: u64,
     ext: &str,
     exclude: Option<&Path>,
-    cap: u8,
-    quiet: bool,
-) -> Result<()> {
+    limit: usize,
+) -> Result<(Vec<medzip_codec::Image>, Vec<String>, usize)> {
     let exts: Vec<&str> = ext.split(',').collect();
     let excluded: BTreeSet<String> = match exclude {
         Some(p) => std::fs::read_to_string(p)?
@@ -66,13 +66,17 @@ pub fn run(
         files.extend(f);
     }
     files.sort();
+    shuffle(&mut files, seed);
     let mut images = Vec::new();
     let mut names = Vec::new();
     for p in &files {
+        if images.len() >= limit {
+            break;
+        }
         let bytes = std::fs::read(p)?;
         let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
         match medzip_io::read(&bytes, name.as_deref()) {
-            Ok(l) if (l.image.bits <= 8) == low_bits => {
+            Ok(l) if low_bits.is_none_or(|lb| (l.image.bits <= 8) == lb) => {
                 images.push(l.image);
                 names.push(p.display().to_string());
             }
@@ -83,13 +87,39 @@ pub fn run(
     if images.is_empty() {
         bail!(
             "no {} images found",
-            if low_bits { "≤ 8-bit" } else { "9–16-bit" }
+            match low_bits {
+                Some(true) => "≤ 8-bit",
+                Some(false) => "9–16-bit",
+                None => "",
+            }
         );
     }
-    let mut order: Vec<usize> = (0..images.len()).collect();
-    shuffle(&mut order, seed);
-    let images: Vec<_> = order.iter().map(|&i| images[i].clone()).collect();
-    let names: Vec<_> = order.iter().map(|&i| names[i].clone()).collect();
+    Ok((images, names, excluded.len()))
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn run(
+    data: &[PathBuf],
+    low_bits: bool,
+    out: &Path,
+    seed: u64,
+    ext: &str,
+    exclude: Option<&Path>,
+    cap: u8,
+    net: Option<&Path>,
+    quiet: bool,
+) -> Result<()> {
+    let net = match net {
+        Some(p) => Some(
+            medzip_codec::trained::load_net(
+                "net",
+                &std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?,
+            )
+            .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?,
+        ),
+        None => None,
+    };
+    let (images, names, excluded) = load_set(data, Some(low_bits), seed, ext, exclude, usize::MAX)?;
     let pb = if quiet {
         ProgressBar::hidden()
     } else {
@@ -100,8 +130,13 @@ pub fn run(
             .expect("template")
             .progress_chars("=> "),
     );
-    let model =
-        medzip_codec::train_context_state(&images, cap, 1 << 20, |i| pb.set_position(i as u64));
+    let model = medzip_codec::train_context_state(
+        &images,
+        cap,
+        1 << 20,
+        net.as_ref().map(|n| &n.net),
+        |i| pb.set_position(i as u64),
+    );
     pb.finish_and_clear();
     let state = model.save();
     let id = medzip_codec::trained::id_of(&state);
@@ -113,8 +148,9 @@ pub fn run(
         "bits": if low_bits { "1-8" } else { "9-16" },
         "images": names.len(),
         "seed": seed, "cap": cap,
+        "net_id": net.as_ref().map(|n| medzip_format::hex(&n.id)),
         "data": data.iter().map(|d| d.display().to_string()).collect::<Vec<_>>(),
-        "excluded": excluded.len(),
+        "excluded": excluded,
         "data_list_sha256": list_hash,
         "files_in_training_order": names,
     });
@@ -127,6 +163,136 @@ pub fn run(
             names.len(),
             out.display(),
             cfg_path.display()
+        );
+    }
+    Ok(())
+}
+
+/// Settings of `medzip train-net`.
+pub struct NetArgs<'a> {
+    pub data: &'a [PathBuf],
+    /// `Some(true)`: ≤ 8-bit images only, `Some(false)`: 9–16-bit, `None`: any.
+    pub low_bits: Option<bool>,
+    pub out: &'a Path,
+    pub ext: &'a str,
+    pub exclude: Option<&'a Path>,
+    pub max_images: usize,
+    /// About this many training samples are drawn (evenly spaced pixels).
+    pub samples: usize,
+    /// At least this many from each image (small images are not drowned
+    /// by large ones).
+    pub min_per_image: usize,
+    pub opts: medzip_train::ctxnet::NetOptions,
+    pub quiet: bool,
+}
+
+/// `medzip train-net`: samples the coder's features on a site's images,
+/// trains the context network (burn, CPU), exports the integer network.
+pub fn run_net(a: &NetArgs) -> Result<()> {
+    use medzip_train::ctxnet;
+    use std::cell::RefCell;
+    let (images, names, excluded) = load_set(
+        a.data,
+        a.low_bits,
+        a.opts.seed,
+        a.ext,
+        a.exclude,
+        a.max_images,
+    )?;
+    if images.len() < 2 {
+        bail!("train-net needs at least 2 images (one for validation)");
+    }
+    // The last tenth of the (seeded) order validates.
+    let nval = (images.len() / 10).max(1);
+    let ntr = images.len() - nval;
+    let pixels: usize = images[..ntr].iter().map(|i| i.data.len()).sum();
+    let stride = (pixels / a.samples.max(1)).max(1) as u32;
+    let pb = |n: usize, what: &str| {
+        let pb = if a.quiet {
+            ProgressBar::hidden()
+        } else {
+            ProgressBar::new(n as u64)
+        };
+        pb.set_style(
+            ProgressStyle::with_template(&format!(
+                "{what} [{{bar:30}}] {{pos}}/{{len}} {{msg}} ETA {{eta}}"
+            ))
+            .expect("template")
+            .progress_chars("=> "),
+        );
+        pb
+    };
+    let tr = RefCell::new(medzip_codec::cm::Trace::new(stride));
+    let val = RefCell::new(medzip_codec::cm::Trace::new(stride));
+    let bar = pb(images.len(), "sampling");
+    for (i, img) in images.iter().enumerate() {
+        let t = if i < ntr { &tr } else { &val };
+        let own = (img.data.len() / a.min_per_image.max(1)).max(1) as u32;
+        t.borrow_mut().stride = stride.min(own);
+        medzip_codec::trace_context(img, t, 1 << 20);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let (tr, val) = (tr.into_inner(), val.into_inner());
+    let dev = medzip_train::train::device(false)?;
+    let bar = pb(a.opts.epochs, "training");
+    let (coder, logs) = ctxnet::train(&tr, &val, &a.opts, &dev, |log, b, nb| {
+        bar.set_message(format!(
+            "epoch {} batch {b}/{nb} train {:.4} bits{}",
+            log.epoch,
+            log.train_bits,
+            if log.val_bits.is_nan() {
+                String::new()
+            } else {
+                format!(" val {:.4}", log.val_bits)
+            }
+        ));
+        if b == nb {
+            bar.inc(1);
+            if !a.quiet {
+                bar.println(format!(
+                    "epoch {}: train {:.4} val {:.4} bits/sample",
+                    log.epoch, log.train_bits, log.val_bits
+                ));
+            }
+        }
+    });
+    bar.finish_and_clear();
+    let net = ctxnet::export(&coder, &a.opts.hidden, &tr, &dev);
+    let bytes = net.to_bytes();
+    let ctx = medzip_codec::cm::CtxNet::new(medzip_nn::Net::from_bytes(&bytes)?)
+        .map_err(|e| anyhow::anyhow!("exported network does not load: {e}"))?;
+    let int_bits = ctxnet::evaluate_integer(&ctx, &val);
+    let float_bits = logs.last().map_or(f64::NAN, |l| l.val_bits);
+    let id = medzip_codec::trained::id_of(&bytes);
+    crate::write_atomic(a.out, &bytes, true)?;
+    let config = serde_json::json!({
+        "net_id": medzip_format::hex(&id),
+        "parameters": ctx.net().parameters(),
+        "options": a.opts,
+        "stride": stride,
+        "min_per_image": a.min_per_image,
+        "samples": { "train": tr.feats.len(), "validation": val.feats.len() },
+        "images": { "train": ntr, "validation": nval },
+        "excluded": excluded,
+        "data": a.data.iter().map(|d| d.display().to_string()).collect::<Vec<_>>(),
+        "data_list_sha256": medzip_format::hex(&medzip_format::sha256(names.join("\n").as_bytes())),
+        "validation_bits_per_sample": { "float": float_bits, "integer": int_bits },
+        "epochs": logs,
+        "files_in_order": names,
+    });
+    let cfg_path = a.out.with_extension("json");
+    crate::write_atomic(
+        &cfg_path,
+        serde_json::to_string_pretty(&config)?.as_bytes(),
+        true,
+    )?;
+    if !a.quiet {
+        eprintln!(
+            "context network {} ({} parameters): validation {float_bits:.4} bits/sample (float), {int_bits:.4} (integer) -> {}",
+            medzip_format::hex(&id),
+            ctx.net().parameters(),
+            a.out.display()
         );
     }
     Ok(())

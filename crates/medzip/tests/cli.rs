@@ -145,7 +145,9 @@ fn golden_image8() -> medzip_codec::Image {
 }
 
 /// One golden file per codec mode: each residual coder, and the context
-/// coder with each shipped trained state (8-bit and 16-bit) and with none.
+/// coder with each shipped trained state (8-bit and 16-bit) and with none,
+/// with and without the context network. The files made before the network
+/// existed (`golden_8u_context*.mdz` without `_net`) must keep decoding.
 #[test]
 fn golden_files_decode_and_encoding_is_unchanged() {
     use medzip_codec::{Options, Residual};
@@ -169,9 +171,30 @@ fn golden_files_decode_and_encoding_is_unchanged() {
                 ..Default::default()
             },
         ),
-        ("golden_8u_context.mdz", golden_image8(), Options::default()),
+        (
+            "golden_8u_context.mdz",
+            golden_image8(),
+            Options {
+                net: false,
+                ..Default::default()
+            },
+        ),
         (
             "golden_8u_context_untrained.mdz",
+            golden_image8(),
+            Options {
+                trained: false,
+                net: false,
+                ..Default::default()
+            },
+        ),
+        (
+            "golden_8u_context_net.mdz",
+            golden_image8(),
+            Options::default(),
+        ),
+        (
+            "golden_8u_context_net_untrained.mdz",
             golden_image8(),
             Options {
                 trained: false,
@@ -213,8 +236,10 @@ fn golden_files_with_autoencoder_priors() {
     ];
     for (name, img, model, residual) in cases {
         let prior = medzip_codec::priors::by_name(model).expect("embedded model");
+        // (Made before the context network existed.)
         let opts = Options {
             residual,
+            net: false,
             ..Default::default()
         };
         check_golden(&dir, &table, name, &img, &opts, Some(prior));

@@ -1,0 +1,344 @@
+//! A dense-only network laid out for one small input vector at a time (the
+//! context coder runs one per pixel).
+//!
+//! The AVX2 path broadcasts a pair of inputs and multiplies it with eight
+//! outputs' interleaved weight pairs in one `vpmaddwd`, accumulating with
+//! wrapping `vpaddd`: per output the same wrapping `i32` sum of the same
+//! products as the scalar path and as [`Net::forward`], so the bits are
+//! the same. Rounding, LeakyReLU and clamping are shared scalar code.
+
+use crate::{finish, shift, Layer, Net};
+
+/// Most outputs of one layer.
+pub const MAX_OUTS: usize = 64;
+/// Most inputs of the first layer.
+pub const MAX_IN: usize = 64;
+
+struct Packed {
+    fan_in: usize,
+    outs: usize,
+    /// Output blocks of 8 (`outs` rounded up).
+    blocks: usize,
+    /// `[pair][block][lane]` of `(w[o][2j], w[o][2j+1])` packed in an i32;
+    /// padding (odd inputs, missing outputs) is zero.
+    w: Vec<i32>,
+    bias: Vec<i32>,
+    shift: Vec<u32>,
+    /// `bias` and `shift` padded to `blocks × 8` for the AVX2 path.
+    bias8: Vec<i32>,
+    shift8: Vec<i32>,
+    leaky: bool,
+    bound: i16,
+    /// Whether every accumulator, bias, rounding and LeakyReLU product of
+    /// this layer provably fits `i32` for inputs within their bound: then
+    /// the AVX2 path requantizes eight outputs at once in `i32` lanes, with
+    /// the same results as the `i64` scalar code.
+    fits_i32: bool,
+}
+
+/// A checked dense-only network, packed for [`Mlp::forward`]. Its inputs
+/// are clamped to `±in_bound` (part of its definition).
+pub struct Mlp {
+    net: Net,
+    layers: Vec<Packed>,
+    f_out: u8,
+    in_bound: i16,
+}
+
+impl Mlp {
+    /// Packs `net`: dense layers only, each at most [`MAX_OUTS`] outputs;
+    /// inputs will be clamped to `±in_bound`.
+    pub fn new(net: Net, in_bound: i16) -> crate::Result<Mlp> {
+        let in_bound = in_bound.max(0);
+        let mut x_bound = in_bound as i64;
+        let (_, f_out) = net.check()?;
+        if !net.is_mlp() {
+            return Err(crate::Error::BadModel("not a dense-only network".into()));
+        }
+        let mut f = net.f_in;
+        let mut layers = Vec::new();
+        for l in &net.layers {
+            let Layer::Dense(p) = l else { unreachable!() };
+            if p.outs > MAX_OUTS || p.fan_in > MAX_IN {
+                return Err(crate::Error::BadModel(format!(
+                    "a per-pixel layer has at most {MAX_IN} inputs and {MAX_OUTS} outputs (got {} and {})",
+                    p.fan_in, p.outs
+                )));
+            }
+            let pairs = p.fan_in.div_ceil(2);
+            let blocks = p.outs.div_ceil(8);
+            let mut w = vec![0i32; pairs * blocks * 8];
+            for j in 0..pairs {
+                for o in 0..p.outs {
+                    let at = |i: usize| {
+                        if i < p.fan_in {
+                            p.w[o * p.fan_in + i]
+                        } else {
+                            0
+                        }
+                    };
+                    w[(j * blocks + o / 8) * 8 + o % 8] =
+                        (at(2 * j) as u16 as i32) | ((at(2 * j + 1) as i32) << 16);
+                }
+            }
+            let fits_i32 = (0..p.outs).all(|o| {
+                let row = &p.w[o * p.fan_in..(o + 1) * p.fan_in];
+                let sum: i64 = row.iter().map(|&w| (w as i64).abs()).sum::<i64>() * x_bound;
+                let sh = shift(f, p.w_frac[o], p.f_out);
+                let v = sum + (p.bias[o] as i64).abs() + (1i64 << sh);
+                v < 1 << 31 && (v >> sh) * (crate::LEAKY_NUM as i64) < 1 << 31
+            });
+            x_bound = p.bound as i64;
+            let shifts: Vec<u32> = p.w_frac.iter().map(|&wf| shift(f, wf, p.f_out)).collect();
+            let mut bias8 = p.bias.clone();
+            bias8.resize(blocks * 8, 0);
+            let mut shift8: Vec<i32> = shifts.iter().map(|&v| v as i32).collect();
+            shift8.resize(blocks * 8, 0);
+            layers.push(Packed {
+                fan_in: p.fan_in,
+                outs: p.outs,
+                blocks,
+                w,
+                bias: p.bias.clone(),
+                shift: shifts,
+                bias8,
+                shift8,
+                leaky: p.leaky,
+                bound: p.bound,
+                fits_i32,
+            });
+            f = p.f_out;
+        }
+        Ok(Mlp {
+            net,
+            layers,
+            f_out,
+            in_bound,
+        })
+    }
+
+    pub fn net(&self) -> &Net {
+        &self.net
+    }
+
+    /// Fraction bits of the outputs.
+    pub fn f_out(&self) -> u8 {
+        self.f_out
+    }
+
+    /// Runs the network on `input` (the network's input length) into
+    /// `out` (its output length); `scratch` holds the hidden layers.
+    #[inline]
+    pub fn forward(&self, input: &[i16], scratch: &mut [[i16; MAX_OUTS]; 2], out: &mut [i16]) {
+        self.forward_on(crate::simd::enabled(), input, scratch, out)
+    }
+
+    /// [`Mlp::forward`] on the AVX2 path (`avx2`, when the CPU has it) or
+    /// the scalar one.
+    pub fn forward_on(
+        &self,
+        avx2: bool,
+        input: &[i16],
+        scratch: &mut [[i16; MAX_OUTS]; 2],
+        out: &mut [i16],
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        let avx2 = avx2 && std::arch::is_x86_feature_detected!("avx2");
+        let mut acc = [0i32; MAX_OUTS];
+        let nl = self.layers.len();
+        let mut x0 = [0i16; MAX_IN];
+        for (x, &v) in x0.iter_mut().zip(input) {
+            *x = v.clamp(-self.in_bound, self.in_bound);
+        }
+        for (k, l) in self.layers.iter().enumerate() {
+            let src: &[i16] = if k == 0 {
+                &x0[..l.fan_in]
+            } else {
+                &scratch[(k - 1) & 1][..l.fan_in]
+            };
+            #[cfg(target_arch = "x86_64")]
+            if avx2 {
+                // SAFETY: AVX2 was detected at run time.
+                unsafe { sums_avx2(l, src, &mut acc) };
+            } else {
+                sums_scalar(l, src, &mut acc);
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            {
+                let _ = avx2;
+                sums_scalar(l, src, &mut acc);
+            }
+            let dst: &mut [i16] = if k + 1 == nl {
+                &mut out[..l.outs]
+            } else {
+                &mut scratch[k & 1][..l.outs]
+            };
+            #[cfg(target_arch = "x86_64")]
+            if avx2 && l.fits_i32 {
+                // SAFETY: AVX2 was detected at run time.
+                unsafe { finish_avx2(l, &acc, dst) };
+                continue;
+            }
+            for o in 0..l.outs {
+                dst[o] = finish(acc[o], l.bias[o], l.shift[o], l.leaky, l.bound);
+            }
+        }
+    }
+}
+
+/// Scalar sums of one layer: the same wrapping sums as the AVX2 path.
+fn sums_scalar(l: &Packed, x: &[i16], acc: &mut [i32; MAX_OUTS]) {
+    for (o, a) in acc.iter_mut().enumerate().take(l.outs) {
+        let mut s = 0i32;
+        for j in 0..l.fan_in.div_ceil(2) {
+            let wp = l.w[(j * l.blocks + o / 8) * 8 + o % 8];
+            let x1 = if 2 * j + 1 < l.fan_in {
+                x[2 * j + 1]
+            } else {
+                0
+            };
+            s = s
+                .wrapping_add((wp as i16) as i32 * x[2 * j] as i32)
+                .wrapping_add((wp >> 16) * x1 as i32);
+        }
+        *a = s;
+    }
+}
+
+/// [`finish`] of eight outputs at once in `i32` lanes (only for layers
+/// whose values provably fit, so the results equal the `i64` scalar code).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn finish_avx2(l: &Packed, acc: &[i32; MAX_OUTS], dst: &mut [i16]) {
+    use std::arch::x86_64::*;
+    let bound = _mm256_set1_epi32(l.bound as i32);
+    let nbound = _mm256_set1_epi32(-(l.bound as i32));
+    let leaky = _mm256_set1_epi32(-(l.leaky as i32));
+    let slope = _mm256_set1_epi32(crate::LEAKY_NUM);
+    let one = _mm256_set1_epi32(1);
+    for b in 0..l.blocks {
+        let mut y = [0i32; 8];
+        // SAFETY: `acc` (MAX_OUTS, a multiple of 8), `bias8` and `shift8`
+        // (`blocks × 8`) hold 8 i32s from `b × 8`; `y` holds 8.
+        unsafe {
+            let a = _mm256_loadu_si256(acc.as_ptr().add(b * 8) as *const __m256i);
+            let bi = _mm256_loadu_si256(l.bias8.as_ptr().add(b * 8) as *const __m256i);
+            let s = _mm256_loadu_si256(l.shift8.as_ptr().add(b * 8) as *const __m256i);
+            // (1 << s) >> 1
+            let rnd = _mm256_srli_epi32(_mm256_sllv_epi32(one, s), 1);
+            let v = _mm256_srav_epi32(_mm256_add_epi32(_mm256_add_epi32(a, bi), rnd), s);
+            let neg = _mm256_srai_epi32(_mm256_mullo_epi32(v, slope), 8);
+            let m = _mm256_and_si256(_mm256_srai_epi32(v, 31), leaky);
+            let v = _mm256_blendv_epi8(v, neg, m);
+            let v = _mm256_max_epi32(_mm256_min_epi32(v, bound), nbound);
+            _mm256_storeu_si256(y.as_mut_ptr() as *mut __m256i, v);
+        }
+        let n = (l.outs - b * 8).min(8);
+        for (d, &v) in dst[b * 8..b * 8 + n].iter_mut().zip(&y) {
+            *d = v as i16;
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn sums_avx2(l: &Packed, x: &[i16], acc: &mut [i32; MAX_OUTS]) {
+    use std::arch::x86_64::*;
+    let mut a = [_mm256_setzero_si256(); MAX_OUTS / 8];
+    let pairs = l.fan_in.div_ceil(2);
+    for j in 0..pairs {
+        let x1 = if 2 * j + 1 < l.fan_in {
+            x[2 * j + 1]
+        } else {
+            0
+        };
+        let xv = _mm256_set1_epi32((x[2 * j] as u16 as i32) | ((x1 as i32) << 16));
+        let row = &l.w[j * l.blocks * 8..(j + 1) * l.blocks * 8];
+        for (b, ab) in a.iter_mut().enumerate().take(l.blocks) {
+            // SAFETY: `row` holds `blocks × 8` i32s.
+            let wv = unsafe { _mm256_loadu_si256(row.as_ptr().add(b * 8) as *const __m256i) };
+            *ab = _mm256_add_epi32(*ab, _mm256_madd_epi16(xv, wv));
+        }
+    }
+    for (b, ab) in a.iter().enumerate().take(l.blocks) {
+        // SAFETY: `acc` holds MAX_OUTS ≥ (b + 1) × 8 i32s.
+        unsafe { _mm256_storeu_si256(acc.as_mut_ptr().add(b * 8) as *mut __m256i, *ab) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Shape, Weighted};
+
+    /// A dense layer with pseudo-random weights of at most `wmax` in magnitude.
+    fn layer(fan_in: usize, outs: usize, leaky: bool, wmax: i32, seed: &mut u32) -> Layer {
+        let mut r = || {
+            *seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (*seed >> 16) as i16 as i32
+        };
+        Layer::Dense(Weighted {
+            fan_in,
+            outs,
+            f_out: 8,
+            leaky,
+            bound: 30_000,
+            w_frac: (0..outs).map(|o| 10 + (o % 5) as u8).collect(),
+            bias: (0..outs).map(|_| r() * 97).collect(),
+            w: (0..fan_in * outs)
+                .map(|_| (r() * wmax / 32_768) as i16)
+                .collect(),
+        })
+    }
+
+    /// Odd widths (padding), extreme weights and inputs (wrap-around, the
+    /// `i64` requantization) and ordinary ones (the `i32` lanes): the packed
+    /// network equals the reference `Net::forward` on both paths.
+    #[test]
+    fn packed_equals_reference_on_both_paths() {
+        for (wmax, in_bound, lanes) in [(32_767, i16::MAX, false), (300, 4095, true)] {
+            let mut seed = 5u32;
+            let net = Net {
+                input: Shape { c: 31, h: 1, w: 1 },
+                f_in: 8,
+                layers: vec![
+                    layer(31, 37, true, wmax, &mut seed),
+                    layer(37, 9, true, wmax, &mut seed),
+                    layer(9, 2, false, wmax, &mut seed),
+                ],
+            };
+            let mlp = Mlp::new(net.clone(), in_bound).unwrap();
+            assert!(mlp.layers.iter().all(|l| l.fits_i32 == lanes));
+            let mut scratch = [[0i16; MAX_OUTS]; 2];
+            for t in 0..300 {
+                let input: Vec<i16> = (0..31)
+                    .map(|i| match t % 3 {
+                        0 => i16::MIN,
+                        _ => ((i * 7919 + t * 104_729) % 65_536) as u16 as i16,
+                    })
+                    .collect();
+                let clamped: Vec<i16> = input
+                    .iter()
+                    .map(|v| (*v).clamp(-in_bound, in_bound))
+                    .collect();
+                let want = net.forward(&clamped).unwrap().data;
+                for avx2 in [false, true] {
+                    let mut out = [0i16; 2];
+                    mlp.forward_on(avx2, &input, &mut scratch, &mut out);
+                    assert_eq!(&out[..], &want[..], "input {t}, avx2 {avx2}, wmax {wmax}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn wide_or_convolutional_networks_are_refused() {
+        let mut seed = 1u32;
+        let wide = Net {
+            input: Shape { c: 4, h: 1, w: 1 },
+            f_in: 8,
+            layers: vec![layer(4, MAX_OUTS + 1, false, 100, &mut seed)],
+        };
+        assert!(Mlp::new(wide, 4095).is_err());
+    }
+}
