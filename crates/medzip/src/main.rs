@@ -510,9 +510,13 @@ fn write_atomic(path: &Path, bytes: &[u8], force: bool) -> Result<()> {
         _ => PathBuf::from("."),
     };
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".medzip-")
-        .suffix(".tmp")
+    let mut b = tempfile::Builder::new();
+    b.prefix(".medzip-").suffix(".tmp");
+    // Like any file a program creates: rw for all, less the umask (a
+    // temporary file would otherwise stay owner-only once renamed).
+    #[cfg(unix)]
+    b.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    let mut tmp = b
         .tempfile_in(&dir)
         .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
     tmp.write_all(bytes).context("write failed")?;

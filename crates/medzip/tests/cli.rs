@@ -286,6 +286,16 @@ fn exit_codes_overwrite_and_no_partial_outputs() {
     let src = samples().join("kermany256_IM-0199-0001.png");
     let mdz = d.join("a.mdz");
     assert_eq!(run(&["compress", s(&src), "-o", s(&mdz)]).0, 0);
+    // Outputs get the permissions of any new file (the umask decides), not
+    // the owner-only mode of the temporary file they were written as.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let plain = d.join("plain");
+        std::fs::write(&plain, b"x").unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&mdz), mode(&plain));
+    }
     // Refuses to overwrite without --force.
     let before = std::fs::read(&mdz).unwrap();
     let (code, _, err) = run(&["compress", s(&src), "-o", s(&mdz)]);
