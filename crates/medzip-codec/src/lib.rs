@@ -533,11 +533,11 @@ fn decode_pixels(c: &Container, prior: Option<&dyn Prior>) -> Result<Image> {
                             needed: format!("context network {}", medzip_format::hex(id)),
                             available: format!(
                                 "which this build lacks (it has: {})",
-                                trained::net8().map_or("none".to_string(), |n| format!(
-                                    "{} {}",
-                                    n.name,
-                                    medzip_format::hex(&n.id)
-                                ))
+                                trained::nets()
+                                    .iter()
+                                    .map(|n| format!("{} {}", n.name, medzip_format::hex(&n.id)))
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
                             ),
                         })
                     }

@@ -24,9 +24,12 @@ static CM8: &[u8] = include_bytes!("../models/cm8.state.z");
 static CM16: &[u8] = include_bytes!("../models/cm16.state.z");
 /// For images of at most 8 bits stored, coded with the context network.
 static CM8N: &[u8] = include_bytes!("../models/cm8n.state.z");
-/// The context network for images of at most 8 bits stored (`medzip-nn`
-/// network bytes).
+/// For images of 9 to 16 bits stored, coded with the context network.
+static CM16N: &[u8] = include_bytes!("../models/cm16n.state.z");
+/// The context networks (`medzip-nn` network bytes) for images of at most
+/// 8 and of 9 to 16 bits stored.
 static NET8: &[u8] = include_bytes!("../models/ctx8.net");
+static NET16: &[u8] = include_bytes!("../models/ctx16.net");
 
 /// Id of serialized state bytes.
 pub fn id_of(state: &[u8]) -> [u8; 8] {
@@ -67,7 +70,12 @@ fn cm8n() -> Option<&'static Trained> {
     S.get_or_init(|| unpack("cm8n", CM8N)).as_ref()
 }
 
-/// An embedded context network.
+fn cm16n() -> Option<&'static Trained> {
+    static S: OnceLock<Option<Trained>> = OnceLock::new();
+    S.get_or_init(|| unpack("cm16n", CM16N)).as_ref()
+}
+
+/// A context network (embedded, or a site's).
 pub struct TrainedNet {
     pub name: &'static str,
     pub id: [u8; 8],
@@ -84,8 +92,7 @@ pub fn load_net(name: &'static str, bytes: &[u8]) -> Result<TrainedNet, String> 
     })
 }
 
-/// The embedded network for images of at most 8 bits stored.
-pub fn net8() -> Option<&'static TrainedNet> {
+fn net8() -> Option<&'static TrainedNet> {
     static S: OnceLock<Option<TrainedNet>> = OnceLock::new();
     S.get_or_init(|| {
         (!NET8.is_empty())
@@ -95,32 +102,91 @@ pub fn net8() -> Option<&'static TrainedNet> {
     .as_ref()
 }
 
-/// The network (embedded) an encoder uses for `bits` bits stored.
+fn net16() -> Option<&'static TrainedNet> {
+    static S: OnceLock<Option<TrainedNet>> = OnceLock::new();
+    S.get_or_init(|| {
+        (!NET16.is_empty())
+            .then(|| load_net("ctx16", NET16).ok())
+            .flatten()
+    })
+    .as_ref()
+}
+
+/// A site's own network and state (from `medzip train-net` and
+/// `medzip train-context`), given at run time: the encoder prefers them
+/// for every image, the decoder finds them by id like the embedded ones.
+#[derive(Default)]
+struct Site {
+    net: Option<&'static TrainedNet>,
+    state: Option<&'static Trained>,
+}
+
+static SITE: std::sync::RwLock<Site> = std::sync::RwLock::new(Site {
+    net: None,
+    state: None,
+});
+
+fn site() -> std::sync::RwLockReadGuard<'static, Site> {
+    SITE.read().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Registers a site's context network (network bytes, as `medzip
+/// train-net` writes them). It lives as long as the process.
+pub fn use_site_net(bytes: &[u8]) -> Result<&'static TrainedNet, String> {
+    let n: &'static TrainedNet = Box::leak(Box::new(load_net("site", bytes)?));
+    SITE.write().unwrap_or_else(|e| e.into_inner()).net = Some(n);
+    Ok(n)
+}
+
+/// Registers a site's context-model state (the deflated file `medzip
+/// train-context` writes). It lives as long as the process.
+pub fn use_site_state(z: &[u8]) -> Result<&'static Trained, String> {
+    let t = unpack("site", z).ok_or("not a context-model state of this version")?;
+    let t: &'static Trained = Box::leak(Box::new(t));
+    SITE.write().unwrap_or_else(|e| e.into_inner()).state = Some(t);
+    Ok(t)
+}
+
+/// Every network this process knows: a site's, then the embedded ones.
+pub fn nets() -> Vec<&'static TrainedNet> {
+    [site().net, net8(), net16()]
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// The network an encoder uses for `bits` bits stored: a site's, else the
+/// embedded one for the depth.
 pub fn net_for_bits(bits: u8) -> Option<&'static TrainedNet> {
-    if bits <= 8 {
-        net8()
-    } else {
-        None
-    }
+    site().net.or(if bits <= 8 { net8() } else { net16() })
 }
 
-/// The embedded network with this id.
+/// The network with this id.
 pub fn net_by_id(id: &[u8]) -> Option<&'static TrainedNet> {
-    net8().filter(|n| n.id == id)
+    nets().into_iter().find(|n| n.id == id)
 }
 
-/// Every state embedded in this build (those that load with this code).
+/// Every state this process knows: a site's, then the embedded ones
+/// (those that load with this code).
 pub fn all() -> Vec<&'static Trained> {
-    [cm8(), cm16(), cm8n()].into_iter().flatten().collect()
+    [site().state, cm8(), cm16(), cm8n(), cm16n()]
+        .into_iter()
+        .flatten()
+        .collect()
 }
 
 /// The state the encoder uses for an image of `bits` bits stored, coded
-/// with (`net`) or without the context network.
+/// with (`net`) or without the context network: a site's (when it is for
+/// that coder), else the embedded one.
 pub fn for_bits(bits: u8, net: bool) -> Option<&'static Trained> {
+    if let Some(t) = site().state.filter(|t| t.model.uses_net() == net) {
+        return Some(t);
+    }
     match (bits <= 8, net) {
         (true, false) => cm8(),
         (true, true) => cm8n(),
-        (false, _) => cm16(),
+        (false, false) => cm16(),
+        (false, true) => cm16n(),
     }
 }
 
@@ -137,7 +203,12 @@ mod tests {
     fn embedded_states_load_and_roundtrip() {
         // Every embedded file must load with this code (a shape change
         // without retraining is caught here).
-        for (name, z) in [("cm8", CM8), ("cm16", CM16), ("cm8n", CM8N)] {
+        for (name, z) in [
+            ("cm8", CM8),
+            ("cm16", CM16),
+            ("cm8n", CM8N),
+            ("cm16n", CM16N),
+        ] {
             if z.is_empty() {
                 continue;
             }
@@ -145,9 +216,20 @@ mod tests {
                 unpack(name, z).unwrap_or_else(|| panic!("embedded state {name} no longer loads"));
             assert_eq!(id_of(&t.model.save()), t.id);
         }
-        if !NET8.is_empty() {
-            let n = load_net("ctx8", NET8).expect("embedded network ctx8 no longer loads");
-            assert_eq!(n.net.net().to_bytes(), NET8);
+        for (name, b) in [("ctx8", NET8), ("ctx16", NET16)] {
+            if !b.is_empty() {
+                let n = load_net(name, b)
+                    .unwrap_or_else(|e| panic!("embedded network {name} no longer loads: {e}"));
+                assert_eq!(n.net.net().to_bytes(), b);
+            }
+        }
+        // Each state has the shape its coder needs.
+        for bits in [8, 16] {
+            for net in [false, true] {
+                if let Some(t) = for_bits(bits, net) {
+                    assert_eq!(t.model.uses_net(), net, "{}", t.name);
+                }
+            }
         }
     }
 }

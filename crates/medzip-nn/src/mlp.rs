@@ -19,7 +19,7 @@ struct Packed {
     outs: usize,
     /// Output blocks of 8 (`outs` rounded up).
     blocks: usize,
-    /// `[pair][block][lane]` of `(w[o][2j], w[o][2j+1])` packed in an i32;
+    /// `[block][pair][lane]` of `(w[o][2j], w[o][2j+1])` packed in an i32;
     /// padding (odd inputs, missing outputs) is zero.
     w: Vec<i32>,
     bias: Vec<i32>,
@@ -77,7 +77,7 @@ impl Mlp {
                             0
                         }
                     };
-                    w[(j * blocks + o / 8) * 8 + o % 8] =
+                    w[((o / 8) * pairs + j) * 8 + o % 8] =
                         (at(2 * j) as u16 as i32) | ((at(2 * j + 1) as i32) << 16);
                 }
             }
@@ -142,43 +142,30 @@ impl Mlp {
         scratch: &mut [[i16; MAX_OUTS]; 2],
         out: &mut [i16],
     ) {
-        #[cfg(target_arch = "x86_64")]
-        let avx2 = avx2 && std::arch::is_x86_feature_detected!("avx2");
-        let mut acc = [0i32; MAX_OUTS];
-        let nl = self.layers.len();
         let mut x0 = [0i16; MAX_IN];
         for (x, &v) in x0.iter_mut().zip(input) {
             *x = v.clamp(-self.in_bound, self.in_bound);
         }
+        #[cfg(target_arch = "x86_64")]
+        if avx2 && std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: AVX2 was detected at run time.
+            unsafe { self.forward_avx2(&x0, out) };
+            return;
+        }
+        let mut acc = [0i32; MAX_OUTS];
+        let nl = self.layers.len();
         for (k, l) in self.layers.iter().enumerate() {
             let src: &[i16] = if k == 0 {
                 &x0[..l.fan_in]
             } else {
                 &scratch[(k - 1) & 1][..l.fan_in]
             };
-            #[cfg(target_arch = "x86_64")]
-            if avx2 {
-                // SAFETY: AVX2 was detected at run time.
-                unsafe { sums_avx2(l, src, &mut acc) };
-            } else {
-                sums_scalar(l, src, &mut acc);
-            }
-            #[cfg(not(target_arch = "x86_64"))]
-            {
-                let _ = avx2;
-                sums_scalar(l, src, &mut acc);
-            }
+            sums_scalar(l, src, &mut acc);
             let dst: &mut [i16] = if k + 1 == nl {
                 &mut out[..l.outs]
             } else {
                 &mut scratch[k & 1][..l.outs]
             };
-            #[cfg(target_arch = "x86_64")]
-            if avx2 && l.fits_i32 {
-                // SAFETY: AVX2 was detected at run time.
-                unsafe { finish_avx2(l, &acc, dst) };
-                continue;
-            }
             for o in 0..l.outs {
                 dst[o] = finish(acc[o], l.bias[o], l.shift[o], l.leaky, l.bound);
             }
@@ -186,83 +173,143 @@ impl Mlp {
     }
 }
 
-/// Scalar sums of one layer: the same wrapping sums as the AVX2 path.
+/// Scalar sums of one layer: the same wrapping sums as the AVX2 path (in
+/// the same order, which compilers vectorize with the base instruction set).
 fn sums_scalar(l: &Packed, x: &[i16], acc: &mut [i32; MAX_OUTS]) {
-    for (o, a) in acc.iter_mut().enumerate().take(l.outs) {
-        let mut s = 0i32;
-        for j in 0..l.fan_in.div_ceil(2) {
-            let wp = l.w[(j * l.blocks + o / 8) * 8 + o % 8];
+    let pairs = l.fan_in.div_ceil(2);
+    for b in 0..l.blocks {
+        let mut s = [0i32; 8];
+        for j in 0..pairs {
+            let x0 = x[2 * j] as i32;
             let x1 = if 2 * j + 1 < l.fan_in {
-                x[2 * j + 1]
+                x[2 * j + 1] as i32
             } else {
                 0
             };
-            s = s
-                .wrapping_add((wp as i16) as i32 * x[2 * j] as i32)
-                .wrapping_add((wp >> 16) * x1 as i32);
+            let w = &l.w[(b * pairs + j) * 8..(b * pairs + j + 1) * 8];
+            for (a, &wp) in s.iter_mut().zip(w) {
+                *a = a
+                    .wrapping_add((wp as i16) as i32 * x0)
+                    .wrapping_add((wp >> 16) * x1);
+            }
         }
-        *a = s;
+        acc[b * 8..b * 8 + 8].copy_from_slice(&s);
     }
 }
 
-/// [`finish`] of eight outputs at once in `i32` lanes (only for layers
-/// whose values provably fit, so the results equal the `i64` scalar code).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn finish_avx2(l: &Packed, acc: &[i32; MAX_OUTS], dst: &mut [i16]) {
-    use std::arch::x86_64::*;
-    let bound = _mm256_set1_epi32(l.bound as i32);
-    let nbound = _mm256_set1_epi32(-(l.bound as i32));
-    let leaky = _mm256_set1_epi32(-(l.leaky as i32));
-    let slope = _mm256_set1_epi32(crate::LEAKY_NUM);
-    let one = _mm256_set1_epi32(1);
-    for b in 0..l.blocks {
-        let mut y = [0i32; 8];
-        // SAFETY: `acc` (MAX_OUTS, a multiple of 8), `bias8` and `shift8`
-        // (`blocks × 8`) hold 8 i32s from `b × 8`; `y` holds 8.
-        unsafe {
-            let a = _mm256_loadu_si256(acc.as_ptr().add(b * 8) as *const __m256i);
-            let bi = _mm256_loadu_si256(l.bias8.as_ptr().add(b * 8) as *const __m256i);
-            let s = _mm256_loadu_si256(l.shift8.as_ptr().add(b * 8) as *const __m256i);
-            // (1 << s) >> 1
-            let rnd = _mm256_srli_epi32(_mm256_sllv_epi32(one, s), 1);
-            let v = _mm256_srav_epi32(_mm256_add_epi32(_mm256_add_epi32(a, bi), rnd), s);
-            let neg = _mm256_srai_epi32(_mm256_mullo_epi32(v, slope), 8);
-            let m = _mm256_and_si256(_mm256_srai_epi32(v, 31), leaky);
-            let v = _mm256_blendv_epi8(v, neg, m);
-            let v = _mm256_max_epi32(_mm256_min_epi32(v, bound), nbound);
-            _mm256_storeu_si256(y.as_mut_ptr() as *mut __m256i, v);
+impl Mlp {
+    /// The whole network on the AVX2 path: per layer, every input pair is
+    /// broadcast once; per block of eight outputs the sums stay in
+    /// registers and are requantized there (`i32` lanes, only for layers
+    /// whose values provably fit, see `fits_i32`; else by the scalar
+    /// [`finish`]) straight into the next layer's input.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn forward_avx2(&self, x0: &[i16; MAX_IN], out: &mut [i16]) {
+        use std::arch::x86_64::*;
+        use std::mem::MaybeUninit;
+        // Activations of the hidden layers (a block may write 8 lanes).
+        let mut bufs = [[0i16; MAX_OUTS + 8]; 2];
+        let mut xb = [MaybeUninit::<__m256i>::uninit(); MAX_IN / 2];
+        let one = _mm256_set1_epi32(1);
+        let slope = _mm256_set1_epi32(crate::LEAKY_NUM);
+        let nl = self.layers.len();
+        for (k, l) in self.layers.iter().enumerate() {
+            let pairs = l.fan_in.div_ceil(2);
+            {
+                // Inputs beyond `fan_in` are zero in both buffers (x0 and
+                // the hidden buffers are zero-filled and written only up to
+                // each layer's outputs), so pairs read whole.
+                let src: &[i16] = if k == 0 { x0 } else { &bufs[(k - 1) & 1] };
+                debug_assert!(src.len() >= 2 * pairs);
+                for (j, v) in xb.iter_mut().enumerate().take(pairs) {
+                    // SAFETY: 2j + 1 < 2 × pairs ≤ src.len() (MAX_IN and
+                    // MAX_OUTS + 8 are even and bound fan_in).
+                    let pair = unsafe { (src.as_ptr().add(2 * j) as *const i32).read_unaligned() };
+                    v.write(_mm256_set1_epi32(pair));
+                }
+            }
+            let bound = _mm256_set1_epi32(l.bound as i32);
+            let nbound = _mm256_set1_epi32(-(l.bound as i32));
+            let leaky = _mm256_set1_epi32(-(l.leaky as i32));
+            for b in 0..l.blocks {
+                let w = &l.w[b * pairs * 8..(b + 1) * pairs * 8];
+                let mut a0 = _mm256_setzero_si256();
+                let mut a1 = _mm256_setzero_si256();
+                let mut j = 0;
+                // SAFETY (loads): `w` holds `pairs × 8` i32s; `xb[..pairs]`
+                // was written above.
+                while j + 1 < pairs {
+                    unsafe {
+                        let w0 = _mm256_loadu_si256(w.as_ptr().add(j * 8) as *const __m256i);
+                        let w1 = _mm256_loadu_si256(w.as_ptr().add(j * 8 + 8) as *const __m256i);
+                        a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(xb[j].assume_init(), w0));
+                        a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(xb[j + 1].assume_init(), w1));
+                    }
+                    j += 2;
+                }
+                if j < pairs {
+                    unsafe {
+                        let w0 = _mm256_loadu_si256(w.as_ptr().add(j * 8) as *const __m256i);
+                        a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(xb[j].assume_init(), w0));
+                    }
+                }
+                let acc = _mm256_add_epi32(a0, a1);
+                let mut y = [0i32; 8];
+                if l.fits_i32 {
+                    // SAFETY: `bias8`/`shift8` hold `blocks × 8` i32s.
+                    let (bi, sh) = unsafe {
+                        (
+                            _mm256_loadu_si256(l.bias8.as_ptr().add(b * 8) as *const __m256i),
+                            _mm256_loadu_si256(l.shift8.as_ptr().add(b * 8) as *const __m256i),
+                        )
+                    };
+                    // (acc + bias + ((1 << s) >> 1)) >> s, LeakyReLU, clamp.
+                    let rnd = _mm256_srli_epi32(_mm256_sllv_epi32(one, sh), 1);
+                    let v = _mm256_srav_epi32(_mm256_add_epi32(_mm256_add_epi32(acc, bi), rnd), sh);
+                    let neg = _mm256_srai_epi32(_mm256_mullo_epi32(v, slope), 8);
+                    let m = _mm256_and_si256(_mm256_srai_epi32(v, 31), leaky);
+                    let v = _mm256_blendv_epi8(v, neg, m);
+                    let v = _mm256_max_epi32(_mm256_min_epi32(v, bound), nbound);
+                    if k + 1 < nl {
+                        // Eight i16 straight into the next layer's input
+                        // (values are within ±bound, so packing is exact).
+                        let p = _mm256_permute4x64_epi64(_mm256_packs_epi32(v, v), 0b1000);
+                        let dst = &mut bufs[k & 1][b * 8..b * 8 + 8];
+                        // SAFETY: `dst` holds 8 i16s.
+                        unsafe {
+                            _mm_storeu_si128(
+                                dst.as_mut_ptr() as *mut __m128i,
+                                _mm256_castsi256_si128(p),
+                            )
+                        };
+                        continue;
+                    }
+                    // SAFETY: `y` holds 8 i32s.
+                    unsafe { _mm256_storeu_si256(y.as_mut_ptr() as *mut __m256i, v) };
+                } else {
+                    // SAFETY: `y` holds 8 i32s.
+                    unsafe { _mm256_storeu_si256(y.as_mut_ptr() as *mut __m256i, acc) };
+                    for (o, v) in y.iter_mut().enumerate().take((l.outs - b * 8).min(8)) {
+                        let i = b * 8 + o;
+                        *v = finish(*v, l.bias[i], l.shift[i], l.leaky, l.bound) as i32;
+                    }
+                }
+                let n = (l.outs - b * 8).min(8);
+                if k + 1 == nl {
+                    for (d, &v) in out[b * 8..b * 8 + n].iter_mut().zip(&y) {
+                        *d = v as i16;
+                    }
+                } else {
+                    // All 8 lanes (padding lanes hold 0: zero weights and
+                    // bias, and the next layer's padding weights are zero).
+                    let dst = &mut bufs[k & 1][b * 8..b * 8 + 8];
+                    for (d, &v) in dst.iter_mut().zip(&y) {
+                        *d = v as i16;
+                    }
+                }
+            }
         }
-        let n = (l.outs - b * 8).min(8);
-        for (d, &v) in dst[b * 8..b * 8 + n].iter_mut().zip(&y) {
-            *d = v as i16;
-        }
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn sums_avx2(l: &Packed, x: &[i16], acc: &mut [i32; MAX_OUTS]) {
-    use std::arch::x86_64::*;
-    let mut a = [_mm256_setzero_si256(); MAX_OUTS / 8];
-    let pairs = l.fan_in.div_ceil(2);
-    for j in 0..pairs {
-        let x1 = if 2 * j + 1 < l.fan_in {
-            x[2 * j + 1]
-        } else {
-            0
-        };
-        let xv = _mm256_set1_epi32((x[2 * j] as u16 as i32) | ((x1 as i32) << 16));
-        let row = &l.w[j * l.blocks * 8..(j + 1) * l.blocks * 8];
-        for (b, ab) in a.iter_mut().enumerate().take(l.blocks) {
-            // SAFETY: `row` holds `blocks × 8` i32s.
-            let wv = unsafe { _mm256_loadu_si256(row.as_ptr().add(b * 8) as *const __m256i) };
-            *ab = _mm256_add_epi32(*ab, _mm256_madd_epi16(xv, wv));
-        }
-    }
-    for (b, ab) in a.iter().enumerate().take(l.blocks) {
-        // SAFETY: `acc` holds MAX_OUTS ≥ (b + 1) × 8 i32s.
-        unsafe { _mm256_storeu_si256(acc.as_mut_ptr().add(b * 8) as *mut __m256i, *ab) };
     }
 }
 

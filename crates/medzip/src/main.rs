@@ -92,6 +92,36 @@ enum ResidualArg {
     Png,
 }
 
+/// A site's own context models (from `medzip train-net` and `medzip
+/// train-context`): the encoder uses them for every image; files made with
+/// them need them to decode.
+#[derive(clap::Args)]
+struct SiteArgs {
+    /// Context network file (made by `medzip train-net`).
+    #[arg(long, value_name = "FILE", env = "MEDZIP_CONTEXT_NET")]
+    context_net: Option<PathBuf>,
+    /// Context-model state file (made by `medzip train-context`; with
+    /// `--net` when the network is used).
+    #[arg(long, value_name = "FILE", env = "MEDZIP_CONTEXT_STATE")]
+    context_state: Option<PathBuf>,
+}
+
+impl SiteArgs {
+    fn apply(&self) -> Result<()> {
+        let read =
+            |p: &Path| std::fs::read(p).with_context(|| format!("cannot read {}", p.display()));
+        if let Some(p) = &self.context_net {
+            medzip_codec::trained::use_site_net(&read(p)?)
+                .map_err(|e| anyhow::anyhow!("{}: not a context network: {e}", p.display()))?;
+        }
+        if let Some(p) = &self.context_state {
+            medzip_codec::trained::use_site_state(&read(p)?)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+        }
+        Ok(())
+    }
+}
+
 #[derive(clap::Args)]
 struct OutArgs {
     /// Output file (only with a single input).
@@ -134,6 +164,8 @@ enum Cmd {
         /// larger; the network is used for images of at most 8 bits).
         #[arg(long)]
         no_net: bool,
+        #[command(flatten)]
+        site: SiteArgs,
         /// Autoencoder prior (the paper's models): an embedded one by name
         /// (cnn1, cnn2, two-stage) or a model file (.mzae, e.g. from
         /// `medzip train`). Its reconstruction becomes the residual coder's
@@ -153,6 +185,8 @@ enum Cmd {
         /// Model file (.mzae) for files made with a model this build does not embed.
         #[arg(long)]
         model: Option<PathBuf>,
+        #[command(flatten)]
+        site: SiteArgs,
     },
     /// Describe .mdz files.
     Info {
@@ -164,7 +198,12 @@ enum Cmd {
     },
     /// Check that a .mdz file decodes to exactly the pixels of ORIGINAL
     /// (and, for DICOM, to the same file).
-    Verify { mdz: PathBuf, original: PathBuf },
+    Verify {
+        mdz: PathBuf,
+        original: PathBuf,
+        #[command(flatten)]
+        site: SiteArgs,
+    },
     /// Train the context model's initial state on a site's images
     /// (writes a deflated state and its config beside it).
     TrainContext {
@@ -288,9 +327,11 @@ fn run(cli: Cli) -> Result<bool> {
             verify,
             untrained,
             no_net,
+            site,
             model,
             stripe_pixels,
         } => {
+            site.apply()?;
             let prior = model.as_deref().map(load_prior).transpose()?;
             set_prior(prior);
             set_threads(out.threads)?;
@@ -307,7 +348,13 @@ fn run(cli: Cli) -> Result<bool> {
             let job = |inp: &Path| compress_one(inp, &out, &opts, verify);
             Ok(for_each(&inputs, &out, cli.quiet, "compressing", job))
         }
-        Cmd::Decompress { inputs, out, model } => {
+        Cmd::Decompress {
+            inputs,
+            out,
+            model,
+            site,
+        } => {
+            site.apply()?;
             let prior = model
                 .map(|p| load_prior(&p.to_string_lossy()))
                 .transpose()?;
@@ -330,7 +377,12 @@ fn run(cli: Cli) -> Result<bool> {
             }
             Ok(ok)
         }
-        Cmd::Verify { mdz, original } => {
+        Cmd::Verify {
+            mdz,
+            original,
+            site,
+        } => {
+            site.apply()?;
             verify_pair(&mdz, &original)?;
             if !cli.quiet {
                 println!(

@@ -154,7 +154,19 @@ fn golden_files_decode_and_encoding_is_unchanged() {
     let dir = repo().join("tests/golden");
     let table = std::fs::read_to_string(dir.join("HASHES")).unwrap();
     let cases = [
-        ("golden_12s_context.mdz", golden_image(), Options::default()),
+        (
+            "golden_12s_context.mdz",
+            golden_image(),
+            Options {
+                net: false,
+                ..Default::default()
+            },
+        ),
+        (
+            "golden_12s_context_net.mdz",
+            golden_image(),
+            Options::default(),
+        ),
         (
             "golden_12s_huffman.mdz",
             golden_image(),
@@ -603,4 +615,70 @@ fn train_resume_export_compress_plot_eval() {
     let (code, _, err) = run(&["eval", s(&data), "--model", s(&model), "--list", s(&list)]);
     assert_eq!(code, 1);
     assert!(err.contains("are not images"), "{err}");
+}
+
+/// A site trains its own context network and state, codes with them, and
+/// needs them to decode (the file names their ids); the network's record
+/// reports float and integer likelihoods.
+#[test]
+fn site_context_network_and_state() {
+    let d = tmpdir("site-net");
+    let data = d.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    for f in [
+        "kermany256_IM-0199-0001.png",
+        "kermany256_person1340_virus_2312.png",
+    ] {
+        std::fs::copy(samples().join(f), data.join(f)).unwrap();
+    }
+    let net = d.join("site.net");
+    let state = d.join("site.state.z");
+    let (code, _, err) = run(&[
+        "train-net",
+        "--data",
+        s(&data),
+        "--out",
+        s(&net),
+        "--samples",
+        "20000",
+        "--min-per-image",
+        "1000",
+        "--hidden",
+        "8",
+        "--epochs",
+        "2",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let rec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(net.with_extension("json")).unwrap()).unwrap();
+    let v = &rec["validation_bits_per_sample"];
+    let (fl, int) = (v["float"].as_f64().unwrap(), v["integer"].as_f64().unwrap());
+    assert!(fl > 0.5 && fl < 8.0 && (fl - int).abs() < 0.05, "{rec}");
+    let (code, _, err) = run(&[
+        "train-context",
+        "--data",
+        s(&data),
+        "--bits",
+        "8",
+        "--net",
+        s(&net),
+        "--out",
+        s(&state),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let src = samples().join("kermany256_IM-0199-0001.png");
+    let mdz = d.join("a.mdz");
+    let site = ["--context-net", s(&net), "--context-state", s(&state)];
+    let (code, _, err) = run(&[&["compress", s(&src), "-o", s(&mdz)][..], &site].concat());
+    assert_eq!(code, 0, "{err}");
+    // Without the site's models the file is refused, naming what it needs.
+    let back = d.join("a.png");
+    let (code, _, err) = run(&["decompress", s(&mdz), "-o", s(&back)]);
+    assert_ne!(code, 0);
+    assert!(err.contains("context"), "{err}");
+    assert!(!back.exists());
+    let (code, _, err) = run(&[&["decompress", s(&mdz), "-o", s(&back)][..], &site].concat());
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = run(&[&["verify", s(&mdz), s(&src)][..], &site].concat());
+    assert_eq!(code, 0, "{err}");
 }

@@ -1,0 +1,29 @@
+#!/bin/sh
+# Two-fold cross-validation of the 16-bit context network and state on the
+# high-bit dev images: each half is coded by a network and a state trained
+# on the other half only (`--context-net/--context-state`), so every image
+# is measured by models that never saw it. (The site-model options are
+# given by environment: cli_eval passes extra arguments to compress only.)
+#   scripts/cv_highbit.sh MEDZIP DATA_DIR OUT_DIR [HIDDEN]
+set -eu
+M=$1; D=$2; O=$3; H=${4:-32,16}
+BENCH=$(dirname "$0")/../../shared/bench
+mkdir -p "$O"
+(cd "$D/highbit" && find . -name '*.png' | sed 's|^\./||' | sort) > "$O/all.txt"
+awk 'NR % 2 == 1' "$O/all.txt" > "$O/fold0.txt"
+awk 'NR % 2 == 0' "$O/all.txt" > "$O/fold1.txt"
+for k in 0 1; do
+  [ -e "$O/state$k.z" ] || {
+  "$M" -q train-net --data "$D/highbit" --ext png --bits 16 --hidden "$H" \
+    --exclude "$O/fold$k.txt" --out "$O/net$k.net"
+  "$M" -q train-context --data "$D/highbit" --ext png --bits 16 \
+    --net "$O/net$k.net" --exclude "$O/fold$k.txt" --out "$O/state$k.z"
+  }
+  rm -rf "$O/data$k"
+  while read -r f; do
+    mkdir -p "$O/data$k/highbit/$(dirname "$f")"
+    ln -s "$(cd "$D/highbit" && pwd)/$f" "$O/data$k/highbit/$f"
+  done < "$O/fold$k.txt"
+  MEDZIP_CONTEXT_NET="$O/net$k.net" MEDZIP_CONTEXT_STATE="$O/state$k.z" \
+    python3 "$BENCH/cli_eval.py" "$M" "$O/data$k" --sets highbit_png16 --json "$O/eval$k.json"
+done
