@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Cross-CPU determinism: the release binary encodes and decodes the golden
-# files and the samples (also with each embedded autoencoder prior)
+# files and the samples (with the context networks, without them, and with
+# each embedded autoencoder prior)
 # natively (AVX2 if present), with SIMD off, and under
 # QEMU user-mode emulation of CPUs without AVX (Nehalem, qemu64). Every
 # encoding must be byte-identical and every decoding must give the same
@@ -51,6 +52,9 @@ for r in "${runs[@]}"; do
       $pre "$M" compress -q -j 2 --model $m "$f" -o "$T/$name/$b.$m.mdz"
       $pre "$M" decompress -q -j 1 "$T/$name/$b.$m.mdz" -o "$T/$name/$b.$m.out"
     done
+    # Without the context network (the default codes with it).
+    $pre "$M" compress -q -j 2 --no-net "$f" -o "$T/$name/$b.nonet.mdz"
+    $pre "$M" decompress -q -j 1 "$T/$name/$b.nonet.mdz" -o "$T/$name/$b.nonet.out"
   done
   for g in tests/golden/*.mdz; do
     b=$(basename "$g")
