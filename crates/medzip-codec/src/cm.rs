@@ -271,24 +271,27 @@ pub const NF: usize = 32;
 /// prediction and a log-scale. The coder moves its prediction by `μ` and
 /// selects its adaptive models by the scale. Everything the network sees
 /// is computed before, and independently of, its outputs, so a training
-/// pass without the network ([`Trace`]) sees exactly the coder's inputs.
+/// pass without the network ([`Trace`]) sees the coder's inputs — except
+/// that it starts from the state for coding without a network, whose bias
+/// corrections differ from the coder's early in a stripe.
 pub struct CtxNet {
     mlp: medzip_nn::mlp::Mlp,
 }
 
 impl CtxNet {
     /// Wraps an integer network: dense layers only, [`NF`] inputs, 2 outputs.
-    pub fn new(net: medzip_nn::Net) -> Result<CtxNet, String> {
-        let (shape, _) = net.check().map_err(|e| e.to_string())?;
+    pub fn new(net: medzip_nn::Net) -> crate::Result<CtxNet> {
+        let bad = |m: String| crate::Error::InvalidModel(format!("context network: {m}"));
+        let (shape, _) = net.check().map_err(|e| bad(e.to_string()))?;
         if net.input.len() != NF || shape.len() != 2 {
-            return Err(format!(
-                "a context network has {NF} inputs and 2 outputs (got {} and {})",
+            return Err(bad(format!(
+                "needs {NF} inputs and 2 outputs (has {} and {})",
                 net.input.len(),
                 shape.len()
-            ));
+            )));
         }
         Ok(CtxNet {
-            mlp: medzip_nn::mlp::Mlp::new(net, 4095).map_err(|e| e.to_string())?,
+            mlp: medzip_nn::mlp::Mlp::new(net, 4095).map_err(|e| bad(e.to_string()))?,
         })
     }
 
@@ -397,11 +400,10 @@ fn code_stripe_impl<IO: BitIo>(io: &mut IO, s: &Stripe, px: &mut [i32], m: &mut 
     let mut ok = true;
     let mid = (maxv + 1) / 2;
     let mut bufs = [[0i16; medzip_nn::mlp::MAX_OUTS]; 2];
-    assert_eq!(
-        m.net,
-        s.net.is_some(),
-        "a state is for coding with or without the context network"
-    );
+    if m.net != s.net.is_some() {
+        // A state for the other coder (callers check; never decode with it).
+        return false;
+    }
 
     for y in 0..h {
         let (cur, prv) = if y & 1 == 0 { (0, w) } else { (w, 0) };

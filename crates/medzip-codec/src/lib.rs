@@ -204,6 +204,14 @@ fn model_entries(id: &[u8]) -> Result<Vec<(u8, &[u8])>> {
     while r.remaining() > 0 {
         let tag = r.u8()?;
         let len = r.u8()? as usize;
+        if ![MODEL_CONTEXT, MODEL_PRIOR, MODEL_NET].contains(&tag) {
+            // A kind of model added after this build: refuse by name
+            // rather than decode without it.
+            return Err(Error::WrongModel {
+                needed: format!("of kind {:?}", tag as char),
+                available: "which this build does not know (a newer medzip made the file)".into(),
+            });
+        }
         out.push((tag, r.bytes(len)?));
     }
     Ok(out)

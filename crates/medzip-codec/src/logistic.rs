@@ -213,7 +213,7 @@ impl Dist {
     /// `z` (Q12) of the residual boundary `t2/2` (half-integers as `t2` odd).
     #[inline]
     fn z12(&self, t2: i32) -> i64 {
-        (((4 * t2 - self.c8) as i64) * self.inv_s) >> 12
+        ((4 * t2 as i64 - self.c8 as i64) * self.inv_s) >> 12
     }
 
     /// `z` in Q12, bounded (softplus is linear far out).
@@ -239,8 +239,10 @@ impl Dist {
     /// Log-odds that `|e| ≥ 2^k + 1` given `|e| ≥ lo` (`lo` = 1 for
     /// `k` = 0, else `2^(k−1) + 1`) and the sign.
     pub fn above(&self, k: u32, neg: bool) -> i32 {
+        // k < kmax ≤ 16 (bits stored); bounded anyway.
+        let k = k.min(28);
         let lo: i32 = if k == 0 { 1 } else { (1 << (k - 1)) + 1 };
-        let hi: i32 = (1i32 << k.min(29)) + 1;
+        let hi: i32 = (1i32 << k) + 1;
         // Boundaries at |e| − ½, as doubled values.
         let (a2, b2) = (2 * hi - 1, 2 * lo - 1);
         let d = if neg {

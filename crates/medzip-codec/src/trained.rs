@@ -83,8 +83,9 @@ pub struct TrainedNet {
 }
 
 /// Parses network bytes (`medzip-nn` format) as a context network.
-pub fn load_net(name: &'static str, bytes: &[u8]) -> Result<TrainedNet, String> {
-    let net = medzip_nn::Net::from_bytes(bytes).map_err(|e| e.to_string())?;
+pub fn load_net(name: &'static str, bytes: &[u8]) -> crate::Result<TrainedNet> {
+    let net = medzip_nn::Net::from_bytes(bytes)
+        .map_err(|e| crate::Error::InvalidModel(format!("context network: {e}")))?;
     Ok(TrainedNet {
         name,
         id: id_of(bytes),
@@ -132,7 +133,7 @@ fn site() -> std::sync::RwLockReadGuard<'static, Site> {
 
 /// Registers a site's context network (network bytes, as `medzip
 /// train-net` writes them). It lives as long as the process.
-pub fn use_site_net(bytes: &[u8]) -> Result<&'static TrainedNet, String> {
+pub fn use_site_net(bytes: &[u8]) -> crate::Result<&'static TrainedNet> {
     let n: &'static TrainedNet = Box::leak(Box::new(load_net("site", bytes)?));
     SITE.write().unwrap_or_else(|e| e.into_inner()).net = Some(n);
     Ok(n)
@@ -140,8 +141,10 @@ pub fn use_site_net(bytes: &[u8]) -> Result<&'static TrainedNet, String> {
 
 /// Registers a site's context-model state (the deflated file `medzip
 /// train-context` writes). It lives as long as the process.
-pub fn use_site_state(z: &[u8]) -> Result<&'static Trained, String> {
-    let t = unpack("site", z).ok_or("not a context-model state of this version")?;
+pub fn use_site_state(z: &[u8]) -> crate::Result<&'static Trained> {
+    let t = unpack("site", z).ok_or_else(|| {
+        crate::Error::InvalidModel("not a context-model state of this version".into())
+    })?;
     let t: &'static Trained = Box::leak(Box::new(t));
     SITE.write().unwrap_or_else(|e| e.into_inner()).state = Some(t);
     Ok(t)
@@ -177,10 +180,16 @@ pub fn all() -> Vec<&'static Trained> {
 
 /// The state the encoder uses for an image of `bits` bits stored, coded
 /// with (`net`) or without the context network: a site's (when it is for
-/// that coder), else the embedded one.
+/// that coder), else the embedded one — none for a site's network given
+/// without its state.
 pub fn for_bits(bits: u8, net: bool) -> Option<&'static Trained> {
-    if let Some(t) = site().state.filter(|t| t.model.uses_net() == net) {
+    let site = site();
+    if let Some(t) = site.state.filter(|t| t.model.uses_net() == net) {
         return Some(t);
+    }
+    if net && site.net.is_some() {
+        // The embedded states were trained with the embedded networks.
+        return None;
     }
     match (bits <= 8, net) {
         (true, false) => cm8(),

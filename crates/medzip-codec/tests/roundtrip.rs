@@ -361,6 +361,14 @@ fn the_context_network_is_named_and_an_unknown_one_refused() {
     )
     .unwrap();
     assert_ne!(with, without);
+    // Format version 2 marks files that need a context network, so that
+    // builds from before it refuse them by version; others stay version 1.
+    assert_eq!((with[8], without[8]), (2, 1));
+    // A kind of model this build does not know is refused by name.
+    let mut c = medzip_format::Container::parse(&without, &Limits::default()).unwrap();
+    c.header.model_id.extend_from_slice(&[b'Z', 1, 7]);
+    let e = decompress(&c.to_bytes(), &Limits::default(), None).unwrap_err();
+    assert!(e.to_string().contains("of kind 'Z'"), "{e}");
     // The header's model id is a list of (tag, length, id); the network's
     // tag is 'N'.
     let net_entry = |id: &[u8]| {

@@ -16,8 +16,11 @@ use std::fmt;
 /// First eight bytes of every medzip file (PNG-style: catches text-mode and
 /// 7-bit transfer damage).
 pub const MAGIC: [u8; 8] = *b"\x89MDZ\r\n\x1a\n";
-/// The format version this crate writes and the newest it reads.
-pub const VERSION: u16 = 1;
+/// The newest format version this crate reads. It writes version 1, or 2
+/// for files whose model id names a context network (tag `N`), so that
+/// builds from before the network refuse those files by version instead of
+/// decoding them wrongly.
+pub const VERSION: u16 = 2;
 
 /// Section tags.
 pub mod tag {
@@ -334,11 +337,24 @@ fn push_section(out: &mut Vec<u8>, tag: [u8; 4], payload: &[u8]) {
 }
 
 impl Container {
+    /// The version this container is written as (see [`VERSION`]).
+    pub fn version(&self) -> u16 {
+        let id = &self.header.model_id;
+        let mut i = 0;
+        while i + 2 <= id.len() {
+            if id[i] == b'N' {
+                return 2;
+            }
+            i += 2 + id[i + 1] as usize;
+        }
+        1
+    }
+
     /// Serializes the container.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.pixels.len() + self.source.len() + 256);
         out.extend_from_slice(&MAGIC);
-        out.extend_from_slice(&VERSION.to_le_bytes());
+        out.extend_from_slice(&self.version().to_le_bytes());
         push_section(&mut out, tag::HEAD, &self.header.to_bytes());
         if !self.source.is_empty() {
             push_section(&mut out, tag::SRC, &self.source);
@@ -533,9 +549,9 @@ mod tests {
     #[test]
     fn future_version_is_named() {
         let mut b = sample().to_bytes();
-        b[8] = 2;
+        b[8] = 3;
         let e = Container::parse(&b, &Limits::default()).unwrap_err();
-        assert!(e.to_string().contains("version 2"), "{e}");
+        assert!(e.to_string().contains("version 3"), "{e}");
     }
 
     #[test]

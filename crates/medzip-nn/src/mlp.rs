@@ -217,9 +217,10 @@ impl Mlp {
         for (k, l) in self.layers.iter().enumerate() {
             let pairs = l.fan_in.div_ceil(2);
             {
-                // Inputs beyond `fan_in` are zero in both buffers (x0 and
-                // the hidden buffers are zero-filled and written only up to
-                // each layer's outputs), so pairs read whole.
+                // Pairs are read whole: an odd `fan_in`'s extra input meets
+                // a zero weight, and every input read lies in x0 (zero
+                // beyond the input) or in the 8-lane blocks the previous
+                // layer just wrote (padding lanes hold 0).
                 let src: &[i16] = if k == 0 { x0 } else { &bufs[(k - 1) & 1] };
                 debug_assert!(src.len() >= 2 * pairs);
                 for (j, v) in xb.iter_mut().enumerate().take(pairs) {

@@ -167,9 +167,10 @@ pub fn train(
             let grads = GradientsParams::from_grads(l.backward(), &coder);
             coder = optim.step(lr, coder, grads);
             if bi % 64 == 0 {
+                let seen: usize = batches[..=bi].iter().map(|b| b.len()).sum();
                 let log = EpochLog {
                     epoch,
-                    train_bits: sum / ((bi + 1) * opts.batch) as f64,
+                    train_bits: sum / seen as f64,
                     val_bits: f64::NAN,
                 };
                 events(&log, bi + 1, batches.len());

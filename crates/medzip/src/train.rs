@@ -34,7 +34,7 @@ fn shuffle<T>(v: &mut [T], seed: u64) {
 
 /// Images of the wanted depth (`None`: any) under `data` (minus
 /// `exclude`), in the seeded order, at most `limit`: `(images, names,
-/// number excluded)`.
+/// number of files the exclusion list left out)`.
 fn load_set(
     data: &[PathBuf],
     low_bits: Option<bool>,
@@ -53,6 +53,7 @@ fn load_set(
         None => BTreeSet::new(),
     };
     let mut files = Vec::new();
+    let mut left_out = 0;
     for d in data {
         let mut f = Vec::new();
         walk(d, &exts, &mut f)?;
@@ -61,7 +62,9 @@ fn load_set(
                 .strip_prefix(d)
                 .map(|r| r.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            !excluded.contains(&rel)
+            let keep = !excluded.contains(&rel);
+            left_out += !keep as usize;
+            keep
         });
         files.extend(f);
     }
@@ -90,11 +93,11 @@ fn load_set(
             match low_bits {
                 Some(true) => "≤ 8-bit",
                 Some(false) => "9–16-bit",
-                None => "",
+                None => "readable",
             }
         );
     }
-    Ok((images, names, excluded.len()))
+    Ok((images, names, left_out))
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -671,6 +671,32 @@ fn site_context_network_and_state() {
     let site = ["--context-net", s(&net), "--context-state", s(&state)];
     let (code, _, err) = run(&[&["compress", s(&src), "-o", s(&mdz)][..], &site].concat());
     assert_eq!(code, 0, "{err}");
+    // A state trained with a network does not go with --no-net, nor a
+    // network with --no-net.
+    let (code, _, err) = run(&[
+        "compress",
+        "--force",
+        "--no-net",
+        "--context-state",
+        s(&state),
+        s(&src),
+        "-o",
+        s(&mdz),
+    ]);
+    assert_ne!(code, 0);
+    assert!(err.contains("--no-net"), "{err}");
+    let (code, _, err) = run(&[
+        "compress",
+        "--force",
+        "--no-net",
+        "--context-net",
+        s(&net),
+        s(&src),
+        "-o",
+        s(&mdz),
+    ]);
+    assert_ne!(code, 0);
+    assert!(err.contains("contradict"), "{err}");
     // Without the site's models the file is refused, naming what it needs.
     let back = d.join("a.png");
     let (code, _, err) = run(&["decompress", s(&mdz), "-o", s(&back)]);
