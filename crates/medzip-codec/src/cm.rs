@@ -301,11 +301,7 @@ impl CtxNet {
 
     /// The network's `(μ, log2 scale)` in Q8, relative to the energy scale.
     #[inline]
-    pub fn eval(
-        &self,
-        f: &[i16; NF],
-        scratch: &mut [[i16; medzip_nn::mlp::MAX_OUTS]; 2],
-    ) -> (i32, i32) {
+    pub fn eval(&self, f: &[i16; NF], scratch: &mut medzip_nn::mlp::Scratch) -> (i32, i32) {
         let mut out = [0i16; 2];
         self.mlp.forward(f, scratch, &mut out);
         let f_out = self.mlp.f_out();
@@ -399,7 +395,7 @@ fn code_stripe_impl<IO: BitIo>(io: &mut IO, s: &Stripe, px: &mut [i32], m: &mut 
     let mut lms2 = [0i64; NL];
     let mut ok = true;
     let mid = (maxv + 1) / 2;
-    let mut bufs = [[0i16; medzip_nn::mlp::MAX_OUTS]; 2];
+    let mut bufs = medzip_nn::mlp::Scratch::default();
     if m.net != s.net.is_some() {
         // A state for the other coder (callers check; never decode with it).
         return false;

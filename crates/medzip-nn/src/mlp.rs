@@ -36,6 +36,24 @@ struct Packed {
     fits_i32: bool,
 }
 
+/// Activations of [`Mlp::forward`]: the clamped input and the hidden
+/// layers (a block of eight outputs may be written whole). Values left
+/// from earlier calls are never read: a layer reads only its input's
+/// entries (and an odd input's padding entry, which meets a zero weight).
+pub struct Scratch {
+    x0: [i16; MAX_IN],
+    bufs: [[i16; MAX_OUTS + 8]; 2],
+}
+
+impl Default for Scratch {
+    fn default() -> Self {
+        Scratch {
+            x0: [0; MAX_IN],
+            bufs: [[0; MAX_OUTS + 8]; 2],
+        }
+    }
+}
+
 /// A checked dense-only network, packed for [`Mlp::forward`]. Its inputs
 /// are clamped to `±in_bound` (part of its definition).
 pub struct Mlp {
@@ -127,29 +145,24 @@ impl Mlp {
     }
 
     /// Runs the network on `input` (the network's input length) into
-    /// `out` (its output length); `scratch` holds the hidden layers.
+    /// `out` (its output length); `scratch` holds the activations (made
+    /// once, reused for every call).
     #[inline]
-    pub fn forward(&self, input: &[i16], scratch: &mut [[i16; MAX_OUTS]; 2], out: &mut [i16]) {
+    pub fn forward(&self, input: &[i16], scratch: &mut Scratch, out: &mut [i16]) {
         self.forward_on(crate::simd::enabled(), input, scratch, out)
     }
 
     /// [`Mlp::forward`] on the AVX2 path (`avx2`, when the CPU has it) or
     /// the scalar one.
-    pub fn forward_on(
-        &self,
-        avx2: bool,
-        input: &[i16],
-        scratch: &mut [[i16; MAX_OUTS]; 2],
-        out: &mut [i16],
-    ) {
-        let mut x0 = [0i16; MAX_IN];
+    pub fn forward_on(&self, avx2: bool, input: &[i16], scratch: &mut Scratch, out: &mut [i16]) {
+        let Scratch { x0, bufs } = scratch;
         for (x, &v) in x0.iter_mut().zip(input) {
             *x = v.clamp(-self.in_bound, self.in_bound);
         }
         #[cfg(target_arch = "x86_64")]
         if avx2 && std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: AVX2 was detected at run time.
-            unsafe { self.forward_avx2(&x0, out) };
+            unsafe { self.forward_avx2(x0, bufs, out) };
             return;
         }
         let mut acc = [0i32; MAX_OUTS];
@@ -158,13 +171,13 @@ impl Mlp {
             let src: &[i16] = if k == 0 {
                 &x0[..l.fan_in]
             } else {
-                &scratch[(k - 1) & 1][..l.fan_in]
+                &bufs[(k - 1) & 1][..l.fan_in]
             };
             sums_scalar(l, src, &mut acc);
             let dst: &mut [i16] = if k + 1 == nl {
                 &mut out[..l.outs]
             } else {
-                &mut scratch[k & 1][..l.outs]
+                &mut bufs[k & 1][..l.outs]
             };
             for o in 0..l.outs {
                 dst[o] = finish(acc[o], l.bias[o], l.shift[o], l.leaky, l.bound);
@@ -205,11 +218,14 @@ impl Mlp {
     /// [`finish`]) straight into the next layer's input.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    unsafe fn forward_avx2(&self, x0: &[i16; MAX_IN], out: &mut [i16]) {
+    unsafe fn forward_avx2(
+        &self,
+        x0: &[i16; MAX_IN],
+        bufs: &mut [[i16; MAX_OUTS + 8]; 2],
+        out: &mut [i16],
+    ) {
         use std::arch::x86_64::*;
         use std::mem::MaybeUninit;
-        // Activations of the hidden layers (a block may write 8 lanes).
-        let mut bufs = [[0i16; MAX_OUTS + 8]; 2];
         let mut xb = [MaybeUninit::<__m256i>::uninit(); MAX_IN / 2];
         let one = _mm256_set1_epi32(1);
         let slope = _mm256_set1_epi32(crate::LEAKY_NUM);
@@ -218,9 +234,7 @@ impl Mlp {
             let pairs = l.fan_in.div_ceil(2);
             {
                 // Pairs are read whole: an odd `fan_in`'s extra input meets
-                // a zero weight, and every input read lies in x0 (zero
-                // beyond the input) or in the 8-lane blocks the previous
-                // layer just wrote (padding lanes hold 0).
+                // a zero weight (whatever an earlier call left there).
                 let src: &[i16] = if k == 0 { x0 } else { &bufs[(k - 1) & 1] };
                 debug_assert!(src.len() >= 2 * pairs);
                 for (j, v) in xb.iter_mut().enumerate().take(pairs) {
@@ -357,7 +371,7 @@ mod tests {
             };
             let mlp = Mlp::new(net.clone(), in_bound).unwrap();
             assert!(mlp.layers.iter().all(|l| l.fits_i32 == lanes));
-            let mut scratch = [[0i16; MAX_OUTS]; 2];
+            let mut scratch = Scratch::default();
             for t in 0..300 {
                 let input: Vec<i16> = (0..31)
                     .map(|i| match t % 3 {

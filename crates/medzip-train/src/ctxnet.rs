@@ -147,6 +147,8 @@ pub fn train(
     let plan = plan(&opts.hidden);
     let vdev = dev.clone();
     let dev = &dev.clone().autodiff();
+    // Seeded initial weights.
+    dev.seed(opts.seed);
     let mut coder = Coder::new(&plan, dev);
     let mut optim = AdamConfig::new().init();
     let mut logs = Vec::new();
@@ -208,7 +210,7 @@ pub fn export(coder: &Coder, hidden: &[usize], t: &Trace, dev: &Device) -> Net {
 /// Mean NLL of the integer network on `t`, in the coder's own arithmetic
 /// (for the export report): `(μ, log2 s)` from the integer outputs.
 pub fn evaluate_integer(net: &medzip_codec::cm::CtxNet, t: &Trace) -> f64 {
-    let mut bufs = [[0i16; medzip_nn::mlp::MAX_OUTS]; 2];
+    let mut bufs = medzip_nn::mlp::Scratch::default();
     let mut sum = 0.0;
     for (f, &(d8, norm8)) in t.feats.iter().zip(&t.targets) {
         let (mu, ls) = net.eval(f, &mut bufs);
