@@ -46,14 +46,20 @@ fn bench(c: &mut Criterion) {
         let mut g = c.benchmark_group(name);
         g.throughput(Throughput::Elements(img.data.len() as u64));
         g.sample_size(10);
-        let opts = Options::default();
-        g.bench_function("encode", |b| {
-            b.iter(|| compress(&img, &Metadata::raw(), &opts).unwrap())
-        });
-        let f = compress(&img, &Metadata::raw(), &opts).unwrap();
-        g.bench_function("decode", |b| {
-            b.iter(|| decompress(&f, &Default::default(), None).unwrap())
-        });
+        // The default (with the context network) and `--no-net`.
+        for (suffix, net) in [("", true), ("_no_net", false)] {
+            let opts = Options {
+                net,
+                ..Options::default()
+            };
+            g.bench_function(format!("encode{suffix}"), |b| {
+                b.iter(|| compress(&img, &Metadata::raw(), &opts).unwrap())
+            });
+            let f = compress(&img, &Metadata::raw(), &opts).unwrap();
+            g.bench_function(format!("decode{suffix}"), |b| {
+                b.iter(|| decompress(&f, &Default::default(), None).unwrap())
+            });
+        }
         g.finish();
     }
 }
