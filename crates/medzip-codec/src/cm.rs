@@ -11,7 +11,12 @@
 //!    added; a prior reconstruction (the autoencoder's), when present, is
 //!    one more blended predictor (weighted by its own recent errors) and a
 //!    context (its disagreement with the prediction);
-//! 3. the residual is coded as binary decisions (zero?, sign, exponent in
+//! 3. with a context network ([`CtxNet`], trained offline), an integer MLP
+//!    over features of the neighbourhood gives a logistic distribution for
+//!    the pixel: the prediction moves by its centre, its scale chooses the
+//!    energy bucket of the coding contexts, and each binary decision below
+//!    gets its log-odds as one more mixer input;
+//! 4. the residual is coded as binary decisions (zero?, sign, exponent in
 //!    unary, mantissa bits). Each modelled decision mixes the predictions
 //!    of several context models with an online logistic mixer and refines
 //!    the mix with an APM: a small network trained while coding, in integer

@@ -402,5 +402,18 @@ mod tests {
             layers: vec![layer(4, MAX_OUTS + 1, false, 100, &mut seed)],
         };
         assert!(Mlp::new(wide, 4095).is_err());
+        let Layer::Dense(d) = layer(9, 2, false, 100, &mut seed) else {
+            unreachable!()
+        };
+        let conv = Net {
+            input: Shape { c: 1, h: 3, w: 3 },
+            f_in: 8,
+            layers: vec![Layer::Conv3(d)],
+        };
+        assert!(
+            conv.check().is_ok(),
+            "a valid network, but not a per-pixel one"
+        );
+        assert!(Mlp::new(conv, 4095).is_err());
     }
 }
