@@ -714,21 +714,41 @@ fn info(p: &Path, json: bool) -> Result<String> {
         .map(|r| r.name())
         .unwrap_or("unknown");
     let bpp = 8.0 * bytes.len() as f64 / d.pixels() as f64;
-    let model = if c.header.model_id.is_empty() {
+    // The model id's entries (tag, length, id), named.
+    let mut models = Vec::new();
+    let id = &c.header.model_id;
+    let mut i = 0;
+    while i + 2 <= id.len() {
+        let end = (i + 2 + id[i + 1] as usize).min(id.len());
+        let kind = match id[i] {
+            b'C' => "context state".to_string(),
+            b'N' => "context network".to_string(),
+            b'A' => "autoencoder".to_string(),
+            t => format!("unknown kind {:?}", t as char),
+        };
+        models.push((kind, medzip_format::hex(&id[i + 2..end])));
+        i = end;
+    }
+    let model = if models.is_empty() {
         "none".to_string()
     } else {
-        medzip_format::hex(&c.header.model_id)
+        models
+            .iter()
+            .map(|(k, h)| format!("{k} {h}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     };
     let photometric = format!("{:?}", d.photometric).to_uppercase();
     if json {
         let v = serde_json::json!({
             "file": p.display().to_string(),
-            "format_version": medzip_format::VERSION,
+            "format_version": c.version(),
             "width": d.width, "height": d.height,
             "bits_stored": d.bits_stored, "signed": d.signed,
             "photometric": photometric,
             "source": d.source.name(), "container_bits": d.container_bits,
-            "residual": residual, "model_id": model,
+            "residual": residual, "model_id": medzip_format::hex(&c.header.model_id),
+            "models": models.iter().map(|(k, h)| serde_json::json!({"kind": k, "id": h})).collect::<Vec<_>>(),
             "bytes": bytes.len(), "bpp": bpp,
             "pixel_sha256": medzip_format::hex(&c.header.pixel_sha256),
             "file_sha256": c.header.file_sha256.map(|h| medzip_format::hex(&h)),
@@ -737,7 +757,7 @@ fn info(p: &Path, json: bool) -> Result<String> {
         return Ok(v.to_string());
     }
     Ok(format!(
-        "{}: {}×{} {}-bit {} {}, from {} ({}-bit container), residual {}, model {}, {} bytes ({:.4} bpp), pixels sha256 {}",
+        "{}: {}×{} {}-bit {} {}, from {} ({}-bit container), residual {}, models: {}, {} bytes ({:.4} bpp), pixels sha256 {}",
         p.display(),
         d.width,
         d.height,

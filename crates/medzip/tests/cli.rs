@@ -390,6 +390,16 @@ fn info_json_and_pgm_tiff_inputs() {
         let (code, json, _) = run(&["info", "--json", s(&mdz)]);
         assert_eq!(code, 0);
         assert!(json.contains(&format!("\"width\":{}", img.width)), "{json}");
+        // Coded with the 16-bit network and its state: version 2, both named.
+        let v: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
+        assert_eq!(v["format_version"], 2, "{json}");
+        let kinds: Vec<&str> = v["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["kind"].as_str().unwrap())
+            .collect();
+        assert_eq!(kinds, ["context state", "context network"], "{json}");
         std::fs::remove_file(&p).unwrap();
         assert_eq!(run(&["decompress", s(&mdz)]).0, 0);
         let back = medzip_io::read(&std::fs::read(&p).unwrap(), Some(name)).unwrap();
