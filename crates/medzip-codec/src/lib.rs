@@ -533,43 +533,42 @@ fn decode_pixels(c: &Container, prior: Option<&dyn Prior>) -> Result<Image> {
             let prior_mapped: Option<Vec<i32>> = recon
                 .as_ref()
                 .map(|rc| rc.iter().map(|&v| map.forward_nearest(v)).collect());
+            // A model the file names but this process lacks: refused,
+            // naming it and what there is.
+            let missing = |kind: &str, id: &[u8], have: Vec<(&str, &[u8])>| Error::WrongModel {
+                needed: format!("{kind} {}", medzip_format::hex(id)),
+                available: format!(
+                    "which this build lacks (it has: {})",
+                    have.iter()
+                        .map(|(n, id)| format!("{n} {}", medzip_format::hex(id)))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            };
             let net = match find(MODEL_NET) {
-                Some(id) => match trained::net_by_id(id) {
-                    Some(n) => Some(&n.net),
-                    None => {
-                        return Err(Error::WrongModel {
-                            needed: format!("context network {}", medzip_format::hex(id)),
-                            available: format!(
-                                "which this build lacks (it has: {})",
-                                trained::nets()
-                                    .iter()
-                                    .map(|n| format!("{} {}", n.name, medzip_format::hex(&n.id)))
-                                    .collect::<Vec<_>>()
-                                    .join(", ")
-                            ),
-                        })
-                    }
-                },
+                Some(id) => Some(
+                    &trained::net_by_id(id)
+                        .ok_or_else(|| {
+                            let have = trained::nets()
+                                .iter()
+                                .map(|n| (n.name, &n.id[..]))
+                                .collect();
+                            missing("context network", id, have)
+                        })?
+                        .net,
+                ),
                 None => None,
             };
             let fresh;
             let init = match find(MODEL_CONTEXT) {
-                Some(id) => match trained::by_id(id) {
-                    Some(t) => &t.model,
-                    None => {
-                        return Err(Error::WrongModel {
-                            needed: format!("context state {}", medzip_format::hex(id)),
-                            available: format!(
-                                "which this build lacks (it has: {})",
-                                trained::all()
-                                    .iter()
-                                    .map(|t| format!("{} {}", t.name, medzip_format::hex(&t.id)))
-                                    .collect::<Vec<_>>()
-                                    .join(", ")
-                            ),
-                        })
-                    }
-                },
+                Some(id) => {
+                    &trained::by_id(id)
+                        .ok_or_else(|| {
+                            let have = trained::all().iter().map(|t| (t.name, &t.id[..])).collect();
+                            missing("context state", id, have)
+                        })?
+                        .model
+                }
                 None => {
                     fresh = cm::Model::fresh(net.is_some());
                     &fresh

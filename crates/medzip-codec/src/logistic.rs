@@ -130,7 +130,7 @@ struct Tables {
     h: Vec<i32>,
     /// Log-odds of `e^(−d/256)`, `(−d/256 − ln(1 − e^(−d/256))) · 256`,
     /// clamped to ±2047, for `d` in `0..2048`.
-    g: Vec<i16>,
+    g: Vec<i32>,
     /// `σ(z/256)` in Q16 for `z` in `0..=ZMAX`.
     sig: Vec<i32>,
 }
@@ -154,7 +154,7 @@ fn tables() -> &'static Tables {
                 let one_minus = (65_536 - e).max(1);
                 let ln = (log2_q16(one_minus) * LN2_Q16) >> 16; // ≤ 0, Q16
                 let v = -(d << 8) - ln; // Q16
-                ((v + 128) >> 8).clamp(-2047, 2047) as i16
+                ((v + 128) >> 8).clamp(-2047, 2047) as i32
             })
             .collect();
         let sig = (0..=ZMAX as i64)
@@ -167,30 +167,28 @@ fn tables() -> &'static Tables {
     })
 }
 
-/// `softplus(z) = ln(1 + e^z)`, Q12 in and out (table interpolated).
+/// A table with entries every 1/256 read at `a ≥ 0` in Q12, linearly
+/// interpolated; its last entry beyond its end.
 #[inline]
-fn softplus(z: i64) -> i64 {
-    let a = z.abs().min((ZMAX as i64) << 4);
+fn interp(t: &[i32], a: i64) -> i64 {
+    let last = t.len() - 1;
     let (i, f) = ((a >> 4) as usize, a & 15);
-    let h = &tables().h;
-    let corr = if i >= ZMAX as usize {
-        h[ZMAX as usize] as i64
-    } else {
-        h[i] as i64 + (((h[i + 1] - h[i]) as i64 * f) >> 4)
-    };
-    z.max(0) + corr
+    if i >= last {
+        return t[last] as i64;
+    }
+    t[i] as i64 + (((t[i + 1] - t[i]) as i64 * f) >> 4)
 }
 
-/// Log-odds (Q8) of `e^(−d)` for `d ≥ 0` in Q12 (table interpolated).
+/// `softplus(z) = ln(1 + e^z)`, Q12 in and out.
+#[inline]
+fn softplus(z: i64) -> i64 {
+    z.max(0) + interp(&tables().h, z.abs().min((ZMAX as i64) << 4))
+}
+
+/// Log-odds (Q8) of `e^(−d)` for `d ≥ 0` in Q12.
 #[inline]
 fn odds_of_ratio(d: i64) -> i32 {
-    let d = d.clamp(0, 2047 << 4);
-    let (i, f) = ((d >> 4) as usize, d & 15);
-    let g = &tables().g;
-    if i >= 2047 {
-        return g[2047] as i32;
-    }
-    (g[i] as i64 + (((g[i + 1] - g[i]) as i64 * f) >> 4)) as i32
+    interp(&tables().g, d.clamp(0, 2047 << 4)) as i32
 }
 
 /// The network's distribution around the integer prediction: centre
@@ -254,17 +252,10 @@ impl Dist {
     }
 }
 
-/// `σ(z)` in Q16 for `z` in Q12 (table interpolated).
+/// `σ(z)` in Q16 for `z` in Q12.
 #[inline]
 fn sigmoid_q16(z: i64) -> i64 {
-    let a = z.abs().min((ZMAX as i64) << 4);
-    let (i, f) = ((a >> 4) as usize, a & 15);
-    let t = &tables().sig;
-    let p = if i >= ZMAX as usize {
-        t[ZMAX as usize] as i64
-    } else {
-        t[i] as i64 + (((t[i + 1] - t[i]) as i64 * f) >> 4)
-    };
+    let p = interp(&tables().sig, z.abs().min((ZMAX as i64) << 4));
     if z >= 0 {
         p
     } else {

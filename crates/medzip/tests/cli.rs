@@ -34,6 +34,20 @@ fn run(args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// A folder in `d` holding the two 256×256 chest X-ray samples (training
+/// data for the tests).
+fn chest_xray_folder(d: &Path) -> PathBuf {
+    let data = d.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    for f in [
+        "kermany256_IM-0199-0001.png",
+        "kermany256_person1340_virus_2312.png",
+    ] {
+        std::fs::copy(samples().join(f), data.join(f)).unwrap();
+    }
+    data
+}
+
 fn sha(p: &Path) -> Vec<u8> {
     Sha256::digest(std::fs::read(p).unwrap()).to_vec()
 }
@@ -507,14 +521,7 @@ fn embedded_autoencoder_priors_round_trip() {
 #[test]
 fn train_resume_export_compress_plot_eval() {
     let d = tmpdir("train");
-    let data = d.join("data");
-    std::fs::create_dir_all(&data).unwrap();
-    for f in [
-        "kermany256_IM-0199-0001.png",
-        "kermany256_person1340_virus_2312.png",
-    ] {
-        std::fs::copy(samples().join(f), data.join(f)).unwrap();
-    }
+    let data = chest_xray_folder(&d);
     let run_dir = d.join("run");
     let base = [
         "train",
@@ -633,14 +640,7 @@ fn train_resume_export_compress_plot_eval() {
 #[test]
 fn site_context_network_and_state() {
     let d = tmpdir("site-net");
-    let data = d.join("data");
-    std::fs::create_dir_all(&data).unwrap();
-    for f in [
-        "kermany256_IM-0199-0001.png",
-        "kermany256_person1340_virus_2312.png",
-    ] {
-        std::fs::copy(samples().join(f), data.join(f)).unwrap();
-    }
+    let data = chest_xray_folder(&d);
     let net = d.join("site.net");
     let state = d.join("site.state.z");
     let (code, _, err) = run(&[
