@@ -287,17 +287,15 @@ impl CtxNet {
     /// Wraps an integer network: dense layers only, [`NF`] inputs, 2 outputs.
     pub fn new(net: medzip_nn::Net) -> crate::Result<CtxNet> {
         let bad = |m: String| crate::Error::InvalidModel(format!("context network: {m}"));
-        let (shape, _) = net.check().map_err(|e| bad(e.to_string()))?;
-        if net.input.len() != NF || shape.len() != 2 {
+        let mlp = medzip_nn::mlp::Mlp::new(net, 4095).map_err(|e| bad(e.to_string()))?;
+        if mlp.net().input.len() != NF || mlp.outputs() != 2 {
             return Err(bad(format!(
                 "needs {NF} inputs and 2 outputs (has {} and {})",
-                net.input.len(),
-                shape.len()
+                mlp.net().input.len(),
+                mlp.outputs()
             )));
         }
-        Ok(CtxNet {
-            mlp: medzip_nn::mlp::Mlp::new(net, 4095).map_err(|e| bad(e.to_string()))?,
-        })
+        Ok(CtxNet { mlp })
     }
 
     pub fn net(&self) -> &medzip_nn::Net {

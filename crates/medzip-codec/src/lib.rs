@@ -304,8 +304,7 @@ pub fn compress_with_prior(
     let init = match (opts.residual, opts.trained) {
         (Residual::Context, true) => trained::for_bits(img.bits, net.is_some()),
         _ => None,
-    }
-    .filter(|t| t.model.uses_net() == net.is_some());
+    };
     if let Some(t) = init {
         model_id.extend_from_slice(&[MODEL_CONTEXT, 8]);
         model_id.extend_from_slice(&t.id);

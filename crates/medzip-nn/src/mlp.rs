@@ -139,6 +139,11 @@ impl Mlp {
         &self.net
     }
 
+    /// Number of outputs.
+    pub fn outputs(&self) -> usize {
+        self.layers.last().map_or(0, |l| l.outs)
+    }
+
     /// Fraction bits of the outputs.
     pub fn f_out(&self) -> u8 {
         self.f_out

@@ -223,23 +223,13 @@ enum Cmd {
     /// Train the context model's initial state on a site's images
     /// (writes a deflated state and its config beside it).
     TrainContext {
-        /// Folders searched recursively for images.
-        #[arg(long = "data", required = true)]
-        data: Vec<PathBuf>,
+        #[command(flatten)]
+        set: train::ImageSet,
         /// Which state: 8 (images of ≤ 8 bits) or 16 (9–16 bits).
         #[arg(long, value_parser = ["8", "16"])]
         bits: String,
         #[arg(long)]
         out: PathBuf,
-        /// Seed of the image order.
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// Only files with these extensions.
-        #[arg(long, default_value = "png,pgm,tif,tiff,dcm")]
-        ext: String,
-        /// A file listing paths (relative to a data folder) to leave out, e.g. held-out images.
-        #[arg(long)]
-        exclude: Option<PathBuf>,
         /// Confidence cap of the trained counts.
         #[arg(long, default_value_t = 24)]
         cap: u8,
@@ -252,23 +242,13 @@ enum Cmd {
     /// coder's per-pixel features, trains a small MLP (burn, CPU), exports
     /// the integer network (OUT) and its record (OUT with .json).
     TrainNet {
-        /// Folders searched recursively for images.
-        #[arg(long = "data", required = true)]
-        data: Vec<PathBuf>,
+        #[command(flatten)]
+        set: train::ImageSet,
         /// Which images: 8 (≤ 8 bits stored), 16 (9–16 bits) or any.
         #[arg(long, value_parser = ["8", "16", "any"], default_value = "any")]
         bits: String,
         #[arg(long)]
         out: PathBuf,
-        /// Seed of the image order, the split and the initial weights' shuffles.
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// Only files with these extensions.
-        #[arg(long, default_value = "png,pgm,tif,tiff,dcm")]
-        ext: String,
-        /// A file listing paths (relative to a data folder) to leave out.
-        #[arg(long)]
-        exclude: Option<PathBuf>,
         /// Use at most this many images (the first of the seeded order).
         #[arg(long, default_value_t = 400)]
         max_images: usize,
@@ -410,12 +390,9 @@ fn run(cli: Cli) -> Result<bool> {
             Ok(true)
         }
         Cmd::TrainNet {
-            data,
+            set,
             bits,
             out,
-            seed,
-            ext,
-            exclude,
             max_images,
             samples,
             min_per_image,
@@ -433,15 +410,13 @@ fn run(cli: Cli) -> Result<bool> {
                 bail!("--hidden: one to four layers of 1 to {most} units");
             }
             train::run_net(&train::NetArgs {
-                data: &data,
+                set: &set,
                 low_bits: match bits.as_str() {
                     "8" => Some(true),
                     "16" => Some(false),
                     _ => None,
                 },
                 out: &out,
-                ext: &ext,
-                exclude: exclude.as_deref(),
                 max_images,
                 samples,
                 min_per_image,
@@ -449,7 +424,7 @@ fn run(cli: Cli) -> Result<bool> {
                     hidden,
                     epochs,
                     lr,
-                    seed,
+                    seed: set.seed,
                     ..Default::default()
                 },
                 quiet: cli.quiet,
@@ -457,26 +432,13 @@ fn run(cli: Cli) -> Result<bool> {
             Ok(true)
         }
         Cmd::TrainContext {
-            data,
+            set,
             bits,
             out,
-            seed,
-            ext,
-            exclude,
             cap,
             net,
         } => {
-            train::run(
-                &data,
-                bits == "8",
-                &out,
-                seed,
-                &ext,
-                exclude.as_deref(),
-                cap,
-                net.as_deref(),
-                cli.quiet,
-            )?;
+            train::run(&set, bits == "8", &out, cap, net.as_deref(), cli.quiet)?;
             Ok(true)
         }
         Cmd::Train(a) => {

@@ -32,17 +32,38 @@ fn shuffle<T>(v: &mut [T], seed: u64) {
     }
 }
 
-/// Images of the wanted depth (`None`: any) under `data` (minus
-/// `exclude`), in the seeded order, at most `limit`: `(images, names,
+/// Where a training command (`train-context`, `train-net`) finds its images.
+#[derive(clap::Args)]
+pub struct ImageSet {
+    /// Folders searched recursively for images.
+    #[arg(long = "data", required = true)]
+    pub data: Vec<PathBuf>,
+    /// Seed of the image order (`train-net`: also of the validation split
+    /// and the initial weights).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Only files with these extensions.
+    #[arg(long, default_value = "png,pgm,tif,tiff,dcm")]
+    pub ext: String,
+    /// A file listing paths (relative to a data folder) to leave out, e.g. held-out images.
+    #[arg(long)]
+    pub exclude: Option<PathBuf>,
+}
+
+/// The set's images of the wanted depth (`None`: any), minus its
+/// exclusions, in its seeded order, at most `limit`: `(images, names,
 /// number of files the exclusion list left out)`.
 fn load_set(
-    data: &[PathBuf],
+    set: &ImageSet,
     low_bits: Option<bool>,
-    seed: u64,
-    ext: &str,
-    exclude: Option<&Path>,
     limit: usize,
 ) -> Result<(Vec<medzip_codec::Image>, Vec<String>, usize)> {
+    let ImageSet {
+        data,
+        seed,
+        ext,
+        exclude,
+    } = set;
     let exts: Vec<&str> = ext.split(',').collect();
     let excluded: BTreeSet<String> = match exclude {
         Some(p) => std::fs::read_to_string(p)?
@@ -69,7 +90,7 @@ fn load_set(
         files.extend(f);
     }
     files.sort();
-    shuffle(&mut files, seed);
+    shuffle(&mut files, *seed);
     let mut images = Vec::new();
     let mut names = Vec::new();
     for p in &files {
@@ -100,14 +121,10 @@ fn load_set(
     Ok((images, names, left_out))
 }
 
-#[allow(clippy::too_many_arguments)]
 pub fn run(
-    data: &[PathBuf],
+    set: &ImageSet,
     low_bits: bool,
     out: &Path,
-    seed: u64,
-    ext: &str,
-    exclude: Option<&Path>,
     cap: u8,
     net: Option<&Path>,
     quiet: bool,
@@ -122,7 +139,7 @@ pub fn run(
         ),
         None => None,
     };
-    let (images, names, excluded) = load_set(data, Some(low_bits), seed, ext, exclude, usize::MAX)?;
+    let (images, names, excluded) = load_set(set, Some(low_bits), usize::MAX)?;
     let pb = if quiet {
         ProgressBar::hidden()
     } else {
@@ -150,9 +167,9 @@ pub fn run(
         "state_id": medzip_format::hex(&id),
         "bits": if low_bits { "1-8" } else { "9-16" },
         "images": names.len(),
-        "seed": seed, "cap": cap,
+        "seed": set.seed, "cap": cap,
         "net_id": net.as_ref().map(|n| medzip_format::hex(&n.id)),
-        "data": data.iter().map(|d| d.display().to_string()).collect::<Vec<_>>(),
+        "data": set.data.iter().map(|d| d.display().to_string()).collect::<Vec<_>>(),
         "excluded": excluded,
         "data_list_sha256": list_hash,
         "files_in_training_order": names,
@@ -173,12 +190,11 @@ pub fn run(
 
 /// Settings of `medzip train-net`.
 pub struct NetArgs<'a> {
-    pub data: &'a [PathBuf],
+    /// The images (its seed is also the training's).
+    pub set: &'a ImageSet,
     /// `Some(true)`: ≤ 8-bit images only, `Some(false)`: 9–16-bit, `None`: any.
     pub low_bits: Option<bool>,
     pub out: &'a Path,
-    pub ext: &'a str,
-    pub exclude: Option<&'a Path>,
     pub max_images: usize,
     /// About this many training samples are drawn (evenly spaced pixels).
     pub samples: usize,
@@ -194,14 +210,7 @@ pub struct NetArgs<'a> {
 pub fn run_net(a: &NetArgs) -> Result<()> {
     use medzip_train::ctxnet;
     use std::cell::RefCell;
-    let (images, names, excluded) = load_set(
-        a.data,
-        a.low_bits,
-        a.opts.seed,
-        a.ext,
-        a.exclude,
-        a.max_images,
-    )?;
+    let (images, names, excluded) = load_set(a.set, a.low_bits, a.max_images)?;
     if images.len() < 2 {
         bail!("train-net needs at least 2 images (one for validation)");
     }
@@ -278,7 +287,7 @@ pub fn run_net(a: &NetArgs) -> Result<()> {
         "samples": { "train": tr.feats.len(), "validation": val.feats.len() },
         "images": { "train": ntr, "validation": nval },
         "excluded": excluded,
-        "data": a.data.iter().map(|d| d.display().to_string()).collect::<Vec<_>>(),
+        "data": a.set.data.iter().map(|d| d.display().to_string()).collect::<Vec<_>>(),
         "data_list_sha256": medzip_format::hex(&medzip_format::sha256(names.join("\n").as_bytes())),
         "validation_bits_per_sample": { "float": float_bits, "integer": int_bits },
         "epochs": logs,
