@@ -27,7 +27,7 @@
 //! [`BitIo`] trait, so the encoder and decoder cannot drift apart.
 
 use crate::logistic::{scale_by, Dist};
-use medzip_entropy::{Apm, BinDecoder, BinEncoder, BitModel, Mixer2, State};
+use medzip_entropy::{Apm, BinDecoder, BinEncoder, BitModel, Mixer2, State, LANES};
 use std::cell::RefCell;
 
 /// A binary coder seen from the modelling code: the encoder codes `bit` and
@@ -71,6 +71,8 @@ const SLOT_SIGN: usize = 1;
 const SLOT_EXP: usize = 2;
 /// Number of context-model inputs to the mixer (plus one bias input).
 const NIN: usize = 6;
+// The mixer's lanes hold the inputs, the bias input and the network's.
+const _: () = assert!(NIN + 2 <= LANES);
 
 /// Extra weight (as a shift) of the LMS and first error-feedback predictors.
 static WSHIFT: [u32; NP] = {
@@ -691,14 +693,16 @@ fn decide<IO: BitIo>(
     net: Option<i32>,
     bit: bool,
 ) -> bool {
-    for &b in base {
-        m.mixer.add(m.table[b + slot].st());
+    let mut x = [0i32; LANES];
+    for (x, &b) in x.iter_mut().zip(base) {
+        *x = m.table[b + slot].st();
     }
-    m.mixer.add(256);
-    if let Some(x) = net {
-        m.mixer.add(x);
+    x[NIN] = 256;
+    if let Some(v) = net {
+        x[NIN + 1] = v;
     }
     let pm = m.mixer.mix(
+        &x,
         &[(slot * 16 + sels[2]) * 8 + sels[0], slot * 64 + sels[1]],
         slot,
     );
@@ -745,8 +749,9 @@ fn code_residual<IO: BitIo>(
     let mag_in = e_in.unsigned_abs().saturating_sub(1); // ≥ 0
     let k_in = 32 - mag_in.leading_zeros();
     let mut k = 0u32;
+    let mut above = dist.map(|d| d.above_seq(neg));
     while k < kmax {
-        let x = dist.map(|d| d.above(k, neg));
+        let x = above.as_mut().map(|a| a.next_odds());
         if !decide(io, m, &base, &sels, q, SLOT_EXP + k as usize, x, k_in > k) {
             break;
         }

@@ -242,13 +242,55 @@ impl Dist {
         let lo: i32 = if k == 0 { 1 } else { (1 << (k - 1)) + 1 };
         let hi: i32 = (1i32 << k) + 1;
         // Boundaries at |e| − ½, as doubled values.
-        let (a2, b2) = (2 * hi - 1, 2 * lo - 1);
-        let d = if neg {
-            softplus(-self.z(-a2)) - softplus(-self.z(-b2))
+        odds_of_ratio(self.tail(2 * hi - 1, neg) - self.tail(2 * lo - 1, neg))
+    }
+
+    /// `−ln P(|e| ≥ t)` up to a term that cancels in [`Dist::above`]
+    /// (the boundary at doubled residual `t2`, on the side of the sign).
+    #[inline]
+    fn tail(&self, t2: i32, neg: bool) -> i64 {
+        if neg {
+            softplus(-self.z(-t2))
         } else {
-            softplus(self.z(a2)) - softplus(self.z(b2))
-        };
-        odds_of_ratio(d)
+            softplus(self.z(t2))
+        }
+    }
+
+    /// [`Dist::above`] for `k` = 0, 1, 2, … in turn: class `k`'s upper
+    /// boundary is class `k + 1`'s lower one, so each is computed once.
+    pub fn above_seq(&self, neg: bool) -> AboveSeq {
+        AboveSeq {
+            d: *self,
+            neg,
+            k: 0,
+            lo: self.tail(1, neg),
+        }
+    }
+}
+
+/// See [`Dist::above_seq`].
+pub struct AboveSeq {
+    d: Dist,
+    neg: bool,
+    k: u32,
+    /// The tail at the current class's lower boundary.
+    lo: i64,
+}
+
+impl AboveSeq {
+    /// `above(k, neg)` for the next `k`.
+    #[inline]
+    pub fn next_odds(&mut self) -> i32 {
+        let k = self.k;
+        self.k += 1;
+        if k > 28 {
+            // Beyond the bounded classes (never reached: k < 17).
+            return self.d.above(k, self.neg);
+        }
+        let hi = self.d.tail(2 * ((1i32 << k) + 1) - 1, self.neg);
+        let v = odds_of_ratio(hi - self.lo);
+        self.lo = hi;
+        v
     }
 }
 
@@ -340,6 +382,27 @@ mod tests {
                         "above {k} {neg} {c8} {s8}: {got} vs {}",
                         lo(p)
                     );
+                }
+            }
+        }
+    }
+
+    /// The sequence gives `above(k, neg)` for every class, in order.
+    #[test]
+    fn above_seq_is_above() {
+        for &(c8, s8) in &[
+            (0, 1),
+            (3, 12),
+            (-4, 40),
+            (2, 200),
+            (-7, 3000),
+            (5, 1 << 20),
+        ] {
+            let d = Dist::new(c8, s8);
+            for neg in [false, true] {
+                let mut seq = d.above_seq(neg);
+                for k in 0..32 {
+                    assert_eq!(seq.next_odds(), d.above(k, neg), "{c8} {s8} {neg} {k}");
                 }
             }
         }

@@ -23,7 +23,7 @@ pub mod bytes;
 pub mod huffman;
 mod mix;
 
-pub use mix::{squash, stretch, Apm, BitModel, Mixer, Mixer2, State};
+pub use mix::{squash, stretch, Apm, BitModel, Mixer, Mixer2, State, LANES};
 
 /// Errors of the entropy layer.
 #[derive(Debug, thiserror::Error)]

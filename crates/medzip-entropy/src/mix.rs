@@ -195,9 +195,8 @@ impl Mixer {
 #[derive(Clone, Debug)]
 pub struct Mixer2 {
     n: usize,
-    /// Inputs; lanes at and beyond `nin` are zero.
+    /// The inputs of the bit being coded; lanes at and beyond `n` are zero.
     inputs: [i32; LANES],
-    nin: usize,
     /// Per layer-1 set: (weights per selector value, selected index, last p).
     sets: Vec<(Vec<[i32; LANES]>, usize, i32)>,
     lr: i32,
@@ -225,24 +224,24 @@ impl Mixer2 {
         Mixer2 {
             n,
             inputs: [0; LANES],
-            nin: 0,
             sets: contexts.iter().map(|&c| (vec![row; c], 0, 2048)).collect(),
             lr,
             fin: Mixer::new(contexts.len() + 1, final_contexts, final_lr),
         }
     }
-    #[inline]
-    pub fn add(&mut self, st: i32) {
-        debug_assert!(self.nin < self.n);
-        self.inputs[self.nin] = st;
-        self.nin += 1;
-    }
-    /// Mixes with layer-1 selectors `sel` (one per set) and layer-2 selector `fsel`.
+
+    /// Mixes the inputs `x` (stretched probabilities; lanes from `n` on
+    /// must be zero) with layer-1 selectors `sel` (one per set) and layer-2
+    /// selector `fsel`. The inputs come whole, as one array built by the
+    /// caller: written one by one into the mixer and read back as a vector,
+    /// they cost a store-forwarding stall per bit.
     #[inline(always)]
-    pub fn mix(&mut self, sel: &[usize], fsel: usize) -> i32 {
+    pub fn mix(&mut self, x: &[i32; LANES], sel: &[usize], fsel: usize) -> i32 {
+        debug_assert!(x[self.n..].iter().all(|&v| v == 0));
+        self.inputs = *x;
         for (set, &c) in self.sets.iter_mut().zip(sel) {
             set.1 = c;
-            let d = (dot_lanes(&self.inputs, &set.0[c]) >> 8).clamp(-2047, 2047);
+            let d = (dot_lanes(x, &set.0[c]) >> 8).clamp(-2047, 2047);
             set.2 = SQUASH[(d + 2047) as usize] as i32;
             self.fin.add(d);
         }
@@ -256,7 +255,6 @@ impl Mixer2 {
             train_lanes(&mut set.0[set.1], &self.inputs, err);
         }
         self.fin.update(bit);
-        self.nin = 0;
     }
 }
 

@@ -230,51 +230,19 @@ impl Mlp {
         out: &mut [i16],
     ) {
         use std::arch::x86_64::*;
-        use std::mem::MaybeUninit;
-        let mut xb = [MaybeUninit::<__m256i>::uninit(); MAX_IN / 2];
         let one = _mm256_set1_epi32(1);
         let slope = _mm256_set1_epi32(crate::LEAKY_NUM);
         let nl = self.layers.len();
+        let mut sums = [_mm256_setzero_si256(); MAX_OUTS / 8];
         for (k, l) in self.layers.iter().enumerate() {
-            let pairs = l.fan_in.div_ceil(2);
-            {
-                // Pairs are read whole: an odd `fan_in`'s extra input meets
-                // a zero weight (whatever an earlier call left there).
-                let src: &[i16] = if k == 0 { x0 } else { &bufs[(k - 1) & 1] };
-                debug_assert!(src.len() >= 2 * pairs);
-                for (j, v) in xb.iter_mut().enumerate().take(pairs) {
-                    // SAFETY: 2j + 1 < 2 × pairs ≤ src.len() (MAX_IN and
-                    // MAX_OUTS + 8 are even and bound fan_in).
-                    let pair = unsafe { (src.as_ptr().add(2 * j) as *const i32).read_unaligned() };
-                    v.write(_mm256_set1_epi32(pair));
-                }
-            }
+            let src: &[i16] = if k == 0 { x0 } else { &bufs[(k - 1) & 1] };
+            // SAFETY: `src` holds at least 2 × ⌈fan_in / 2⌉ values (MAX_IN
+            // and MAX_OUTS + 8 are even and bound fan_in).
+            unsafe { layer_sums_avx2(l, src, &mut sums) };
             let bound = _mm256_set1_epi32(l.bound as i32);
             let nbound = _mm256_set1_epi32(-(l.bound as i32));
             let leaky = _mm256_set1_epi32(-(l.leaky as i32));
-            for b in 0..l.blocks {
-                let w = &l.w[b * pairs * 8..(b + 1) * pairs * 8];
-                let mut a0 = _mm256_setzero_si256();
-                let mut a1 = _mm256_setzero_si256();
-                let mut j = 0;
-                // SAFETY (loads): `w` holds `pairs × 8` i32s; `xb[..pairs]`
-                // was written above.
-                while j + 1 < pairs {
-                    unsafe {
-                        let w0 = _mm256_loadu_si256(w.as_ptr().add(j * 8) as *const __m256i);
-                        let w1 = _mm256_loadu_si256(w.as_ptr().add(j * 8 + 8) as *const __m256i);
-                        a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(xb[j].assume_init(), w0));
-                        a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(xb[j + 1].assume_init(), w1));
-                    }
-                    j += 2;
-                }
-                if j < pairs {
-                    unsafe {
-                        let w0 = _mm256_loadu_si256(w.as_ptr().add(j * 8) as *const __m256i);
-                        a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(xb[j].assume_init(), w0));
-                    }
-                }
-                let acc = _mm256_add_epi32(a0, a1);
+            for (b, &acc) in sums.iter().enumerate().take(l.blocks) {
                 let mut y = [0i32; 8];
                 if l.fits_i32 {
                     // SAFETY: `bias8`/`shift8` hold `blocks × 8` i32s.
@@ -331,6 +299,65 @@ impl Mlp {
             }
         }
     }
+}
+
+/// The wrapping sums of one layer into `sums[..blocks]`: tiles of up to
+/// eight output blocks keep their accumulators in registers while every
+/// input pair is broadcast once per tile. Pairs are read whole: an odd
+/// `fan_in`'s extra input meets a zero weight.
+///
+/// # Safety
+/// The CPU has AVX2; `src` holds at least `2 × ⌈fan_in / 2⌉` values.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn layer_sums_avx2(
+    l: &Packed,
+    src: &[i16],
+    sums: &mut [std::arch::x86_64::__m256i; MAX_OUTS / 8],
+) {
+    let pairs = l.fan_in.div_ceil(2);
+    debug_assert!(src.len() >= 2 * pairs);
+    let mut b0 = 0;
+    while b0 < l.blocks {
+        // SAFETY: as this function's.
+        b0 += unsafe {
+            match l.blocks - b0 {
+                8.. => tile_avx2::<8>(l, pairs, src, b0, sums),
+                4..=7 => tile_avx2::<4>(l, pairs, src, b0, sums),
+                2..=3 => tile_avx2::<2>(l, pairs, src, b0, sums),
+                _ => tile_avx2::<1>(l, pairs, src, b0, sums),
+            }
+        };
+    }
+}
+
+/// Sums of output blocks `b0..b0 + NB` (see [`layer_sums_avx2`]); returns `NB`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn tile_avx2<const NB: usize>(
+    l: &Packed,
+    pairs: usize,
+    src: &[i16],
+    b0: usize,
+    sums: &mut [std::arch::x86_64::__m256i; MAX_OUTS / 8],
+) -> usize {
+    use std::arch::x86_64::*;
+    let mut acc = [_mm256_setzero_si256(); NB];
+    let w = l.w.as_ptr();
+    for j in 0..pairs {
+        // SAFETY: 2j + 1 < 2 × pairs ≤ src.len(); block b's pair j is at
+        // `(b × pairs + j) × 8` in `w`, which holds `blocks × pairs × 8`.
+        unsafe {
+            let x = _mm256_set1_epi32((src.as_ptr().add(2 * j) as *const i32).read_unaligned());
+            for (t, a) in acc.iter_mut().enumerate() {
+                let wv = _mm256_loadu_si256(w.add(((b0 + t) * pairs + j) * 8) as *const __m256i);
+                *a = _mm256_add_epi32(*a, _mm256_madd_epi16(x, wv));
+            }
+        }
+    }
+    sums[b0..b0 + NB].copy_from_slice(&acc);
+    NB
 }
 
 #[cfg(test)]

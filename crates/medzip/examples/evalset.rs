@@ -3,6 +3,9 @@
 //! peers per set, the way `compare_peers.py` does.
 //!
 //! cargo run --release -p medzip --example evalset -- ../shared/data/dev ../shared/bench/dev_peers.json [--decode] [--untrained] [--no-net] [--only SET]
+//!
+//! `MEDZIP_CONTEXT_NET` / `MEDZIP_CONTEXT_STATE` name a site's network and
+//! state, as for the CLI.
 
 use medzip_codec::{Limits, Options};
 use rayon::prelude::*;
@@ -17,6 +20,13 @@ fn main() {
     let decode = args.iter().any(|a| a == "--decode");
     let untrained = args.iter().any(|a| a == "--untrained");
     let no_net = args.iter().any(|a| a == "--no-net");
+    // A site's network and state, as the CLI takes them (experiments).
+    if let Ok(p) = std::env::var("MEDZIP_CONTEXT_NET") {
+        medzip_codec::trained::use_site_net(&std::fs::read(p).unwrap()).unwrap();
+    }
+    if let Ok(p) = std::env::var("MEDZIP_CONTEXT_STATE") {
+        medzip_codec::trained::use_site_state(&std::fs::read(p).unwrap()).unwrap();
+    }
     let only = args
         .iter()
         .position(|a| a == "--only")
