@@ -7,6 +7,11 @@
 //! refined by an [`Apm`]. Integer arithmetic only, like everything on the
 //! decode path.
 //!
+//! A [`Dictionary`] (typical data of the kind, e.g. DICOM headers of
+//! several vendors) primes the model before coding: its bytes pass through
+//! the model as if coded, so the first occurrences of familiar structures
+//! and strings are already predicted and the match model can copy from it.
+//!
 //! Stream: `u32` length of the original, then the range-coded bits.
 
 use crate::{Apm, BinDecoder, BinEncoder, BitModel, Error, Mixer, Result};
@@ -15,7 +20,9 @@ const HASH_BITS: u32 = 18;
 const NH: usize = 4; // hashed contexts
 const MATCH_BITS: u32 = 18;
 const MATCH_MIN: usize = 5;
+const FULL_PRIME: usize = 32 << 10;
 
+#[derive(Clone)]
 struct Model {
     o0: Vec<BitModel>,
     o1: Vec<BitModel>,
@@ -147,21 +154,60 @@ impl Model {
     }
 }
 
+/// A primed model: the state after seeing a dictionary's bytes. Made once,
+/// cloned for each stream.
+#[derive(Clone)]
+pub struct Dictionary {
+    model: Model,
+}
+
+impl Dictionary {
+    /// Runs the model over `bytes` (as the coder would, without coding).
+    pub fn new(bytes: &[u8]) -> Dictionary {
+        let mut model = Model::new();
+        let full = bytes.len().saturating_sub(FULL_PRIME);
+        for &byte in &bytes[..full] {
+            model.next_byte(byte);
+        }
+        for &byte in &bytes[full..] {
+            code_byte(&mut model, byte, &mut |bit, _| bit);
+        }
+        Dictionary { model }
+    }
+}
+
+/// Codes (or decodes) one byte through `io(bit, p1)`; returns the byte.
+#[inline]
+fn code_byte<IO: FnMut(bool, u32) -> bool>(m: &mut Model, byte: u8, io: &mut IO) -> u8 {
+    let mut c0 = 1u32;
+    for i in (0..8).rev() {
+        let bit = (byte >> i) & 1 != 0;
+        let b = m.bit(c0, &mut |p| io(bit, p));
+        c0 = (c0 << 1) | b as u32;
+    }
+    let byte = c0 as u8;
+    m.next_byte(byte);
+    byte
+}
+
 /// Compresses `data`.
 pub fn compress(data: &[u8]) -> Vec<u8> {
-    let mut m = Model::new();
+    compress_from(Model::new(), data)
+}
+
+/// Compresses `data` with the model primed by `dict` (decode with
+/// [`decompress_with`] and the same dictionary).
+pub fn compress_with(dict: &Dictionary, data: &[u8]) -> Vec<u8> {
+    compress_from(dict.model.clone(), data)
+}
+
+fn compress_from(mut m: Model, data: &[u8]) -> Vec<u8> {
     let mut enc = BinEncoder::new();
     for &byte in data {
-        let mut c0 = 1u32;
-        for i in (0..8).rev() {
-            let bit = (byte >> i) & 1 != 0;
-            m.bit(c0, &mut |p| {
-                enc.encode(bit, p);
-                bit
-            });
-            c0 = (c0 << 1) | bit as u32;
-        }
-        m.next_byte(byte);
+        code_byte(&mut m, byte, &mut |bit, p| {
+            enc.encode(bit, p);
+            bit
+        });
     }
     let mut out = (data.len() as u32).to_le_bytes().to_vec();
     out.extend_from_slice(&enc.finish());
@@ -170,6 +216,15 @@ pub fn compress(data: &[u8]) -> Vec<u8> {
 
 /// Decompresses a stream from [`compress`]; refuses more than `max_len` bytes.
 pub fn decompress(stream: &[u8], max_len: usize) -> Result<Vec<u8>> {
+    decompress_from(Model::new(), stream, max_len)
+}
+
+/// Decompresses a stream from [`compress_with`] with the same dictionary.
+pub fn decompress_with(dict: &Dictionary, stream: &[u8], max_len: usize) -> Result<Vec<u8>> {
+    decompress_from(dict.model.clone(), stream, max_len)
+}
+
+fn decompress_from(mut m: Model, stream: &[u8], max_len: usize) -> Result<Vec<u8>> {
     let corrupt = |m: &str| Error::Corrupt(format!("byte stream: {m}"));
     let (len, rest) = stream
         .split_first_chunk::<4>()
@@ -181,17 +236,9 @@ pub fn decompress(stream: &[u8], max_len: usize) -> Result<Vec<u8>> {
         )));
     }
     let mut dec = BinDecoder::new(rest)?;
-    let mut m = Model::new();
     let mut out = Vec::with_capacity(len);
     for _ in 0..len {
-        let mut c0 = 1u32;
-        for _ in 0..8 {
-            let bit = m.bit(c0, &mut |p| dec.decode(p));
-            c0 = (c0 << 1) | bit as u32;
-        }
-        let byte = c0 as u8;
-        out.push(byte);
-        m.next_byte(byte);
+        out.push(code_byte(&mut m, 0, &mut |_, p| dec.decode(p)));
     }
     if dec.failed() {
         return Err(corrupt("ends early"));
@@ -221,5 +268,37 @@ mod tests {
         let c = compress(&text);
         assert!(c.len() < text.len() / 4, "{} of {}", c.len(), text.len());
         assert!(decompress(&c, text.len() - 1).is_err());
+    }
+
+    /// A dictionary of similar data makes the stream smaller; the stream
+    /// decodes only with the same dictionary.
+    #[test]
+    fn dictionary_primes_the_model() {
+        let text = |seed: usize| -> Vec<u8> {
+            (0..200)
+                .flat_map(|i| {
+                    format!("(0018,{:04x}) DS [{}.{}]\n", i * 3, (i * seed) % 97, i % 7)
+                        .into_bytes()
+                })
+                .collect()
+        };
+        let dict = Dictionary::new(&text(5));
+        let data = text(11);
+        let plain = compress(&data);
+        let with = compress_with(&dict, &data);
+        assert!(
+            with.len() < plain.len() * 3 / 4,
+            "{} vs {}",
+            with.len(),
+            plain.len()
+        );
+        assert_eq!(decompress_with(&dict, &with, data.len()).unwrap(), data);
+        let other = Dictionary::new(b"something else entirely");
+        assert_ne!(
+            decompress_with(&other, &with, data.len()).ok(),
+            Some(data.clone())
+        );
+        // An empty dictionary is no dictionary.
+        assert_eq!(compress_with(&Dictionary::new(&[]), &data), plain);
     }
 }

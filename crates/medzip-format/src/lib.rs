@@ -16,11 +16,12 @@ use std::fmt;
 /// First eight bytes of every medzip file (PNG-style: catches text-mode and
 /// 7-bit transfer damage).
 pub const MAGIC: [u8; 8] = *b"\x89MDZ\r\n\x1a\n";
-/// The newest format version this crate reads. It writes version 1, or 2
-/// for files whose model id names a context network (tag `N`), so that
-/// builds from before the network refuse those files by version instead of
-/// decoding them wrongly.
-pub const VERSION: u16 = 2;
+/// The newest format version this crate reads. It writes version 1; 2 for
+/// files whose model id names a context network (tag `N`); 3 for DICOM
+/// files whose header is coded with the header dictionary (source block
+/// layout 2): builds from before either refuse such files by version
+/// instead of decoding them wrongly or calling them damaged.
+pub const VERSION: u16 = 3;
 
 /// Section tags.
 pub mod tag {
@@ -339,6 +340,9 @@ fn push_section(out: &mut Vec<u8>, tag: [u8; 4], payload: &[u8]) {
 impl Container {
     /// The version this container is written as (see [`VERSION`]).
     pub fn version(&self) -> u16 {
+        if self.header.desc.source == SourceKind::Dicom && self.source.first() == Some(&2) {
+            return 3;
+        }
         let id = &self.header.model_id;
         let mut i = 0;
         while i + 2 <= id.len() {
@@ -426,11 +430,20 @@ impl Container {
         }
         let header = header.ok_or_else(|| Error::Corrupt("no HEAD section".into()))?;
         let pixels = pixels.ok_or_else(|| Error::Corrupt("no PIXL section".into()))?;
-        Ok(Container {
+        let c = Container {
             header,
             pixels,
             source: source.unwrap_or_default(),
-        })
+        };
+        // The version is a function of what the file needs: any other
+        // value is damage (every file ever written passes this).
+        if c.version() != version {
+            return corrupt(format!(
+                "format version {version} disagrees with the file's content (version {})",
+                c.version()
+            ));
+        }
+        Ok(c)
     }
 }
 
@@ -546,12 +559,35 @@ mod tests {
         }
     }
 
+    /// 1 by default, 2 with a context network, 3 with a DICOM header coded
+    /// with the header dictionary (source layout 2).
+    #[test]
+    fn version_follows_what_the_file_needs() {
+        let mut c = sample();
+        c.header.model_id = vec![b'C', 1, 0];
+        assert_eq!(c.version(), 1);
+        c.header.model_id = vec![b'C', 1, 0, b'N', 2, 0, 0];
+        assert_eq!(c.version(), 2);
+        c.source = vec![2, 16, 11];
+        assert_eq!(c.version(), 3);
+        c.header.desc.source = SourceKind::Png;
+        assert_eq!(c.version(), 2);
+        c.header.desc.source = SourceKind::Dicom;
+        c.source = vec![1, 16, 11];
+        c.header.model_id.clear();
+        assert_eq!(c.version(), 1);
+        assert_eq!(
+            Container::parse(&c.to_bytes(), &Limits::default()).unwrap(),
+            c
+        );
+    }
+
     #[test]
     fn future_version_is_named() {
         let mut b = sample().to_bytes();
-        b[8] = 3;
+        b[8] = 4;
         let e = Container::parse(&b, &Limits::default()).unwrap_err();
-        assert!(e.to_string().contains("version 3"), "{e}");
+        assert!(e.to_string().contains("version 4"), "{e}");
     }
 
     #[test]

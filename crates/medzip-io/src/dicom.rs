@@ -277,8 +277,10 @@ fn read_native(
     put(transcoded_from.unwrap_or("").as_bytes());
     blob.extend_from_slice(&nfix.to_le_bytes());
     blob.extend_from_slice(&fixups);
-    let mut src = vec![1u8, l.bits_allocated, l.high_bit];
-    src.extend_from_slice(&medzip_entropy::bytes::compress(&blob));
+    let (dict, id) = header_dictionary();
+    let mut src = vec![LAYOUT_DICT, l.bits_allocated, l.high_bit];
+    src.extend_from_slice(id);
+    src.extend_from_slice(&medzip_entropy::bytes::compress_with(dict, &blob));
     let mut m = meta(SourceKind::Dicom, 16, l.photometric, src);
     m.container_bits = if l.bits_allocated == 8 { 8 } else { 16 };
     m.file_sha256 = Some(medzip_format::sha256(bytes));
@@ -299,18 +301,67 @@ pub fn transcoded_from(meta: &Metadata) -> Option<String> {
 }
 
 fn unpack(m: &Metadata) -> Result<((u8, u8), Vec<u8>)> {
+    use medzip_entropy::bytes;
+    let damaged = |e: medzip_entropy::Error| Error::Malformed {
+        kind: KIND,
+        msg: format!("stored header: {e}"),
+    };
     match m.source_data.as_slice() {
-        [1, ba, hb, rest @ ..] => {
-            let blob = medzip_entropy::bytes::decompress(rest, MAX_SOURCE_BYTES).map_err(|e| {
-                Error::Malformed {
-                    kind: KIND,
-                    msg: format!("stored header: {e}"),
-                }
-            })?;
+        [LAYOUT_PLAIN, ba, hb, rest @ ..] => {
+            let blob = bytes::decompress(rest, MAX_SOURCE_BYTES).map_err(damaged)?;
+            Ok(((*ba, *hb), blob))
+        }
+        [LAYOUT_DICT, ba, hb, rest @ ..] => {
+            let (dict, id) = header_dictionary();
+            let Some((file_id, rest)) = rest.split_first_chunk::<8>() else {
+                return malformed(KIND, "stored header block is truncated");
+            };
+            if file_id != id {
+                return Err(Error::Unsupported(format!(
+                    "the DICOM header was coded with header dictionary {}, which this build does not have (it has {})",
+                    hex(file_id),
+                    hex(id)
+                )));
+            }
+            let blob = bytes::decompress_with(dict, rest, MAX_SOURCE_BYTES).map_err(damaged)?;
             Ok(((*ba, *hb), blob))
         }
         _ => malformed(KIND, "stored header block has an unknown layout"),
     }
+}
+
+/// Layouts of the stored header block: the header coded alone (files of
+/// earlier versions), or primed by the header dictionary.
+const LAYOUT_PLAIN: u8 = 1;
+const LAYOUT_DICT: u8 = 2;
+
+/// The embedded DICOM header dictionary: the headers of a few permissively
+/// licensed sample files of several vendors and modalities (list, sources
+/// and the command that builds it: `dict/README.md`), which primes the
+/// header coder so that the first occurrence of a familiar structure or
+/// vendor block costs little. Its id (first 8 bytes of its SHA-256) is
+/// stored with every header coded with it.
+fn header_dictionary() -> &'static (medzip_entropy::bytes::Dictionary, [u8; 8]) {
+    static DICT: std::sync::OnceLock<(medzip_entropy::bytes::Dictionary, [u8; 8])> =
+        std::sync::OnceLock::new();
+    DICT.get_or_init(|| {
+        let bytes: &[u8] = include_bytes!("../dict/dicom_headers.bin");
+        let id = medzip_format::sha256(bytes)[..8]
+            .try_into()
+            .expect("8 bytes");
+        (medzip_entropy::bytes::Dictionary::new(bytes), id)
+    })
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|v| format!("{v:02x}")).collect()
+}
+
+/// The bytes medzip stores beside the pixels of a DICOM file (everything
+/// but the pixel data's value, and how to rebuild it), uncompressed: what
+/// the header dictionary is made of.
+pub fn header_bytes(bytes: &[u8]) -> Result<Vec<u8>> {
+    Ok(unpack(&read(bytes)?.meta)?.1)
 }
 
 pub(crate) fn write(img: &Image, m: &Metadata) -> Result<Vec<u8>> {

@@ -272,6 +272,48 @@ fn golden_files_with_autoencoder_priors() {
     }
 }
 
+/// DICOM headers: a file from before the header dictionary (source layout
+/// 1, format version 2: it has the context network) and one coded with it (layout 2, version 3) both
+/// give the sample back byte for byte, and encoding the sample again gives
+/// the second one (a format change must be deliberate).
+#[test]
+fn golden_dicom_files_decode_byte_for_byte() {
+    let d = tmpdir("golden-dicom");
+    let dir = repo().join("tests/golden");
+    let src = samples().join("pt16s_suyashkumar_1.dcm");
+    let fresh = d.join("fresh.mdz");
+    let (code, _, err) = run(&["compress", s(&src), "-o", s(&fresh)]);
+    assert_eq!(code, 0, "{err}");
+    let current = dir.join("golden_dicom_header_dict.mdz");
+    if std::env::var_os("MEDZIP_BLESS").is_some() {
+        std::fs::copy(&fresh, &current).unwrap();
+    }
+    for (name, version) in [
+        ("golden_dicom_header_plain.mdz", 2),
+        ("golden_dicom_header_dict.mdz", 3),
+    ] {
+        let mdz = dir.join(name);
+        let back = d.join(format!("{name}.dcm"));
+        let (code, _, err) = run(&["decompress", s(&mdz), "-o", s(&back)]);
+        assert_eq!(code, 0, "{name}: {err}");
+        assert_eq!(
+            sha(&back),
+            sha(&src),
+            "{name} must give the file back byte for byte"
+        );
+        let (_, info, _) = run(&["info", "--json", s(&mdz)]);
+        assert!(
+            info.contains(&format!("\"format_version\":{version}")),
+            "{name}: {info}"
+        );
+    }
+    assert!(
+        std::fs::read(&fresh).unwrap() == std::fs::read(&current).unwrap(),
+        "the encoder output for {} changed: a format change must be deliberate (re-bless with MEDZIP_BLESS=1)",
+        current.display()
+    );
+}
+
 /// Encodes `img`, compares with (or, under `MEDZIP_BLESS=1`, writes) the
 /// golden file, decodes the golden file and checks the committed hash.
 fn check_golden(
