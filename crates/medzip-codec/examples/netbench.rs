@@ -1,7 +1,7 @@
 //! Development tool: time one forward pass of each embedded context
 //! network (per-pixel cost of the network in the coder).
 //!
-//! cargo run --release -p medzip-codec --example netbench
+//! cargo run --release -p medzip-codec --example netbench [NET_FILE...]
 
 use medzip_codec::cm::NF;
 use std::time::Instant;
@@ -13,7 +13,11 @@ fn main() {
         ((seed >> 16) as i32 % 1024 - 512) as i16
     };
     let feats: Vec<[i16; NF]> = (0..4096).map(|_| std::array::from_fn(|_| rnd())).collect();
-    for n in medzip_codec::trained::nets() {
+    let files: Vec<_> = std::env::args()
+        .skip(1)
+        .map(|p| medzip_codec::trained::load_net("file", &std::fs::read(p).unwrap()).unwrap())
+        .collect();
+    for n in medzip_codec::trained::nets().into_iter().chain(&files) {
         let mut scratch = medzip_nn::mlp::Scratch::default();
         let mut sum = 0i64;
         let reps = 400;

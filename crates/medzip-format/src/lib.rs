@@ -1,5 +1,6 @@
-//! The medzip container (format v1): magic, version, a sequence of sections,
-//! each with a tag, a length and a CRC-32, and a terminating `END ` section.
+//! The medzip container (format versions 1–3, see [`VERSION`]): magic,
+//! version, a sequence of sections, each with a tag, a length and a CRC-32,
+//! and a terminating `END ` section.
 //!
 //! This crate knows nothing about how pixels are coded: the codec layer owns
 //! the payload of the `PIXL` section. What lives here is everything a reader

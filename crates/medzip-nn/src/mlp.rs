@@ -395,8 +395,11 @@ mod tests {
             let net = Net {
                 input: Shape { c: 31, h: 1, w: 1 },
                 f_in: 8,
+                // Output blocks of 8, 5, 2 and 1: every tile width of the
+                // AVX2 sums (8, 4 + 1, 2, 1).
                 layers: vec![
-                    layer(31, 37, true, wmax, &mut seed),
+                    layer(31, 64, true, wmax, &mut seed),
+                    layer(64, 37, true, wmax, &mut seed),
                     layer(37, 9, true, wmax, &mut seed),
                     layer(9, 2, false, wmax, &mut seed),
                 ],
