@@ -627,14 +627,15 @@ fn decode_pixels(c: &Container, prior: Option<&dyn Prior>) -> Result<Image> {
 /// adapting to each new image. Deterministic for a given image order. A
 /// state for coding with a context network is trained with that network.
 pub fn train_context_state(
-    images: &[Image],
+    images: impl IntoIterator<Item = impl std::borrow::Borrow<Image>>,
     cap: u8,
     stripe_pixels: u64,
     net: Option<&cm::CtxNet>,
     mut progress: impl FnMut(usize),
 ) -> cm::Model {
     let mut model = cm::Model::fresh(net.is_some());
-    for (i, img) in images.iter().enumerate() {
+    for (i, img) in images.into_iter().enumerate() {
+        let img = img.borrow();
         let u = img.unsigned();
         let map = ValueMap::analyse(&u);
         let mapped = map.forward(&u);

@@ -50,14 +50,36 @@ pub struct ImageSet {
     pub exclude: Option<PathBuf>,
 }
 
+/// One image of a training set: found and checked once, read again from
+/// disk when it is used, so that a site's set may be far larger than memory.
+pub(crate) struct Member {
+    path: PathBuf,
+    pixels: usize,
+}
+
+impl Member {
+    fn load(&self) -> Result<medzip_codec::Image> {
+        let bytes = std::fs::read(&self.path)
+            .with_context(|| format!("cannot read {}", self.path.display()))?;
+        let name = self
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned());
+        Ok(medzip_io::read(&bytes, name.as_deref())
+            .with_context(|| self.path.display().to_string())?
+            .image)
+    }
+}
+
 /// The set's images of the wanted depth (`None`: any), minus its
 /// exclusions, in its seeded order, at most `limit`: `(images, names,
-/// number of files the exclusion list left out)`.
-fn load_set(
+/// number of files the exclusion list left out)`. Each file is read once
+/// here (to check it and its depth); its pixels are not kept.
+fn scan_set(
     set: &ImageSet,
     low_bits: Option<bool>,
     limit: usize,
-) -> Result<(Vec<medzip_codec::Image>, Vec<String>, usize)> {
+) -> Result<(Vec<Member>, Vec<String>, usize)> {
     let ImageSet {
         data,
         seed,
@@ -91,24 +113,27 @@ fn load_set(
     }
     files.sort();
     shuffle(&mut files, *seed);
-    let mut images = Vec::new();
+    let mut members = Vec::new();
     let mut names = Vec::new();
-    for p in &files {
-        if images.len() >= limit {
+    for p in files {
+        if members.len() >= limit {
             break;
         }
-        let bytes = std::fs::read(p)?;
+        let bytes = std::fs::read(&p)?;
         let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
         match medzip_io::read(&bytes, name.as_deref()) {
             Ok(l) if low_bits.is_none_or(|lb| (l.image.bits <= 8) == lb) => {
-                images.push(l.image);
                 names.push(p.display().to_string());
+                members.push(Member {
+                    path: p,
+                    pixels: l.image.data.len(),
+                });
             }
             Ok(_) => {}
             Err(e) => eprintln!("medzip: skipping {}: {e}", p.display()),
         }
     }
-    if images.is_empty() {
+    if members.is_empty() {
         bail!(
             "no {} images found",
             match low_bits {
@@ -118,7 +143,7 @@ fn load_set(
             }
         );
     }
-    Ok((images, names, left_out))
+    Ok((members, names, left_out))
 }
 
 pub fn run(
@@ -139,25 +164,38 @@ pub fn run(
         ),
         None => None,
     };
-    let (images, names, excluded) = load_set(set, Some(low_bits), usize::MAX)?;
+    let (members, names, excluded) = scan_set(set, Some(low_bits), usize::MAX)?;
     let pb = if quiet {
         ProgressBar::hidden()
     } else {
-        ProgressBar::new(images.len() as u64)
+        ProgressBar::new(members.len() as u64)
     };
     pb.set_style(
         ProgressStyle::with_template("training [{bar:30}] {pos}/{len} images, ETA {eta}")
             .expect("template")
             .progress_chars("=> "),
     );
+    // One image in memory at a time; a file that cannot be read again ends
+    // the pass and the command fails.
+    let mut failed = None;
+    let images = members.iter().map_while(|m| match m.load() {
+        Ok(img) => Some(img),
+        Err(e) => {
+            failed = Some(e);
+            None
+        }
+    });
     let model = medzip_codec::train_context_state(
-        &images,
+        images,
         cap,
         1 << 20,
         net.as_ref().map(|n| &n.net),
         |i| pb.set_position(i as u64),
     );
     pb.finish_and_clear();
+    if let Some(e) = failed {
+        return Err(e);
+    }
     let state = model.save();
     let id = medzip_codec::trained::id_of(&state);
     std::fs::write(out, medzip_codec::trained::pack(&state))
@@ -210,14 +248,14 @@ pub struct NetArgs<'a> {
 pub fn run_net(a: &NetArgs) -> Result<()> {
     use medzip_train::ctxnet;
     use std::cell::RefCell;
-    let (images, names, excluded) = load_set(a.set, a.low_bits, a.max_images)?;
-    if images.len() < 2 {
+    let (members, names, excluded) = scan_set(a.set, a.low_bits, a.max_images)?;
+    if members.len() < 2 {
         bail!("train-net needs at least 2 images (one for validation)");
     }
     // The last tenth of the (seeded) order validates.
-    let nval = (images.len() / 10).max(1);
-    let ntr = images.len() - nval;
-    let pixels: usize = images[..ntr].iter().map(|i| i.data.len()).sum();
+    let nval = (members.len() / 10).max(1);
+    let ntr = members.len() - nval;
+    let pixels: usize = members[..ntr].iter().map(|m| m.pixels).sum();
     let stride = (pixels / a.samples.max(1)).max(1) as u32;
     let pb = |n: usize, what: &str| {
         let pb = if a.quiet {
@@ -236,12 +274,12 @@ pub fn run_net(a: &NetArgs) -> Result<()> {
     };
     let tr = RefCell::new(medzip_codec::cm::Trace::new(stride));
     let val = RefCell::new(medzip_codec::cm::Trace::new(stride));
-    let bar = pb(images.len(), "sampling");
-    for (i, img) in images.iter().enumerate() {
+    let bar = pb(members.len(), "sampling");
+    for (i, m) in members.iter().enumerate() {
         let t = if i < ntr { &tr } else { &val };
-        let own = (img.data.len() / a.min_per_image.max(1)).max(1) as u32;
+        let own = (m.pixels / a.min_per_image.max(1)).max(1) as u32;
         t.borrow_mut().stride = stride.min(own);
-        medzip_codec::trace_context(img, t, 1 << 20);
+        medzip_codec::trace_context(&m.load()?, t, 1 << 20);
         bar.inc(1);
     }
     bar.finish_and_clear();
