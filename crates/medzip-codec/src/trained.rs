@@ -199,9 +199,44 @@ pub fn for_bits(bits: u8, net: bool) -> Option<&'static Trained> {
     }
 }
 
-/// The state with this id.
+/// The embedded states with their ids, recorded here so that a decoder
+/// inflates only the state its file names (inflating all four took most
+/// of the time of decoding a small image); a test checks each id against
+/// the state's bytes.
+type Loader = fn() -> Option<&'static Trained>;
+const EMBEDDED: [([u8; 8], Loader); 4] = [
+    (hex8("1191ebd0f0ef9c33"), cm8),
+    (hex8("a370bdaddd4c92e4"), cm16),
+    (hex8("5412acd36922d820"), cm8n),
+    (hex8("ecf555ba1d64bcde"), cm16n),
+];
+
+const fn hex8(s: &str) -> [u8; 8] {
+    const fn digit(c: u8) -> u8 {
+        match c {
+            b'0'..=b'9' => c - b'0',
+            _ => c - b'a' + 10,
+        }
+    }
+    let b = s.as_bytes();
+    let mut out = [0u8; 8];
+    let mut i = 0;
+    while i < 8 {
+        out[i] = digit(b[2 * i]) << 4 | digit(b[2 * i + 1]);
+        i += 1;
+    }
+    out
+}
+
+/// The state with this id: a site's, or the embedded one of that id.
 pub fn by_id(id: &[u8]) -> Option<&'static Trained> {
-    all().into_iter().find(|t| t.id == id)
+    if let Some(t) = site().state.filter(|t| t.id == id) {
+        return Some(t);
+    }
+    EMBEDDED
+        .iter()
+        .find(|(eid, _)| eid == id)
+        .and_then(|(_, load)| load())
 }
 
 #[cfg(test)]
@@ -230,6 +265,12 @@ mod tests {
                 let n = load_net(name, b)
                     .unwrap_or_else(|e| panic!("embedded network {name} no longer loads: {e}"));
                 assert_eq!(n.net.net().to_bytes(), b);
+            }
+        }
+        // The recorded ids are the states' ids.
+        for (id, load) in EMBEDDED {
+            if let Some(t) = load() {
+                assert_eq!(t.id, id, "{}: recorded id is stale", t.name);
             }
         }
         // Each state has the shape its coder needs.
