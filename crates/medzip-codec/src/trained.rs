@@ -41,38 +41,81 @@ pub fn pack(state: &[u8]) -> Vec<u8> {
     miniz_oxide::deflate::compress_to_vec(state, 9)
 }
 
-fn unpack(name: &'static str, z: &[u8]) -> Option<Trained> {
+/// Inflates and parses a state; `id`: its recorded id (embedded states:
+/// checked by a test, so the state need not be hashed at every start), or
+/// `None` to compute it.
+fn unpack(name: &'static str, z: &[u8], id: Option<[u8; 8]>) -> Option<Trained> {
     if z.is_empty() {
         return None;
     }
-    let bytes = miniz_oxide::inflate::decompress_to_vec_with_limit(z, 64 << 20).ok()?;
+    // Inflated in one go into a buffer larger than any state (its pages
+    // are touched only as far as written), instead of a growing vector.
+    let mut bytes = vec![0u8; 8 << 20];
+    let n = miniz_oxide::inflate::decompress_slice_iter_to_slice(
+        &mut bytes,
+        std::iter::once(z),
+        false,
+        true,
+    )
+    .ok()?;
+    bytes.truncate(n);
     Some(Trained {
         name,
-        id: id_of(&bytes),
+        id: id.unwrap_or_else(|| id_of(&bytes)),
         model: Model::load(&bytes)?,
     })
 }
 
-/// Each embedded state, inflated on first use only (a process that codes
-/// 8-bit images never pays for the 16-bit state).
+/// The embedded states: name, deflated bytes, and id — recorded here so
+/// that a decoder inflates only the state its file names (inflating all
+/// four took most of the time of decoding a small image); a test checks
+/// each id against the state's bytes.
+const EMBEDDED: [(&str, &[u8], [u8; 8]); 4] = [
+    ("cm8", CM8, hex8("1191ebd0f0ef9c33")),
+    ("cm16", CM16, hex8("a370bdaddd4c92e4")),
+    ("cm8n", CM8N, hex8("5412acd36922d820")),
+    ("cm16n", CM16N, hex8("ecf555ba1d64bcde")),
+];
+
+const fn hex8(s: &str) -> [u8; 8] {
+    const fn digit(c: u8) -> u8 {
+        match c {
+            b'0'..=b'9' => c - b'0',
+            _ => c - b'a' + 10,
+        }
+    }
+    let b = s.as_bytes();
+    let mut out = [0u8; 8];
+    let mut i = 0;
+    while i < 8 {
+        out[i] = digit(b[2 * i]) << 4 | digit(b[2 * i + 1]);
+        i += 1;
+    }
+    out
+}
+
+/// Embedded state `i` of [`EMBEDDED`], inflated on first use only (a
+/// process that codes 8-bit images never pays for the 16-bit state).
+fn embedded(i: usize) -> Option<&'static Trained> {
+    static S: [OnceLock<Option<Trained>>; 4] = [const { OnceLock::new() }; 4];
+    let (name, z, id) = EMBEDDED[i];
+    S[i].get_or_init(|| unpack(name, z, Some(id))).as_ref()
+}
+
 fn cm8() -> Option<&'static Trained> {
-    static S: OnceLock<Option<Trained>> = OnceLock::new();
-    S.get_or_init(|| unpack("cm8", CM8)).as_ref()
+    embedded(0)
 }
 
 fn cm16() -> Option<&'static Trained> {
-    static S: OnceLock<Option<Trained>> = OnceLock::new();
-    S.get_or_init(|| unpack("cm16", CM16)).as_ref()
+    embedded(1)
 }
 
 fn cm8n() -> Option<&'static Trained> {
-    static S: OnceLock<Option<Trained>> = OnceLock::new();
-    S.get_or_init(|| unpack("cm8n", CM8N)).as_ref()
+    embedded(2)
 }
 
 fn cm16n() -> Option<&'static Trained> {
-    static S: OnceLock<Option<Trained>> = OnceLock::new();
-    S.get_or_init(|| unpack("cm16n", CM16N)).as_ref()
+    embedded(3)
 }
 
 /// A context network (embedded, or a site's).
@@ -142,7 +185,7 @@ pub fn use_site_net(bytes: &[u8]) -> crate::Result<&'static TrainedNet> {
 /// Registers a site's context-model state (the deflated file `medzip
 /// train-context` writes). It lives as long as the process.
 pub fn use_site_state(z: &[u8]) -> crate::Result<&'static Trained> {
-    let t = unpack("site", z).ok_or_else(|| {
+    let t = unpack("site", z, None).ok_or_else(|| {
         crate::Error::InvalidModel("not a context-model state of this version".into())
     })?;
     let t: &'static Trained = Box::leak(Box::new(t));
@@ -199,44 +242,13 @@ pub fn for_bits(bits: u8, net: bool) -> Option<&'static Trained> {
     }
 }
 
-/// The embedded states with their ids, recorded here so that a decoder
-/// inflates only the state its file names (inflating all four took most
-/// of the time of decoding a small image); a test checks each id against
-/// the state's bytes.
-type Loader = fn() -> Option<&'static Trained>;
-const EMBEDDED: [([u8; 8], Loader); 4] = [
-    (hex8("1191ebd0f0ef9c33"), cm8),
-    (hex8("a370bdaddd4c92e4"), cm16),
-    (hex8("5412acd36922d820"), cm8n),
-    (hex8("ecf555ba1d64bcde"), cm16n),
-];
-
-const fn hex8(s: &str) -> [u8; 8] {
-    const fn digit(c: u8) -> u8 {
-        match c {
-            b'0'..=b'9' => c - b'0',
-            _ => c - b'a' + 10,
-        }
-    }
-    let b = s.as_bytes();
-    let mut out = [0u8; 8];
-    let mut i = 0;
-    while i < 8 {
-        out[i] = digit(b[2 * i]) << 4 | digit(b[2 * i + 1]);
-        i += 1;
-    }
-    out
-}
-
 /// The state with this id: a site's, or the embedded one of that id.
 pub fn by_id(id: &[u8]) -> Option<&'static Trained> {
     if let Some(t) = site().state.filter(|t| t.id == id) {
         return Some(t);
     }
-    EMBEDDED
-        .iter()
-        .find(|(eid, _)| eid == id)
-        .and_then(|(_, load)| load())
+    let i = EMBEDDED.iter().position(|e| e.2 == id)?;
+    embedded(i)
 }
 
 #[cfg(test)]
@@ -247,30 +259,20 @@ mod tests {
     fn embedded_states_load_and_roundtrip() {
         // Every embedded file must load with this code (a shape change
         // without retraining is caught here).
-        for (name, z) in [
-            ("cm8", CM8),
-            ("cm16", CM16),
-            ("cm8n", CM8N),
-            ("cm16n", CM16N),
-        ] {
+        for (name, z, id) in EMBEDDED {
             if z.is_empty() {
                 continue;
             }
-            let t =
-                unpack(name, z).unwrap_or_else(|| panic!("embedded state {name} no longer loads"));
+            let t = unpack(name, z, None)
+                .unwrap_or_else(|| panic!("embedded state {name} no longer loads"));
             assert_eq!(id_of(&t.model.save()), t.id);
+            assert_eq!(t.id, id, "{name}: the recorded id is stale");
         }
         for (name, b) in [("ctx8", NET8), ("ctx16", NET16)] {
             if !b.is_empty() {
                 let n = load_net(name, b)
                     .unwrap_or_else(|e| panic!("embedded network {name} no longer loads: {e}"));
                 assert_eq!(n.net.net().to_bytes(), b);
-            }
-        }
-        // The recorded ids are the states' ids.
-        for (id, load) in EMBEDDED {
-            if let Some(t) = load() {
-                assert_eq!(t.id, id, "{}: recorded id is stale", t.name);
             }
         }
         // Each state has the shape its coder needs.
