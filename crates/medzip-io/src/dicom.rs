@@ -330,6 +330,15 @@ fn unpack(m: &Metadata) -> Result<((u8, u8), Vec<u8>)> {
     }
 }
 
+/// The id of the header dictionary a stored DICOM source block (the
+/// container's `SRC` section) was coded with, if any.
+pub fn header_dictionary_of(source: &[u8]) -> Option<&[u8]> {
+    match source {
+        [LAYOUT_DICT, _, _, rest @ ..] => rest.get(..8),
+        _ => None,
+    }
+}
+
 /// Layouts of the stored header block: the header coded alone (files of
 /// earlier versions), or primed by the header dictionary.
 const LAYOUT_PLAIN: u8 = 1;

@@ -691,6 +691,15 @@ fn info(p: &Path, json: bool) -> Result<String> {
         models.push((kind, medzip_format::hex(&id[i + 2..end])));
         i = end;
     }
+    // A DICOM header coded with the header dictionary needs it too.
+    if d.source == medzip_format::SourceKind::Dicom {
+        if let Some(id) = medzip_io::dicom::header_dictionary_of(&c.source) {
+            models.push((
+                "DICOM header dictionary".to_string(),
+                medzip_format::hex(id),
+            ));
+        }
+    }
     let model = if models.is_empty() {
         "none".to_string()
     } else {

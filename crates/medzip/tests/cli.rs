@@ -306,6 +306,11 @@ fn golden_dicom_files_decode_byte_for_byte() {
             info.contains(&format!("\"format_version\":{version}")),
             "{name}: {info}"
         );
+        assert_eq!(
+            info.contains("DICOM header dictionary"),
+            version == 3,
+            "{name}: {info}"
+        );
     }
     assert!(
         std::fs::read(&fresh).unwrap() == std::fs::read(&current).unwrap(),
