@@ -267,8 +267,22 @@ pub struct Stripe<'a> {
     pub trace: Option<&'a RefCell<Trace>>,
 }
 
-/// Inputs of the context network per pixel.
-pub const NF: usize = 32;
+/// Features computed per pixel: a network takes the first 32 (the first
+/// networks) or all of them.
+pub const NF: usize = 32 + FAR.len();
+
+/// Farther causal neighbours seen by networks with [`NF`] inputs, as
+/// `(dx, dy)` above-left of the pixel (rows up, columns right).
+const FAR: [(isize, usize); 8] = [
+    (-3, 0),
+    (0, 3),
+    (-2, 2),
+    (2, 2),
+    (-3, 1),
+    (3, 1),
+    (-1, 3),
+    (1, 3),
+];
 
 /// The learned context network: an integer MLP (`medzip-nn`) that sees
 /// [`NF`] features of the causal neighbourhood — neighbours, classical
@@ -283,21 +297,23 @@ pub const NF: usize = 32;
 /// corrections differ from the coder's early in a stripe.
 pub struct CtxNet {
     mlp: medzip_nn::mlp::Mlp,
+    /// Its inputs: the first `nin` features.
+    nin: usize,
 }
 
 impl CtxNet {
-    /// Wraps an integer network: dense layers only, [`NF`] inputs, 2 outputs.
+    /// Wraps an integer network: dense layers only, 32 or [`NF`] inputs, 2 outputs.
     pub fn new(net: medzip_nn::Net) -> crate::Result<CtxNet> {
         let bad = |m: String| crate::Error::InvalidModel(format!("context network: {m}"));
         let mlp = medzip_nn::mlp::Mlp::new(net, 4095).map_err(|e| bad(e.to_string()))?;
-        if mlp.net().input.len() != NF || mlp.outputs() != 2 {
+        let nin = mlp.net().input.len();
+        if !(nin == 32 || nin == NF) || mlp.outputs() != 2 {
             return Err(bad(format!(
-                "needs {NF} inputs and 2 outputs (has {} and {})",
-                mlp.net().input.len(),
+                "needs 32 or {NF} inputs and 2 outputs (has {nin} and {})",
                 mlp.outputs()
             )));
         }
-        Ok(CtxNet { mlp })
+        Ok(CtxNet { mlp, nin })
     }
 
     pub fn net(&self) -> &medzip_nn::Net {
@@ -308,7 +324,7 @@ impl CtxNet {
     #[inline]
     pub fn eval(&self, f: &[i16; NF], scratch: &mut medzip_nn::mlp::Scratch) -> (i32, i32) {
         let mut out = [0i16; 2];
-        self.mlp.forward(f, scratch, &mut out);
+        self.mlp.forward(&f[..self.nin], scratch, &mut out);
         let f_out = self.mlp.f_out();
         let q8 = |v: i16| {
             let v = v as i32;
@@ -549,7 +565,9 @@ fn code_stripe_impl<IO: BitIo>(io: &mut IO, s: &Stripe, px: &mut [i32], m: &mut 
             // Its features depend only on what precedes it (and the state
             // it updates below does not depend on its outputs).
             let norm8 = 8 * energy as i64 + 16;
-            let feats = (s.net.is_some() || s.trace.is_some()).then(|| {
+            // (A block, not a closure: a closure is compiled out of line,
+            // without the AVX2 of this function.)
+            let feats = if s.net.is_some() || s.trace.is_some() {
                 let inv = (1i64 << 28) / norm8;
                 let f = |v8: i32| ((v8 as i64 * inv) >> 20).clamp(-4095, 4095) as i16;
                 let mut v = [0i16; NF];
@@ -570,8 +588,26 @@ fn code_stripe_impl<IO: BitIo>(io: &mut IO, s: &Stripe, px: &mut [i32], m: &mut 
                 v[29] = (q as i16) << 6;
                 v[30] = ((pred8 & 7) as i16) << 6;
                 v[31] = (kmax as i16) << 6;
-                v
-            });
+                // Farther neighbours (networks with NF inputs; the first
+                // 32 features are those of 32-input networks).
+                let inside = y >= 3 && x >= 3 && x + 3 < w;
+                for (k, &(dx, dy)) in FAR.iter().enumerate() {
+                    let xx = x as isize + dx;
+                    let val = if inside {
+                        px[(y - dy) * w + xx as usize]
+                    } else if y >= dy && xx >= 0 && (xx as usize) < w {
+                        at(xx as usize, y - dy)
+                    } else if dy == 0 {
+                        wv
+                    } else {
+                        n
+                    };
+                    v[32 + k] = f(8 * val - pred8);
+                }
+                Some(v)
+            } else {
+                None
+            };
             // The coding prediction and the energy bucket of the coding contexts.
             let (code8, q, s8) = match (s.net, &feats) {
                 (Some(net), Some(f)) => {
@@ -783,5 +819,44 @@ fn code_residual<IO: BitIo>(
         -v
     } else {
         v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use medzip_nn::{Layer, Net, Shape, Weighted};
+
+    fn net(inputs: usize, outs: usize) -> Net {
+        Net {
+            input: Shape {
+                c: inputs,
+                h: 1,
+                w: 1,
+            },
+            f_in: 8,
+            layers: vec![Layer::Dense(Weighted {
+                fan_in: inputs,
+                outs,
+                f_out: 8,
+                leaky: false,
+                bound: 30_000,
+                w_frac: vec![10; outs],
+                bias: vec![0; outs],
+                w: vec![1; inputs * outs],
+            })],
+        }
+    }
+
+    /// A network takes the first 32 features (the first networks) or all
+    /// [`NF`], and gives 2 outputs; anything else is refused by name.
+    #[test]
+    fn context_networks_take_32_or_nf_features() {
+        assert!(CtxNet::new(net(32, 2)).is_ok());
+        assert!(CtxNet::new(net(NF, 2)).is_ok());
+        for (i, o) in [(33, 2), (NF + 1, 2), (32, 3)] {
+            let e = CtxNet::new(net(i, o)).err().expect("refused");
+            assert!(e.to_string().contains("inputs and 2 outputs"), "{e}");
+        }
     }
 }

@@ -26,10 +26,18 @@ static CM16: &[u8] = include_bytes!("../models/cm16.state.z");
 static CM8N: &[u8] = include_bytes!("../models/cm8n.state.z");
 /// For images of 9 to 16 bits stored, coded with the context network.
 static CM16N: &[u8] = include_bytes!("../models/cm16n.state.z");
+/// The same, for the networks that also see farther neighbours (40 inputs).
+static CM8W: &[u8] = include_bytes!("../models/cm8w.state.z");
+static CM16W: &[u8] = include_bytes!("../models/cm16w.state.z");
 /// The context networks (`medzip-nn` network bytes) for images of at most
-/// 8 and of 9 to 16 bits stored.
-static NET8: &[u8] = include_bytes!("../models/ctx8.net");
-static NET16: &[u8] = include_bytes!("../models/ctx16.net");
+/// 8 and of 9 to 16 bits stored: the first ones (32 inputs; files made with
+/// them keep decoding) and those the encoder uses (40 inputs).
+static NETS: [(&str, &[u8]); 4] = [
+    ("ctx8", include_bytes!("../models/ctx8.net")),
+    ("ctx16", include_bytes!("../models/ctx16.net")),
+    ("ctx8w", include_bytes!("../models/ctx8w.net")),
+    ("ctx16w", include_bytes!("../models/ctx16w.net")),
+];
 
 /// Id of serialized state bytes.
 pub fn id_of(state: &[u8]) -> [u8; 8] {
@@ -70,11 +78,13 @@ fn unpack(name: &'static str, z: &[u8], id: Option<[u8; 8]>) -> Option<Trained> 
 /// that a decoder inflates only the state its file names (inflating all
 /// four took most of the time of decoding a small image); a test checks
 /// each id against the state's bytes.
-const EMBEDDED: [(&str, &[u8], [u8; 8]); 4] = [
+const EMBEDDED: [(&str, &[u8], [u8; 8]); 6] = [
     ("cm8", CM8, hex8("1191ebd0f0ef9c33")),
     ("cm16", CM16, hex8("a370bdaddd4c92e4")),
     ("cm8n", CM8N, hex8("5412acd36922d820")),
     ("cm16n", CM16N, hex8("ecf555ba1d64bcde")),
+    ("cm8w", CM8W, hex8("044877d1ba082cde")),
+    ("cm16w", CM16W, hex8("a0ba6de85ee3136c")),
 ];
 
 const fn hex8(s: &str) -> [u8; 8] {
@@ -97,7 +107,8 @@ const fn hex8(s: &str) -> [u8; 8] {
 /// Embedded state `i` of [`EMBEDDED`], inflated on first use only (a
 /// process that codes 8-bit images never pays for the 16-bit state).
 fn embedded(i: usize) -> Option<&'static Trained> {
-    static S: [OnceLock<Option<Trained>>; 4] = [const { OnceLock::new() }; 4];
+    static S: [OnceLock<Option<Trained>>; EMBEDDED.len()] =
+        [const { OnceLock::new() }; EMBEDDED.len()];
     let (name, z, id) = EMBEDDED[i];
     S[i].get_or_init(|| unpack(name, z, Some(id))).as_ref()
 }
@@ -110,12 +121,12 @@ fn cm16() -> Option<&'static Trained> {
     embedded(1)
 }
 
-fn cm8n() -> Option<&'static Trained> {
-    embedded(2)
+fn cm8w() -> Option<&'static Trained> {
+    embedded(4)
 }
 
-fn cm16n() -> Option<&'static Trained> {
-    embedded(3)
+fn cm16w() -> Option<&'static Trained> {
+    embedded(5)
 }
 
 /// A context network (embedded, or a site's).
@@ -136,24 +147,25 @@ pub fn load_net(name: &'static str, bytes: &[u8]) -> crate::Result<TrainedNet> {
     })
 }
 
-fn net8() -> Option<&'static TrainedNet> {
-    static S: OnceLock<Option<TrainedNet>> = OnceLock::new();
-    S.get_or_init(|| {
-        (!NET8.is_empty())
-            .then(|| load_net("ctx8", NET8).ok())
+/// Embedded network `i` of [`NETS`], parsed on first use.
+fn embedded_net(i: usize) -> Option<&'static TrainedNet> {
+    static S: [OnceLock<Option<TrainedNet>>; NETS.len()] = [const { OnceLock::new() }; NETS.len()];
+    let (name, bytes) = NETS[i];
+    S[i].get_or_init(|| {
+        (!bytes.is_empty())
+            .then(|| load_net(name, bytes).ok())
             .flatten()
     })
     .as_ref()
 }
 
+/// The networks the encoder uses for ≤ 8 and 9–16 bits stored.
+fn net8() -> Option<&'static TrainedNet> {
+    embedded_net(2)
+}
+
 fn net16() -> Option<&'static TrainedNet> {
-    static S: OnceLock<Option<TrainedNet>> = OnceLock::new();
-    S.get_or_init(|| {
-        (!NET16.is_empty())
-            .then(|| load_net("ctx16", NET16).ok())
-            .flatten()
-    })
-    .as_ref()
+    embedded_net(3)
 }
 
 /// A site's own network and state (from `medzip train-net` and
@@ -195,8 +207,8 @@ pub fn use_site_state(z: &[u8]) -> crate::Result<&'static Trained> {
 
 /// Every network this process knows: a site's, then the embedded ones.
 pub fn nets() -> Vec<&'static TrainedNet> {
-    [site().net, net8(), net16()]
-        .into_iter()
+    std::iter::once(site().net)
+        .chain((0..NETS.len()).map(embedded_net))
         .flatten()
         .collect()
 }
@@ -215,8 +227,8 @@ pub fn net_by_id(id: &[u8]) -> Option<&'static TrainedNet> {
 /// Every state this process knows: a site's, then the embedded ones
 /// (those that load with this code).
 pub fn all() -> Vec<&'static Trained> {
-    [site().state, cm8(), cm16(), cm8n(), cm16n()]
-        .into_iter()
+    std::iter::once(site().state)
+        .chain((0..EMBEDDED.len()).map(embedded))
         .flatten()
         .collect()
 }
@@ -236,9 +248,9 @@ pub fn for_bits(bits: u8, net: bool) -> Option<&'static Trained> {
     }
     match (bits <= 8, net) {
         (true, false) => cm8(),
-        (true, true) => cm8n(),
+        (true, true) => cm8w(),
         (false, false) => cm16(),
-        (false, true) => cm16n(),
+        (false, true) => cm16w(),
     }
 }
 
@@ -268,7 +280,7 @@ mod tests {
             assert_eq!(id_of(&t.model.save()), t.id);
             assert_eq!(t.id, id, "{name}: the recorded id is stale");
         }
-        for (name, b) in [("ctx8", NET8), ("ctx16", NET16)] {
+        for (name, b) in NETS {
             if !b.is_empty() {
                 let n = load_net(name, b)
                     .unwrap_or_else(|e| panic!("embedded network {name} no longer loads: {e}"));
