@@ -53,6 +53,9 @@ def main():
             m = re.match(r"dev/(\S+): .* from other sources (\d+) B .*with the whole dictionary (\d+) B", line)
             if m:
                 delta[m.group(1)] = 8 * (int(m.group(2)) - int(m.group(3)))
+        missing = set(ev["highbit_dcm"]["files"]) - set(delta)
+        if missing:
+            sys.exit(f"--dcm-headers has no line for {sorted(missing)}")
         r = dict(ev["highbit_dcm"])
         r["files"] = {k: [b + delta.get(k, 0), px] for k, (b, px) in r["files"].items()}
         n = len(r["files"])

@@ -272,7 +272,8 @@ pub struct Stripe<'a> {
 pub const NF: usize = 32 + FAR.len();
 
 /// Farther causal neighbours seen by networks with [`NF`] inputs, as
-/// `(dx, dy)` above-left of the pixel (rows up, columns right).
+/// `(dx, dy)`: `dy` rows up, `dx` columns right (left when negative);
+/// on the pixel's own row only to its left.
 const FAR: [(isize, usize); 8] = [
     (-3, 0),
     (0, 3),
@@ -285,7 +286,7 @@ const FAR: [(isize, usize); 8] = [
 ];
 
 /// The learned context network: an integer MLP (`medzip-nn`) that sees
-/// [`NF`] features of the causal neighbourhood — neighbours, classical
+/// the first 32 or all [`NF`] features of the causal neighbourhood — neighbours, classical
 /// predictions and recent errors relative to the blended prediction, scaled
 /// by the local energy so that one network serves every bit depth — and
 /// gives a logistic distribution for the pixel: a correction `μ` of the

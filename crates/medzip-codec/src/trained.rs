@@ -56,8 +56,9 @@ fn unpack(name: &'static str, z: &[u8], id: Option<[u8; 8]>) -> Option<Trained> 
     if z.is_empty() {
         return None;
     }
-    // Inflated in one go into a buffer larger than any state (its pages
-    // are touched only as far as written), instead of a growing vector.
+    // Inflated in one go into a buffer larger than any state of this code
+    // (about 0.4 MB; its pages are touched only as far as written),
+    // instead of a growing vector. Anything larger is not such a state.
     let mut bytes = vec![0u8; 8 << 20];
     let n = miniz_oxide::inflate::decompress_slice_iter_to_slice(
         &mut bytes,
@@ -286,6 +287,13 @@ mod tests {
                     .unwrap_or_else(|e| panic!("embedded network {name} no longer loads: {e}"));
                 assert_eq!(n.net.net().to_bytes(), b);
             }
+        }
+        // The encoder pairs each depth's network with the state trained
+        // with it: the 40-input networks and their states.
+        for (bits, net, state) in [(8, "ctx8w", "cm8w"), (16, "ctx16w", "cm16w")] {
+            let n = net_for_bits(bits).expect("embedded network");
+            assert_eq!((n.name, n.net.net().input.len()), (net, crate::cm::NF));
+            assert_eq!(for_bits(bits, true).expect("embedded state").name, state);
         }
         // Each state has the shape its coder needs.
         for bits in [8, 16] {

@@ -20,6 +20,9 @@ const HASH_BITS: u32 = 18;
 const NH: usize = 4; // hashed contexts
 const MATCH_BITS: u32 = 18;
 const MATCH_MIN: usize = 5;
+/// A [`Dictionary`]'s last this many bytes prime the whole model, the
+/// rest only the match model's history (part of the stream format of
+/// primed streams: DICOM header layout 2).
 const FULL_PRIME: usize = 32 << 10;
 
 #[derive(Clone)]
@@ -162,7 +165,11 @@ pub struct Dictionary {
 }
 
 impl Dictionary {
-    /// Runs the model over `bytes` (as the coder would, without coding).
+    /// Primes a model with `bytes`: all of them enter the match model's
+    /// history (and the byte history and position the contexts are made
+    /// of); the last [`FULL_PRIME`] also train every adaptive model, as
+    /// coding them would (the whole model over a large dictionary costs
+    /// about 0.4 µs per byte).
     pub fn new(bytes: &[u8]) -> Dictionary {
         let mut model = Model::new();
         let full = bytes.len().saturating_sub(FULL_PRIME);

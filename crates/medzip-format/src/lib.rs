@@ -437,7 +437,10 @@ impl Container {
             source: source.unwrap_or_default(),
         };
         // The version is a function of what the file needs: any other
-        // value is damage (every file ever written passes this).
+        // value is damage. (Every released build wrote it so; development
+        // builds of the third session briefly wrote version 1 with a
+        // network entry, for networks that were retrained since and whose
+        // files no build could decode anyway.)
         if c.version() != version {
             return corrupt(format!(
                 "format version {version} disagrees with the file's content (version {})",

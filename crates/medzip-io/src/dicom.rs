@@ -3,7 +3,8 @@
 //! The file is split into `prefix | pixel data value | suffix`. The prefix
 //! and suffix (preamble, meta group, every attribute, private tags, overlays,
 //! trailing padding) are kept verbatim (compressed by the context-mixing
-//! byte coder of `medzip_entropy::bytes`); the pixel data value is
+//! byte coder of `medzip_entropy::bytes`, primed by the embedded header
+//! dictionary of typical headers); the pixel data value is
 //! rebuilt from the decoded samples. Words whose unused high bits do not
 //! follow the canonical form (zeros, or the sign extended for signed data)
 //! are kept as fix-ups, so the rebuilt file is always identical.
@@ -319,8 +320,8 @@ fn unpack(m: &Metadata) -> Result<((u8, u8), Vec<u8>)> {
             if file_id != id {
                 return Err(Error::Unsupported(format!(
                     "the DICOM header was coded with header dictionary {}, which this build does not have (it has {})",
-                    hex(file_id),
-                    hex(id)
+                    medzip_format::hex(file_id),
+                    medzip_format::hex(id)
                 )));
             }
             let blob = bytes::decompress_with(dict, rest, MAX_SOURCE_BYTES).map_err(damaged)?;
@@ -360,10 +361,6 @@ fn header_dictionary() -> &'static (medzip_entropy::bytes::Dictionary, [u8; 8]) 
             .expect("8 bytes");
         (medzip_entropy::bytes::Dictionary::new(bytes), id)
     })
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|v| format!("{v:02x}")).collect()
 }
 
 /// The bytes medzip stores beside the pixels of a DICOM file (everything

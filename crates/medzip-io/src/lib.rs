@@ -448,6 +448,10 @@ mod tests {
         let e = write(&l.image, &other).unwrap_err();
         assert!(e.to_string().contains("header dictionary"), "{e}");
 
+        // The dictionary's length is a multiple of 4, so the byte coder's
+        // tag-alignment context (position mod 4) lines up with the header's.
+        assert_eq!(include_bytes!("../dict/dicom_headers.bin").len() % 4, 0);
+
         let blob = dicom::header_bytes(&bytes).unwrap();
         let mut plain = l.meta.clone();
         plain.source_data = [&[1u8], &l.meta.source_data[1..3]].concat();

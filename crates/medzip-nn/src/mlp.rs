@@ -217,8 +217,9 @@ fn sums_scalar(l: &Packed, x: &[i16], acc: &mut [i32; MAX_OUTS]) {
 
 impl Mlp {
     /// The whole network on the AVX2 path: per layer, every input pair is
-    /// broadcast once; per block of eight outputs the sums stay in
-    /// registers and are requantized there (`i32` lanes, only for layers
+    /// broadcast once per tile of up to eight output blocks, whose sums stay
+    /// in registers ([`layer_sums_avx2`]); per block of eight outputs the
+    /// sums are requantized (`i32` lanes, only for layers
     /// whose values provably fit, see `fits_i32`; else by the scalar
     /// [`finish`]) straight into the next layer's input.
     #[cfg(target_arch = "x86_64")]

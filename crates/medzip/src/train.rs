@@ -72,7 +72,7 @@ impl Member {
 }
 
 /// The set's images of the wanted depth (`None`: any), minus its
-/// exclusions, in its seeded order, at most `limit`: `(images, names,
+/// exclusions, in its seeded order, at most `limit`: `(members, names,
 /// number of files the exclusion list left out)`. Each file is read once
 /// here (to check it and its depth); its pixels are not kept.
 fn scan_set(
