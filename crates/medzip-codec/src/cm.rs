@@ -286,10 +286,10 @@ const FAR: [(isize, usize); 8] = [
 ];
 
 /// The learned context network: an integer MLP (`medzip-nn`) that sees
-/// the first 32 or all [`NF`] features of the causal neighbourhood — neighbours, classical
-/// predictions and recent errors relative to the blended prediction, scaled
-/// by the local energy so that one network serves every bit depth — and
-/// gives a logistic distribution for the pixel: a correction `μ` of the
+/// the first 32 or all [`NF`] features of the causal neighbourhood —
+/// neighbours, classical predictions and recent errors relative to the
+/// blended prediction, scaled by the local energy so that one network
+/// serves every bit depth — and gives a logistic distribution for the pixel: a correction `μ` of the
 /// prediction and a log-scale. The coder moves its prediction by `μ` and
 /// selects its adaptive models by the scale. Everything the network sees
 /// is computed before, and independently of, its outputs, so a training
@@ -594,9 +594,7 @@ fn code_stripe_impl<IO: BitIo>(io: &mut IO, s: &Stripe, px: &mut [i32], m: &mut 
                 let inside = y >= 3 && x >= 3 && x + 3 < w;
                 for (k, &(dx, dy)) in FAR.iter().enumerate() {
                     let xx = x as isize + dx;
-                    let val = if inside {
-                        px[(y - dy) * w + xx as usize]
-                    } else if y >= dy && xx >= 0 && (xx as usize) < w {
+                    let val = if inside || (y >= dy && xx >= 0 && (xx as usize) < w) {
                         at(xx as usize, y - dy)
                     } else if dy == 0 {
                         wv
