@@ -391,15 +391,21 @@ mod tests {
     /// network equals the reference `Net::forward` on both paths.
     #[test]
     fn packed_equals_reference_on_both_paths() {
-        for (wmax, in_bound, lanes) in [(32_767, i16::MAX, false), (300, 4095, true)] {
+        // An odd input width (its padding input) and the widest (MAX_IN).
+        let cases = [
+            (31, 32_767, i16::MAX, false),
+            (31, 300, 4095, true),
+            (MAX_IN, 300, 4095, true),
+        ];
+        for (nin, wmax, in_bound, lanes) in cases {
             let mut seed = 5u32;
             let net = Net {
-                input: Shape { c: 31, h: 1, w: 1 },
+                input: Shape { c: nin, h: 1, w: 1 },
                 f_in: 8,
                 // Output blocks of 8, 5, 2 and 1: every tile width of the
                 // AVX2 sums (8, 4 + 1, 2, 1).
                 layers: vec![
-                    layer(31, 64, true, wmax, &mut seed),
+                    layer(nin, 64, true, wmax, &mut seed),
                     layer(64, 37, true, wmax, &mut seed),
                     layer(37, 9, true, wmax, &mut seed),
                     layer(9, 2, false, wmax, &mut seed),
@@ -409,7 +415,7 @@ mod tests {
             assert!(mlp.layers.iter().all(|l| l.fits_i32 == lanes));
             let mut scratch = Scratch::default();
             for t in 0..300 {
-                let input: Vec<i16> = (0..31)
+                let input: Vec<i16> = (0..nin)
                     .map(|i| match t % 3 {
                         0 => i16::MIN,
                         _ => ((i * 7919 + t * 104_729) % 65_536) as u16 as i16,
