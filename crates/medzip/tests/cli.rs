@@ -746,30 +746,23 @@ fn site_context_network_and_state() {
     assert_eq!(code, 0, "{err}");
     // A state trained with a network does not go with --no-net, nor a
     // network with --no-net.
-    let (code, _, err) = run(&[
-        "compress",
-        "--force",
-        "--no-net",
-        "--context-state",
-        s(&state),
-        s(&src),
-        "-o",
-        s(&mdz),
-    ]);
-    assert_ne!(code, 0);
-    assert!(err.contains("--no-net"), "{err}");
-    let (code, _, err) = run(&[
-        "compress",
-        "--force",
-        "--no-net",
-        "--context-net",
-        s(&net),
-        s(&src),
-        "-o",
-        s(&mdz),
-    ]);
-    assert_ne!(code, 0);
-    assert!(err.contains("contradict"), "{err}");
+    for (option, file, says) in [
+        ("--context-state", &state, "--no-net"),
+        ("--context-net", &net, "contradict"),
+    ] {
+        let (code, _, err) = run(&[
+            "compress",
+            "--force",
+            "--no-net",
+            option,
+            s(file),
+            s(&src),
+            "-o",
+            s(&mdz),
+        ]);
+        assert_ne!(code, 0, "{option}");
+        assert!(err.contains(says), "{option}: {err}");
+    }
     // Without the site's models the file is refused, naming what it needs.
     let back = d.join("a.png");
     let (code, _, err) = run(&["decompress", s(&mdz), "-o", s(&back)]);
