@@ -305,30 +305,64 @@ pub fn compress_with_prior(
         (Residual::Context, true) => trained::for_bits(img.bits, net.is_some()),
         _ => None,
     };
-    if let Some(t) = init {
-        model_id.extend_from_slice(&[MODEL_CONTEXT, 8]);
-        model_id.extend_from_slice(&t.id);
-    }
-    if let Some(n) = net {
-        model_id.extend_from_slice(&[MODEL_NET, 8]);
-        model_id.extend_from_slice(&n.id);
-    }
-    let fresh;
-    let init_model = match init {
-        Some(t) => &t.model,
-        None => {
-            fresh = cm::Model::fresh(net.is_some());
-            &fresh
+    // The pixels coded with a network and state: the ids they add to the
+    // header's model id, and the pixel section.
+    let code = |img: &Image, net: Option<&trained::TrainedNet>, init: Option<&trained::Trained>| {
+        let mut ids = Vec::new();
+        if let Some(t) = init {
+            ids.extend_from_slice(&[MODEL_CONTEXT, 8]);
+            ids.extend_from_slice(&t.id);
         }
+        if let Some(n) = net {
+            ids.extend_from_slice(&[MODEL_NET, 8]);
+            ids.extend_from_slice(&n.id);
+        }
+        let fresh;
+        let init_model = match init {
+            Some(t) => &t.model,
+            None => {
+                fresh = cm::Model::fresh(net.is_some());
+                &fresh
+            }
+        };
+        let pixels = encode_pixels(
+            img,
+            opts,
+            &latent,
+            recon.as_deref(),
+            init_model,
+            net.map(|n| &n.net),
+        )?;
+        Ok::<_, Error>((ids, pixels))
     };
-    let pixels = encode_pixels(
-        img,
-        opts,
-        &latent,
-        recon.as_deref(),
-        init_model,
-        net.map(|n| &n.net),
-    )?;
+    // A small image (without a prior) is also tried with the network and
+    // state for downscaled images: a band of its rows is coded with both
+    // pairs (at once), and the image with the one that codes it smaller.
+    let alt = match (net, init, &recon) {
+        (Some(n), Some(t), None) => {
+            trained::small_image_pair(n, t, img.bits, img.data.len() as u64)
+        }
+        _ => None,
+    };
+    let (ids, pixels) = match alt {
+        Some((n2, t2)) => {
+            let b = trial_band(img);
+            let (x, y) = rayon::join(|| code(&b, net, init), || code(&b, Some(n2), Some(t2)));
+            let (x, y) = (x?, y?);
+            let (pick, band) = if y.1.len() < x.1.len() {
+                ((Some(n2), Some(t2)), y)
+            } else {
+                ((net, init), x)
+            };
+            if b.height == img.height {
+                band // the band was the whole image
+            } else {
+                code(img, pick.0, pick.1)?
+            }
+        }
+        None => code(img, net, init)?,
+    };
+    model_id.extend_from_slice(&ids);
     let c = Container {
         header: Header {
             desc,
@@ -340,6 +374,21 @@ pub fn compress_with_prior(
         source: meta.source_data.clone(),
     };
     Ok(c.to_bytes())
+}
+
+/// The rows an encoder codes to choose between two networks: the middle
+/// quarter of the image (at least 32 rows, at most all).
+fn trial_band(img: &Image) -> Image {
+    let (w, h) = (img.width as usize, img.height as usize);
+    let rows = (h / 4).max(32).min(h);
+    let top = (h - rows) / 2;
+    Image {
+        width: img.width,
+        height: rows as u32,
+        bits: img.bits,
+        signed: img.signed,
+        data: img.data[top * w..(top + rows) * w].to_vec(),
+    }
 }
 
 /// Stripe height for an image of width `w` (at least one row).

@@ -29,14 +29,19 @@ static CM16N: &[u8] = include_bytes!("../models/cm16n.state.z");
 /// The same, for the networks that also see farther neighbours (40 inputs).
 static CM8W: &[u8] = include_bytes!("../models/cm8w.state.z");
 static CM16W: &[u8] = include_bytes!("../models/cm16w.state.z");
+/// For small 8-bit images, with `ctx8s.net` (downscaled radiographs).
+static CM8S: &[u8] = include_bytes!("../models/cm8s.state.z");
 /// The context networks (`medzip-nn` network bytes) for images of at most
 /// 8 and of 9 to 16 bits stored: the first ones (32 inputs; files made with
-/// them keep decoding) and those the encoder uses (40 inputs).
-static NETS: [(&str, &[u8]); 4] = [
+/// them keep decoding) and those the encoder uses (40 inputs), and the
+/// 8-bit network for downscaled images that the encoder also tries on a
+/// small image.
+static NETS: [(&str, &[u8]); 5] = [
     ("ctx8", include_bytes!("../models/ctx8.net")),
     ("ctx16", include_bytes!("../models/ctx16.net")),
     ("ctx8w", include_bytes!("../models/ctx8w.net")),
     ("ctx16w", include_bytes!("../models/ctx16w.net")),
+    ("ctx8s", include_bytes!("../models/ctx8s.net")),
 ];
 
 /// Id of serialized state bytes.
@@ -79,13 +84,14 @@ fn unpack(name: &'static str, z: &[u8], id: Option<[u8; 8]>) -> Option<Trained> 
 /// that a decoder inflates only the state its file names (inflating all
 /// four took most of the time of decoding a small image); a test checks
 /// each id against the state's bytes.
-const EMBEDDED: [(&str, &[u8], [u8; 8]); 6] = [
+const EMBEDDED: [(&str, &[u8], [u8; 8]); 7] = [
     ("cm8", CM8, hex8("1191ebd0f0ef9c33")),
     ("cm16", CM16, hex8("a370bdaddd4c92e4")),
     ("cm8n", CM8N, hex8("5412acd36922d820")),
     ("cm16n", CM16N, hex8("ecf555ba1d64bcde")),
     ("cm8w", CM8W, hex8("044877d1ba082cde")),
     ("cm16w", CM16W, hex8("a0ba6de85ee3136c")),
+    ("cm8s", CM8S, hex8("5428e0a2bb4d782a")),
 ];
 
 const fn hex8(s: &str) -> [u8; 8] {
@@ -130,6 +136,10 @@ fn cm16w() -> Option<&'static Trained> {
     embedded(5)
 }
 
+fn cm8s() -> Option<&'static Trained> {
+    embedded(6)
+}
+
 /// A context network (embedded, or a site's).
 pub struct TrainedNet {
     pub name: &'static str,
@@ -167,6 +177,37 @@ fn net8() -> Option<&'static TrainedNet> {
 
 fn net16() -> Option<&'static TrainedNet> {
     embedded_net(3)
+}
+
+fn net8s() -> Option<&'static TrainedNet> {
+    embedded_net(4)
+}
+
+/// Images of at most this many pixels are also tried with the pair for
+/// downscaled images (a 512 × 512 image; the paper's 256 × 256 ones).
+pub const SMALL_PIXELS: u64 = 1 << 18;
+
+/// The second network and state the encoder tries on an image of `bits`
+/// bits stored and `pixels` pixels coded with the embedded 8-bit pair
+/// (`net`, `state`): `ctx8s`/`cm8s`, trained on 256 × 256 chest X-rays
+/// downscaled from full size, which code such images about 3 % smaller
+/// and native images of any size 1–13 % larger than `ctx8w`/`cm8w`
+/// (`docs/RESULTS.md`); the encoder keeps the smaller code. None for a
+/// site's pair, a larger image, or more bits.
+pub fn small_image_pair(
+    net: &TrainedNet,
+    state: &Trained,
+    bits: u8,
+    pixels: u64,
+) -> Option<(&'static TrainedNet, &'static Trained)> {
+    if bits > 8 || pixels > SMALL_PIXELS {
+        return None;
+    }
+    let (n8, s8) = (net8()?, cm8w()?);
+    if net.id != n8.id || state.id != s8.id {
+        return None;
+    }
+    Some((net8s()?, cm8s()?))
 }
 
 /// A site's own network and state (from `medzip train-net` and
@@ -255,6 +296,15 @@ pub fn for_bits(bits: u8, net: bool) -> Option<&'static Trained> {
     }
 }
 
+/// The name of the state with this id ("site", or an embedded one's),
+/// without loading it.
+pub fn state_name(id: &[u8]) -> Option<&'static str> {
+    if site().state.is_some_and(|t| t.id == id) {
+        return Some("site");
+    }
+    EMBEDDED.iter().find(|e| e.2 == id).map(|e| e.0)
+}
+
 /// The state with this id: a site's, or the embedded one of that id.
 pub fn by_id(id: &[u8]) -> Option<&'static Trained> {
     if let Some(t) = site().state.filter(|t| t.id == id) {
@@ -295,6 +345,18 @@ mod tests {
             assert_eq!((n.name, n.net.net().input.len()), (net, crate::cm::NF));
             assert_eq!(for_bits(bits, true).expect("embedded state").name, state);
         }
+        // Small 8-bit images coded with the embedded pair are also tried
+        // with the pair for downscaled images; nothing else is.
+        let (n8, s8) = (net_for_bits(8).unwrap(), for_bits(8, true).unwrap());
+        let (n16, s16) = (net_for_bits(16).unwrap(), for_bits(16, true).unwrap());
+        let (n, s) = small_image_pair(n8, s8, 8, SMALL_PIXELS).expect("small 8-bit image");
+        assert_eq!((n.name, s.name), ("ctx8s", "cm8s"));
+        assert_eq!(n.net.net().input.len(), crate::cm::NF);
+        assert!(s.model.uses_net());
+        assert!(small_image_pair(n8, s8, 8, SMALL_PIXELS + 1).is_none());
+        assert!(small_image_pair(n16, s16, 16, 100).is_none());
+        assert!(small_image_pair(n8, s16, 8, 100).is_none());
+        assert!(small_image_pair(n16, s8, 8, 100).is_none());
         // Each state has the shape its coder needs.
         for bits in [8, 16] {
             for net in [false, true] {

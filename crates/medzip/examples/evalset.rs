@@ -2,7 +2,7 @@
 //! `dev_peers.json` (in parallel, in memory) and print medzip against the
 //! peers per set, the way `compare_peers.py` does.
 //!
-//! cargo run --release -p medzip --example evalset -- ../shared/data/dev ../shared/bench/dev_peers.json [--decode] [--untrained] [--no-net] [--only SET]
+//! cargo run --release -p medzip --example evalset -- ../shared/data/dev ../shared/bench/dev_peers.json [--decode] [--untrained] [--no-net] [--only SET] [--per-file]
 //!
 //! `MEDZIP_CONTEXT_NET` / `MEDZIP_CONTEXT_STATE` name a site's network and
 //! state, as for the CLI.
@@ -114,7 +114,13 @@ fn main() {
         );
     }
     worst.sort_by(|a, b| b.0.partial_cmp(&a.0).unwrap());
-    for w in worst.iter().filter(|w| w.1.starts_with("highbit")).take(12) {
+    // The twelve worst high-bit files, or every file with `--per-file`.
+    let per_file = args.iter().any(|a| a == "--per-file");
+    let shown = worst
+        .iter()
+        .filter(|w| per_file || w.1.starts_with("highbit"))
+        .take(if per_file { usize::MAX } else { 12 });
+    for w in shown {
         println!(
             "  {:.3}x {} ({:.3} bpp, jxl {:.3}, jpegls {:.3})",
             w.0, w.1, w.2, w.3, w.4

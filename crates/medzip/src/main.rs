@@ -682,13 +682,21 @@ fn info(p: &Path, json: bool) -> Result<String> {
     let mut i = 0;
     while i + 2 <= id.len() {
         let end = (i + 2 + id[i + 1] as usize).min(id.len());
-        let kind = match id[i] {
-            b'C' => "context state".to_string(),
-            b'N' => "context network".to_string(),
-            b'A' => "autoencoder".to_string(),
-            t => format!("unknown kind {:?}", t as char),
+        let entry = &id[i + 2..end];
+        // Embedded models (and a site's given here) are named.
+        let (kind, name) = match id[i] {
+            b'C' => (
+                "context state".to_string(),
+                medzip_codec::trained::state_name(entry),
+            ),
+            b'N' => (
+                "context network".to_string(),
+                medzip_codec::trained::net_by_id(entry).map(|n| n.name),
+            ),
+            b'A' => ("autoencoder".to_string(), None),
+            t => (format!("unknown kind {:?}", t as char), None),
         };
-        models.push((kind, medzip_format::hex(&id[i + 2..end])));
+        models.push((kind, medzip_format::hex(entry), name));
         i = end;
     }
     // A DICOM header coded with the header dictionary needs it too.
@@ -697,6 +705,7 @@ fn info(p: &Path, json: bool) -> Result<String> {
             models.push((
                 "DICOM header dictionary".to_string(),
                 medzip_format::hex(id),
+                None,
             ));
         }
     }
@@ -705,7 +714,10 @@ fn info(p: &Path, json: bool) -> Result<String> {
     } else {
         models
             .iter()
-            .map(|(k, h)| format!("{k} {h}"))
+            .map(|(k, h, n)| match n {
+                Some(n) => format!("{k} {n} ({h})"),
+                None => format!("{k} {h}"),
+            })
             .collect::<Vec<_>>()
             .join(", ")
     };
@@ -719,7 +731,7 @@ fn info(p: &Path, json: bool) -> Result<String> {
             "photometric": photometric,
             "source": d.source.name(), "container_bits": d.container_bits,
             "residual": residual, "model_id": medzip_format::hex(&c.header.model_id),
-            "models": models.iter().map(|(k, h)| serde_json::json!({"kind": k, "id": h})).collect::<Vec<_>>(),
+            "models": models.iter().map(|(k, h, n)| serde_json::json!({"kind": k, "id": h, "name": n})).collect::<Vec<_>>(),
             "bytes": bytes.len(), "bpp": bpp,
             "pixel_sha256": medzip_format::hex(&c.header.pixel_sha256),
             "file_sha256": c.header.file_sha256.map(|h| medzip_format::hex(&h)),

@@ -148,7 +148,11 @@ fn golden_image() -> medzip_codec::Image {
 
 /// An 8-bit test image (the 8-bit trained state codes it).
 fn golden_image8() -> medzip_codec::Image {
-    let (w, h) = (31u32, 17u32);
+    golden_image8_sized(31, 17)
+}
+
+/// The 8-bit test pattern at another size.
+fn golden_image8_sized(w: u32, h: u32) -> medzip_codec::Image {
     let data = (0..w * h)
         .map(|i| {
             let (x, y) = ((i % w) as i32, (i / w) as i32);
@@ -214,9 +218,10 @@ fn golden_files_decode_and_encoding_is_unchanged() {
                 ..Default::default()
             },
         ),
+        // Larger than `SMALL_PIXELS`: the network for native images only.
         (
-            "golden_8u_context_wnet.mdz",
-            golden_image8(),
+            "golden_8u_context_wnet_large.mdz",
+            golden_image8_sized(601, 437),
             Options::default(),
         ),
         (
@@ -231,9 +236,31 @@ fn golden_files_decode_and_encoding_is_unchanged() {
     for (name, img, opts) in cases {
         check_golden(&dir, &table, name, &img, &opts, None);
     }
+    // A downscaled chest X-ray (256 × 256): the encoder also tries the
+    // network for downscaled images on it, and keeps it.
+    let k256 = medzip_io::read(
+        &std::fs::read(samples().join("kermany256_IM-0199-0001.png")).unwrap(),
+        None,
+    )
+    .unwrap()
+    .image;
+    let name = "golden_8u_kermany256_snet.mdz";
+    check_golden(&dir, &table, name, &k256, &Options::default(), None);
+    let c = medzip_codec::inspect(&std::fs::read(dir.join(name)).unwrap(), &Default::default())
+        .unwrap();
+    let ids = &c.header.model_id;
+    let names: Vec<&str> = medzip_codec::trained::nets()
+        .into_iter()
+        .filter(|n| ids.windows(8).any(|w| w == n.id))
+        .map(|n| n.name)
+        .collect();
+    assert_eq!(names, ["ctx8s"]);
     // Made with the first context networks (32 inputs) and their states,
-    // which the encoder no longer uses: such files keep decoding.
+    // which the encoder no longer uses, and with the 8-bit network for
+    // native images on a small image, for which the encoder now prefers
+    // the one for downscaled images: such files keep decoding.
     for (name, img) in [
+        ("golden_8u_context_wnet.mdz", golden_image8()),
         ("golden_12s_context_net.mdz", golden_image()),
         ("golden_8u_context_net.mdz", golden_image8()),
         ("golden_8u_context_net_untrained.mdz", golden_image8()),
@@ -477,6 +504,13 @@ fn info_json_and_pgm_tiff_inputs() {
             .map(|m| m["kind"].as_str().unwrap())
             .collect();
         assert_eq!(kinds, ["context state", "context network"], "{json}");
+        let names: Vec<&str> = v["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["cm16w", "ctx16w"], "{json}");
         std::fs::remove_file(&p).unwrap();
         assert_eq!(run(&["decompress", s(&mdz)]).0, 0);
         let back = medzip_io::read(&std::fs::read(&p).unwrap(), Some(name)).unwrap();
