@@ -15,25 +15,23 @@ Writes, under OUT_DIR:
   radiograph, and the network's neighbourhood is not symmetric);
 - `exclude.txt`: the file names to leave out of training: those of
   `crates/medzip-codec/models/cm8.exclude.txt` (the evaluated files) and
-  every other Kermany image of an evaluated patient (`personN_…`,
-  `IM-N-…`), so that no evaluated patient is seen in training.
+  every other image of an evaluated patient (the `patient` column of
+  `DATA_DIR/../manifest.csv`), so that no evaluated patient is seen in
+  training.
 
 Files keep their names, so one exclusion list serves every folder.
 """
+import csv
 import json
-import re
 import sys
 from pathlib import Path
 
 from PIL import Image, ImageOps
 
 
-def patient(name):
-    m = re.match(r"(person\d+|NORMAL2-IM-\d+|IM-\d+)", name)
-    return m.group(1) if m else name
-
-
 def main():
+    if len(sys.argv) != 4:
+        sys.exit(__doc__)
     data, peers_json, out = (Path(a) for a in sys.argv[1:4])
     repo = Path(__file__).resolve().parent.parent
     for sub in ("other256", "flipk", "flipo"):
@@ -46,14 +44,20 @@ def main():
     for f in k256:
         ImageOps.mirror(Image.open(f)).save(out / "flipk" / f.name)
 
+    # Patient of every chest X-ray, by its path under DATA_DIR.
+    with open(data.parent / "manifest.csv", newline="") as f:
+        patient = {
+            r["path"].removeprefix("dev/"): r["patient"]
+            for r in csv.DictReader(f)
+            if r["category"] in ("cxr_kermany", "cxr_other")
+        }
     base = (repo / "crates/medzip-codec/models/cm8.exclude.txt").read_text().split()
     peers = json.loads(Path(peers_json).read_text())
     evaluated = {
-        patient(Path(k).name)
-        for k, v in peers.items()
-        if "jxl-e9" in v and k.startswith("cxr_kermany")
+        patient[k] for k, v in peers.items() if "jxl-e9" in v and k.startswith("cxr_")
     }
-    extra = [f.name for f in k256 if patient(f.name) in evaluated]
+    trained = k256 + sorted((data / "cxr_other").glob("*/png8/*.png"))
+    extra = [f.name for f in trained if patient[str(f.relative_to(data))] in evaluated]
     names = sorted(set(base) | set(extra))
     (out / "exclude.txt").write_text("\n".join(names) + "\n")
     print(f"{len(names)} names excluded ({len(evaluated)} evaluated patients)")

@@ -91,7 +91,7 @@ const EMBEDDED: [(&str, &[u8], [u8; 8]); 7] = [
     ("cm16n", CM16N, hex8("ecf555ba1d64bcde")),
     ("cm8w", CM8W, hex8("044877d1ba082cde")),
     ("cm16w", CM16W, hex8("a0ba6de85ee3136c")),
-    ("cm8s", CM8S, hex8("5428e0a2bb4d782a")),
+    ("cm8s", CM8S, hex8("de34ec362c1997f3")),
 ];
 
 const fn hex8(s: &str) -> [u8; 8] {
@@ -190,9 +190,9 @@ pub const SMALL_PIXELS: u64 = 1 << 18;
 /// The second network and state the encoder tries on an image of `bits`
 /// bits stored and `pixels` pixels coded with the embedded 8-bit pair
 /// (`net`, `state`): `ctx8s`/`cm8s`, trained on 256 × 256 chest X-rays
-/// downscaled from full size, which code such images about 3 % smaller
-/// and native images of any size 1–13 % larger than `ctx8w`/`cm8w`
-/// (`docs/RESULTS.md`); the encoder keeps the smaller code. None for a
+/// downscaled from full size, which code such images about 4 % smaller
+/// and most native images larger (up to 12 %) than `ctx8w`/`cm8w`
+/// (`models/README.md`); the encoder keeps the better pair. None for a
 /// site's pair, a larger image, or more bits.
 pub fn small_image_pair(
     net: &TrainedNet,
@@ -296,22 +296,23 @@ pub fn for_bits(bits: u8, net: bool) -> Option<&'static Trained> {
     }
 }
 
+/// The state with this id: a site's, or the index of the embedded one.
+fn find_state(id: &[u8]) -> Option<Result<&'static Trained, usize>> {
+    match site().state.filter(|t| t.id == id) {
+        Some(t) => Some(Ok(t)),
+        None => EMBEDDED.iter().position(|e| e.2 == id).map(Err),
+    }
+}
+
 /// The name of the state with this id ("site", or an embedded one's),
 /// without loading it.
 pub fn state_name(id: &[u8]) -> Option<&'static str> {
-    if site().state.is_some_and(|t| t.id == id) {
-        return Some("site");
-    }
-    EMBEDDED.iter().find(|e| e.2 == id).map(|e| e.0)
+    find_state(id).map(|f| f.map_or_else(|i| EMBEDDED[i].0, |t| t.name))
 }
 
 /// The state with this id: a site's, or the embedded one of that id.
 pub fn by_id(id: &[u8]) -> Option<&'static Trained> {
-    if let Some(t) = site().state.filter(|t| t.id == id) {
-        return Some(t);
-    }
-    let i = EMBEDDED.iter().position(|e| e.2 == id)?;
-    embedded(i)
+    find_state(id)?.map_or_else(embedded, Some)
 }
 
 #[cfg(test)]

@@ -683,7 +683,7 @@ fn info(p: &Path, json: bool) -> Result<String> {
     while i + 2 <= id.len() {
         let end = (i + 2 + id[i + 1] as usize).min(id.len());
         let entry = &id[i + 2..end];
-        // Embedded models (and a site's given here) are named.
+        // Embedded models are named.
         let (kind, name) = match id[i] {
             b'C' => (
                 "context state".to_string(),
