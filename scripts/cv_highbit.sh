@@ -4,7 +4,9 @@
 # on the other half only (`--context-net/--context-state`), so every image
 # is measured by models that never saw it. (The site-model options are
 # given by environment: cli_eval passes extra arguments to compress only.)
-#   scripts/cv_highbit.sh MEDZIP DATA_DIR OUT_DIR [HIDDEN]
+#   [SAMPLES=N] [MIRROR=1] scripts/cv_highbit.sh MEDZIP DATA_DIR OUT_DIR [HIDDEN]
+# SAMPLES: the network's training samples (default 4 M); MIRROR=1 adds
+# left-right mirrored copies of the training images (Pillow) to its data.
 set -eu
 M=$1; D=$2; O=$3; H=${4:-32,16}
 BENCH=$(dirname "$0")/../../shared/bench
@@ -12,10 +14,26 @@ mkdir -p "$O"
 (cd "$D/highbit" && find . -name '*.png' | sed 's|^\./||' | sort) > "$O/all.txt"
 awk 'NR % 2 == 1' "$O/all.txt" > "$O/fold0.txt"
 awk 'NR % 2 == 0' "$O/all.txt" > "$O/fold1.txt"
+EXTRA=""
+if [ "${MIRROR:-0}" = 1 ]; then
+  # Mirrored copies under the same relative names: the fold's exclusion
+  # list leaves out the held-out images' copies too.
+  [ -d "$O/mirror" ] || python3 - "$D/highbit" "$O/mirror" <<'PY'
+import sys, pathlib
+from PIL import Image, ImageOps
+src, dst = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+for f in sorted(src.rglob('*.png')):
+    out = dst / f.relative_to(src)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    ImageOps.mirror(Image.open(f)).save(out)
+PY
+  EXTRA="--data $O/mirror"
+fi
 for k in 0 1; do
   [ -e "$O/state$k.z" ] || {
-  "$M" -q train-net --data "$D/highbit" --ext png --bits 16 --hidden "$H" \
-    --exclude "$O/fold$k.txt" --out "$O/net$k.net"
+  # shellcheck disable=SC2086
+  "$M" -q train-net --data "$D/highbit" $EXTRA --ext png --bits 16 --hidden "$H" \
+    --samples "${SAMPLES:-4000000}" --exclude "$O/fold$k.txt" --out "$O/net$k.net"
   "$M" -q train-context --data "$D/highbit" --ext png --bits 16 \
     --net "$O/net$k.net" --exclude "$O/fold$k.txt" --out "$O/state$k.z"
   }
