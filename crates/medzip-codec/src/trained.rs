@@ -296,23 +296,22 @@ pub fn for_bits(bits: u8, net: bool) -> Option<&'static Trained> {
     }
 }
 
-/// The state with this id: a site's, or the index of the embedded one.
-fn find_state(id: &[u8]) -> Option<Result<&'static Trained, usize>> {
-    match site().state.filter(|t| t.id == id) {
-        Some(t) => Some(Ok(t)),
-        None => EMBEDDED.iter().position(|e| e.2 == id).map(Err),
-    }
-}
-
 /// The name of the state with this id ("site", or an embedded one's),
 /// without loading it.
 pub fn state_name(id: &[u8]) -> Option<&'static str> {
-    find_state(id).map(|f| f.map_or_else(|i| EMBEDDED[i].0, |t| t.name))
+    if site().state.is_some_and(|t| t.id == id) {
+        return Some("site");
+    }
+    EMBEDDED.iter().find(|e| e.2 == id).map(|e| e.0)
 }
 
 /// The state with this id: a site's, or the embedded one of that id.
 pub fn by_id(id: &[u8]) -> Option<&'static Trained> {
-    find_state(id)?.map_or_else(embedded, Some)
+    if let Some(t) = site().state.filter(|t| t.id == id) {
+        return Some(t);
+    }
+    let i = EMBEDDED.iter().position(|e| e.2 == id)?;
+    embedded(i)
 }
 
 #[cfg(test)]

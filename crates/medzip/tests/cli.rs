@@ -506,20 +506,17 @@ fn info_json_and_pgm_tiff_inputs() {
         // Coded with the 16-bit network and its state: version 2, both named.
         let v: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
         assert_eq!(v["format_version"], 2, "{json}");
-        let kinds: Vec<&str> = v["models"]
+        let models: Vec<(&str, &str)> = v["models"]
             .as_array()
             .unwrap()
             .iter()
-            .map(|m| m["kind"].as_str().unwrap())
+            .map(|m| (m["kind"].as_str().unwrap(), m["name"].as_str().unwrap()))
             .collect();
-        assert_eq!(kinds, ["context state", "context network"], "{json}");
-        let names: Vec<&str> = v["models"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|m| m["name"].as_str().unwrap())
-            .collect();
-        assert_eq!(names, ["cm16w", "ctx16w"], "{json}");
+        assert_eq!(
+            models,
+            [("context state", "cm16w"), ("context network", "ctx16w")],
+            "{json}"
+        );
         std::fs::remove_file(&p).unwrap();
         assert_eq!(run(&["decompress", s(&mdz)]).0, 0);
         let back = medzip_io::read(&std::fs::read(&p).unwrap(), Some(name)).unwrap();
