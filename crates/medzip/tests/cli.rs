@@ -253,17 +253,24 @@ fn golden_files_decode_and_encoding_is_unchanged() {
     .image;
     let name = "golden_8u_kermany256_snet.mdz";
     check_golden(&dir, &table, name, &k256, &Options::default(), None);
-    let c = medzip_codec::inspect(&std::fs::read(dir.join(name)).unwrap(), &Default::default())
-        .unwrap();
-    let names: Vec<&str> = medzip_codec::model_entries(&c.header.model_id)
-        .unwrap()
-        .into_iter()
-        .map(|(kind, id)| match kind {
-            b'C' => medzip_codec::trained::state_name(id).unwrap(),
-            _ => medzip_codec::trained::net_by_id(id).unwrap().name,
-        })
-        .collect();
-    assert_eq!(names, ["cm8s", "ctx8s"]);
+    // Which pair each default-coded 8-bit golden file names.
+    for (name, pair) in [
+        ("golden_8u_kermany256_snet.mdz", ["cm8s", "ctx8s"]),
+        ("golden_8u_context_snet.mdz", ["cm8s", "ctx8s"]),
+        ("golden_8u_context_wnet_large.mdz", ["cm8w", "ctx8w"]),
+    ] {
+        let c = medzip_codec::inspect(&std::fs::read(dir.join(name)).unwrap(), &Default::default())
+            .unwrap();
+        let names: Vec<&str> = medzip_codec::model_entries(&c.header.model_id)
+            .unwrap()
+            .into_iter()
+            .map(|(kind, id)| match kind {
+                b'C' => medzip_codec::trained::state_name(id).unwrap(),
+                _ => medzip_codec::trained::net_by_id(id).unwrap().name,
+            })
+            .collect();
+        assert_eq!(names, pair, "{name}");
+    }
     // Made with the first context networks (32 inputs) and their states,
     // which the encoder no longer uses, and with the 8-bit network for
     // native images on a small image, for which the encoder now prefers
