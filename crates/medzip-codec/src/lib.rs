@@ -236,6 +236,19 @@ pub struct Metadata {
 }
 
 impl Metadata {
+    /// What a parsed container says of its source file (no pixel decoding).
+    pub fn of(c: &Container) -> Self {
+        let d = &c.header.desc;
+        Metadata {
+            photometric: d.photometric,
+            source: d.source,
+            container_bits: d.container_bits,
+            source_data: c.source.clone(),
+            file_sha256: c.header.file_sha256,
+            model_id: c.header.model_id.clone(),
+        }
+    }
+
     /// Metadata for raw pixels with no source file.
     pub fn raw() -> Self {
         Metadata {
@@ -479,20 +492,11 @@ pub fn decompress(
     prior: Option<&dyn Prior>,
 ) -> Result<(Image, Metadata)> {
     let c = Container::parse(bytes, limits)?;
-    let d = &c.header.desc;
     let img = decode_pixels(&c, prior)?;
     if !cfg!(fuzzing) && img.hash() != c.header.pixel_sha256 {
         return Err(Error::HashMismatch);
     }
-    let meta = Metadata {
-        photometric: d.photometric,
-        source: d.source,
-        container_bits: d.container_bits,
-        source_data: c.source,
-        file_sha256: c.header.file_sha256,
-        model_id: c.header.model_id,
-    };
-    Ok((img, meta))
+    Ok((img, Metadata::of(&c)))
 }
 
 /// Reads only the container (header and section sizes), no pixel decoding.

@@ -1,4 +1,4 @@
-//! The medzip container (format versions 1–3, see [`VERSION`]): magic,
+//! The medzip container (format versions 1–4, see [`VERSION`]): magic,
 //! version, a sequence of sections, each with a tag, a length and a CRC-32,
 //! and a terminating `END ` section.
 //!
@@ -20,9 +20,11 @@ pub const MAGIC: [u8; 8] = *b"\x89MDZ\r\n\x1a\n";
 /// The newest format version this crate reads. It writes version 1; 2 for
 /// files whose model id names a context network (tag `N`); 3 for DICOM
 /// files whose header is coded with the header dictionary (source block
-/// layout 2): builds from before either refuse such files by version
-/// instead of decoding them wrongly or calling them damaged.
-pub const VERSION: u16 = 3;
+/// layout 2); 4 for DICOM files whose source block has layout 3 (a flags
+/// byte: big-endian pixel words, deflated data sets): builds from before
+/// refuse such files by version instead of decoding them wrongly or calling
+/// them damaged.
+pub const VERSION: u16 = 4;
 
 /// Section tags.
 pub mod tag {
@@ -341,8 +343,12 @@ fn push_section(out: &mut Vec<u8>, tag: [u8; 4], payload: &[u8]) {
 impl Container {
     /// The version this container is written as (see [`VERSION`]).
     pub fn version(&self) -> u16 {
-        if self.header.desc.source == SourceKind::Dicom && self.source.first() == Some(&2) {
-            return 3;
+        if self.header.desc.source == SourceKind::Dicom {
+            match self.source.first() {
+                Some(&3) => return 4,
+                Some(&2) => return 3,
+                _ => {}
+            }
         }
         let id = &self.header.model_id;
         let mut i = 0;
@@ -564,7 +570,7 @@ mod tests {
     }
 
     /// 1 by default, 2 with a context network, 3 with a DICOM header coded
-    /// with the header dictionary (source layout 2).
+    /// with the header dictionary (source layout 2), 4 with source layout 3.
     #[test]
     fn version_follows_what_the_file_needs() {
         let mut c = sample();
@@ -574,6 +580,8 @@ mod tests {
         assert_eq!(c.version(), 2);
         c.source = vec![2, 16, 11];
         assert_eq!(c.version(), 3);
+        c.source = vec![3, 16, 11, 1];
+        assert_eq!(c.version(), 4);
         c.header.desc.source = SourceKind::Png;
         assert_eq!(c.version(), 2);
         c.header.desc.source = SourceKind::Dicom;
@@ -589,9 +597,9 @@ mod tests {
     #[test]
     fn future_version_is_named() {
         let mut b = sample().to_bytes();
-        b[8] = 4;
+        b[8] = 5;
         let e = Container::parse(&b, &Limits::default()).unwrap_err();
-        assert!(e.to_string().contains("version 4"), "{e}");
+        assert!(e.to_string().contains("version 5"), "{e}");
     }
 
     #[test]

@@ -8,13 +8,20 @@
 //!   depth and the same pixels.
 //! * **PGM** (P2/P5, maxval up to 65535): the same kind (P2 or P5) and maxval.
 //! * **TIFF** (gray 8/16-bit, unsigned or signed): a gray TIFF, same pixels.
-//! * **DICOM** (single frame, one sample per pixel, bits allocated 8 or 16):
-//!   with native pixel data the file comes back **byte for byte**; an
+//! * **DICOM** (single frame, one sample per pixel, bits allocated 8 or 16;
+//!   read leniently, see [`dicom::parse`]): with native pixel data (implicit
+//!   or explicit VR, little or big endian, deflated) the file comes back
+//!   **byte for byte**; an
 //!   encapsulated file (JPEG Lossless, JPEG 2000, RLE) is first transcoded
 //!   to Explicit VR Little Endian, and that native file comes back byte for
 //!   byte (same pixels and attributes, native pixel data).
 //!
 //! A colour image (channels that differ) is refused with a clear error.
+//!
+//! [`detect`] never guesses in a way that can drop data: `DICM` at byte 128
+//! is DICOM whatever the preamble holds. [`read`] and [`write`] run each
+//! file in isolation ([`isolate`]): a panic in a third-party decoder is that
+//! file's error.
 
 pub mod dicom;
 mod pgm;
@@ -35,6 +42,10 @@ pub enum Error {
     Codec(#[from] medzip_codec::Error),
     #[error("rebuilt {0} file does not match the original's SHA-256; nothing written")]
     FileHashMismatch(&'static str),
+    /// A reader or writer (usually a third-party decoder) failed on this
+    /// file with a panic; the message is the panic's.
+    #[error("a decoder failed on this file ({0}); nothing written")]
+    Internal(String),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -88,11 +99,31 @@ unsafe impl std::alloc::GlobalAlloc for CappedAlloc {
 /// and their regression replay run (not part of the API).
 #[doc(hidden)]
 pub fn fuzz_read_and_write(data: &[u8], hint: &str) {
-    if let Ok(l) = read(data, Some(hint)) {
+    // Not isolated: the fuzzer must see panics.
+    if let Ok(l) = read_unisolated(data, Some(hint)) {
         if l.image.data.len() < (1 << 22) {
-            let _ = write(&l.image, &l.meta);
+            let _ = write_unisolated(&l.image, &l.meta);
         }
     }
+}
+
+/// Runs `f` (a read or a write) so that a panic inside it, typically in a
+/// third-party decoder (dicom-rs, jpeg-decoder, openjp2, tiff, png), becomes
+/// this file's [`Error::Internal`] instead of ending the process: one bad
+/// file never stops a batch. (The panic hook still runs: a program that
+/// wants no trace of it on stderr installs its own.)
+pub fn isolate<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+        .unwrap_or_else(|payload| Err(Error::Internal(panic_message(&*payload))))
+}
+
+/// The message of a caught panic's payload.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".into())
 }
 
 /// Refuses image sizes beyond the default limits before any pixel buffer is
@@ -103,9 +134,17 @@ pub(crate) fn check_size(width: u32, height: u32) -> Result<()> {
         .map_err(|e| Error::Unsupported(e.to_string()))
 }
 
-/// Detects the kind of an input from its first bytes (and its name, for
-/// DICOM files without a preamble).
+/// Detects the kind of an input from its bytes (and its name, for a DICOM
+/// file that has neither preamble nor meta group and whose first elements
+/// do not parse).
+///
+/// `DICM` at offset 128 is DICOM whatever the 128-byte preamble holds: a
+/// "dual-personality" file with a TIFF header there is read as DICOM, so
+/// that its header (patient, study, every private tag) is never dropped.
 pub fn detect(bytes: &[u8], name_hint: Option<&str>) -> Option<SourceKind> {
+    if bytes.len() >= 132 && &bytes[128..132] == b"DICM" {
+        return Some(SourceKind::Dicom);
+    }
     if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
         return Some(SourceKind::Png);
     }
@@ -115,7 +154,7 @@ pub fn detect(bytes: &[u8], name_hint: Option<&str>) -> Option<SourceKind> {
     if bytes.starts_with(b"II*\0") || bytes.starts_with(b"MM\0*") {
         return Some(SourceKind::Tiff);
     }
-    if bytes.len() >= 132 && &bytes[128..132] == b"DICM" {
+    if bytes.starts_with(b"DICM") || dicom::parse::looks_like_dataset(bytes) {
         return Some(SourceKind::Dicom);
     }
     let ext = name_hint
@@ -150,8 +189,12 @@ fn meta(
     }
 }
 
-/// Reads an image file's bytes.
+/// Reads an image file's bytes (isolated: see [`isolate`]).
 pub fn read(bytes: &[u8], name_hint: Option<&str>) -> Result<Loaded> {
+    isolate(|| read_unisolated(bytes, name_hint))
+}
+
+fn read_unisolated(bytes: &[u8], name_hint: Option<&str>) -> Result<Loaded> {
     match detect(bytes, name_hint) {
         Some(SourceKind::Png) => read_png(bytes),
         Some(SourceKind::Pgm) => pgm::read(bytes),
@@ -163,8 +206,13 @@ pub fn read(bytes: &[u8], name_hint: Option<&str>) -> Result<Loaded> {
     }
 }
 
-/// Rebuilds the source file from decoded pixels and metadata.
+/// Rebuilds the source file from decoded pixels and metadata (isolated:
+/// see [`isolate`]).
 pub fn write(img: &Image, meta: &Metadata) -> Result<Vec<u8>> {
+    isolate(|| write_unisolated(img, meta))
+}
+
+fn write_unisolated(img: &Image, meta: &Metadata) -> Result<Vec<u8>> {
     let out = match meta.source {
         SourceKind::Png | SourceKind::Raw => write_png(img, meta)?,
         SourceKind::Pgm => pgm::write(img, meta)?,

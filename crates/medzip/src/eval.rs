@@ -131,7 +131,7 @@ pub fn run(args: EvalArgs, quiet: bool) -> Result<()> {
     );
     let images: Vec<Image> = files
         .iter()
-        .map(|f| crate::read_input(f).map(|l| l.image))
+        .map(|f| crate::read_input(f).map(|(_, l)| l.image))
         .collect::<Result<_>>()?;
     let pixels: Vec<f64> = images.iter().map(|i| i.data.len() as f64).collect();
     let pb = if quiet {

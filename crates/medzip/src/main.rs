@@ -291,6 +291,16 @@ enum Cmd {
 }
 
 fn main() -> ExitCode {
+    // A panic, in a third-party decoder above all, is that file's error
+    // (`medzip_io::isolate`, and `for_each` around each job): one line
+    // that says where, instead of the default hook's report.
+    std::panic::set_hook(Box::new(|info| {
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!("medzip: internal error{at}");
+    }));
     let cli = Cli::parse();
     match run(cli) {
         Ok(true) => ExitCode::SUCCESS,
@@ -497,7 +507,12 @@ where
     let failures: usize = inputs
         .par_iter()
         .map(|inp| {
-            let r = job(inp);
+            // Each input in isolation: a panic is this input's failure.
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(inp)))
+                .unwrap_or_else(|p| {
+                    let msg = medzip_io::panic_message(&*p);
+                    Err(anyhow::anyhow!("internal error ({msg}); nothing written"))
+                });
             pb.inc(1);
             match r {
                 Ok(msg) => {
@@ -569,10 +584,41 @@ fn write_atomic(path: &Path, bytes: &[u8], force: bool) -> Result<()> {
     Ok(())
 }
 
-fn read_input(p: &Path) -> Result<medzip_io::Loaded> {
+/// Reads an input file: its bytes and what medzip makes of them.
+fn read_input(p: &Path) -> Result<(Vec<u8>, medzip_io::Loaded)> {
     let bytes = std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?;
     let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
-    Ok(medzip_io::read(&bytes, name.as_deref())?)
+    let loaded = medzip_io::read(&bytes, name.as_deref())?;
+    Ok((bytes, loaded))
+}
+
+/// Checks that a decoded file is what `original` (the input's bytes) was:
+/// the same kind, the same pixels, and for a file that medzip promises
+/// back byte for byte (DICOM, not transcoded) the same bytes.
+fn check_same(
+    img: &medzip_codec::Image,
+    meta: &medzip_codec::Metadata,
+    rebuilt: &[u8],
+    original: &[u8],
+    orig: &medzip_io::Loaded,
+) -> Result<()> {
+    if meta.source != orig.meta.source {
+        bail!(
+            "it decodes to a {} file, the original is {}",
+            meta.source.name(),
+            orig.meta.source.name()
+        );
+    }
+    if *img != orig.image {
+        bail!("the decoded pixels differ");
+    }
+    if meta.file_sha256.is_some()
+        && medzip_io::dicom::transcoded_from(meta).is_none()
+        && rebuilt != original
+    {
+        bail!("the pixels match, but the rebuilt file differs");
+    }
+    Ok(())
 }
 
 fn compress_one(inp: &Path, out: &OutArgs, opts: &Options, verify: bool) -> Result<String> {
@@ -585,15 +631,14 @@ fn compress_one(inp: &Path, out: &OutArgs, opts: &Options, verify: bool) -> Resu
             dst.display()
         ));
     }
-    let loaded = read_input(inp)?;
+    let (original, loaded) = read_input(inp)?;
     let mdz = medzip_codec::compress_with_prior(&loaded.image, &loaded.meta, opts, prior())?;
     if verify {
         let (img, meta) = medzip_codec::decompress(&mdz, &limits(), prior())?;
-        if img != loaded.image {
-            bail!("verification failed: the decoded pixels differ (nothing written)");
-        }
-        medzip_io::write(&img, &meta)
+        let rebuilt = medzip_io::write(&img, &meta)
             .context("verification failed: the source file does not rebuild")?;
+        check_same(&img, &meta, &rebuilt, &original, &loaded)
+            .context("verification failed (nothing written)")?;
     }
     write_atomic(&dst, &mdz, out.force)?;
     if verify {
@@ -648,24 +693,14 @@ fn decompress_one(inp: &Path, out: &OutArgs) -> Result<String> {
 
 fn verify_pair(mdz: &Path, original: &Path) -> Result<()> {
     let (img, meta, file) = decode_file(mdz)?;
-    let orig = read_input(original)?;
-    if img != orig.image {
-        bail!(
-            "{} does not decode to the pixels of {}",
+    let (bytes, orig) = read_input(original)?;
+    check_same(&img, &meta, &file, &bytes, &orig).with_context(|| {
+        format!(
+            "{} does not decode to {}",
             mdz.display(),
             original.display()
-        );
-    }
-    if meta.file_sha256.is_some() {
-        let ob = std::fs::read(original)?;
-        if ob != file && medzip_io::dicom::transcoded_from(&meta).is_none() {
-            bail!(
-                "pixels match, but the rebuilt file differs from {}",
-                original.display()
-            );
-        }
-    }
-    Ok(())
+        )
+    })
 }
 
 fn info(p: &Path, json: bool) -> Result<String> {
@@ -721,6 +756,12 @@ fn info(p: &Path, json: bool) -> Result<String> {
             .collect::<Vec<_>>()
             .join(", ")
     };
+    // What was odd in a DICOM file's structure (kept as it was).
+    let notes = if d.source == medzip_format::SourceKind::Dicom {
+        medzip_io::dicom::notes(&medzip_codec::Metadata::of(&c), d.pixels() as usize)?
+    } else {
+        Vec::new()
+    };
     let photometric = format!("{:?}", d.photometric).to_uppercase();
     if json {
         let v = serde_json::json!({
@@ -736,11 +777,17 @@ fn info(p: &Path, json: bool) -> Result<String> {
             "pixel_sha256": medzip_format::hex(&c.header.pixel_sha256),
             "file_sha256": c.header.file_sha256.map(|h| medzip_format::hex(&h)),
             "source_bytes": c.source.len(), "pixel_bytes": c.pixels.len(),
+            "notes": notes,
         });
         return Ok(v.to_string());
     }
+    let notes = if notes.is_empty() {
+        String::new()
+    } else {
+        format!(", notes: {}", notes.join("; "))
+    };
     Ok(format!(
-        "{}: {}×{} {}-bit {} {}, from {} ({}-bit container), residual {}, models: {}, {} bytes ({:.4} bpp), pixels sha256 {}",
+        "{}: {}×{} {}-bit {} {}, from {} ({}-bit container), residual {}, models: {}, {} bytes ({:.4} bpp), pixels sha256 {}{notes}",
         p.display(),
         d.width,
         d.height,

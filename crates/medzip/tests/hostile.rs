@@ -34,6 +34,7 @@ fn run_target(target: &str, data: &[u8]) {
         "read_pgm" => medzip_io::fuzz_read_and_write(data, "x.pgm"),
         "read_tiff" => medzip_io::fuzz_read_and_write(data, "x.tif"),
         "read_dicom" => medzip_io::fuzz_read_and_write(data, "x.dcm"),
+        "dicom_parse" => medzip_io::dicom::parse::fuzz_check(data),
         "roundtrip" => medzip_codec::fuzzing::roundtrip_arbitrary(data),
         _ => {}
     }
@@ -106,6 +107,7 @@ fn fuzz_regressions_replay_without_panicking() {
         "read_pgm",
         "read_tiff",
         "read_dicom",
+        "dicom_parse",
     ] {
         for p in files(&root.join(target)) {
             if !p.file_name().unwrap().to_string_lossy().starts_with("oom-") {

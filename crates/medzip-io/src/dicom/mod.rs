@@ -1,0 +1,641 @@
+//! DICOM in and out, byte for byte.
+//!
+//! The file is split into `prefix | pixel data value | suffix`. The prefix
+//! and suffix (preamble, meta group, every attribute, private tags, overlays,
+//! trailing padding) are kept verbatim (compressed by the context-mixing
+//! byte coder of `medzip_entropy::bytes`, primed by the embedded header
+//! dictionary of typical headers); the pixel data value is
+//! rebuilt from the decoded samples. Words whose unused high bits do not
+//! follow the canonical form (zeros, or the sign extended for signed data)
+//! are kept as fix-ups, so the rebuilt file is always identical.
+//!
+//! The file's structure is located by the lenient reader of [`parse`]
+//! (whatever the preamble holds, with or without a meta group, implicit or
+//! explicit VR, little or big endian, deflated), never rewritten: odd
+//! files come back as odd as they were.
+//!
+//! Encapsulated inputs (JPEG Lossless, JPEG 2000, RLE, …) are first
+//! transcoded by dicom-rs to Explicit VR Little Endian; that native file is
+//! what comes back, byte for byte.
+
+use crate::{malformed, meta, Error, Loaded, Result};
+use medzip_codec::{Image, Metadata, Photometric, SourceKind};
+use parse::{Parsed, PixelData};
+
+pub mod parse;
+
+const KIND: &str = "DICOM";
+const NATIVE_TS: [&str; 3] = [parse::IMPLICIT_LE, parse::EXPLICIT_LE, parse::EXPLICIT_BE];
+/// Largest inflated source block accepted when decoding (bounded memory).
+pub(crate) const MAX_SOURCE_BYTES: usize = 1 << 28;
+
+fn located(bytes: &[u8], inflated: &mut Vec<u8>) -> Result<Parsed> {
+    parse::parse(bytes, inflated).map_err(|e| Error::Malformed {
+        kind: KIND,
+        msg: e.0,
+    })
+}
+
+struct Layout {
+    rows: u32,
+    cols: u32,
+    bits_allocated: u8,
+    bits_stored: u8,
+    high_bit: u8,
+    signed: bool,
+    photometric: Photometric,
+}
+
+fn layout(a: &parse::Attrs) -> Result<Layout> {
+    let spp = a.samples_per_pixel.unwrap_or(1);
+    if spp != 1 {
+        return Err(Error::Unsupported(format!(
+            "DICOM with {spp} samples per pixel (expected grayscale)"
+        )));
+    }
+    if let Some(f) = &a.frames {
+        if f.parse::<i64>().ok() != Some(1) {
+            return Err(Error::Unsupported(format!(
+                "multi-frame DICOM ({f} frames); single frames only"
+            )));
+        }
+    }
+    let pi = a.photometric.as_deref().unwrap_or("MONOCHROME2");
+    let photometric = match pi {
+        "MONOCHROME1" => Photometric::Monochrome1,
+        "MONOCHROME2" => Photometric::Monochrome2,
+        other => {
+            return Err(Error::Unsupported(format!(
+                "DICOM photometric interpretation {other} (expected MONOCHROME1/2)"
+            )))
+        }
+    };
+    let need = |v: Option<u16>, name: &str| {
+        v.map(i64::from).ok_or_else(|| {
+            Error::Unsupported(format!(
+                "DICOM Pixel Data without {name}: not an image medzip can read"
+            ))
+        })
+    };
+    let rows = need(a.rows, "Rows")?;
+    let cols = need(a.columns, "Columns")?;
+    let ba = need(a.bits_allocated, "BitsAllocated")?;
+    let bs = a.bits_stored.map(i64::from).unwrap_or(ba);
+    let hb = a.high_bit.map(i64::from).unwrap_or(bs - 1);
+    let pr = a.pixel_representation.unwrap_or(0);
+    if !(ba == 8 || ba == 16) {
+        return Err(Error::Unsupported(format!(
+            "BitsAllocated {ba} (expected 8 or 16)"
+        )));
+    }
+    if !(1..=ba).contains(&bs) || hb < bs - 1 || hb >= ba {
+        return malformed(
+            KIND,
+            format!("BitsStored {bs} / HighBit {hb} do not fit BitsAllocated {ba}"),
+        );
+    }
+    if rows < 1 || cols < 1 {
+        return malformed(KIND, format!("size {cols}×{rows}"));
+    }
+    crate::check_size(cols as u32, rows as u32)?;
+    Ok(Layout {
+        rows: rows as u32,
+        cols: cols as u32,
+        bits_allocated: ba as u8,
+        bits_stored: bs as u8,
+        high_bit: hb as u8,
+        signed: pr == 1,
+        photometric,
+    })
+}
+
+struct Words {
+    ba: u8,
+    shift: u32,
+    bits: u8,
+    signed: bool,
+}
+
+impl Words {
+    fn mask(&self) -> u32 {
+        (1u32 << self.bits) - 1
+    }
+    fn value(&self, w: u32) -> i32 {
+        let v = (w >> self.shift) & self.mask();
+        if self.signed && v >> (self.bits - 1) & 1 == 1 {
+            v as i32 - (1 << self.bits)
+        } else {
+            v as i32
+        }
+    }
+    fn canonical(&self, v: i32) -> u32 {
+        let word_mask = if self.ba == 16 { 0xFFFF } else { 0xFF };
+        let mut w = ((v as u32) & self.mask()) << self.shift;
+        if self.signed && v < 0 {
+            w |= word_mask & !((1u32 << (self.shift + self.bits as u32)) - 1);
+        }
+        w
+    }
+}
+
+/// Swaps the bytes of each pair: big-endian OW words to little-endian and
+/// back (an involution).
+fn swap_pairs(b: &mut [u8]) {
+    for p in b.chunks_exact_mut(2) {
+        p.swap(0, 1);
+    }
+}
+
+/// How the stored blob rebuilds the file, beyond prefix/suffix (layout 3).
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+struct Flags {
+    /// The Pixel Data value is big-endian words (explicit VR big endian).
+    swap: bool,
+    /// The data set is deflated (rebuilt by preflate-rs from its corrections).
+    deflated: bool,
+}
+
+impl Flags {
+    fn byte(self) -> u8 {
+        self.swap as u8 | (self.deflated as u8) << 1
+    }
+    fn from_byte(b: u8) -> Result<Flags> {
+        if b & !3 != 0 {
+            return malformed(KIND, format!("stored header flags {b:#04x} are unknown"));
+        }
+        Ok(Flags {
+            swap: b & 1 != 0,
+            deflated: b & 2 != 0,
+        })
+    }
+}
+
+/// A deflated data set's stream, taken apart: how many bytes of the file it
+/// spans, and preflate-rs's corrections that rebuild it from the inflated
+/// bytes exactly.
+fn take_apart_deflate(stream: &[u8], inflated: &[u8]) -> Result<(usize, Vec<u8>)> {
+    let config = preflate_rs::PreflateConfig {
+        plain_text_limit: MAX_SOURCE_BYTES,
+        ..Default::default()
+    };
+    let refused = |why: String| {
+        Error::Unsupported(format!(
+            "deflated DICOM data set whose deflate stream cannot be rebuilt byte for byte ({why})"
+        ))
+    };
+    let (r, plain) = preflate_rs::preflate_whole_deflate_stream(stream, &config)
+        .map_err(|e| refused(e.to_string()))?;
+    if plain.text() != inflated {
+        return Err(refused("it inflates differently".into()));
+    }
+    Ok((r.compressed_size, r.corrections))
+}
+
+fn rebuild_deflate(inflated: &[u8], corrections: &[u8]) -> Result<Vec<u8>> {
+    preflate_rs::recreate_whole_deflate_stream(inflated, corrections).map_err(|e| {
+        Error::Malformed {
+            kind: KIND,
+            msg: format!("stored deflate corrections: {e}"),
+        }
+    })
+}
+
+pub(crate) fn read(bytes: &[u8]) -> Result<Loaded> {
+    let mut inflated = Vec::new();
+    let p = located(bytes, &mut inflated)?;
+    let Some(px) = p.pixel else {
+        return Err(Error::Unsupported(
+            "DICOM file without pixel data (structured report, RT plan, waveform, document, DICOMDIR, …): nothing to compress as an image".into(),
+        ));
+    };
+    let native = NATIVE_TS.contains(&p.ts.as_str()) || p.deflated();
+    if native && px.len.is_some() {
+        return read_native(bytes, &p, px, &inflated, None);
+    }
+    read_encapsulated(bytes, &p)
+}
+
+/// Encapsulated (or otherwise non-native) pixel data: what it claims is
+/// checked first (size limits, grayscale, one frame), then dicom-rs
+/// transcodes it to Explicit VR Little Endian, and that native file is what
+/// comes back.
+fn read_encapsulated(bytes: &[u8], p: &Parsed) -> Result<Loaded> {
+    use dicom_object::file::ReadPreamble;
+    use dicom_object::OpenFileOptions;
+    use dicom_pixeldata::Transcode;
+    let ts = p.ts.as_str();
+    layout(&p.attrs)?;
+    // dicom-rs reads from the 'DICM' magic on.
+    let body: std::borrow::Cow<[u8]> = if bytes.len() >= 132 && &bytes[128..132] == b"DICM" {
+        bytes[128..].into()
+    } else if bytes.starts_with(b"DICM") {
+        bytes.into()
+    } else {
+        [b"DICM".as_slice(), bytes].concat().into()
+    };
+    let mut obj = OpenFileOptions::new()
+        .read_preamble(ReadPreamble::Never)
+        .from_reader(std::io::Cursor::new(&body[..]))
+        .map_err(|e| {
+            Error::Unsupported(format!(
+                "DICOM transfer syntax {ts}: dicom-rs cannot read this file to decode its pixel data ({e})"
+            ))
+        })?;
+    obj.transcode(&dicom_transfer_syntax_registry::entries::EXPLICIT_VR_LITTLE_ENDIAN.erased())
+        .map_err(|e| {
+            let hint = if ts.starts_with("1.2.840.10008.1.2.4.8") && !cfg!(feature = "jpegls") {
+                " (JPEG-LS needs a build with `--features jpegls`)"
+            } else {
+                ""
+            };
+            Error::Unsupported(format!(
+                "DICOM transfer syntax {ts}: cannot decode its pixel data ({e}){hint}"
+            ))
+        })?;
+    let mut native = Vec::new();
+    obj.write_all(&mut native)
+        .map_err(|e| Error::Unsupported(format!("DICOM transcoding of {ts} failed: {e}")))?;
+    let mut none = Vec::new();
+    let np = located(&native, &mut none)?;
+    match np.pixel {
+        Some(px) if np.ts == parse::EXPLICIT_LE && px.len.is_some() => {
+            read_native(&native, &np, px, &none, Some(ts))
+        }
+        _ => malformed(
+            KIND,
+            format!("transcoding of {ts} gave no native pixel data"),
+        ),
+    }
+}
+
+fn read_native(
+    bytes: &[u8],
+    p: &Parsed,
+    px: PixelData,
+    inflated: &[u8],
+    transcoded_from: Option<&str>,
+) -> Result<Loaded> {
+    let l = layout(&p.attrs)?;
+    let n = l.rows as usize * l.cols as usize;
+    let bpw = l.bits_allocated as usize / 8;
+    let need = n * bpw;
+    let vlen = px.len.unwrap_or(0);
+    if vlen < need {
+        return malformed(
+            KIND,
+            format!(
+                "Pixel Data holds {vlen} bytes; {}×{} samples of {} bits need {need} (truncated file?)",
+                l.cols, l.rows, l.bits_allocated
+            ),
+        );
+    }
+    let swap = p.syntax.big_endian
+        && match px.vr {
+            Some(vr) => vr == *b"OW",
+            None => bpw == 2,
+        };
+    if swap && vlen % 2 == 1 {
+        return malformed(KIND, "big-endian Pixel Data of odd length");
+    }
+    // The data set: the file's bytes, or the inflated deflate stream.
+    let (ds, deflated) = if p.deflated() {
+        let stream = &bytes[p.dataset_start..];
+        let (used, corrections) = take_apart_deflate(stream, inflated)?;
+        let head = &bytes[..p.dataset_start];
+        let trail = &bytes[p.dataset_start + used..];
+        (inflated, Some((head, trail, corrections)))
+    } else {
+        (bytes, None)
+    };
+    let off = px.offset;
+    let mut raw = ds[off..off + vlen].to_vec();
+    if swap {
+        swap_pairs(&mut raw);
+    }
+    let wd = Words {
+        ba: l.bits_allocated,
+        shift: (l.high_bit + 1 - l.bits_stored) as u32,
+        bits: l.bits_stored,
+        signed: l.signed,
+    };
+    let mut data = Vec::with_capacity(n);
+    let mut fixups: Vec<u8> = Vec::new();
+    let mut nfix = 0u32;
+    for i in 0..n {
+        let w = if bpw == 2 {
+            u16::from_le_bytes([raw[2 * i], raw[2 * i + 1]]) as u32
+        } else {
+            raw[i] as u32
+        };
+        let v = wd.value(w);
+        if wd.canonical(v) != w {
+            nfix += 1;
+            fixups.extend_from_slice(&(i as u32).to_le_bytes());
+            fixups.extend_from_slice(&(w as u16).to_le_bytes());
+        }
+        data.push(v);
+    }
+    let image = Image::new(l.cols, l.rows, l.bits_stored, l.signed, data)?;
+    // Source block: layout, prefix, suffix, padding tail, fix-ups (and, for
+    // a deflated data set, the file's bytes before and after the stream).
+    let mut blob = Vec::new();
+    for part in [
+        &ds[..off],
+        &ds[off + vlen..],
+        &raw[need..],
+        transcoded_from.unwrap_or("").as_bytes(),
+    ] {
+        put_part(&mut blob, part);
+    }
+    blob.extend_from_slice(&nfix.to_le_bytes());
+    blob.extend_from_slice(&fixups);
+    let flags = Flags {
+        swap,
+        deflated: deflated.is_some(),
+    };
+    if let Some((head, trail, corrections)) = &deflated {
+        for part in [head, trail, &corrections[..]] {
+            put_part(&mut blob, part);
+        }
+    }
+    let (dict, id) = header_dictionary();
+    // Layout 2 where it suffices, so that such files stay readable by
+    // builds that know no layout 3.
+    let mut src = if flags == Flags::default() {
+        vec![LAYOUT_DICT, l.bits_allocated, l.high_bit]
+    } else {
+        vec![LAYOUT_FLAGS, l.bits_allocated, l.high_bit, flags.byte()]
+    };
+    src.extend_from_slice(id);
+    src.extend_from_slice(&medzip_entropy::bytes::compress_with(dict, &blob));
+    let mut m = meta(SourceKind::Dicom, 16, l.photometric, src);
+    m.container_bits = if l.bits_allocated == 8 { 8 } else { 16 };
+    m.file_sha256 = Some(medzip_format::sha256(bytes));
+    Ok(Loaded { image, meta: m })
+}
+
+fn put_part(blob: &mut Vec<u8>, b: &[u8]) {
+    blob.extend_from_slice(&(b.len() as u32).to_le_bytes());
+    blob.extend_from_slice(b);
+}
+
+/// The stored source block, unpacked.
+struct Stored<'a> {
+    flags: Flags,
+    prefix: &'a [u8],
+    suffix: &'a [u8],
+    tail: &'a [u8],
+    transcoded_from: &'a [u8],
+    /// (sample index, word) of the non-canonical words.
+    fixups: Vec<(usize, u16)>,
+    /// Deflated data set: the file's bytes before and after the stream, and
+    /// preflate-rs's corrections.
+    head: &'a [u8],
+    trail: &'a [u8],
+    corrections: &'a [u8],
+}
+
+impl<'a> Stored<'a> {
+    fn parse(flags: Flags, blob: &'a [u8]) -> Result<Stored<'a>> {
+        let bad = |e: medzip_format::Error| Error::Malformed {
+            kind: KIND,
+            msg: format!("stored header: {e}"),
+        };
+        let mut r = medzip_format::Reader::new(blob, "DICOM source");
+        let mut part = || -> Result<&'a [u8]> {
+            let l = r.u32().map_err(bad)? as usize;
+            r.bytes(l).map_err(bad)
+        };
+        let (prefix, suffix, tail, transcoded_from) = (part()?, part()?, part()?, part()?);
+        let nfix = r.u32().map_err(bad)? as usize;
+        if nfix > r.remaining() / 6 {
+            return malformed(KIND, "stored header: more fix-ups than bytes");
+        }
+        let mut fixups = Vec::with_capacity(nfix);
+        for _ in 0..nfix {
+            fixups.push((r.u32().map_err(bad)? as usize, r.u16().map_err(bad)?));
+        }
+        let mut part = || -> Result<&'a [u8]> {
+            let l = r.u32().map_err(bad)? as usize;
+            r.bytes(l).map_err(bad)
+        };
+        let (head, trail, corrections) = if flags.deflated {
+            (part()?, part()?, part()?)
+        } else {
+            (&[][..], &[][..], &[][..])
+        };
+        Ok(Stored {
+            flags,
+            prefix,
+            suffix,
+            tail,
+            transcoded_from,
+            fixups,
+            head,
+            trail,
+            corrections,
+        })
+    }
+}
+
+/// The transfer syntax the original file had, when it was transcoded.
+pub fn transcoded_from(meta: &Metadata) -> Option<String> {
+    let (_, _, flags, blob) = unpack(meta).ok()?;
+    let st = Stored::parse(flags, &blob).ok()?;
+    let s = String::from_utf8(st.transcoded_from.to_vec()).ok()?;
+    (!s.is_empty()).then_some(s)
+}
+
+/// What was unusual in the original file's structure (no preamble, a TIFF
+/// header in the preamble, an over-long meta element, …), as the lenient
+/// reader found it again in the stored header: for `medzip info`.
+pub fn notes(meta: &Metadata, pixels: usize) -> Result<Vec<String>> {
+    let (ba, _, flags, blob) = unpack(meta)?;
+    let st = Stored::parse(flags, &blob)?;
+    // The header around a Pixel Data value of the right length.
+    let vlen = pixels * (ba as usize / 8) + st.tail.len();
+    let mut ds = Vec::with_capacity(st.prefix.len() + vlen + st.suffix.len());
+    ds.extend_from_slice(st.prefix);
+    ds.resize(st.prefix.len() + vlen, 0);
+    ds.extend_from_slice(st.suffix);
+    let mut notes = if st.flags.deflated {
+        // The meta group alone says what the file is.
+        let mut n = located(st.head, &mut Vec::new())?.notes;
+        n.push(format!(
+            "deflated data set (rebuilt with {} bytes of deflate corrections)",
+            st.corrections.len()
+        ));
+        n
+    } else {
+        located(&ds, &mut Vec::new())?.notes
+    };
+    if st.tail.len() > 1 {
+        notes.push(format!(
+            "Pixel Data holds {} bytes beyond the image (kept as they are)",
+            st.tail.len()
+        ));
+    }
+    if !st.transcoded_from.is_empty() {
+        notes.push(format!(
+            "transcoded from {} to explicit VR little endian",
+            String::from_utf8_lossy(st.transcoded_from)
+        ));
+    }
+    Ok(notes)
+}
+
+fn unpack(m: &Metadata) -> Result<(u8, u8, Flags, Vec<u8>)> {
+    use medzip_entropy::bytes;
+    let damaged = |e: medzip_entropy::Error| Error::Malformed {
+        kind: KIND,
+        msg: format!("stored header: {e}"),
+    };
+    let with_dict = |rest: &[u8]| -> Result<Vec<u8>> {
+        let (dict, id) = header_dictionary();
+        let Some((file_id, rest)) = rest.split_first_chunk::<8>() else {
+            return malformed(KIND, "stored header block is truncated");
+        };
+        if file_id != id {
+            return Err(Error::Unsupported(format!(
+                "the DICOM header was coded with header dictionary {}, which this build does not have (it has {})",
+                medzip_format::hex(file_id),
+                medzip_format::hex(id)
+            )));
+        }
+        bytes::decompress_with(dict, rest, MAX_SOURCE_BYTES).map_err(damaged)
+    };
+    match m.source_data.as_slice() {
+        [LAYOUT_PLAIN, ba, hb, rest @ ..] => {
+            let blob = bytes::decompress(rest, MAX_SOURCE_BYTES).map_err(damaged)?;
+            Ok((*ba, *hb, Flags::default(), blob))
+        }
+        [LAYOUT_DICT, ba, hb, rest @ ..] => Ok((*ba, *hb, Flags::default(), with_dict(rest)?)),
+        [LAYOUT_FLAGS, ba, hb, f, rest @ ..] => {
+            Ok((*ba, *hb, Flags::from_byte(*f)?, with_dict(rest)?))
+        }
+        _ => malformed(KIND, "stored header block has an unknown layout"),
+    }
+}
+
+/// The id of the header dictionary a stored DICOM source block (the
+/// container's `SRC` section) was coded with, if any.
+pub fn header_dictionary_of(source: &[u8]) -> Option<&[u8]> {
+    match source {
+        [LAYOUT_DICT, _, _, rest @ ..] | [LAYOUT_FLAGS, _, _, _, rest @ ..] => rest.get(..8),
+        _ => None,
+    }
+}
+
+/// Layouts of the stored header block: the header coded alone (files of
+/// format versions 1 and 2), primed by the header dictionary (version 3),
+/// and primed by it with a flags byte (version 4: big-endian pixel words,
+/// deflated data sets; docs/FORMAT.md).
+const LAYOUT_PLAIN: u8 = 1;
+const LAYOUT_DICT: u8 = 2;
+const LAYOUT_FLAGS: u8 = 3;
+
+/// The embedded DICOM header dictionary: the headers of a few permissively
+/// licensed sample files of several vendors and modalities (list, sources
+/// and the command that builds it: `dict/README.md`), which primes the
+/// header coder so that the first occurrence of a familiar structure or
+/// vendor block costs little. Its id (first 8 bytes of its SHA-256) is
+/// stored with every header coded with it.
+fn header_dictionary() -> &'static (medzip_entropy::bytes::Dictionary, [u8; 8]) {
+    static DICT: std::sync::OnceLock<(medzip_entropy::bytes::Dictionary, [u8; 8])> =
+        std::sync::OnceLock::new();
+    DICT.get_or_init(|| {
+        let bytes: &[u8] = include_bytes!("../../dict/dicom_headers.bin");
+        let id = medzip_format::sha256(bytes)[..8]
+            .try_into()
+            .expect("8 bytes");
+        (medzip_entropy::bytes::Dictionary::new(bytes), id)
+    })
+}
+
+/// The bytes medzip stores beside the pixels of a DICOM file (everything
+/// but the pixel data's value, and how to rebuild it), uncompressed: what
+/// the header dictionary is made of.
+pub fn header_bytes(bytes: &[u8]) -> Result<Vec<u8>> {
+    Ok(unpack(&read(bytes)?.meta)?.3)
+}
+
+pub(crate) fn write(img: &Image, m: &Metadata) -> Result<Vec<u8>> {
+    let (ba, hb, flags, blob) = unpack(m)?;
+    if !(ba == 8 || ba == 16) || hb >= ba || hb + 1 < img.bits {
+        return malformed(KIND, "stored pixel layout is inconsistent");
+    }
+    let st = Stored::parse(flags, &blob)?;
+    let wd = Words {
+        ba,
+        shift: (hb + 1 - img.bits) as u32,
+        bits: img.bits,
+        signed: img.signed,
+    };
+    let bpw = ba as usize / 8;
+    let mut value = Vec::with_capacity(img.data.len() * bpw + st.tail.len());
+    for &v in &img.data {
+        let w = wd.canonical(v);
+        if bpw == 2 {
+            value.extend_from_slice(&(w as u16).to_le_bytes());
+        } else {
+            value.push(w as u8);
+        }
+    }
+    for &(i, w) in &st.fixups {
+        if i >= img.data.len() {
+            return malformed(KIND, "fix-up outside the pixel data");
+        }
+        if bpw == 2 {
+            value[2 * i..2 * i + 2].copy_from_slice(&w.to_le_bytes());
+        } else {
+            value[i] = w as u8;
+        }
+    }
+    value.extend_from_slice(st.tail);
+    if st.flags.swap {
+        if value.len() % 2 == 1 {
+            return malformed(KIND, "big-endian Pixel Data of odd length");
+        }
+        swap_pairs(&mut value);
+    }
+    let mut ds = Vec::with_capacity(st.prefix.len() + value.len() + st.suffix.len());
+    ds.extend_from_slice(st.prefix);
+    ds.extend_from_slice(&value);
+    ds.extend_from_slice(st.suffix);
+    Ok(if st.flags.deflated {
+        [st.head, &rebuild_deflate(&ds, st.corrections)?, st.trail].concat()
+    } else {
+        ds
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_canonical_roundtrip() {
+        for (ba, bits, hb, signed) in [
+            (16u8, 12u8, 11u8, false),
+            (16, 12, 11, true),
+            (16, 16, 15, true),
+            (8, 8, 7, false),
+            (16, 10, 13, true),
+        ] {
+            let wd = Words {
+                ba,
+                shift: (hb + 1 - bits) as u32,
+                bits,
+                signed,
+            };
+            let (lo, hi) = Image::range(bits, signed);
+            for v in [lo, lo + 1, (-1).max(lo), 0, 1.min(hi), hi] {
+                assert_eq!(
+                    wd.value(wd.canonical(v)),
+                    v,
+                    "{ba} {bits} {hb} {signed} {v}"
+                );
+            }
+        }
+    }
+}

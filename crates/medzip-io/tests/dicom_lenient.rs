@@ -1,0 +1,305 @@
+//! The DICOM reader on the encodings and oddities archives hold: every
+//! transfer syntax with native pixel data (implicit and explicit VR little
+//! endian, explicit VR big endian, deflated), with and without preamble,
+//! `DICM` and meta group, on 8-bit and 16-bit (signed and unsigned) images
+//! of odd sizes. Each file must read, and write back byte for byte.
+
+use medzip_io::{detect, read, write};
+
+#[derive(Clone, Copy)]
+struct Enc {
+    explicit: bool,
+    big: bool,
+}
+
+const IMPLICIT: Enc = Enc {
+    explicit: false,
+    big: false,
+};
+const EXPLICIT: Enc = Enc {
+    explicit: true,
+    big: false,
+};
+const BIG: Enc = Enc {
+    explicit: true,
+    big: true,
+};
+
+fn u16b(v: u16, big: bool) -> [u8; 2] {
+    if big {
+        v.to_be_bytes()
+    } else {
+        v.to_le_bytes()
+    }
+}
+
+fn u32b(v: u32, big: bool) -> [u8; 4] {
+    if big {
+        v.to_be_bytes()
+    } else {
+        v.to_le_bytes()
+    }
+}
+
+/// One element; `value` already in the encoding's byte order.
+fn el(e: Enc, g: u16, n: u16, vr: &[u8; 2], value: &[u8]) -> Vec<u8> {
+    let mut o = Vec::new();
+    o.extend(u16b(g, e.big));
+    o.extend(u16b(n, e.big));
+    if e.explicit {
+        o.extend(vr);
+        if matches!(vr, b"OB" | b"OW" | b"SQ" | b"UN" | b"UT") {
+            o.extend([0, 0]);
+            o.extend(u32b(value.len() as u32, e.big));
+        } else {
+            o.extend(u16b(value.len() as u16, e.big));
+        }
+    } else {
+        o.extend(u32b(value.len() as u32, e.big));
+    }
+    o.extend(value);
+    o
+}
+
+fn us(e: Enc, n: u16, v: u16) -> Vec<u8> {
+    el(e, 0x0028, n, b"US", &u16b(v, e.big))
+}
+
+/// The meta group (always explicit VR little endian), with its group length.
+fn meta(ts: &str) -> Vec<u8> {
+    let mut uid = ts.as_bytes().to_vec();
+    if uid.len() % 2 == 1 {
+        uid.push(0);
+    }
+    let mut body = el(EXPLICIT, 2, 0x0001, b"OB", &[0, 1]);
+    body.extend(el(EXPLICIT, 2, 0x0010, b"UI", &uid));
+    body.extend(el(EXPLICIT, 2, 0x0013, b"SH", b"TEST_1.0"));
+    let mut o = el(
+        EXPLICIT,
+        2,
+        0x0000,
+        b"UL",
+        &(body.len() as u32).to_le_bytes(),
+    );
+    o.extend(body);
+    o
+}
+
+/// A data set holding a `w`×`h` image of `bits` stored bits (`ba` allocated),
+/// with a private tag and a nested sequence of undefined length before the
+/// pixels, and trailing padding after them.
+fn dataset(e: Enc, w: u16, h: u16, ba: u16, bits: u16, signed: bool) -> Vec<u8> {
+    let mut o = el(e, 0x0008, 0x0060, b"CS", b"MR");
+    // (0008,1140) SQ, undefined length, one item of undefined length.
+    let mut sq = Vec::new();
+    sq.extend(u16b(0x0008, e.big));
+    sq.extend(u16b(0x1140, e.big));
+    if e.explicit {
+        sq.extend(b"SQ\0\0");
+    }
+    sq.extend([0xFF; 4]);
+    // An item of undefined length.
+    sq.extend(u16b(0xFFFE, e.big));
+    sq.extend(u16b(0xE000, e.big));
+    sq.extend([0xFF; 4]);
+    sq.extend(el(e, 0x0008, 0x1150, b"UI", b"1.2.3.4\0"));
+    for n in [0xE00Du16, 0xE0DD] {
+        sq.extend(u16b(0xFFFE, e.big));
+        sq.extend(u16b(n, e.big));
+        sq.extend([0; 4]);
+    }
+    o.extend(sq);
+    o.extend(el(e, 0x0009, 0x0010, b"LO", b"PRIVATE CREATOR "));
+    o.extend(el(e, 0x0010, 0x0010, b"PN", b"Doe^Jane"));
+    o.extend(us(e, 0x0002, 1));
+    o.extend(el(e, 0x0028, 0x0004, b"CS", b"MONOCHROME2 "));
+    o.extend(us(e, 0x0010, h));
+    o.extend(us(e, 0x0011, w));
+    o.extend(us(e, 0x0100, ba));
+    o.extend(us(e, 0x0101, bits));
+    o.extend(us(e, 0x0102, bits - 1));
+    o.extend(us(e, 0x0103, signed as u16));
+    let n = w as usize * h as usize;
+    let mut px = Vec::new();
+    for i in 0..n {
+        let v = (i * 7919 + i * i * 31) as u32 & ((1 << bits) - 1);
+        if ba == 16 {
+            // Sign-extended words for signed data (canonical), one odd word
+            // with a stray high bit (kept as a fix-up).
+            let mut word = v as u16;
+            if signed && bits < 16 && v >> (bits - 1) & 1 == 1 {
+                word |= !((1u16 << bits) - 1);
+            }
+            if i == 5 && bits < 16 && !signed {
+                word |= 1 << 15;
+            }
+            px.extend(u16b(word, e.big));
+        } else {
+            px.push(v as u8);
+        }
+    }
+    if px.len() % 2 == 1 {
+        px.push(0);
+    }
+    let vr = if ba == 16 { b"OW" } else { b"OB" };
+    o.extend(el(e, 0x7FE0, 0x0010, vr, &px));
+    o.extend(el(e, 0xFFFC, 0xFFFC, b"OB", &[0; 6]));
+    o
+}
+
+fn preamble_file(ts: &str, ds: &[u8]) -> Vec<u8> {
+    let mut f = vec![0u8; 128];
+    f.extend(b"DICM");
+    f.extend(meta(ts));
+    f.extend(ds);
+    f
+}
+
+fn roundtrip(name: &str, file: &[u8], bits: u8, signed: bool) {
+    assert_eq!(
+        detect(file, None),
+        Some(medzip_codec::SourceKind::Dicom),
+        "{name}: detected as DICOM without a name hint"
+    );
+    let l = read(file, None).unwrap_or_else(|e| panic!("{name}: {e}"));
+    assert_eq!(l.image.bits, bits, "{name}");
+    assert_eq!(l.image.signed, signed, "{name}");
+    assert_eq!((l.image.width, l.image.height), (13, 7), "{name}");
+    // Through the container, as the CLI does it.
+    let mdz = medzip_codec::compress(&l.image, &l.meta, &medzip_codec::Options::default())
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    let (img, m) = medzip_codec::decompress(&mdz, &medzip_codec::Limits::default(), None).unwrap();
+    assert_eq!(img, l.image, "{name}");
+    let back = write(&img, &m).unwrap_or_else(|e| panic!("{name}: {e}"));
+    assert!(back == file, "{name}: not byte for byte");
+}
+
+const CASES: [(u16, u16, bool); 4] = [
+    (8, 8, false),
+    (16, 12, false),
+    (16, 12, true),
+    (16, 16, true),
+];
+
+#[test]
+fn every_native_syntax_round_trips_byte_for_byte() {
+    for (ba, bits, signed) in CASES {
+        for (ts, e) in [
+            ("1.2.840.10008.1.2", IMPLICIT),
+            ("1.2.840.10008.1.2.1", EXPLICIT),
+            ("1.2.840.10008.1.2.2", BIG),
+        ] {
+            let ds = dataset(e, 13, 7, ba, bits, signed);
+            let name = format!("{ts} {ba}/{bits} signed={signed}");
+            let full = preamble_file(ts, &ds);
+            roundtrip(&format!("{name} with preamble"), &full, bits as u8, signed);
+            // 'DICM' and meta group, no preamble.
+            roundtrip(
+                &format!("{name} no preamble"),
+                &full[128..],
+                bits as u8,
+                signed,
+            );
+            // A meta group alone (no preamble, no 'DICM').
+            roundtrip(
+                &format!("{name} bare meta"),
+                &full[132..],
+                bits as u8,
+                signed,
+            );
+            // No meta group at all: the data set's encoding is guessed.
+            roundtrip(&format!("{name} no meta"), &ds, bits as u8, signed);
+        }
+    }
+}
+
+#[test]
+fn odd_meta_groups_are_read_and_kept() {
+    let ds = dataset(EXPLICIT, 13, 7, 16, 12, true);
+    // No group length; an over-long AE title (18 bytes, with a control
+    // character, as an old DCMTK wrote it).
+    let mut m = el(EXPLICIT, 2, 0x0001, b"OB", &[0, 1]);
+    m.extend(el(EXPLICIT, 2, 0x0010, b"UI", b"1.2.840.10008.1.2.1\0"));
+    m.extend(el(EXPLICIT, 2, 0x0016, b"AE", b"STATION_NAME\x01LONG_"));
+    let mut f = vec![0u8; 128];
+    f.extend(b"DICM");
+    f.extend(&m);
+    f.extend(&ds);
+    roundtrip("long AE, no group length", &f, 12, true);
+    // A wrong group length.
+    let mut f2 = vec![0u8; 128];
+    f2.extend(b"DICM");
+    f2.extend(el(EXPLICIT, 2, 0x0000, b"UL", &999u32.to_le_bytes()));
+    f2.extend(&m);
+    f2.extend(&ds);
+    roundtrip("wrong group length", &f2, 12, true);
+    // No transfer syntax: the data set says it is explicit VR.
+    let mut f3 = vec![0u8; 128];
+    f3.extend(b"DICM");
+    f3.extend(el(EXPLICIT, 2, 0x0001, b"OB", &[0, 1]));
+    f3.extend(&ds);
+    roundtrip("no transfer syntax", &f3, 12, true);
+    // A meta group that says explicit VR over an implicit VR data set.
+    let mut f4 = vec![0u8; 128];
+    f4.extend(b"DICM");
+    f4.extend(meta("1.2.840.10008.1.2.1"));
+    f4.extend(dataset(IMPLICIT, 13, 7, 16, 12, true));
+    roundtrip("explicit declared, implicit written", &f4, 12, true);
+}
+
+/// Deflated data sets as miniz_oxide (flate2's default backend) writes them
+/// at three levels; classic zlib's streams are tested in
+/// `crates/medzip/tests/dicom_compat.rs` with a file pydicom would write.
+#[test]
+fn deflated_data_set_round_trips_byte_for_byte() {
+    use std::io::Write;
+    for (ba, bits, signed) in CASES {
+        let ds = dataset(EXPLICIT, 13, 7, ba, bits, signed);
+        for level in [1u32, 6, 9] {
+            let mut e =
+                flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::new(level));
+            e.write_all(&ds).unwrap();
+            let mut f = preamble_file("1.2.840.10008.1.2.1.99", &e.finish().unwrap());
+            roundtrip(
+                &format!("deflated level {level} {ba}/{bits}"),
+                &f,
+                bits as u8,
+                signed,
+            );
+            // Bytes after the stream are kept too.
+            f.extend_from_slice(b"\0\0trailing");
+            roundtrip(
+                &format!("deflated, trailing bytes {ba}/{bits}"),
+                &f,
+                bits as u8,
+                signed,
+            );
+        }
+    }
+}
+
+#[test]
+fn truncated_and_odd_inputs_are_clear_errors() {
+    let f = preamble_file(
+        "1.2.840.10008.1.2.1",
+        &dataset(EXPLICIT, 13, 7, 16, 12, false),
+    );
+    for cut in [140, 300, f.len() - 40] {
+        let e = read(&f[..cut], None).unwrap_err().to_string();
+        assert!(
+            e.contains("truncated") || e.contains("cut off") || e.contains("past the end"),
+            "{cut}: {e}"
+        );
+    }
+    // Cut inside what follows the pixels: those bytes are kept as they are.
+    let cut = &f[..f.len() - 9];
+    let l = read(cut, None).unwrap();
+    assert!(write(&l.image, &l.meta).unwrap() == cut);
+    // No pixel data at all: refused as such.
+    let g = preamble_file(
+        "1.2.840.10008.1.2.1",
+        &el(EXPLICIT, 0x0008, 0x0060, b"CS", b"SR"),
+    );
+    let e = read(&g, None).unwrap_err().to_string();
+    assert!(e.contains("without pixel data"), "{e}");
+}
