@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Cross-CPU determinism: the release binary encodes and decodes the golden
-# files and the samples (with the context networks, without them, and with
-# each embedded autoencoder prior)
+# files and the samples (at every effort level, with the context networks,
+# without them, and with each embedded autoencoder prior)
 # natively (AVX2 if present), with SIMD off, and under
 # QEMU user-mode emulation of CPUs without AVX (Nehalem, qemu64). Every
 # encoding must be byte-identical and every decoding must give the same
@@ -43,6 +43,14 @@ for r in "${runs[@]}"; do
     $pre "$M" decompress -q -j 1 "$T/$name/$b.mdz" -o "$T/$name/$b.j1"
     cmp -s "$T/$name/$b" "$T/$name/$b.j1" || { echo "$name: $b decodes differently with 1 and 2 threads"; fail=1; }
     rm "$T/$name/$b.j1"
+    # Every effort level (the default above is -e 3).
+    for e in 1 2; do
+      $pre "$M" compress -q -j 2 -e $e "$f" -o "$T/$name/$b.e$e.mdz"
+      $pre "$M" decompress -q -j 2 "$T/$name/$b.e$e.mdz" -o "$T/$name/$b.e$e.out"
+      $pre "$M" decompress -q -j 1 "$T/$name/$b.e$e.mdz" -o "$T/$name/$b.e$e.j1"
+      cmp -s "$T/$name/$b.e$e.out" "$T/$name/$b.e$e.j1" || { echo "$name: $b -e $e decodes differently with 1 and 2 threads"; fail=1; }
+      rm "$T/$name/$b.e$e.j1"
+    done
   done
   # The paper's autoencoders (integer networks) as priors: same latents,
   # reconstructions and bits on every CPU.
@@ -58,7 +66,7 @@ for r in "${runs[@]}"; do
   done
   for g in tests/golden/*.mdz; do
     b=$(basename "$g")
-    $pre "$M" decompress -q -j 1 "$g" -o "$T/$name/$b.out.png"
+    $pre "$M" decompress -q -j 1 "$g" -o "$T/$name/$b.out"
   done
   (cd "$T/$name" && sha256sum * | sort -k2) > "$T/$name.sums"
   if [ "$name" != native ]; then

@@ -13,9 +13,10 @@ pub fn roundtrip_arbitrary(data: &[u8]) {
     let bits = data[0] % 16 + 1;
     let signed = data[1] & 1 == 1;
     let residual = match data[1] >> 1 & 3 {
-        0 | 3 => Residual::Context,
+        0 => Residual::Context,
         1 => Residual::Huffman,
-        _ => Residual::Png,
+        2 => Residual::Png,
+        _ => Residual::Fast,
     };
     let w = (data[2] % 40) as u32 + 1;
     let body = &data[3..];

@@ -13,6 +13,7 @@
 //! reconstruction (from an autoencoder, see [`Prior`]) plugs in as context.
 
 pub mod cm;
+pub mod fast;
 mod logistic;
 pub mod map;
 pub mod paper;
@@ -147,6 +148,9 @@ pub enum Residual {
     Huffman,
     /// The paper's delta stored as a PNG.
     Png,
+    /// The fast coder ([`fast`]: blended classical predictors, one adaptive
+    /// multi-symbol token per pixel over rANS).
+    Fast,
 }
 
 impl Residual {
@@ -155,6 +159,7 @@ impl Residual {
             Residual::Context => 0,
             Residual::Huffman => 1,
             Residual::Png => 2,
+            Residual::Fast => 3,
         }
     }
     pub fn name(self) -> &'static str {
@@ -162,6 +167,7 @@ impl Residual {
             Residual::Context => "context",
             Residual::Huffman => "huffman",
             Residual::Png => "png",
+            Residual::Fast => "fast",
         }
     }
 }
@@ -301,6 +307,11 @@ pub fn compress_with_prior(
         max_dimension: u32::MAX,
         max_section_bytes: u64::MAX,
     })?;
+    if prior.is_some() && opts.residual == Residual::Fast {
+        return Err(Error::InvalidImage(
+            "the fast coder (effort 1) takes no autoencoder prior".into(),
+        ));
+    }
     let mut model_id = Vec::new();
     let (latent, recon) = match prior {
         Some(p) => {
@@ -451,20 +462,32 @@ fn encode_pixels(
         Residual::Png => out.extend_from_slice(&paper::png_encode(
             &u, recon, img.width, img.height, img.bits,
         )?),
-        Residual::Context => {
+        Residual::Context | Residual::Fast => {
             let map = ValueMap::analyse(&u);
             map.write(&mut out);
             let mapped = map.forward(&u);
             let prior_mapped: Option<Vec<i32>> =
                 recon.map(|r| r.iter().map(|&v| map.forward_nearest(v)).collect());
             let w = img.width as usize;
-            let rows = stripe_rows(img.width, img.height, opts.stripe_pixels) as usize;
+            let rows = if opts.residual == Residual::Fast {
+                fast::stripe_rows(img.width, img.height, opts.stripe_pixels)
+            } else {
+                stripe_rows(img.width, img.height, opts.stripe_pixels)
+            } as usize;
             out.extend_from_slice(&(rows as u32).to_le_bytes());
             let maxv = map.levels() as i32 - 1;
+            let fast =
+                (opts.residual == Residual::Fast).then(|| fast::Config::choose(&mapped, w, maxv));
+            if let Some(cfg) = fast {
+                out.push(cfg.byte());
+            }
             let chunks: Vec<Vec<u8>> = mapped
                 .par_chunks(rows * w)
                 .enumerate()
                 .map(|(i, chunk)| {
+                    if let Some(cfg) = fast {
+                        return fast::encode_stripe(chunk, w, i * rows, maxv, cfg);
+                    }
                     let mut px = chunk.to_vec();
                     let s = stripe_at(i, rows, w, chunk.len(), maxv, prior_mapped.as_deref(), net);
                     let mut enc = BinEncoder::new();
@@ -510,6 +533,7 @@ pub fn residual_of(c: &Container) -> Option<Residual> {
         0 => Some(Residual::Context),
         1 => Some(Residual::Huffman),
         2 => Some(Residual::Png),
+        3 => Some(Residual::Fast),
         _ => None,
     }
 }
@@ -568,7 +592,7 @@ fn decode_pixels(c: &Container, prior: Option<&dyn Prior>) -> Result<Image> {
     let mut u = match kind {
         1 => paper::huffman_decode(rest, n, recon.as_deref())?,
         2 => paper::png_decode(rest, recon.as_deref(), d.width, d.height, d.bits_stored)?,
-        0 => {
+        0 | 3 => {
             let map = ValueMap::read(&mut r, 0, umax)?;
             let rows = r.u32()? as usize;
             if rows == 0 || rows > h.max(16) {
@@ -576,6 +600,14 @@ fn decode_pixels(c: &Container, prior: Option<&dyn Prior>) -> Result<Image> {
                     "stripe height {rows} for an image of {h} rows"
                 )));
             }
+            // The fast coder's configuration (residual 3).
+            let cfg = match kind {
+                3 => Some(
+                    fast::Config::from_byte(r.u8()?)
+                        .ok_or_else(|| Error::Corrupt("unknown fast-coder configuration".into()))?,
+                ),
+                _ => None,
+            };
             let nstripes = h.div_ceil(rows);
             let mut lens = Vec::with_capacity(nstripes);
             for _ in 0..nstripes {
@@ -586,82 +618,106 @@ fn decode_pixels(c: &Container, prior: Option<&dyn Prior>) -> Result<Image> {
                 streams.push(r.bytes(l)?);
             }
             r.finish()?;
-            let prior_mapped: Option<Vec<i32>> = recon
-                .as_ref()
-                .map(|rc| rc.iter().map(|&v| map.forward_nearest(v)).collect());
-            // A model the file names but this process lacks: refused,
-            // naming it and what there is.
-            let missing = |kind: &str, id: &[u8], have: Vec<(&str, &[u8])>| Error::WrongModel {
-                needed: format!("{kind} {}", medzip_format::hex(id)),
-                available: format!(
-                    "which this build lacks (it has: {})",
-                    have.iter()
-                        .map(|(n, id)| format!("{n} {}", medzip_format::hex(id)))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            };
-            let net = match find(MODEL_NET) {
-                Some(id) => Some(
-                    &trained::net_by_id(id)
-                        .ok_or_else(|| {
-                            let have = trained::nets()
-                                .iter()
-                                .map(|n| (n.name, &n.id[..]))
-                                .collect();
-                            missing("context network", id, have)
-                        })?
-                        .net,
-                ),
-                None => None,
-            };
-            let fresh;
-            let init = match find(MODEL_CONTEXT) {
-                Some(id) => {
-                    &trained::by_id(id)
-                        .ok_or_else(|| {
-                            let have = trained::all().iter().map(|t| (t.name, &t.id[..])).collect();
-                            missing("context state", id, have)
-                        })?
-                        .model
-                }
-                None => {
-                    fresh = cm::Model::fresh(net.is_some());
-                    &fresh
-                }
-            };
-            if init.uses_net() != net.is_some() {
-                return Err(Error::Corrupt(
-                    "the file pairs a context state and network that do not go together".into(),
-                ));
-            }
             let maxv = map.levels() as i32 - 1;
-            let mut px = vec![0i32; n];
-            let results: Vec<bool> = px
-                .par_chunks_mut(rows * w)
-                .zip(streams.par_iter())
-                .enumerate()
-                .map(|(i, (chunk, bytes))| {
-                    let s = stripe_at(i, rows, w, chunk.len(), maxv, prior_mapped.as_deref(), net);
-                    match BinDecoder::new(bytes) {
-                        Ok(mut dec) => {
-                            cm::code_stripe(&mut dec, &s, chunk, &mut init.clone()) && !dec.failed()
-                        }
-                        Err(_) => false,
+            if let Some(cfg) = cfg {
+                if recon.is_some() || !entries.is_empty() {
+                    return Err(Error::Corrupt(
+                        "the fast coder takes no prior and no models".into(),
+                    ));
+                }
+                let mut px = vec![0i32; n];
+                let ok = px
+                    .par_chunks_mut(rows * w)
+                    .zip(streams.par_iter())
+                    .enumerate()
+                    .all(|(i, (chunk, bytes))| {
+                        fast::decode_stripe(bytes, chunk, w, i * rows, maxv, cfg)
+                    });
+                if !ok {
+                    return Err(Error::Corrupt("fast-coded stripe does not decode".into()));
+                }
+                map.inverse(&mut px);
+                px
+            } else {
+                let prior_mapped: Option<Vec<i32>> = recon
+                    .as_ref()
+                    .map(|rc| rc.iter().map(|&v| map.forward_nearest(v)).collect());
+                // A model the file names but this process lacks: refused,
+                // naming it and what there is.
+                let missing = |kind: &str, id: &[u8], have: Vec<(&str, &[u8])>| Error::WrongModel {
+                    needed: format!("{kind} {}", medzip_format::hex(id)),
+                    available: format!(
+                        "which this build lacks (it has: {})",
+                        have.iter()
+                            .map(|(n, id)| format!("{n} {}", medzip_format::hex(id)))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                };
+                let net = match find(MODEL_NET) {
+                    Some(id) => Some(
+                        &trained::net_by_id(id)
+                            .ok_or_else(|| {
+                                let have = trained::nets()
+                                    .iter()
+                                    .map(|n| (n.name, &n.id[..]))
+                                    .collect();
+                                missing("context network", id, have)
+                            })?
+                            .net,
+                    ),
+                    None => None,
+                };
+                let fresh;
+                let init = match find(MODEL_CONTEXT) {
+                    Some(id) => {
+                        &trained::by_id(id)
+                            .ok_or_else(|| {
+                                let have =
+                                    trained::all().iter().map(|t| (t.name, &t.id[..])).collect();
+                                missing("context state", id, have)
+                            })?
+                            .model
                     }
-                })
-                .collect();
-            if results.iter().any(|ok| !ok) {
-                return Err(Error::Corrupt(
-                    "context-coded stripe does not decode".into(),
-                ));
+                    None => {
+                        fresh = cm::Model::fresh(net.is_some());
+                        &fresh
+                    }
+                };
+                if init.uses_net() != net.is_some() {
+                    return Err(Error::Corrupt(
+                        "the file pairs a context state and network that do not go together".into(),
+                    ));
+                }
+                let mut px = vec![0i32; n];
+                let results: Vec<bool> = px
+                    .par_chunks_mut(rows * w)
+                    .zip(streams.par_iter())
+                    .enumerate()
+                    .map(|(i, (chunk, bytes))| {
+                        let s =
+                            stripe_at(i, rows, w, chunk.len(), maxv, prior_mapped.as_deref(), net);
+                        match BinDecoder::new(bytes) {
+                            Ok(mut dec) => {
+                                cm::code_stripe(&mut dec, &s, chunk, &mut init.clone())
+                                    && !dec.failed()
+                            }
+                            Err(_) => false,
+                        }
+                    })
+                    .collect();
+                if results.iter().any(|ok| !ok) {
+                    return Err(Error::Corrupt(
+                        "context-coded stripe does not decode".into(),
+                    ));
+                }
+                map.inverse(&mut px);
+                px
             }
-            map.inverse(&mut px);
-            px
         }
         k => {
             return Err(Error::Corrupt(format!(
-                "residual coder {k} (expected 0, 1 or 2)"
+                "residual coder {k} (expected 0 to 3)"
             )))
         }
     };

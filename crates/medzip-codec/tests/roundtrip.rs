@@ -106,8 +106,8 @@ fn every_depth_signedness_size_and_content_context_coder() {
 }
 
 #[test]
-fn paper_residual_paths_roundtrip() {
-    for residual in [Residual::Huffman, Residual::Png] {
+fn paper_residual_paths_and_fast_coder_roundtrip() {
+    for residual in [Residual::Huffman, Residual::Png, Residual::Fast] {
         let opts = Options {
             residual,
             ..Options::default()
@@ -126,9 +126,16 @@ fn paper_residual_paths_roundtrip() {
 
 #[test]
 fn many_stripes_and_thread_counts_give_the_same_bits() {
+    for residual in [Residual::Context, Residual::Fast] {
+        same_bits_with_one_and_two_threads(residual);
+    }
+}
+
+fn same_bits_with_one_and_two_threads(residual: Residual) {
     let img = make(301, 257, 16, true, Content::Smooth, 5);
     let opts = Options {
         stripe_pixels: 5000,
+        residual,
         ..Options::default()
     };
     let one = rayon::ThreadPoolBuilder::new()

@@ -9,6 +9,8 @@
 //!   mixing (a single-layer network trained online), all in integer
 //!   arithmetic with lookup tables, so encoder and decoder agree bit for bit
 //!   on every CPU.
+//! * [`rans`]: adaptive multi-symbol distributions over a rANS coder (the
+//!   fast coders).
 //! * [`huffman`]: the seed paper's Huffman coder over integer symbols.
 //!
 //! Nothing here knows about images or ML frameworks.
@@ -22,6 +24,7 @@ use std::num::NonZeroU32;
 pub mod bytes;
 pub mod huffman;
 mod mix;
+pub mod rans;
 
 pub use mix::{squash, stretch, Apm, BitModel, Mixer, Mixer2, State, LANES};
 

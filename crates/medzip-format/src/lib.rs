@@ -1,4 +1,4 @@
-//! The medzip container (format versions 1–4, see [`VERSION`]): magic,
+//! The medzip container (format versions 1–5, see [`VERSION`]): magic,
 //! version, a sequence of sections, each with a tag, a length and a CRC-32,
 //! and a terminating `END ` section.
 //!
@@ -21,10 +21,10 @@ pub const MAGIC: [u8; 8] = *b"\x89MDZ\r\n\x1a\n";
 /// files whose model id names a context network (tag `N`); 3 for DICOM
 /// files whose header is coded with the header dictionary (source block
 /// layout 2); 4 for DICOM files whose source block has layout 3 (a flags
-/// byte: big-endian pixel words, deflated data sets): builds from before
-/// refuse such files by version instead of decoding them wrongly or calling
-/// them damaged.
-pub const VERSION: u16 = 4;
+/// byte: big-endian pixel words, deflated data sets); 5 for pixels coded by
+/// the fast coder (residual 3): builds from before refuse such files by
+/// version instead of decoding them wrongly or calling them damaged.
+pub const VERSION: u16 = 5;
 
 /// Section tags.
 pub mod tag {
@@ -343,6 +343,10 @@ fn push_section(out: &mut Vec<u8>, tag: [u8; 4], payload: &[u8]) {
 impl Container {
     /// The version this container is written as (see [`VERSION`]).
     pub fn version(&self) -> u16 {
+        // Pixels of the fast coder (residual 3).
+        if self.pixels.first() == Some(&3) {
+            return 5;
+        }
         if self.header.desc.source == SourceKind::Dicom {
             match self.source.first() {
                 Some(&3) => return 4,
@@ -582,6 +586,9 @@ mod tests {
         assert_eq!(c.version(), 3);
         c.source = vec![3, 16, 11, 1];
         assert_eq!(c.version(), 4);
+        let pixels = std::mem::replace(&mut c.pixels, vec![3, 0]);
+        assert_eq!(c.version(), 5);
+        c.pixels = pixels;
         c.header.desc.source = SourceKind::Png;
         assert_eq!(c.version(), 2);
         c.header.desc.source = SourceKind::Dicom;
@@ -597,9 +604,9 @@ mod tests {
     #[test]
     fn future_version_is_named() {
         let mut b = sample().to_bytes();
-        b[8] = 5;
+        b[8] = 6;
         let e = Container::parse(&b, &Limits::default()).unwrap_err();
-        assert!(e.to_string().contains("version 5"), "{e}");
+        assert!(e.to_string().contains("version 6"), "{e}");
     }
 
     #[test]

@@ -206,6 +206,27 @@ fn read_unisolated(bytes: &[u8], name_hint: Option<&str>) -> Result<Loaded> {
     }
 }
 
+/// Writes decoded pixels as a file of another kind than the one they were
+/// read from (PNG, PGM or TIFF: identical pixels, nothing else of the
+/// source file); what the kind cannot hold is refused (signed samples in
+/// PNG or PGM; DICOM, whose header cannot be invented).
+pub fn write_as(img: &Image, kind: SourceKind, photometric: Photometric) -> Result<Vec<u8>> {
+    if img.signed && matches!(kind, SourceKind::Png | SourceKind::Pgm) {
+        return Err(Error::Unsupported(format!(
+            "signed samples cannot be written as {} (TIFF can hold them)",
+            kind.name()
+        )));
+    }
+    if !matches!(kind, SourceKind::Png | SourceKind::Pgm | SourceKind::Tiff) {
+        return Err(Error::Unsupported(format!(
+            "pixels can be written as PNG, PGM or TIFF, not {}",
+            kind.name()
+        )));
+    }
+    let container_bits = if img.bits <= 8 { 8 } else { 16 };
+    isolate(|| write_unisolated(img, &meta(kind, container_bits, photometric, Vec::new())))
+}
+
 /// Rebuilds the source file from decoded pixels and metadata (isolated:
 /// see [`isolate`]).
 pub fn write(img: &Image, meta: &Metadata) -> Result<Vec<u8>> {

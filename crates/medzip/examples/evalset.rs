@@ -2,7 +2,11 @@
 //! `dev_peers.json` (in parallel, in memory) and print medzip against the
 //! peers per set, the way `compare_peers.py` does.
 //!
-//! cargo run --release -p medzip --example evalset -- ../shared/data/dev ../shared/bench/dev_peers.json [--decode] [--untrained] [--no-net] [--only SET] [--per-file]
+//! cargo run --release -p medzip --example evalset -- ../shared/data/dev ../shared/bench/dev_peers.json [--decode] [--untrained] [--no-net] [--fast] [--peer NAME] [--only SET] [--per-file]
+//!
+//! `--fast` codes with the fast coder (`-e 1`); `--peer jxl-e7` compares
+//! with that peer (on every set) instead of JPEG XL e9 (best of e7/e9 on
+//! the high-bit set).
 //!
 //! `MEDZIP_CONTEXT_NET` / `MEDZIP_CONTEXT_STATE` name a site's network and
 //! state, as for the CLI.
@@ -20,6 +24,11 @@ fn main() {
     let decode = args.iter().any(|a| a == "--decode");
     let untrained = args.iter().any(|a| a == "--untrained");
     let no_net = args.iter().any(|a| a == "--no-net");
+    let fast = args.iter().any(|a| a == "--fast");
+    let peer = args
+        .iter()
+        .position(|a| a == "--peer")
+        .map(|i| args[i + 1].clone());
     // A site's network and state, as the CLI takes them (experiments).
     if let Ok(p) = std::env::var("MEDZIP_CONTEXT_NET") {
         medzip_codec::trained::use_site_net(&std::fs::read(p).unwrap()).unwrap();
@@ -36,7 +45,9 @@ fn main() {
         .as_object()
         .unwrap()
         .iter()
-        .filter(|(k, v)| v.get("jxl-e9").is_some() && !k.ends_with(".dcm"))
+        .filter(|(k, v)| {
+            v.get(peer.as_deref().unwrap_or("jxl-e9")).is_some() && !k.ends_with(".dcm")
+        })
         .map(|(k, _)| {
             let set = if k.starts_with("cxr_kermany/png8_256") {
                 "kermany_256"
@@ -60,6 +71,11 @@ fn main() {
             let opts = Options {
                 trained: !untrained,
                 net: !no_net,
+                residual: if fast {
+                    medzip_codec::Residual::Fast
+                } else {
+                    medzip_codec::Residual::Context
+                },
                 ..Options::default()
             };
             let f = medzip_codec::compress(&l.image, &l.meta, &opts).unwrap();
@@ -69,11 +85,17 @@ fn main() {
             }
             let px = l.image.data.len() as f64;
             let p = &peers[k];
-            let e9 = p["jxl-e9"].as_f64().unwrap();
-            let best = p
-                .get("jxl-e7")
-                .and_then(|v| v.as_f64())
-                .map_or(e9, |e7| e7.min(e9));
+            let (e9, best) = match &peer {
+                Some(name) => (p[name].as_f64().unwrap(), p[name].as_f64().unwrap()),
+                None => {
+                    let e9 = p["jxl-e9"].as_f64().unwrap();
+                    let best = p
+                        .get("jxl-e7")
+                        .and_then(|v| v.as_f64())
+                        .map_or(e9, |e7| e7.min(e9));
+                    (e9, best)
+                }
+            };
             (
                 set.clone(),
                 k.clone(),

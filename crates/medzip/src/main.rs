@@ -92,6 +92,35 @@ enum ResidualArg {
     Png,
 }
 
+/// Image kinds pixels can be written as (`decompress --to`).
+#[derive(Clone, Copy, ValueEnum)]
+enum ToKind {
+    Png,
+    Pgm,
+    Tiff,
+}
+
+impl ToKind {
+    fn kind(self) -> medzip_codec::SourceKind {
+        match self {
+            ToKind::Png => medzip_codec::SourceKind::Png,
+            ToKind::Pgm => medzip_codec::SourceKind::Pgm,
+            ToKind::Tiff => medzip_codec::SourceKind::Tiff,
+        }
+    }
+
+    /// The kind an output file name asks for by its extension.
+    fn of_path(p: &Path) -> Option<ToKind> {
+        let ext = p.extension()?.to_str()?.to_ascii_lowercase();
+        match ext.as_str() {
+            "png" => Some(ToKind::Png),
+            "pgm" => Some(ToKind::Pgm),
+            "tif" | "tiff" => Some(ToKind::Tiff),
+            _ => None,
+        }
+    }
+}
+
 /// A site's own context models (from `medzip train-net` and `medzip
 /// train-context`): the encoder uses them for every image; files made with
 /// them need them to decode.
@@ -166,7 +195,18 @@ enum Cmd {
         inputs: Vec<PathBuf>,
         #[command(flatten)]
         out: OutArgs,
-        /// Residual coder.
+        /// Effort: 1 the fast coder (decodes about 5× as fast as 3, files
+        /// 6–17 % larger, still 2–4 % smaller than JPEG XL e7's on chest
+        /// X-rays), 2 the context-mixing coder without its network (about
+        /// 1.8× as fast as 3, 2–8 % larger), 3 with it (the default, the
+        /// smallest files). The file records the coder; decoding needs no
+        /// flag. Measured sizes and speeds: docs/RESULTS.md §6.
+        #[arg(short = 'e', long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=3))]
+        effort: u8,
+        /// The fastest level (same as `-e 1`).
+        #[arg(long, conflicts_with = "effort")]
+        fast: bool,
+        /// Residual coder (the seed paper's paths; with `-e 2` or `-e 3`).
         #[arg(long, value_enum, default_value = "context")]
         residual: ResidualArg,
         /// Decode each output and compare it with the input before writing it,
@@ -203,6 +243,12 @@ enum Cmd {
         model: Option<PathBuf>,
         #[command(flatten)]
         site: SiteArgs,
+        /// Write the pixels as this kind of file (identical pixels, nothing
+        /// else of the source file) instead of the kind that was read. Also
+        /// chosen by the extension of `-o` (.png, .pgm, .tif/.tiff) when it
+        /// names another kind; any other name keeps the kind that was read.
+        #[arg(long, value_enum)]
+        to: Option<ToKind>,
     },
     /// Describe .mdz files.
     Info {
@@ -329,6 +375,8 @@ fn run(cli: Cli) -> Result<bool> {
         Cmd::Compress {
             inputs,
             out,
+            effort,
+            fast,
             residual,
             verify,
             untrained,
@@ -337,16 +385,33 @@ fn run(cli: Cli) -> Result<bool> {
             model,
             stripe_pixels,
         } => {
+            let effort = if fast { 1 } else { effort };
+            let residual = match (effort, residual) {
+                (1, ResidualArg::Context) => {
+                    if model.is_some() || untrained || no_net {
+                        bail!("-e 1 (the fast coder) takes no --model, --untrained or --no-net");
+                    }
+                    Residual::Fast
+                }
+                (1, _) => {
+                    bail!("-e 1 (the fast coder) and --residual huffman|png exclude each other")
+                }
+                (_, ResidualArg::Context) => Residual::Context,
+                (_, ResidualArg::Huffman) => Residual::Huffman,
+                (_, ResidualArg::Png) => Residual::Png,
+            };
+            let no_net = no_net || effort == 2;
+            if residual == Residual::Fast
+                && (site.context_net.is_some() || site.context_state.is_some())
+            {
+                bail!("-e 1 (the fast coder) uses no context network or state");
+            }
             site.apply(Some(!no_net))?;
             let prior = model.as_deref().map(load_prior).transpose()?;
             set_prior(prior);
             set_threads(out.threads)?;
             let opts = Options {
-                residual: match residual {
-                    ResidualArg::Context => Residual::Context,
-                    ResidualArg::Huffman => Residual::Huffman,
-                    ResidualArg::Png => Residual::Png,
-                },
+                residual,
                 stripe_pixels: stripe_pixels.max(1),
                 trained: !untrained,
                 net: !no_net,
@@ -359,6 +424,7 @@ fn run(cli: Cli) -> Result<bool> {
             out,
             model,
             site,
+            to,
         } => {
             site.apply(None)?;
             let prior = model
@@ -367,7 +433,7 @@ fn run(cli: Cli) -> Result<bool> {
             set_prior(prior);
             set_threads(out.threads)?;
             Ok(for_each(&inputs, &out, cli.quiet, "decompressing", |inp| {
-                decompress_one(inp, &out)
+                decompress_one(inp, &out, to)
             }))
         }
         Cmd::Info { inputs, json } => {
@@ -671,11 +737,23 @@ fn decode_file(p: &Path) -> Result<(medzip_codec::Image, medzip_codec::Metadata,
     Ok((img, meta, file))
 }
 
-fn decompress_one(inp: &Path, out: &OutArgs) -> Result<String> {
+fn decompress_one(inp: &Path, out: &OutArgs, to: Option<ToKind>) -> Result<String> {
     let bytes = std::fs::read(inp).with_context(|| format!("cannot read {}", inp.display()))?;
-    let kind = medzip_codec::inspect(&bytes, &limits())?.header.desc.source;
+    let read_kind = medzip_codec::inspect(&bytes, &limits())?.header.desc.source;
+    // The kind to write: asked for, or named by -o's extension (raw
+    // pixels are written as PNG in any case).
+    let written = match read_kind {
+        medzip_codec::SourceKind::Raw => medzip_codec::SourceKind::Png,
+        k => k,
+    };
+    let to = to
+        .or_else(|| out.output.as_deref().and_then(ToKind::of_path))
+        .map(ToKind::kind)
+        .filter(|&k| k != written);
+    let kind = to.unwrap_or(read_kind);
     let dst = output_path(inp, out, |n| match n.strip_suffix(".mdz") {
-        Some(stem) if !stem.is_empty() => stem.to_string(),
+        Some(stem) if !stem.is_empty() && to.is_none() => stem.to_string(),
+        Some(stem) if !stem.is_empty() => format!("{stem}.{}", kind.extension()),
         _ => format!("{n}.{}", kind.extension()),
     });
     if out.skip_existing && dst.exists() {
@@ -686,7 +764,10 @@ fn decompress_one(inp: &Path, out: &OutArgs) -> Result<String> {
         ));
     }
     let (img, meta) = medzip_codec::decompress(&bytes, &limits(), prior())?;
-    let file = medzip_io::write(&img, &meta)?;
+    let file = match to {
+        Some(k) => medzip_io::write_as(&img, k, meta.photometric)?,
+        None => medzip_io::write(&img, &meta)?,
+    };
     write_atomic(&dst, &file, out.force)?;
     Ok(String::new())
 }

@@ -201,6 +201,23 @@ fn golden_files_decode_and_encoding_is_unchanged() {
                 ..Default::default()
             },
         ),
+        // The fast coder (effort 1).
+        (
+            "golden_12s_fast.mdz",
+            golden_image(),
+            Options {
+                residual: Residual::Fast,
+                ..Default::default()
+            },
+        ),
+        (
+            "golden_8u_fast_large.mdz",
+            golden_image8_sized(601, 437),
+            Options {
+                residual: Residual::Fast,
+                ..Default::default()
+            },
+        ),
         (
             "golden_8u_context.mdz",
             golden_image8(),
@@ -820,4 +837,88 @@ fn site_context_network_and_state() {
     assert_eq!(code, 0, "{err}");
     let (code, _, err) = run(&[&["verify", s(&mdz), s(&src)][..], &site].concat());
     assert_eq!(code, 0, "{err}");
+}
+
+/// Effort levels: `-e 1` (or `--fast`) codes with the fast coder, `-e 2`
+/// without the context network, `-e 3` (the default) with it; the file
+/// says which coder made it and decoding needs no flag. Decoding to
+/// pixels: `-o` with another image extension, or `--to`.
+#[test]
+fn effort_levels_and_decoding_to_pixels() {
+    let d = tmpdir("effort");
+    let png = samples().join("kermany256_IM-0199-0001.png");
+    let dcm = samples().join("pt16s_suyashkumar_1.dcm");
+    let mut sizes = Vec::new();
+    for e in ["1", "2", "3"] {
+        let mdz = d.join(format!("e{e}.mdz"));
+        let (code, _, err) = run(&["compress", "-e", e, "--verify", s(&png), "-o", s(&mdz)]);
+        assert_eq!(code, 0, "{err}");
+        let (_, info, _) = run(&["info", "--json", s(&mdz)]);
+        let fast = info.contains("\"residual\":\"fast\"");
+        assert_eq!(fast, e == "1", "{info}");
+        assert_eq!(info.contains("context network"), e == "3", "{info}");
+        let back = d.join(format!("e{e}.png"));
+        assert_eq!(run(&["decompress", s(&mdz), "-o", s(&back)]).0, 0);
+        let a = medzip_io::read(&std::fs::read(&back).unwrap(), None).unwrap();
+        let b = medzip_io::read(&std::fs::read(&png).unwrap(), None).unwrap();
+        assert_eq!(a.image, b.image);
+        sizes.push(std::fs::metadata(&mdz).unwrap().len());
+    }
+    assert!(
+        sizes[2] < sizes[0],
+        "the strongest level is the smallest: {sizes:?}"
+    );
+    // --fast is -e 1.
+    let f = d.join("fast.mdz");
+    assert_eq!(run(&["compress", "--fast", s(&png), "-o", s(&f)]).0, 0);
+    assert_eq!(
+        std::fs::read(&f).unwrap(),
+        std::fs::read(d.join("e1.mdz")).unwrap()
+    );
+    // A signed DICOM at -e 1: byte for byte, and its pixels as TIFF (PGM
+    // cannot hold them: refused, nothing written).
+    let mdz = d.join("pt.mdz");
+    assert_eq!(
+        run(&["compress", "-e", "1", "--verify", s(&dcm), "-o", s(&mdz)]).0,
+        0
+    );
+    let back = d.join("pt.dcm");
+    assert_eq!(run(&["decompress", s(&mdz), "-o", s(&back)]).0, 0);
+    assert_eq!(std::fs::read(&back).unwrap(), std::fs::read(&dcm).unwrap());
+    let (code, _, err) = run(&["decompress", s(&mdz), "-o", s(&d.join("pt.pgm"))]);
+    assert_eq!(code, 1);
+    assert!(err.contains("signed"), "{err}");
+    assert!(!d.join("pt.pgm").exists());
+    let tif = d.join("pt_pixels");
+    assert_eq!(
+        run(&["decompress", s(&mdz), "--to", "tiff", "-o", s(&tif)]).0,
+        0
+    );
+    let t = std::fs::read(&tif).unwrap();
+    assert!(t.starts_with(b"II*\0") || t.starts_with(b"MM\0*"));
+    let dicom = medzip_io::read(&std::fs::read(&dcm).unwrap(), None).unwrap();
+    assert_eq!(medzip_io::read(&t, None).unwrap().image, dicom.image);
+    // An unsigned image to PGM by the output's extension.
+    let pgm = d.join("x.pgm");
+    assert_eq!(
+        run(&["decompress", s(&d.join("e1.mdz")), "-o", s(&pgm)]).0,
+        0
+    );
+    let p = std::fs::read(&pgm).unwrap();
+    assert!(p.starts_with(b"P5"));
+    let png_px = medzip_io::read(&std::fs::read(&png).unwrap(), None).unwrap();
+    assert_eq!(medzip_io::read(&p, None).unwrap().image, png_px.image);
+    // The fast coder takes no autoencoder prior.
+    let (code, _, err) = run(&[
+        "compress",
+        "-e",
+        "1",
+        "--model",
+        "cnn1",
+        s(&png),
+        "-o",
+        s(&d.join("no.mdz")),
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("fast coder"), "{err}");
 }

@@ -39,16 +39,18 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
-/// Compresses `src` (with --verify), decompresses it, and returns the bytes
-/// that came back and `info`'s text.
+/// Compresses `src` (with --verify), decompresses it under its own name (the
+/// default: `NAME.mdz` gives `NAME`, whatever its extension says), and
+/// returns the bytes that came back and `info`'s text.
 fn round_trip(d: &Path, src: &Path) -> (Vec<u8>, String) {
     let name = src.file_name().unwrap().to_str().unwrap();
     let mdz = d.join(format!("{name}.mdz"));
-    let back = d.join(format!("back-{name}"));
+    let out = d.join("back");
     let (code, _, err) = run(&["compress", "--verify", s(src), "-o", s(&mdz)]);
     assert_eq!(code, 0, "{name}: {err}");
-    let (code, _, err) = run(&["decompress", s(&mdz), "-o", s(&back)]);
+    let (code, _, err) = run(&["decompress", "--force", s(&mdz), "--out-dir", s(&out)]);
     assert_eq!(code, 0, "{name}: {err}");
+    let back = out.join(name);
     let (code, _, err) = run(&["verify", s(&mdz), s(src)]);
     assert_eq!(code, 0, "{name}: {err}");
     let (code, info, err) = run(&["info", s(&mdz)]);
