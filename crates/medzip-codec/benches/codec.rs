@@ -1,10 +1,10 @@
 //! Encode and decode speed on named fixtures (`cargo bench -p medzip-codec`),
-//! in megapixels per second. The fixtures are the committed samples, read
+//! in megapixels per second, at each effort level. The fixtures are the committed samples, read
 //! without the I/O crate: an 8-bit 256×256 chest X-ray (PNG) and a synthetic
 //! 16-bit 1024×1024 smooth image with noise (several stripes).
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use medzip_codec::{compress, decompress, Image, Metadata, Options};
+use medzip_codec::{compress, decompress, Image, Metadata, Options, Residual};
 
 fn kermany256() -> Image {
     let path = concat!(
@@ -46,10 +46,16 @@ fn bench(c: &mut Criterion) {
         let mut g = c.benchmark_group(name);
         g.throughput(Throughput::Elements(img.data.len() as u64));
         g.sample_size(10);
-        // The default (with the context network) and `--no-net`.
-        for (suffix, net) in [("", true), ("_no_net", false)] {
+        // Each effort level: the default (with the context network, -e 3),
+        // `--no-net` (-e 2) and the fast coder (-e 1).
+        for (suffix, net, residual) in [
+            ("", true, Residual::Context),
+            ("_no_net", false, Residual::Context),
+            ("_fast", false, Residual::Fast),
+        ] {
             let opts = Options {
                 net,
+                residual,
                 ..Options::default()
             };
             g.bench_function(format!("encode{suffix}"), |b| {

@@ -1,13 +1,15 @@
 //! The fast coder (effort level 1): built for speed, not the context-mixing
 //! coder with parts switched off.
 //!
-//! Per pixel: a self-correcting blend of four classical predictors (the
-//! weighted predictor of JPEG XL's modular mode: each predictor weighted by
-//! the inverse of its recent errors around the pixel, in fixed point), one
-//! context from the size of the neighbours' prediction errors, and the
-//! residual coded as one token of an adaptive multi-symbol distribution
-//! (exponent class and two leading mantissa bits, JPEG XL's hybrid-uint
-//! split) plus its remaining low bits raw, over rANS
+//! Per pixel: a blend of seven classical predictors, each weighted by the
+//! inverse of its recent errors around the pixel (JPEG XL's weighted
+//! predictor, with three more predictors), in fixed point; a context from
+//! the size of the neighbours' errors and how the local gradient compares
+//! with it (and, where the encoder's trial on a band says it pays, from
+//! the 8×8 grid of a JPEG the pixels were decoded from); LOCO-I's bias
+//! correction; the residual coded as one token of an adaptive multi-symbol
+//! distribution (exponent class and two leading mantissa bits, JPEG XL's
+//! hybrid-uint split) plus its remaining low bits raw, over rANS
 //! ([`medzip_entropy::rans`]). One modelled symbol per pixel, no network,
 //! integer arithmetic only: every machine decodes the same bits.
 //!
@@ -130,9 +132,10 @@ fn unfold(z: u32, p: i32, maxv: i32) -> i32 {
 }
 
 /// Rows per stripe for an image of `w × h` and a target of `target`
-/// pixels per stripe: images of 2^18 pixels or more get an even number of
-/// stripes (a multiple of four beyond two), so that two threads share them
-/// evenly.
+/// pixels per stripe: images of 2^18 pixels or more are cut into at least
+/// two stripes, and into a multiple of four beyond two (the last stripe
+/// takes what is left, so the count can come out lower), so that two
+/// threads share them about evenly.
 pub fn stripe_rows(w: u32, h: u32, target: u64) -> u32 {
     let n = w as u64 * h as u64;
     let mut k = n.div_ceil(target.max(1)).max(1);
@@ -245,7 +248,7 @@ impl Model {
         // up to the token of the error size the class stands for, then
         // falling (halving every two tokens); adaptation does the rest.
         let per_class = if cfg.grid { 8 } else { 4 };
-        let cdfs = (0..CONTEXTS)
+        let cdfs = (0..if cfg.grid { CONTEXTS } else { CONTEXTS / 2 })
             .map(|c| {
                 let ec = (c / per_class) as u32;
                 // The class's error size (×8), as an unsigned residual.
@@ -274,7 +277,14 @@ impl Model {
             err_cur: vec![[0; NP]; len],
             esum_top: vec![[0; NP]; len],
             cdfs,
-            bias: vec![(0, 0, 0); BIAS_CONTEXTS],
+            bias: vec![
+                (0, 0, 0);
+                if cfg.grid {
+                    BIAS_CONTEXTS
+                } else {
+                    BIAS_CONTEXTS / 4
+                }
+            ],
         }
     }
 
@@ -394,7 +404,9 @@ impl Model {
         let lo = (n.min(wv).min(ne) as i64) << 3;
         let hi = (n.max(wv).max(ne) as i64) << 3;
         let clamped = p8.max(lo).min(hi);
-        let agree = (te_n ^ te_w) | (te_n ^ te_nw) > 0;
+        // (JPEG XL's test: positive when the three errors have the same
+        // sign and are not all equal.)
+        let agree = ((te_n ^ te_w) | (te_n ^ te_nw)) > 0;
         p8 = if agree { p8 } else { clamped };
         // Context: the largest neighbouring error, in classes of half an
         // octave…
@@ -491,50 +503,6 @@ pub fn encode_stripe(px: &[i32], w: usize, y0: usize, maxv: i32, cfg: Config) ->
     enc.finish()
 }
 
-/// One stripe being decoded.
-struct Lane<'a> {
-    m: Model,
-    dec: RansDecoder<'a>,
-    y0: usize,
-    /// A value out of range was decoded (damaged data).
-    bad: bool,
-}
-
-impl<'a> Lane<'a> {
-    fn new(bytes: &'a [u8], w: usize, y0: usize, maxv: i32, cfg: Config) -> Option<Self> {
-        Some(Lane {
-            m: Model::new(cfg, w, maxv),
-            dec: RansDecoder::new(bytes).ok()?,
-            y0,
-            bad: false,
-        })
-    }
-
-    /// Decodes pixel `x` of the stripe's row `y`.
-    #[inline(always)]
-    fn pixel(&mut self, row: &mut [i32], x: usize, y: usize) {
-        let m = &mut self.m;
-        let nb = if y == 0 {
-            m.first_row_neighbours(x)
-        } else {
-            m.neighbours(x)
-        };
-        let pr = m.predict(&nb, x, self.y0 + y);
-        let tok = m.cdfs[pr.ctx].decode(&mut self.dec);
-        let (base, nraw) = untokenize(tok);
-        let z = base | self.dec.get_bits(nraw);
-        let maxv = m.maxv;
-        self.bad |= z > maxv as u32;
-        let v = (pr.p + unfold(z.min(maxv as u32), pr.p, maxv)).clamp(0, maxv);
-        row[x] = v;
-        m.update(x, v, &pr);
-    }
-
-    fn ok(&self) -> bool {
-        !self.bad && !self.dec.failed()
-    }
-}
-
 /// Decodes a stripe into `px`; false if the data is damaged.
 pub fn decode_stripe(
     bytes: &[u8],
@@ -544,16 +512,31 @@ pub fn decode_stripe(
     maxv: i32,
     cfg: Config,
 ) -> bool {
-    let Some(mut l) = Lane::new(bytes, w, y0, maxv, cfg) else {
+    let Ok(mut dec) = RansDecoder::new(bytes) else {
         return false;
     };
+    let mut m = Model::new(cfg, w, maxv);
+    // A value out of range (damaged data) is clamped and reported at the end.
+    let mut bad = false;
     for (y, row) in px.chunks_mut(w).enumerate() {
-        l.m.next_row();
-        for x in 0..w {
-            l.pixel(row, x, y);
+        m.next_row();
+        for (x, out) in row.iter_mut().enumerate() {
+            let nb = if y == 0 {
+                m.first_row_neighbours(x)
+            } else {
+                m.neighbours(x)
+            };
+            let pr = m.predict(&nb, x, y0 + y);
+            let tok = m.cdfs[pr.ctx].decode(&mut dec);
+            let (base, nraw) = untokenize(tok);
+            let z = base | dec.get_bits(nraw);
+            bad |= z > maxv as u32;
+            let v = (pr.p + unfold(z.min(maxv as u32), pr.p, maxv)).clamp(0, maxv);
+            *out = v;
+            m.update(x, v, &pr);
         }
     }
-    l.ok()
+    !bad && !dec.failed()
 }
 
 #[cfg(test)]

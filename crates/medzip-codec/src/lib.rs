@@ -546,6 +546,11 @@ fn decode_pixels(c: &Container, prior: Option<&dyn Prior>) -> Result<Image> {
     let kind = r.u8()?;
     let has_prior = r.u8()?;
     let llen = r.u32()? as usize;
+    if kind == 3 && (has_prior != 0 || llen != 0) {
+        return Err(Error::Corrupt(
+            "the fast coder takes no prior and no latent".into(),
+        ));
+    }
     let latent = r.bytes(llen)?;
     let entries = model_entries(&c.header.model_id)?;
     let find = |tag: u8| entries.iter().find(|e| e.0 == tag).map(|e| e.1);
@@ -620,10 +625,8 @@ fn decode_pixels(c: &Container, prior: Option<&dyn Prior>) -> Result<Image> {
             r.finish()?;
             let maxv = map.levels() as i32 - 1;
             if let Some(cfg) = cfg {
-                if recon.is_some() || !entries.is_empty() {
-                    return Err(Error::Corrupt(
-                        "the fast coder takes no prior and no models".into(),
-                    ));
+                if !entries.is_empty() {
+                    return Err(Error::Corrupt("the fast coder takes no models".into()));
                 }
                 let mut px = vec![0i32; n];
                 let ok = px

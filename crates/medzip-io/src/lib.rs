@@ -134,6 +134,8 @@ pub(crate) fn check_size(width: u32, height: u32) -> Result<()> {
         .map_err(|e| Error::Unsupported(e.to_string()))
 }
 
+const PNG_MAGIC: &[u8] = b"\x89PNG\r\n\x1a\n";
+
 /// Detects the kind of an input from its bytes (and its name, for a DICOM
 /// file that has neither preamble nor meta group and whose first elements
 /// do not parse).
@@ -142,13 +144,13 @@ pub(crate) fn check_size(width: u32, height: u32) -> Result<()> {
 /// "dual-personality" file with a TIFF header there is read as DICOM, so
 /// that its header (patient, study, every private tag) is never dropped.
 pub fn detect(bytes: &[u8], name_hint: Option<&str>) -> Option<SourceKind> {
-    if bytes.len() >= 132 && &bytes[128..132] == b"DICM" {
+    if dicom::parse::has_preamble_magic(bytes) {
         return Some(SourceKind::Dicom);
     }
-    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+    if bytes.starts_with(PNG_MAGIC) {
         return Some(SourceKind::Png);
     }
-    if bytes.len() >= 2 && bytes[0] == b'P' && (bytes[1] == b'5' || bytes[1] == b'2') {
+    if pgm::has_magic(bytes) {
         return Some(SourceKind::Pgm);
     }
     if bytes.starts_with(b"II*\0") || bytes.starts_with(b"MM\0*") {
@@ -195,6 +197,22 @@ pub fn read(bytes: &[u8], name_hint: Option<&str>) -> Result<Loaded> {
 }
 
 fn read_unisolated(bytes: &[u8], name_hint: Option<&str>) -> Result<Loaded> {
+    // A PNG or PGM whose bytes 128..132 happen to read `DICM` (pixel or
+    // compressed data) is DICOM only if it parses as DICOM. (A TIFF header
+    // before `DICM` never makes a file TIFF: reading it so would drop the
+    // DICOM header.)
+    if dicom::parse::has_preamble_magic(bytes)
+        && (bytes.starts_with(PNG_MAGIC) || pgm::has_magic(bytes))
+    {
+        return dicom::read(bytes).or_else(|e| {
+            let other = if bytes.starts_with(PNG_MAGIC) {
+                read_png(bytes)
+            } else {
+                pgm::read(bytes)
+            };
+            other.map_err(|_| e)
+        });
+    }
     match detect(bytes, name_hint) {
         Some(SourceKind::Png) => read_png(bytes),
         Some(SourceKind::Pgm) => pgm::read(bytes),

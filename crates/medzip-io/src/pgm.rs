@@ -115,6 +115,11 @@ pub(crate) fn read(bytes: &[u8]) -> Result<Loaded> {
     })
 }
 
+/// `P5` or `P2`.
+pub(crate) fn has_magic(b: &[u8]) -> bool {
+    b.len() >= 2 && b[0] == b'P' && (b[1] == b'5' || b[1] == b'2')
+}
+
 pub(crate) fn write(img: &Image, m: &Metadata) -> Result<Vec<u8>> {
     let (ascii, maxval) = match m.source_data.as_slice() {
         [k, a, b] => (*k == 2, u16::from_le_bytes([*a, *b]) as u32),

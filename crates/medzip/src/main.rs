@@ -400,12 +400,15 @@ fn run(cli: Cli) -> Result<bool> {
                 (_, ResidualArg::Huffman) => Residual::Huffman,
                 (_, ResidualArg::Png) => Residual::Png,
             };
-            let no_net = no_net || effort == 2;
             if residual == Residual::Fast
                 && (site.context_net.is_some() || site.context_state.is_some())
             {
                 bail!("-e 1 (the fast coder) uses no context network or state");
             }
+            if effort == 2 && site.context_net.is_some() {
+                bail!("-e 2 codes without a context network: leave out --context-net, or use -e 3");
+            }
+            let no_net = no_net || effort == 2;
             site.apply(Some(!no_net))?;
             let prior = model.as_deref().map(load_prior).transpose()?;
             set_prior(prior);
@@ -742,14 +745,25 @@ fn decompress_one(inp: &Path, out: &OutArgs, to: Option<ToKind>) -> Result<Strin
     let read_kind = medzip_codec::inspect(&bytes, &limits())?.header.desc.source;
     // The kind to write: asked for, or named by -o's extension (raw
     // pixels are written as PNG in any case).
+    let named = out
+        .output
+        .as_deref()
+        .and_then(ToKind::of_path)
+        .map(ToKind::kind);
+    if let (Some(asked), Some(named)) = (to.map(ToKind::kind), named) {
+        if asked != named {
+            bail!(
+                "--to {} and the output's extension (a {} file) disagree",
+                asked.name(),
+                named.name()
+            );
+        }
+    }
     let written = match read_kind {
         medzip_codec::SourceKind::Raw => medzip_codec::SourceKind::Png,
         k => k,
     };
-    let to = to
-        .or_else(|| out.output.as_deref().and_then(ToKind::of_path))
-        .map(ToKind::kind)
-        .filter(|&k| k != written);
+    let to = to.map(ToKind::kind).or(named).filter(|&k| k != written);
     let kind = to.unwrap_or(read_kind);
     let dst = output_path(inp, out, |n| match n.strip_suffix(".mdz") {
         Some(stem) if !stem.is_empty() && to.is_none() => stem.to_string(),
@@ -839,7 +853,8 @@ fn info(p: &Path, json: bool) -> Result<String> {
     };
     // What was odd in a DICOM file's structure (kept as it was).
     let notes = if d.source == medzip_format::SourceKind::Dicom {
-        medzip_io::dicom::notes(&medzip_codec::Metadata::of(&c), d.pixels() as usize)?
+        // (A damaged header block is for decoding to report, not `info`.)
+        medzip_io::dicom::notes(&medzip_codec::Metadata::of(&c)).unwrap_or_default()
     } else {
         Vec::new()
     };

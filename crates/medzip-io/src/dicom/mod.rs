@@ -209,10 +209,19 @@ pub(crate) fn read(bytes: &[u8]) -> Result<Loaded> {
         ));
     };
     let native = NATIVE_TS.contains(&p.ts.as_str()) || p.deflated();
-    if native && px.len.is_some() {
-        return read_native(bytes, &p, px, &inflated, None);
+    match (native, px.len) {
+        (true, Some(_)) => read_native(bytes, &p, px, &inflated, None),
+        // Fragments under a native transfer syntax: transcoding would give
+        // back another file than this one.
+        (true, None) => malformed(
+            KIND,
+            format!(
+                "Pixel Data of undefined length (encapsulated) in transfer syntax {}",
+                p.ts
+            ),
+        ),
+        (false, _) => read_encapsulated(bytes, &p),
     }
-    read_encapsulated(bytes, &p)
 }
 
 /// Encapsulated (or otherwise non-native) pixel data: what it claims is
@@ -226,7 +235,7 @@ fn read_encapsulated(bytes: &[u8], p: &Parsed) -> Result<Loaded> {
     let ts = p.ts.as_str();
     layout(&p.attrs)?;
     // dicom-rs reads from the 'DICM' magic on.
-    let body: std::borrow::Cow<[u8]> = if bytes.len() >= 132 && &bytes[128..132] == b"DICM" {
+    let body: std::borrow::Cow<[u8]> = if parse::has_preamble_magic(bytes) {
         bytes[128..].into()
     } else if bytes.starts_with(b"DICM") {
         bytes.into()
@@ -302,7 +311,10 @@ fn read_native(
         let stream = &bytes[p.dataset_start..];
         let (used, corrections) = take_apart_deflate(stream, inflated)?;
         let head = &bytes[..p.dataset_start];
-        let trail = &bytes[p.dataset_start + used..];
+        let trail = stream.get(used..).ok_or_else(|| Error::Malformed {
+            kind: KIND,
+            msg: "deflate stream longer than the file".into(),
+        })?;
         (inflated, Some((head, trail, corrections)))
     } else {
         (bytes, None)
@@ -402,11 +414,12 @@ impl<'a> Stored<'a> {
             msg: format!("stored header: {e}"),
         };
         let mut r = medzip_format::Reader::new(blob, "DICOM source");
-        let mut part = || -> Result<&'a [u8]> {
+        let part = |r: &mut medzip_format::Reader<'a>| -> Result<&'a [u8]> {
             let l = r.u32().map_err(bad)? as usize;
             r.bytes(l).map_err(bad)
         };
-        let (prefix, suffix, tail, transcoded_from) = (part()?, part()?, part()?, part()?);
+        let (prefix, suffix, tail, transcoded_from) =
+            (part(&mut r)?, part(&mut r)?, part(&mut r)?, part(&mut r)?);
         let nfix = r.u32().map_err(bad)? as usize;
         if nfix > r.remaining() / 6 {
             return malformed(KIND, "stored header: more fix-ups than bytes");
@@ -415,12 +428,8 @@ impl<'a> Stored<'a> {
         for _ in 0..nfix {
             fixups.push((r.u32().map_err(bad)? as usize, r.u16().map_err(bad)?));
         }
-        let mut part = || -> Result<&'a [u8]> {
-            let l = r.u32().map_err(bad)? as usize;
-            r.bytes(l).map_err(bad)
-        };
         let (head, trail, corrections) = if flags.deflated {
-            (part()?, part()?, part()?)
+            (part(&mut r)?, part(&mut r)?, part(&mut r)?)
         } else {
             (&[][..], &[][..], &[][..])
         };
@@ -448,26 +457,24 @@ pub fn transcoded_from(meta: &Metadata) -> Option<String> {
 
 /// What was unusual in the original file's structure (no preamble, a TIFF
 /// header in the preamble, an over-long meta element, …), as the lenient
-/// reader found it again in the stored header: for `medzip info`.
-pub fn notes(meta: &Metadata, pixels: usize) -> Result<Vec<String>> {
-    let (ba, _, flags, blob) = unpack(meta)?;
+/// reader finds it again in the stored header: for `medzip info`.
+pub fn notes(meta: &Metadata) -> Result<Vec<String>> {
+    let (_, _, flags, blob) = unpack(meta)?;
     let st = Stored::parse(flags, &blob)?;
-    // The header around a Pixel Data value of the right length.
-    let vlen = pixels * (ba as usize / 8) + st.tail.len();
-    let mut ds = Vec::with_capacity(st.prefix.len() + vlen + st.suffix.len());
-    ds.extend_from_slice(st.prefix);
-    ds.resize(st.prefix.len() + vlen, 0);
-    ds.extend_from_slice(st.suffix);
+    let bad = |e: parse::ParseError| Error::Malformed {
+        kind: KIND,
+        msg: format!("stored header: {}", e.0),
+    };
     let mut notes = if st.flags.deflated {
         // The meta group alone says what the file is.
-        let mut n = located(st.head, &mut Vec::new())?.notes;
+        let mut n = parse::parse_header(st.head).map_err(bad)?.notes;
         n.push(format!(
             "deflated data set (rebuilt with {} bytes of deflate corrections)",
             st.corrections.len()
         ));
         n
     } else {
-        located(&ds, &mut Vec::new())?.notes
+        parse::parse_header(st.prefix).map_err(bad)?.notes
     };
     if st.tail.len() > 1 {
         notes.push(format!(

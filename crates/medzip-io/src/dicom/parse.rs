@@ -69,8 +69,9 @@ impl Syntax {
     }
 }
 
-/// The syntax a transfer syntax UID implies for the data set; `None` for
-/// the deflated syntax (explicit VR little endian after inflating).
+/// The syntax a transfer syntax UID implies for the data set (explicit VR
+/// little endian for the deflated syntax, after inflating, and for the
+/// encapsulated ones).
 pub fn syntax_of(ts: &str) -> Syntax {
     match ts {
         IMPLICIT_LE => Syntax::IMPLICIT_LE,
@@ -241,7 +242,8 @@ fn header(b: &[u8], p: usize, syn: Syntax) -> Res<Header> {
     };
     let len = (len != u32::MAX).then_some(len as usize);
     if let Some(l) = len {
-        if value + l > b.len() {
+        // (`value ≤ b.len()`: the header was read from `b`.)
+        if l > b.len() - value {
             return err(format!(
                 "element ({group:04X},{elem:04X}) at offset {p} declares {l} bytes, but the file ends {} bytes after its header (truncated file?)",
                 b.len() - value
@@ -386,14 +388,12 @@ fn meta_group(b: &[u8], mut p: usize, notes: &mut Vec<String>) -> Res<(usize, Op
             0x0010 => ts = Some(text(v)),
             _ => {}
         }
-        if let Some(vr) = h.vr {
-            if max_len(vr).is_some_and(|m| l > m) {
+        if let Some((vr, most)) = h.vr.and_then(|vr| Some((vr, max_len(vr)?))) {
+            if l > most {
+                let vr = String::from_utf8_lossy(&vr);
                 notes.push(format!(
-                    "file meta element (0002,{:04X}) {} is {l} bytes long ({} allows {})",
-                    h.elem,
-                    String::from_utf8_lossy(&vr),
-                    String::from_utf8_lossy(&vr),
-                    max_len(vr).unwrap_or(0)
+                    "file meta element (0002,{:04X}) {vr} is {l} bytes long ({vr} allows {most})",
+                    h.elem
                 ));
             }
         }
@@ -414,12 +414,27 @@ fn meta_group(b: &[u8], mut p: usize, notes: &mut Vec<String>) -> Res<(usize, Op
     Ok((p, ts))
 }
 
-/// Locates the structure of a DICOM file. `dataset` receives the data set's
-/// bytes when they differ from the file's (deflated syntax): pass a buffer
-/// and the offsets of [`Parsed::pixel`] refer to it.
+/// Locates the structure of a DICOM file. `inflated` receives the data
+/// set's bytes when they differ from the file's (deflated syntax); the
+/// offsets of [`Parsed::pixel`] then refer to it.
 pub fn parse(b: &[u8], inflated: &mut Vec<u8>) -> Res<Parsed> {
+    parse_with(b, inflated, false)
+}
+
+/// [`parse`] of a stored header: the bytes before the Pixel Data value
+/// (the walk stops at the Pixel Data element; what follows it is absent).
+pub fn parse_header(b: &[u8]) -> Res<Parsed> {
+    parse_with(b, &mut Vec::new(), true)
+}
+
+/// `DICM` after a 128-byte preamble.
+pub fn has_preamble_magic(b: &[u8]) -> bool {
+    b.get(128..132) == Some(b"DICM")
+}
+
+fn parse_with(b: &[u8], inflated: &mut Vec<u8>, header_only: bool) -> Res<Parsed> {
     let mut notes = Vec::new();
-    let meta_at = if b.len() >= 132 && &b[128..132] == b"DICM" {
+    let meta_at = if has_preamble_magic(b) {
         if b[..4] == *b"II*\0" || b[..4] == *b"MM\0*" {
             notes.push("the preamble holds a TIFF header (dual-personality file)".into());
         }
@@ -459,7 +474,7 @@ pub fn parse(b: &[u8], inflated: &mut Vec<u8>) -> Res<Parsed> {
                         syn.name(),
                         seen.name()
                     ));
-                    syn.explicit = seen.explicit;
+                    syn = seen;
                 }
             }
             (ts, syn)
@@ -490,17 +505,20 @@ pub fn parse(b: &[u8], inflated: &mut Vec<u8>) -> Res<Parsed> {
         pixel: None,
         notes,
     };
-    if parsed.deflated() && dataset_start < b.len() {
-        *inflated = inflate(&b[dataset_start..])?;
-        walk_top(inflated, 0, &mut parsed)?;
+    if parsed.deflated() {
+        // (A stored header holds the meta group only: nothing to inflate.)
+        if !header_only && dataset_start < b.len() {
+            *inflated = inflate(&b[dataset_start..])?;
+            walk_top(inflated, 0, &mut parsed, false)?;
+        }
     } else {
-        walk_top(b, dataset_start, &mut parsed)?;
+        walk_top(b, dataset_start, &mut parsed, header_only)?;
     }
     Ok(parsed)
 }
 
 /// Inflates a deflated data set (raw deflate, PS3.5 A.5), within a bound.
-pub fn inflate(b: &[u8]) -> Res<Vec<u8>> {
+fn inflate(b: &[u8]) -> Res<Vec<u8>> {
     use std::io::Read;
     let mut out = Vec::new();
     flate2::read::DeflateDecoder::new(b)
@@ -515,11 +533,18 @@ pub fn inflate(b: &[u8]) -> Res<Vec<u8>> {
 
 /// Walks the top-level data set, recording the pixel description and the
 /// Pixel Data element. Bytes after a complete Pixel Data value that do not
-/// parse are noted and kept (they come back as they were).
-fn walk_top(b: &[u8], mut p: usize, parsed: &mut Parsed) -> Res<()> {
+/// parse are noted and kept (they come back as they were). `header_only`:
+/// stop at the Pixel Data element (its value is not in `b`).
+fn walk_top(b: &[u8], mut p: usize, parsed: &mut Parsed, header_only: bool) -> Res<()> {
     let syn = parsed.syntax;
     let a = &mut parsed.attrs;
     while p < b.len() {
+        if header_only
+            && b.len() - p >= 4
+            && (syn.u16(&b[p..]), syn.u16(&b[p + 2..])) == (0x7FE0, 0x0010)
+        {
+            return Ok(());
+        }
         let h = match header(b, p, syn) {
             Ok(h) => h,
             Err(e) if parsed.pixel.is_some() => {
