@@ -527,6 +527,19 @@ pub fn inspect(bytes: &[u8], limits: &Limits) -> Result<Container> {
     Ok(Container::parse(bytes, limits)?)
 }
 
+/// The fast coder's configuration of a parsed container (residual 3), read
+/// from the pixel section's head without decoding pixels.
+pub fn fast_config_of(c: &Container) -> Option<fast::Config> {
+    let mut r = Reader::new(&c.pixels, "PIXL");
+    if r.u8().ok()? != 3 || r.u8().ok()? != 0 || r.u32().ok()? != 0 {
+        return None;
+    }
+    let (lo, hi) = Image::range(c.header.desc.bits_stored, c.header.desc.signed);
+    ValueMap::read(&mut r, 0, hi - lo).ok()?;
+    r.u32().ok()?;
+    fast::Config::from_byte(r.u8().ok()?)
+}
+
 /// Name of the residual coder used by a parsed container.
 pub fn residual_of(c: &Container) -> Option<Residual> {
     match c.pixels.first()? {

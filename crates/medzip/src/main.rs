@@ -802,9 +802,13 @@ fn info(p: &Path, json: bool) -> Result<String> {
     let bytes = std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?;
     let c = medzip_codec::inspect(&bytes, &limits())?;
     let d = &c.header.desc;
-    let residual = medzip_codec::residual_of(&c)
-        .map(|r| r.name())
-        .unwrap_or("unknown");
+    // The coder, and the fast coder's configuration.
+    let grid = medzip_codec::fast_config_of(&c).map(|cfg| cfg.grid);
+    let residual = match (medzip_codec::residual_of(&c), grid) {
+        (Some(_), Some(true)) => "fast (JPEG-grid contexts)",
+        (Some(r), _) => r.name(),
+        (None, _) => "unknown",
+    };
     let bpp = 8.0 * bytes.len() as f64 / d.pixels() as f64;
     // The model id's entries (tag, length, id), named.
     let mut models = Vec::new();
@@ -867,7 +871,9 @@ fn info(p: &Path, json: bool) -> Result<String> {
             "bits_stored": d.bits_stored, "signed": d.signed,
             "photometric": photometric,
             "source": d.source.name(), "container_bits": d.container_bits,
-            "residual": residual, "model_id": medzip_format::hex(&c.header.model_id),
+            "residual": medzip_codec::residual_of(&c).map_or("unknown", |r| r.name()),
+            "fast_grid_contexts": grid,
+            "model_id": medzip_format::hex(&c.header.model_id),
             "models": models.iter().map(|(k, h, n)| serde_json::json!({"kind": k, "id": h, "name": n})).collect::<Vec<_>>(),
             "bytes": bytes.len(), "bpp": bpp,
             "pixel_sha256": medzip_format::hex(&c.header.pixel_sha256),

@@ -856,6 +856,14 @@ fn effort_levels_and_decoding_to_pixels() {
         let (_, info, _) = run(&["info", "--json", s(&mdz)]);
         let fast = info.contains("\"residual\":\"fast\"");
         assert_eq!(fast, e == "1", "{info}");
+        // The fast coder's configuration is named (a 256×256 image
+        // downscaled from a JPEG has no 8×8 grid left to use).
+        let cfg = if e == "1" {
+            "\"fast_grid_contexts\":false"
+        } else {
+            "\"fast_grid_contexts\":null"
+        };
+        assert!(info.contains(cfg), "{info}");
         assert_eq!(info.contains("context network"), e == "3", "{info}");
         let back = d.join(format!("e{e}.png"));
         assert_eq!(run(&["decompress", s(&mdz), "-o", s(&back)]).0, 0);
