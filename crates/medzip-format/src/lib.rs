@@ -448,7 +448,7 @@ impl Container {
         };
         // The version is a function of what the file needs: any other
         // value is damage. (Every released build wrote it so; development
-        // builds of the third session briefly wrote version 1 with a
+        // builds between commits 40be527 and 14e729b (2026-11-26) briefly wrote version 1 with a
         // network entry, for networks that were retrained since and whose
         // files no build could decode anyway.)
         if c.version() != version {
