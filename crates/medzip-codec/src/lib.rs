@@ -636,100 +636,29 @@ fn decode_pixels(c: &Container, prior: Option<&dyn Prior>) -> Result<Image> {
                 streams.push(r.bytes(l)?);
             }
             r.finish()?;
-            let maxv = map.levels() as i32 - 1;
-            if let Some(cfg) = cfg {
-                if !entries.is_empty() {
-                    return Err(Error::Corrupt("the fast coder takes no models".into()));
-                }
-                let mut px = vec![0i32; n];
-                let ok = px
-                    .par_chunks_mut(rows * w)
-                    .zip(streams.par_iter())
-                    .enumerate()
-                    .all(|(i, (chunk, bytes))| {
-                        fast::decode_stripe(bytes, chunk, w, i * rows, maxv, cfg)
-                    });
-                if !ok {
-                    return Err(Error::Corrupt("fast-coded stripe does not decode".into()));
-                }
-                map.inverse(&mut px);
-                px
-            } else {
-                let prior_mapped: Option<Vec<i32>> = recon
-                    .as_ref()
-                    .map(|rc| rc.iter().map(|&v| map.forward_nearest(v)).collect());
-                // A model the file names but this process lacks: refused,
-                // naming it and what there is.
-                let missing = |kind: &str, id: &[u8], have: Vec<(&str, &[u8])>| Error::WrongModel {
-                    needed: format!("{kind} {}", medzip_format::hex(id)),
-                    available: format!(
-                        "which this build lacks (it has: {})",
-                        have.iter()
-                            .map(|(n, id)| format!("{n} {}", medzip_format::hex(id)))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                };
-                let net = match find(MODEL_NET) {
-                    Some(id) => Some(
-                        &trained::net_by_id(id)
-                            .ok_or_else(|| {
-                                let have = trained::nets()
-                                    .iter()
-                                    .map(|n| (n.name, &n.id[..]))
-                                    .collect();
-                                missing("context network", id, have)
-                            })?
-                            .net,
-                    ),
-                    None => None,
-                };
-                let fresh;
-                let init = match find(MODEL_CONTEXT) {
-                    Some(id) => {
-                        &trained::by_id(id)
-                            .ok_or_else(|| {
-                                let have =
-                                    trained::all().iter().map(|t| (t.name, &t.id[..])).collect();
-                                missing("context state", id, have)
-                            })?
-                            .model
+            let stripes = Stripes {
+                streams: &streams,
+                n,
+                w,
+                rows,
+                maxv: map.levels() as i32 - 1,
+            };
+            let mut px = match cfg {
+                Some(cfg) => {
+                    if !entries.is_empty() {
+                        return Err(Error::Corrupt("the fast coder takes no models".into()));
                     }
-                    None => {
-                        fresh = cm::Model::fresh(net.is_some());
-                        &fresh
-                    }
-                };
-                if init.uses_net() != net.is_some() {
-                    return Err(Error::Corrupt(
-                        "the file pairs a context state and network that do not go together".into(),
-                    ));
+                    decode_fast_stripes(&stripes, cfg)?
                 }
-                let mut px = vec![0i32; n];
-                let results: Vec<bool> = px
-                    .par_chunks_mut(rows * w)
-                    .zip(streams.par_iter())
-                    .enumerate()
-                    .map(|(i, (chunk, bytes))| {
-                        let s =
-                            stripe_at(i, rows, w, chunk.len(), maxv, prior_mapped.as_deref(), net);
-                        match BinDecoder::new(bytes) {
-                            Ok(mut dec) => {
-                                cm::code_stripe(&mut dec, &s, chunk, &mut init.clone())
-                                    && !dec.failed()
-                            }
-                            Err(_) => false,
-                        }
-                    })
-                    .collect();
-                if results.iter().any(|ok| !ok) {
-                    return Err(Error::Corrupt(
-                        "context-coded stripe does not decode".into(),
-                    ));
+                None => {
+                    let prior_mapped: Option<Vec<i32>> = recon
+                        .as_ref()
+                        .map(|rc| rc.iter().map(|&v| map.forward_nearest(v)).collect());
+                    decode_context_stripes(&stripes, prior_mapped.as_deref(), &find)?
                 }
-                map.inverse(&mut px);
-                px
-            }
+            };
+            map.inverse(&mut px);
+            px
         }
         k => {
             return Err(Error::Corrupt(format!(
@@ -748,6 +677,108 @@ fn decode_pixels(c: &Container, prior: Option<&dyn Prior>) -> Result<Image> {
         signed: d.signed,
         data: u,
     })
+}
+
+/// The coded stripes of a pixel section and the image they make.
+struct Stripes<'a> {
+    streams: &'a [&'a [u8]],
+    /// Pixels in all, row width, rows per stripe, largest mapped value.
+    n: usize,
+    w: usize,
+    rows: usize,
+    maxv: i32,
+}
+
+/// Decodes the fast coder's stripes (in parallel) into mapped values.
+fn decode_fast_stripes(s: &Stripes, cfg: fast::Config) -> Result<Vec<i32>> {
+    let (w, rows) = (s.w, s.rows);
+    let mut px = vec![0i32; s.n];
+    let ok = px
+        .par_chunks_mut(rows * w)
+        .zip(s.streams.par_iter())
+        .enumerate()
+        .all(|(i, (chunk, bytes))| fast::decode_stripe(bytes, chunk, w, i * rows, s.maxv, cfg));
+    if !ok {
+        return Err(Error::Corrupt("fast-coded stripe does not decode".into()));
+    }
+    Ok(px)
+}
+
+/// Decodes the context coder's stripes (in parallel) into mapped values,
+/// with the network and state the file names (`find` looks an entry of its
+/// model id up by tag).
+fn decode_context_stripes<'a>(
+    s: &Stripes,
+    prior: Option<&[i32]>,
+    find: &dyn Fn(u8) -> Option<&'a [u8]>,
+) -> Result<Vec<i32>> {
+    // A model the file names but this process lacks: refused, naming it and
+    // what there is.
+    let missing = |kind: &str, id: &[u8], have: Vec<(&str, &[u8])>| Error::WrongModel {
+        needed: format!("{kind} {}", medzip_format::hex(id)),
+        available: format!(
+            "which this build lacks (it has: {})",
+            have.iter()
+                .map(|(n, id)| format!("{n} {}", medzip_format::hex(id)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    let net = match find(MODEL_NET) {
+        Some(id) => Some(
+            &trained::net_by_id(id)
+                .ok_or_else(|| {
+                    let have = trained::nets()
+                        .iter()
+                        .map(|n| (n.name, &n.id[..]))
+                        .collect();
+                    missing("context network", id, have)
+                })?
+                .net,
+        ),
+        None => None,
+    };
+    let fresh;
+    let init = match find(MODEL_CONTEXT) {
+        Some(id) => {
+            &trained::by_id(id)
+                .ok_or_else(|| {
+                    let have = trained::all().iter().map(|t| (t.name, &t.id[..])).collect();
+                    missing("context state", id, have)
+                })?
+                .model
+        }
+        None => {
+            fresh = cm::Model::fresh(net.is_some());
+            &fresh
+        }
+    };
+    if init.uses_net() != net.is_some() {
+        return Err(Error::Corrupt(
+            "the file pairs a context state and network that do not go together".into(),
+        ));
+    }
+    let (w, rows) = (s.w, s.rows);
+    let mut px = vec![0i32; s.n];
+    let ok = px
+        .par_chunks_mut(rows * w)
+        .zip(s.streams.par_iter())
+        .enumerate()
+        .all(|(i, (chunk, bytes))| {
+            let st = stripe_at(i, rows, w, chunk.len(), s.maxv, prior, net);
+            match BinDecoder::new(bytes) {
+                Ok(mut dec) => {
+                    cm::code_stripe(&mut dec, &st, chunk, &mut init.clone()) && !dec.failed()
+                }
+                Err(_) => false,
+            }
+        });
+    if !ok {
+        return Err(Error::Corrupt(
+            "context-coded stripe does not decode".into(),
+        ));
+    }
+    Ok(px)
 }
 
 /// Trains a context-model state: runs the model over `images` in order,
