@@ -22,9 +22,14 @@ const RANS_L: u32 = 1 << 23;
 /// Encoder: collects symbols in decoding order, codes them in reverse.
 #[derive(Default)]
 pub struct RansEncoder {
-    /// (start, freq, precision bits) per symbol.
-    ops: Vec<(u32, u32, u32)>,
+    /// One word per symbol (a third of the memory of a tuple): `start |
+    /// (freq − 1) << PRECISION` for a modelled symbol, `value | n << 16 |
+    /// RAW` for `n` raw bits.
+    ops: Vec<u32>,
 }
+
+/// Marks an op of raw bits.
+const RAW: u32 = 1 << 31;
 
 impl RansEncoder {
     pub fn new() -> Self {
@@ -37,19 +42,20 @@ impl RansEncoder {
         }
     }
 
-    /// A symbol of a distribution over `2^bits`: its cumulative start and
-    /// frequency (`freq ≥ 1`, `start + freq ≤ 2^bits`, `bits ≤ 16`).
+    /// A symbol of a distribution over `2^PRECISION`: its cumulative
+    /// start and frequency (`freq ≥ 1`, `start + freq ≤ 2^PRECISION`).
     #[inline]
-    pub fn put(&mut self, start: u32, freq: u32, bits: u32) {
-        debug_assert!(freq >= 1 && bits <= 16 && start + freq <= 1 << bits);
-        self.ops.push((start, freq, bits));
+    pub fn put(&mut self, start: u32, freq: u32) {
+        debug_assert!(freq >= 1 && start + freq <= TOTAL);
+        self.ops.push(start | (freq - 1) << PRECISION);
     }
 
     /// `n ≤ 16` raw bits of `v`.
     #[inline]
     pub fn put_bits(&mut self, v: u32, n: u32) {
+        debug_assert!(n <= 16);
         if n > 0 {
-            self.put(v & ((1 << n) - 1), 1, n);
+            self.ops.push((v & ((1 << n) - 1)) | n << 16 | RAW);
         }
     }
 
@@ -57,13 +63,26 @@ impl RansEncoder {
     pub fn finish(self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.ops.len() / 2 + 8);
         let mut x = RANS_L;
-        for &(start, freq, bits) in self.ops.iter().rev() {
-            let x_max = ((RANS_L >> bits) << 8) * freq;
-            while x >= x_max {
-                out.push(x as u8);
-                x >>= 8;
+        for &op in self.ops.iter().rev() {
+            if op & RAW != 0 {
+                // Frequency 1: no division.
+                let (start, bits) = (op & 0xffff, (op >> 16) & 31);
+                let x_max = (RANS_L >> bits) << 8;
+                while x >= x_max {
+                    out.push(x as u8);
+                    x >>= 8;
+                }
+                x = (x << bits) + start;
+            } else {
+                let start = op & (TOTAL - 1);
+                let freq = (op >> PRECISION) + 1;
+                let x_max = ((RANS_L >> PRECISION) << 8) * freq;
+                while x >= x_max {
+                    out.push(x as u8);
+                    x >>= 8;
+                }
+                x = ((x / freq) << PRECISION) + (x % freq) + start;
             }
-            x = ((x / freq) << bits) + (x % freq) + start;
         }
         out.extend_from_slice(&x.to_le_bytes());
         out.reverse();
@@ -190,30 +209,20 @@ impl AdaptiveCdf {
         (lo, self.a[s + 1] as u32 + s as u32 + 1 - lo)
     }
 
-    #[inline]
+    #[inline(always)]
     fn update(&mut self, s: usize) {
         let c = self.count;
         let rate = 4 + (c >= 16) as u32 + (c >= 64) as u32 + (c >= 256) as u32 + (c >= 1024) as u32;
         self.count = c.saturating_add(1).min(1024);
         let free = (TOTAL as usize - self.n) as u16;
-        // Entries up to s shrink, those after it grow towards their
-        // maximum (padding entries, at the maximum, stay there).
-        let s = s as u16;
-        for (k, chunk) in self.a[1..].chunks_exact_mut(LANES).enumerate() {
-            let base = (k * LANES) as u16 + 1;
-            for (i, a) in chunk.iter_mut().enumerate() {
-                let down = *a - (*a >> rate);
-                let up = *a + ((free - *a) >> rate);
-                *a = if base + i as u16 <= s { down } else { up };
-            }
-        }
+        table::update(&mut self.a[1..], s as u16, rate, free);
     }
 
     /// Records symbol `s` for the encoder and adapts.
     #[inline]
     pub fn encode(&mut self, enc: &mut RansEncoder, s: usize) {
         let (lo, f) = self.span(s);
-        enc.put(lo, f, PRECISION);
+        enc.put(lo, f);
         self.update(s);
     }
 
@@ -223,18 +232,122 @@ impl AdaptiveCdf {
         let slot = dec.peek(PRECISION) as u16;
         // The table is strictly increasing (padding lies beyond every
         // slot): the symbol is the number of boundaries at or below the slot.
-        let mut s = 0u16;
-        for (k, chunk) in self.a[1..].chunks_exact(LANES).enumerate() {
-            let base = (k * LANES) as u16 + 1;
-            for (i, &a) in chunk.iter().enumerate() {
-                s += (a + base + i as u16 <= slot) as u16;
-            }
-        }
+        let s = table::count_le(&self.a[1..], slot);
         let s = s as usize;
         let (lo, f) = self.span(s);
         dec.advance(lo, f, PRECISION);
         self.update(s);
         s
+    }
+}
+
+/// The two loops over an [`AdaptiveCdf`]'s table (`a[1..]`, whole vectors
+/// of [`LANES`] entries): SSE2 on x86-64 (part of every x86-64 CPU, so no
+/// run-time choice), plain Rust elsewhere; the same integer operations, so
+/// the same results (a test compares them).
+mod table {
+    /// Entry `i` (counting from 1) moves down by `a >> rate` if `i ≤ s`,
+    /// else up by `(free − a) >> rate`.
+    #[inline(always)]
+    pub fn update(a: &mut [u16], s: u16, rate: u32, free: u16) {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: SSE2 is part of the x86-64 baseline; `a.len()` is a
+        // multiple of LANES (checked by the caller's construction).
+        unsafe {
+            sse2::update(a, s, rate, free)
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        scalar::update(a, s, rate, free)
+    }
+
+    /// The number of entries `i` (counting from 1) with `a[i] + i ≤ slot`.
+    #[inline(always)]
+    pub fn count_le(a: &[u16], slot: u16) -> u16 {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as for `update`.
+        unsafe {
+            sse2::count_le(a, slot)
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        scalar::count_le(a, slot)
+    }
+
+    #[cfg_attr(target_arch = "x86_64", allow(dead_code))]
+    pub mod scalar {
+        pub fn update(a: &mut [u16], s: u16, rate: u32, free: u16) {
+            for (i, a) in a.iter_mut().enumerate() {
+                *a = if (i as u16) < s {
+                    *a - (*a >> rate)
+                } else {
+                    *a + ((free - *a) >> rate)
+                };
+            }
+        }
+
+        pub fn count_le(a: &[u16], slot: u16) -> u16 {
+            a.iter()
+                .enumerate()
+                .map(|(i, &a)| (a + (i as u16) < slot) as u16)
+                .sum()
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    pub mod sse2 {
+        use std::arch::x86_64::*;
+
+        /// The indices 1..=8 of the first vector.
+        #[inline(always)]
+        unsafe fn first_indices() -> __m128i {
+            _mm_setr_epi16(1, 2, 3, 4, 5, 6, 7, 8)
+        }
+
+        /// `x ≤ y` for unsigned 16-bit lanes: all ones where true.
+        #[inline(always)]
+        unsafe fn le(x: __m128i, y: __m128i) -> __m128i {
+            _mm_cmpeq_epi16(_mm_subs_epu16(x, y), _mm_setzero_si128())
+        }
+
+        #[inline(always)]
+        pub unsafe fn update(a: &mut [u16], s: u16, rate: u32, free: u16) {
+            debug_assert!(a.len().is_multiple_of(8));
+            let sv = _mm_set1_epi16(s as i16);
+            let fv = _mm_set1_epi16(free as i16);
+            let eight = _mm_set1_epi16(8);
+            let r = _mm_cvtsi32_si128(rate as i32);
+            let mut idx = first_indices();
+            for chunk in a.chunks_exact_mut(8) {
+                let p = chunk.as_mut_ptr() as *mut __m128i;
+                let v = _mm_loadu_si128(p);
+                let down = _mm_sub_epi16(v, _mm_srl_epi16(v, r));
+                let up = _mm_add_epi16(v, _mm_srl_epi16(_mm_sub_epi16(fv, v), r));
+                let m = le(idx, sv);
+                _mm_storeu_si128(
+                    p,
+                    _mm_or_si128(_mm_and_si128(m, down), _mm_andnot_si128(m, up)),
+                );
+                idx = _mm_add_epi16(idx, eight);
+            }
+        }
+
+        #[inline(always)]
+        pub unsafe fn count_le(a: &[u16], slot: u16) -> u16 {
+            debug_assert!(a.len().is_multiple_of(8));
+            let sv = _mm_set1_epi16(slot as i16);
+            let eight = _mm_set1_epi16(8);
+            let mut idx = first_indices();
+            // Each lane counts down by one (all ones) per entry at or below.
+            let mut acc = _mm_setzero_si128();
+            for chunk in a.chunks_exact(8) {
+                let v = _mm_loadu_si128(chunk.as_ptr() as *const __m128i);
+                acc = _mm_sub_epi16(acc, le(_mm_add_epi16(v, idx), sv));
+                idx = _mm_add_epi16(idx, eight);
+            }
+            let acc = _mm_add_epi16(acc, _mm_srli_si128(acc, 8));
+            let acc = _mm_add_epi16(acc, _mm_srli_si128(acc, 4));
+            let acc = _mm_add_epi16(acc, _mm_srli_si128(acc, 2));
+            _mm_cvtsi128_si32(acc) as u16
+        }
     }
 }
 
@@ -298,5 +411,32 @@ mod tests {
         }
         let (lo, f) = m.span(m.n - 1);
         assert_eq!(lo + f, TOTAL);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn sse2_table_loops_match_the_scalar_ones() {
+        let mut state = 99u32;
+        let mut next = || {
+            state = state.wrapping_mul(1664525).wrapping_add(1013904223);
+            state >> 8
+        };
+        for n in [2usize, 17, 32, 64, 200] {
+            let mut m = AdaptiveCdf::uniform(n);
+            let free = (TOTAL as usize - n) as u16;
+            for _ in 0..2000 {
+                let s = (next() as usize % n) as u16;
+                let rate = 4 + next() % 5;
+                let mut b = m.a.clone();
+                table::scalar::update(&mut b[1..], s, rate, free);
+                // SAFETY: SSE2 is part of x86-64.
+                unsafe { table::sse2::update(&mut m.a[1..], s, rate, free) };
+                assert_eq!(m.a, b);
+                let slot = (next() % TOTAL) as u16;
+                // SAFETY: as above.
+                let v = unsafe { table::sse2::count_le(&m.a[1..], slot) };
+                assert_eq!(v, table::scalar::count_le(&m.a[1..], slot));
+            }
+        }
     }
 }
