@@ -19,7 +19,7 @@
 // The per-predictor loops index several parallel arrays at once.
 #![allow(clippy::needless_range_loop)]
 
-use medzip_entropy::rans::{AdaptiveCdf, RansDecoder, RansEncoder};
+use medzip_entropy::rans::{Adaptation, AdaptiveCdf, RansDecoder, RansEncoder};
 
 /// Tokens below this are the value itself.
 const DIRECT: u32 = 16;
@@ -184,14 +184,29 @@ pub struct Config {
     /// a JPEG the pixels were once decoded from (the first row and column
     /// of each block): for images that are decoded JPEGs.
     pub grid: bool,
+    /// The distributions adapt with [`Adaptation::Quick`] (every file
+    /// made since 2026-11-30's commit that added it), else
+    /// [`Adaptation::Classic`].
+    pub quick: bool,
 }
 
 impl Config {
     pub fn byte(self) -> u8 {
-        self.grid as u8
+        self.grid as u8 | (self.quick as u8) << 1
     }
     pub fn from_byte(b: u8) -> Option<Config> {
-        (b <= 1).then_some(Config { grid: b == 1 })
+        (b <= 3).then_some(Config {
+            grid: b & 1 == 1,
+            quick: b & 2 == 2,
+        })
+    }
+
+    fn adaptation(self) -> Adaptation {
+        if self.quick {
+            Adaptation::Quick
+        } else {
+            Adaptation::Classic
+        }
     }
 
     /// Chooses the configuration for an image of values `px` (rows of
@@ -203,8 +218,14 @@ impl Config {
     /// (on the dev sets of 2026-11-30 the first two rules chose as the
     /// trial did on every image they decided, and left 19 % to the trial).
     pub fn choose(px: &[i32], w: usize, maxv: i32) -> Config {
-        let plain = Config { grid: false };
-        let grid = Config { grid: true };
+        let plain = Config {
+            grid: false,
+            quick: true,
+        };
+        let grid = Config {
+            grid: true,
+            ..plain
+        };
         let (bx, by) = blockiness(px, w);
         // Ratios in hundredths.
         let (lo, hi) = (bx.min(by), bx.max(by));
@@ -360,7 +381,7 @@ impl Model {
                 let weights: Vec<u32> = (0..ntok as u32)
                     .map(|t| (1 << 16) >> (t.saturating_sub(t0) / 2).min(15))
                     .collect();
-                AdaptiveCdf::with_weights(&weights)
+                AdaptiveCdf::with_weights(&weights, cfg.adaptation())
             })
             .collect();
         let len = w + PAD + 1;
@@ -716,14 +737,14 @@ mod tests {
             .collect();
         let (bx, by) = blockiness(&blocky, w);
         assert!(bx >= 110 && by >= 110, "{bx} {by}");
-        assert_eq!(Config::choose(&blocky, w, 255), Config { grid: true });
+        assert!(Config::choose(&blocky, w, 255).grid);
         // A smooth ramp with the same noise: no excess at the grid lines.
         let smooth: Vec<i32> = (0..w * h)
             .map(|i| ((i % w) * 5 / 7 + (i / w) * 4 / 9) as i32 + noise())
             .collect();
         let (bx, by) = blockiness(&smooth, w);
         assert!(bx.max(by) < 104, "{bx} {by}");
-        assert_eq!(Config::choose(&smooth, w, 255), Config { grid: false });
+        assert!(!Config::choose(&smooth, w, 255).grid);
         // Too small to tell.
         assert_eq!(blockiness(&[1, 2, 3], 3), (100, 100));
     }
@@ -753,7 +774,7 @@ mod tests {
                     (smooth + (s >> 20) as i32 % 9).rem_euclid(maxv + 1)
                 })
                 .collect();
-            for cfg in [Config { grid: false }, Config { grid: true }] {
+            for cfg in (0..4).map(|b| Config::from_byte(b).unwrap()) {
                 let bytes = encode_stripe(&px, w, 3, maxv, cfg);
                 let mut back = vec![0; px.len()];
                 assert!(decode_stripe(&bytes, &mut back, w, 3, maxv, cfg));

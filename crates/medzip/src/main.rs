@@ -803,9 +803,14 @@ fn info(p: &Path, json: bool) -> Result<String> {
     let c = medzip_codec::inspect(&bytes, &limits())?;
     let d = &c.header.desc;
     // The coder, and the fast coder's configuration.
-    let grid = medzip_codec::fast_config_of(&c).map(|cfg| cfg.grid);
-    let residual = match (medzip_codec::residual_of(&c), grid) {
-        (Some(_), Some(true)) => "fast (JPEG-grid contexts)",
+    let fast = medzip_codec::fast_config_of(&c);
+    let residual = match (medzip_codec::residual_of(&c), fast) {
+        (Some(_), Some(cfg)) => match (cfg.grid, cfg.quick) {
+            (true, true) => "fast (JPEG-grid contexts, quick adaptation)",
+            (true, false) => "fast (JPEG-grid contexts)",
+            (false, true) => "fast (quick adaptation)",
+            (false, false) => "fast",
+        },
         (Some(r), _) => r.name(),
         (None, _) => "unknown",
     };
@@ -872,7 +877,8 @@ fn info(p: &Path, json: bool) -> Result<String> {
             "photometric": photometric,
             "source": d.source.name(), "container_bits": d.container_bits,
             "residual": medzip_codec::residual_of(&c).map_or("unknown", |r| r.name()),
-            "fast_grid_contexts": grid,
+            "fast_grid_contexts": fast.map(|cfg| cfg.grid),
+            "fast_quick_adaptation": fast.map(|cfg| cfg.quick),
             "model_id": medzip_format::hex(&c.header.model_id),
             "models": models.iter().map(|(k, h, n)| serde_json::json!({"kind": k, "id": h, "name": n})).collect::<Vec<_>>(),
             "bytes": bytes.len(), "bpp": bpp,

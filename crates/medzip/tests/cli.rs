@@ -201,9 +201,9 @@ fn golden_files_decode_and_encoding_is_unchanged() {
                 ..Default::default()
             },
         ),
-        // The fast coder (effort 1).
+        // The fast coder (effort 1), its distributions adapting quickly.
         (
-            "golden_12s_fast.mdz",
+            "golden_12s_fast_quick.mdz",
             golden_image(),
             Options {
                 residual: Residual::Fast,
@@ -211,7 +211,7 @@ fn golden_files_decode_and_encoding_is_unchanged() {
             },
         ),
         (
-            "golden_8u_fast_large.mdz",
+            "golden_8u_fast_quick_large.mdz",
             golden_image8_sized(601, 437),
             Options {
                 residual: Residual::Fast,
@@ -291,8 +291,11 @@ fn golden_files_decode_and_encoding_is_unchanged() {
     // Made with the first context networks (32 inputs) and their states,
     // which the encoder no longer uses, and with the 8-bit network for
     // native images on a small image, for which the encoder now prefers
-    // the one for downscaled images: such files keep decoding.
+    // the one for downscaled images; and with the fast coder's first
+    // (classic) adaptation: such files keep decoding.
     for (name, img) in [
+        ("golden_12s_fast.mdz", golden_image()),
+        ("golden_8u_fast_large.mdz", golden_image8_sized(601, 437)),
         ("golden_8u_context_wnet.mdz", golden_image8()),
         ("golden_12s_context_net.mdz", golden_image()),
         ("golden_8u_context_net.mdz", golden_image8()),
