@@ -185,8 +185,7 @@ pub struct Config {
     /// of each block): for images that are decoded JPEGs.
     pub grid: bool,
     /// The distributions adapt with [`Adaptation::Quick`] (every file
-    /// made since 2026-11-30's commit that added it), else
-    /// [`Adaptation::Classic`].
+    /// made since commit fae7c88, 2026-11-30), else [`Adaptation::Classic`].
     pub quick: bool,
 }
 

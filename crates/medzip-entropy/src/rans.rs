@@ -165,7 +165,7 @@ impl<'a> RansDecoder<'a> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Adaptation {
     /// After 16, 64, 256 and 1024 symbols (the fast coder's files made
-    /// before 2026-11-30's commit that added `Quick`).
+    /// before commit fae7c88, 2026-11-30).
     Classic,
     /// After 8, 32, 128 and 512 symbols: 0.07–0.19 % smaller files on the
     /// dev sets (most on 256×256 images, where learning time weighs).

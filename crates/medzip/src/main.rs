@@ -195,9 +195,10 @@ enum Cmd {
         inputs: Vec<PathBuf>,
         #[command(flatten)]
         out: OutArgs,
-        /// Effort: 1 the fast coder (decodes about 5× as fast as 3, files
-        /// 6–17 % larger, still 2–4 % smaller than JPEG XL e7's on chest
-        /// X-rays), 2 the context-mixing coder without its network (about
+        /// Effort: 1 the fast coder (decodes about 7× as fast as 3, at
+        /// about JPEG XL's speed; files 6–17 % larger, still 0.2–4 %
+        /// smaller than JPEG XL e7's on chest X-rays), 2 the
+        /// context-mixing coder without its network (about
         /// 1.8× as fast as 3, 2–8 % larger), 3 with it (the default, the
         /// smallest files). The file records the coder; decoding needs no
         /// flag. Measured sizes and speeds: docs/RESULTS.md §6.
