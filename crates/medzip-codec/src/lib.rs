@@ -128,7 +128,7 @@ impl Image {
 
     /// `pixel_hash` of the samples.
     pub fn hash(&self) -> [u8; 32] {
-        medzip_format::pixel_hash(self.data.iter().copied())
+        medzip_format::pixel_hash(&self.data)
     }
 
     /// Samples shifted to the unsigned domain `0..2^bits`.
@@ -371,30 +371,36 @@ pub fn compress_with_prior(
         }
         _ => None,
     };
-    let (ids, pixels) = match alt {
-        Some((n2, t2)) => {
-            let b = trial_band(img);
-            let (x, y) = rayon::join(|| code(&b, net, init), || code(&b, Some(n2), Some(t2)));
-            let (x, y) = (x?, y?);
-            let (pick, band) = if y.1.len() < x.1.len() {
-                ((Some(n2), Some(t2)), y)
-            } else {
-                ((net, init), x)
-            };
-            if b.height == img.height {
-                band // the band was the whole image
-            } else {
-                code(img, pick.0, pick.1)?
+    // The pixel hash is computed beside the coding (another thread, if
+    // there is one).
+    let (hash, coded) = rayon::join(
+        || img.hash(),
+        || match alt {
+            Some((n2, t2)) => {
+                let b = trial_band(img);
+                let (x, y) = rayon::join(|| code(&b, net, init), || code(&b, Some(n2), Some(t2)));
+                let (x, y) = (x?, y?);
+                let (pick, band) = if y.1.len() < x.1.len() {
+                    ((Some(n2), Some(t2)), y)
+                } else {
+                    ((net, init), x)
+                };
+                if b.height == img.height {
+                    Ok(band) // the band was the whole image
+                } else {
+                    code(img, pick.0, pick.1)
+                }
             }
-        }
-        None => code(img, net, init)?,
-    };
+            None => code(img, net, init),
+        },
+    );
+    let (ids, pixels) = coded?;
     model_id.extend_from_slice(&ids);
     let c = Container {
         header: Header {
             desc,
             model_id,
-            pixel_sha256: img.hash(),
+            pixel_sha256: hash,
             file_sha256: meta.file_sha256,
         },
         pixels,
@@ -607,6 +613,8 @@ fn decode_pixels(c: &Container, prior: Option<&dyn Prior>) -> Result<Image> {
     let (lo, hi) = Image::range(d.bits_stored, d.signed);
     let umax = hi - lo;
     let rest = &c.pixels[r.position()..];
+    // The value map of the coders that map values (applied below).
+    let mut value_map = None;
     let mut u = match kind {
         1 => paper::huffman_decode(rest, n, recon.as_deref())?,
         2 => paper::png_decode(rest, recon.as_deref(), d.width, d.height, d.bits_stored)?,
@@ -643,7 +651,7 @@ fn decode_pixels(c: &Container, prior: Option<&dyn Prior>) -> Result<Image> {
                 rows,
                 maxv: map.levels() as i32 - 1,
             };
-            let mut px = match cfg {
+            let px = match cfg {
                 Some(cfg) => {
                     if !entries.is_empty() {
                         return Err(Error::Corrupt("the fast coder takes no models".into()));
@@ -657,7 +665,7 @@ fn decode_pixels(c: &Container, prior: Option<&dyn Prior>) -> Result<Image> {
                     decode_context_stripes(&stripes, prior_mapped.as_deref(), &find)?
                 }
             };
-            map.inverse(&mut px);
+            value_map = Some(map);
             px
         }
         k => {
@@ -666,10 +674,22 @@ fn decode_pixels(c: &Container, prior: Option<&dyn Prior>) -> Result<Image> {
             )))
         }
     };
-    if u.len() != n || u.iter().any(|&v| v < 0 || v > umax) {
+    // Back from the value map, checked and shifted to the image's range:
+    // one pass, in parallel.
+    let in_range = u.len() == n
+        && u.par_chunks_mut(1 << 16)
+            .map(|c| {
+                if let Some(m) = &value_map {
+                    m.inverse(c);
+                }
+                let ok = c.iter().all(|&v| (0..=umax).contains(&v));
+                c.iter_mut().for_each(|v| *v += lo);
+                ok
+            })
+            .reduce(|| true, |a, b| a && b);
+    if !in_range {
         return Err(Error::Corrupt("decoded samples out of range".into()));
     }
-    u.iter_mut().for_each(|v| *v += lo);
     Ok(Image {
         width: d.width,
         height: d.height,

@@ -212,17 +212,16 @@ impl ImageDesc {
 
 /// SHA-256 of a pixel buffer in its canonical form: each sample as a
 /// little-endian `i32` in row order. Both encoder and decoder compute it.
-pub fn pixel_hash(samples: impl IntoIterator<Item = i32>) -> [u8; 32] {
+pub fn pixel_hash(samples: &[i32]) -> [u8; 32] {
     let mut h = Sha256::new();
-    let mut buf = Vec::with_capacity(4096);
-    for s in samples {
-        buf.extend_from_slice(&s.to_le_bytes());
-        if buf.len() >= 4096 {
-            h.update(&buf);
-            buf.clear();
+    let mut buf = [0u8; 4096];
+    for chunk in samples.chunks(buf.len() / 4) {
+        let bytes = &mut buf[..4 * chunk.len()];
+        for (b, s) in bytes.chunks_exact_mut(4).zip(chunk) {
+            b.copy_from_slice(&s.to_le_bytes());
         }
+        h.update(bytes);
     }
-    h.update(&buf);
     h.finalize().into()
 }
 
