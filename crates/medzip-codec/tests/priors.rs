@@ -114,7 +114,7 @@ fn reconstruction_is_the_same_with_and_without_simd_and_across_threads() {
             p.encode_latent(&img).unwrap(),
             p.reconstruct(&lat, 256, 256, 8).unwrap(),
         );
-        medzip_nn::simd::force_scalar(false);
+        medzip_nn::simd::force_fast_for_test("reconstruction_is_the_same_with_and_without_simd");
         let fast = (lat.clone(), p.reconstruct(&lat, 256, 256, 8).unwrap());
         assert_eq!(scalar, fast, "{}", p.name());
         let other = std::thread::spawn(move || p.reconstruct(&lat, 256, 256, 8).unwrap())

@@ -23,6 +23,23 @@ pub mod simd {
         }
     }
 
+    /// Whether this CPU has the AVX2 path (whatever [`force_scalar`] or
+    /// `MEDZIP_NO_SIMD` chose).
+    pub fn available() -> bool {
+        detect()
+    }
+
+    /// For tests comparing the two paths: forces the best available one and
+    /// says on stderr when that is the scalar one too (a CPU without AVX2),
+    /// so that a comparison of scalar with scalar is not taken for more.
+    pub fn force_fast_for_test(test: &str) {
+        force_scalar(false);
+        if !detect() {
+            eprintln!("{test}: this CPU has no AVX2: the scalar path was compared with itself");
+        }
+        assert_eq!(enabled(), detect());
+    }
+
     /// Forces the scalar path (`true`) or the best available one (`false`).
     pub fn force_scalar(scalar: bool) {
         MODE.store(if scalar || !detect() { 1 } else { 2 }, Ordering::Relaxed);

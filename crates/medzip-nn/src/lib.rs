@@ -720,7 +720,7 @@ mod tests {
         let input: Vec<i16> = (0..120).map(|_| (lcg(&mut seed) % 512) as i16).collect();
         simd::force_scalar(true);
         let scalar = net.forward(&input).unwrap();
-        simd::force_scalar(false);
+        simd::force_fast_for_test("forward_is_the_same_with_and_without_simd");
         let fast = net.forward(&input).unwrap();
         assert_eq!(scalar, fast);
         assert_eq!(fast.shape, Shape { c: 1, h: 12, w: 8 });

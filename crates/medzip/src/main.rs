@@ -912,3 +912,60 @@ fn info(p: &Path, json: bool) -> Result<String> {
         medzip_format::hex(&c.header.pixel_sha256)
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn parse(args: &[&str]) -> std::result::Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("medzip").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn effort_levels_parse_and_out_of_range_ones_are_refused() {
+        for (args, want) in [
+            (&["compress", "a.png"][..], 3),
+            (&["compress", "-e", "1", "a.png"], 1),
+            (&["compress", "--effort", "2", "a.png"], 2),
+            (&["compress", "--fast", "a.png"], 3),
+        ] {
+            match parse(args).unwrap().cmd {
+                Cmd::Compress { effort, fast, .. } => {
+                    assert_eq!(effort, want, "{args:?}");
+                    assert_eq!(fast, args.contains(&"--fast"), "{args:?}");
+                }
+                _ => panic!("{args:?} is not compress"),
+            }
+        }
+        for bad in [
+            &["compress", "-e", "0", "a.png"][..],
+            &["compress", "-e", "4", "a.png"],
+            &["compress", "-e", "x", "a.png"],
+            // --fast is a level: it cannot be given with another.
+            &["compress", "--fast", "-e", "2", "a.png"],
+            &["compress"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn output_kinds_parse() {
+        for (kind, ok) in [("png", true), ("pgm", true), ("tiff", true), ("bmp", false)] {
+            assert_eq!(
+                parse(&["decompress", "--to", kind, "a.mdz"]).is_ok(),
+                ok,
+                "--to {kind}"
+            );
+        }
+        assert!(parse(&["info", "--json", "a.mdz"]).is_ok());
+        assert!(parse(&["-q", "--max-pixels", "100", "info", "a.mdz"]).is_ok());
+        assert!(parse(&["--max-pixels", "many", "info", "a.mdz"]).is_err());
+    }
+}
