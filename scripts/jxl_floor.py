@@ -34,9 +34,33 @@ import numpy as np
 EXTS = {".png", ".pgm", ".pnm", ".tif", ".tiff", ".dcm"}
 
 
+def read_pgm(raw: bytes):
+    fields, pos = [], 2
+    while len(fields) < 3:
+        while raw[pos:pos + 1].isspace():
+            pos += 1
+        if raw[pos:pos + 1] == b"#":
+            pos = raw.index(b"\n", pos)
+            continue
+        end = pos
+        while not raw[end:end + 1].isspace():
+            end += 1
+        fields.append(int(raw[pos:end]))
+        pos = end
+    w, h, maxval = fields
+    dt = np.uint8 if maxval < 256 else np.dtype(">u2")
+    a = np.frombuffer(raw, dtype=dt, count=w * h, offset=pos + 1).reshape(h, w)
+    return a.astype(np.uint8 if maxval < 256 else np.uint16)
+
+
+def is_dicom(path: Path) -> bool:
+    with open(path, "rb") as f:
+        return path.suffix.lower() == ".dcm" or f.read(132)[128:132] == b"DICM"
+
+
 def read_pixels(path: Path):
     """(array, bits, is_dicom) of a single-frame grayscale image."""
-    if path.suffix.lower() == ".dcm" or path.read_bytes()[128:132] == b"DICM":
+    if is_dicom(path):
         import pydicom
         ds = pydicom.dcmread(str(path), force=True)
         if int(getattr(ds, "SamplesPerPixel", 1)) != 1 or str(getattr(ds, "PhotometricInterpretation", "")).startswith("PALETTE"):
@@ -48,7 +72,8 @@ def read_pixels(path: Path):
         if a.dtype.kind == "i":
             a = (a.astype(np.int32) + (1 << (bits - 1))).astype(np.uint16 if bits > 8 else np.uint8)
         return a, bits, True
-    a = imagecodecs.imread(str(path))
+    raw = path.read_bytes()
+    a = read_pgm(raw) if raw[:2] == b"P5" else imagecodecs.imread(raw)
     if a.ndim == 3:
         if a.shape[2] == 4:
             a = a[..., :3]
@@ -88,7 +113,9 @@ def main():
     ap.add_argument("--limit", type=int, default=0)
     o = ap.parse_args()
     efforts = [int(e) for e in o.efforts.split(",")]
-    files = sorted(p for p in Path(o.dir).rglob("*") if p.is_file() and p.suffix.lower() in EXTS)
+    # Images by extension, and DICOM files without one (DICOMDIR folders).
+    files = sorted(p for p in Path(o.dir).rglob("*")
+                   if p.is_file() and (p.suffix.lower() in EXTS or (p.suffix == "" and is_dicom(p))))
     if o.limit:
         files = files[: o.limit]
     tmp = Path(tempfile.mkdtemp(prefix="mdz-floor-"))
@@ -100,7 +127,7 @@ def main():
             reason = str(e).split("\n")[0][:60] or type(e).__name__
             skipped[reason] = skipped.get(reason, 0) + 1
             continue
-        mdz, out = tmp / f"{i}.mdz", tmp / f"{i}.out{'.dcm' if dicom else '.pgm'}"
+        mdz, out = tmp / f"{i}.mdz", tmp / f"{i}.out{'.dcm' if dicom else f.suffix.lower()}"
         p = subprocess.run([o.medzip, "compress", "-q", "-f", "-j", "1", *o.extra_args.split(), str(f), "-o", str(mdz)],
                            capture_output=True, text=True)
         if p.returncode != 0:
