@@ -199,6 +199,25 @@ impl Default for Options {
     }
 }
 
+impl Options {
+    /// The options of effort level `effort` (`medzip compress -e N`): 1 the
+    /// fast coder, 2 the context-mixing coder without its network, 3 (and
+    /// anything else) the default.
+    pub fn effort(effort: u8) -> Options {
+        match effort {
+            1 => Options {
+                residual: Residual::Fast,
+                ..Default::default()
+            },
+            2 => Options {
+                net: false,
+                ..Default::default()
+            },
+            _ => Options::default(),
+        }
+    }
+}
+
 /// Tags of the entries of the header's model id (a list of `tag, len, id`).
 const MODEL_CONTEXT: u8 = b'C';
 const MODEL_PRIOR: u8 = b'A';

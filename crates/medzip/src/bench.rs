@@ -36,7 +36,7 @@ fn load_peers(dir: &Path) -> BTreeMap<String, BTreeMap<String, u64>> {
     out
 }
 
-pub fn run(dir: &Path) -> Result<()> {
+pub fn run(dir: &Path, opts: &Options) -> Result<()> {
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .with_context(|| format!("cannot list {}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -93,7 +93,7 @@ pub fn run(dir: &Path) -> Result<()> {
         };
         let img = &loaded.image;
         let t = Instant::now();
-        let mdz = medzip_codec::compress(img, &loaded.meta, &Options::default())?;
+        let mdz = medzip_codec::compress(img, &loaded.meta, opts)?;
         enc_s += t.elapsed().as_secs_f64();
         let t = Instant::now();
         let (back, meta) = medzip_codec::decompress(&mdz, &Limits::default(), None)?;

@@ -334,6 +334,9 @@ enum Cmd {
         dir: PathBuf,
         #[arg(short = 'j', long, default_value_t = 1)]
         threads: usize,
+        /// Effort level, as for `compress` (1 the fast coder, 3 the default).
+        #[arg(short = 'e', long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=3))]
+        effort: u8,
     },
 }
 
@@ -544,9 +547,13 @@ fn run(cli: Cli) -> Result<bool> {
             }
             Ok(true)
         }
-        Cmd::Bench { dir, threads } => {
+        Cmd::Bench {
+            dir,
+            threads,
+            effort,
+        } => {
             set_threads(threads)?;
-            bench::run(&dir)?;
+            bench::run(&dir, &Options::effort(effort))?;
             Ok(true)
         }
     }

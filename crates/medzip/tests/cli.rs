@@ -933,3 +933,31 @@ fn effort_levels_and_decoding_to_pixels() {
     assert_eq!(code, 1);
     assert!(err.contains("fast coder"), "{err}");
 }
+
+/// The README's first command (`medzip bench samples`), at the default and
+/// the fast level: every sample this build reads is compressed, decoded,
+/// checked and set beside the peers.
+#[test]
+fn the_bench_of_the_samples_runs_at_every_level() {
+    for level in ["3", "1"] {
+        let (code, out, err) = run(&["bench", s(&samples()), "-e", level]);
+        assert_eq!(code, 0, "-e {level}: {err}");
+        assert!(out.contains("**total**"), "-e {level}: {out}");
+        assert!(
+            out.contains("every round trip verified"),
+            "-e {level}: {out}"
+        );
+        // One row per sample this build reads, and the total.
+        let rows = out.lines().filter(|l| l.starts_with("| ")).count();
+        let skipped = err.matches("skipping").count();
+        let samples = std::fs::read_dir(samples())
+            .unwrap()
+            .filter(|e| {
+                let p = e.as_ref().unwrap().path();
+                p.extension().is_some_and(|x| x == "png" || x == "dcm")
+            })
+            .count();
+        assert_eq!(rows, 1 + samples - skipped + 1, "-e {level}: {out}");
+    }
+    assert_ne!(run(&["bench", s(&samples()), "-e", "4"]).0, 0);
+}
