@@ -19,6 +19,7 @@ import argparse
 import csv
 import json
 import math
+import sys
 from collections import defaultdict
 
 
@@ -54,7 +55,7 @@ def pareto(points):
     """The points no other point beats in both size and speed."""
     best = []
     for p in points:
-        if not any(q[1] <= p[1] and q[3] >= p[3] and q != p for q in points):
+        if not any(q[1] <= p[1] and q[3] >= p[3] and (q[1], q[3]) != (p[1], p[3]) for q in points):
             best.append(p[0])
     return set(best)
 
@@ -102,7 +103,9 @@ def main():
     ap.add_argument("--svg")
     ap.add_argument("--title", default="")
     o = ap.parse_args()
-    points = peer_points(o.peers) + medzip_points(o.medzip, o.set)
+    points = [p for p in peer_points(o.peers) + medzip_points(o.medzip, o.set) if not math.isnan(p[3])]
+    if not points:
+        sys.exit("no speed ratios: the peers' CSV needs jxl-e7, the JSONs cli_eval.py --jxl")
     front = pareto(points)
     print("| codec | bpp | decode MP/s | decode ÷ JPEG XL's | on the Pareto front |")
     print("|---|---|---|---|---|")

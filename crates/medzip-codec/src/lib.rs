@@ -702,7 +702,10 @@ fn decode_pixels(c: &Container, prior: Option<&dyn Prior>) -> Result<Image> {
                     m.inverse(c);
                 }
                 let ok = c.iter().all(|&v| (0..=umax).contains(&v));
-                c.iter_mut().for_each(|v| *v += lo);
+                // (Damaged values are not shifted: they could overflow.)
+                if ok {
+                    c.iter_mut().for_each(|v| *v += lo);
+                }
                 ok
             })
             .reduce(|| true, |a, b| a && b);

@@ -4,8 +4,9 @@
 //!
 //! rANS decodes without a division: a symbol's slot is the state's low
 //! `PRECISION` bits. It encodes in reverse, so [`RansEncoder`] records each
-//! symbol's `(start, freq, precision)` as the model gives it in decoding
-//! order and codes them backwards in [`RansEncoder::finish`].
+//! symbol (its start and frequency, or raw bits, in one word) as the model
+//! gives it in decoding order and codes them backwards in
+//! [`RansEncoder::finish`].
 //!
 //! Every symbol of an [`AdaptiveCdf`] keeps a frequency of at least 1 out
 //! of `2^PRECISION` (the cumulative table is an adaptive part plus one per
@@ -167,8 +168,8 @@ pub enum Adaptation {
     /// After 16, 64, 256 and 1024 symbols (the fast coder's files made
     /// before commit fae7c88, 2026-11-30).
     Classic,
-    /// After 8, 32, 128 and 512 symbols: 0.07–0.19 % smaller files on the
-    /// dev sets (most on 256×256 images, where learning time weighs).
+    /// After 8, 32, 128 and 512 symbols: 0.08–0.25 % smaller files on the
+    /// dev sets.
     Quick,
 }
 

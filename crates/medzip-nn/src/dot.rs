@@ -29,7 +29,7 @@ pub mod simd {
         detect()
     }
 
-    /// For tests comparing the two paths: forces the best available one and
+    /// For tests comparing the two paths: selects the best available one and
     /// says on stderr when that is the scalar one too (a CPU without AVX2),
     /// so that a comparison of scalar with scalar is not taken for more.
     pub fn force_fast_for_test(test: &str) {

@@ -196,7 +196,7 @@ enum Cmd {
         #[command(flatten)]
         out: OutArgs,
         /// Effort: 1 the fast coder (decodes about 7× as fast as 3, at
-        /// about JPEG XL's speed; files 6–17 % larger, still 0.2–4 %
+        /// about JPEG XL's speed; files 5–17 % larger, still 0.2–4 %
         /// smaller than JPEG XL e7's on chest X-rays), 2 the
         /// context-mixing coder without its network (about
         /// 1.8× as fast as 3, 2–8 % larger), 3 with it (the default, the

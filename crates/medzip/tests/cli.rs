@@ -151,6 +151,21 @@ fn golden_image8() -> medzip_codec::Image {
     golden_image8_sized(31, 17)
 }
 
+/// An 8-bit image of flat 8×8 blocks with a little noise, as a decoded
+/// JPEG looks: the fast coder chooses its JPEG-grid contexts for it.
+fn golden_image8_blocky() -> medzip_codec::Image {
+    let (w, h) = (203u32, 97u32);
+    let mut s = 1u32;
+    let data = (0..w * h)
+        .map(|i| {
+            let (x, y) = (i % w, i / w);
+            s = s.wrapping_mul(1103515245).wrapping_add(12345);
+            ((x / 8 * 37 + y / 8 * 91) % 200) as i32 + ((s >> 16) % 5) as i32
+        })
+        .collect();
+    medzip_codec::Image::new(w, h, 8, false, data).unwrap()
+}
+
 /// The 8-bit test pattern at another size.
 fn golden_image8_sized(w: u32, h: u32) -> medzip_codec::Image {
     let data = (0..w * h)
@@ -219,6 +234,14 @@ fn golden_files_decode_and_encoding_is_unchanged() {
             },
         ),
         (
+            "golden_8u_fast_quick_grid.mdz",
+            golden_image8_blocky(),
+            Options {
+                residual: Residual::Fast,
+                ..Default::default()
+            },
+        ),
+        (
             "golden_8u_context.mdz",
             golden_image8(),
             Options {
@@ -259,6 +282,17 @@ fn golden_files_decode_and_encoding_is_unchanged() {
     ];
     for (name, img, opts) in cases {
         check_golden(&dir, &table, name, &img, &opts, None);
+    }
+    // The fast coder's configurations the golden files pin.
+    for (name, grid, quick) in [
+        ("golden_12s_fast.mdz", false, false),
+        ("golden_12s_fast_quick.mdz", false, true),
+        ("golden_8u_fast_quick_grid.mdz", true, true),
+    ] {
+        let c = medzip_codec::inspect(&std::fs::read(dir.join(name)).unwrap(), &Default::default())
+            .unwrap();
+        let cfg = medzip_codec::fast_config_of(&c).unwrap();
+        assert_eq!((cfg.grid, cfg.quick), (grid, quick), "{name}");
     }
     // A downscaled chest X-ray (256 × 256): the encoder also tries the
     // network for downscaled images on it, and keeps it.
