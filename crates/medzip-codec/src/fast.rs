@@ -200,6 +200,22 @@ impl Config {
         })
     }
 
+    /// How `medzip info` names the coder with this configuration.
+    pub fn describe(self) -> String {
+        let parts: Vec<&str> = [
+            (self.grid, "JPEG-grid contexts"),
+            (self.quick, "quick adaptation"),
+        ]
+        .into_iter()
+        .filter_map(|(on, name)| on.then_some(name))
+        .collect();
+        if parts.is_empty() {
+            "fast".into()
+        } else {
+            format!("fast ({})", parts.join(", "))
+        }
+    }
+
     fn adaptation(self) -> Adaptation {
         if self.quick {
             Adaptation::Quick
@@ -746,6 +762,23 @@ mod tests {
         assert!(!Config::choose(&smooth, w, 255).grid);
         // Too small to tell.
         assert_eq!(blockiness(&[1, 2, 3], 3), (100, 100));
+    }
+
+    #[test]
+    fn configurations_are_named() {
+        let names: Vec<String> = (0..4)
+            .map(|b| Config::from_byte(b).unwrap().describe())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "fast",
+                "fast (JPEG-grid contexts)",
+                "fast (quick adaptation)",
+                "fast (JPEG-grid contexts, quick adaptation)"
+            ]
+        );
+        assert_eq!(Config::from_byte(4), None);
     }
 
     #[test]

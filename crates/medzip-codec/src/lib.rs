@@ -731,19 +731,35 @@ struct Stripes<'a> {
     maxv: i32,
 }
 
+impl Stripes<'_> {
+    /// Decodes every stripe (in parallel) with `stripe(i, its samples, its
+    /// bytes)`, which says whether it decoded; `coder` names the coder in
+    /// the error.
+    fn decode_each(
+        &self,
+        coder: &str,
+        stripe: impl Fn(usize, &mut [i32], &[u8]) -> bool + Sync,
+    ) -> Result<Vec<i32>> {
+        let mut px = vec![0i32; self.n];
+        let ok = px
+            .par_chunks_mut(self.rows * self.w)
+            .zip(self.streams.par_iter())
+            .enumerate()
+            .all(|(i, (chunk, bytes))| stripe(i, chunk, bytes));
+        if !ok {
+            return Err(Error::Corrupt(format!(
+                "{coder}-coded stripe does not decode"
+            )));
+        }
+        Ok(px)
+    }
+}
+
 /// Decodes the fast coder's stripes (in parallel) into mapped values.
 fn decode_fast_stripes(s: &Stripes, cfg: fast::Config) -> Result<Vec<i32>> {
-    let (w, rows) = (s.w, s.rows);
-    let mut px = vec![0i32; s.n];
-    let ok = px
-        .par_chunks_mut(rows * w)
-        .zip(s.streams.par_iter())
-        .enumerate()
-        .all(|(i, (chunk, bytes))| fast::decode_stripe(bytes, chunk, w, i * rows, s.maxv, cfg));
-    if !ok {
-        return Err(Error::Corrupt("fast-coded stripe does not decode".into()));
-    }
-    Ok(px)
+    s.decode_each("fast", |i, chunk, bytes| {
+        fast::decode_stripe(bytes, chunk, s.w, i * s.rows, s.maxv, cfg)
+    })
 }
 
 /// Decodes the context coder's stripes (in parallel) into mapped values,
@@ -800,27 +816,15 @@ fn decode_context_stripes<'a>(
             "the file pairs a context state and network that do not go together".into(),
         ));
     }
-    let (w, rows) = (s.w, s.rows);
-    let mut px = vec![0i32; s.n];
-    let ok = px
-        .par_chunks_mut(rows * w)
-        .zip(s.streams.par_iter())
-        .enumerate()
-        .all(|(i, (chunk, bytes))| {
-            let st = stripe_at(i, rows, w, chunk.len(), s.maxv, prior, net);
-            match BinDecoder::new(bytes) {
-                Ok(mut dec) => {
-                    cm::code_stripe(&mut dec, &st, chunk, &mut init.clone()) && !dec.failed()
-                }
-                Err(_) => false,
+    s.decode_each("context", |i, chunk, bytes| {
+        let st = stripe_at(i, s.rows, s.w, chunk.len(), s.maxv, prior, net);
+        match BinDecoder::new(bytes) {
+            Ok(mut dec) => {
+                cm::code_stripe(&mut dec, &st, chunk, &mut init.clone()) && !dec.failed()
             }
-        });
-    if !ok {
-        return Err(Error::Corrupt(
-            "context-coded stripe does not decode".into(),
-        ));
-    }
-    Ok(px)
+            Err(_) => false,
+        }
+    })
 }
 
 /// Trains a context-model state: runs the model over `images` in order,

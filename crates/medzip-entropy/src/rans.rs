@@ -382,13 +382,17 @@ mod table {
 mod tests {
     use super::*;
 
-    #[test]
-    fn adaptive_symbols_and_raw_bits_round_trip() {
-        let mut state = 12345u32;
-        let mut next = || {
+    /// A deterministic stream of 24-bit numbers.
+    fn lcg(mut state: u32) -> impl FnMut() -> u32 {
+        move || {
             state = state.wrapping_mul(1664525).wrapping_add(1013904223);
             state >> 8
-        };
+        }
+    }
+
+    #[test]
+    fn adaptive_symbols_and_raw_bits_round_trip() {
+        let mut next = lcg(12345);
         let syms: Vec<(usize, u32, u32)> = (0..20000)
             .map(|i| {
                 let r = next();
@@ -443,11 +447,7 @@ mod tests {
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn sse2_table_loops_match_the_scalar_ones() {
-        let mut state = 99u32;
-        let mut next = || {
-            state = state.wrapping_mul(1664525).wrapping_add(1013904223);
-            state >> 8
-        };
+        let mut next = lcg(99);
         for n in [2usize, 17, 32, 64, 200] {
             let mut m = AdaptiveCdf::uniform(n);
             let free = (TOTAL as usize - n) as u16;

@@ -813,14 +813,9 @@ fn info(p: &Path, json: bool) -> Result<String> {
     // The coder, and the fast coder's configuration.
     let fast = medzip_codec::fast_config_of(&c);
     let residual = match (medzip_codec::residual_of(&c), fast) {
-        (Some(_), Some(cfg)) => match (cfg.grid, cfg.quick) {
-            (true, true) => "fast (JPEG-grid contexts, quick adaptation)",
-            (true, false) => "fast (JPEG-grid contexts)",
-            (false, true) => "fast (quick adaptation)",
-            (false, false) => "fast",
-        },
-        (Some(r), _) => r.name(),
-        (None, _) => "unknown",
+        (Some(_), Some(cfg)) => cfg.describe(),
+        (Some(r), _) => r.name().to_string(),
+        (None, _) => "unknown".to_string(),
     };
     let bpp = 8.0 * bytes.len() as f64 / d.pixels() as f64;
     // The model id's entries (tag, length, id), named.

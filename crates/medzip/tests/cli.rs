@@ -220,26 +220,17 @@ fn golden_files_decode_and_encoding_is_unchanged() {
         (
             "golden_12s_fast_quick.mdz",
             golden_image(),
-            Options {
-                residual: Residual::Fast,
-                ..Default::default()
-            },
+            Options::effort(1),
         ),
         (
             "golden_8u_fast_quick_large.mdz",
             golden_image8_sized(601, 437),
-            Options {
-                residual: Residual::Fast,
-                ..Default::default()
-            },
+            Options::effort(1),
         ),
         (
             "golden_8u_fast_quick_grid.mdz",
             golden_image8_blocky(),
-            Options {
-                residual: Residual::Fast,
-                ..Default::default()
-            },
+            Options::effort(1),
         ),
         (
             "golden_8u_context.mdz",
