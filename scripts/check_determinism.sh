@@ -30,7 +30,7 @@ open(sys.argv[1], "wb").write(out)
 PY
 inputs=()
 for f in samples/*.png samples/*.dcm "$T/big16.pgm"; do
-  # Inputs this build cannot read (JPEG-LS without the `jpegls` feature) are left out.
+  # Inputs this build cannot read are left out (none of the bundled samples today).
   if "$M" compress -q "$f" -o "$T/probe.mdz" --force 2>/dev/null; then inputs+=("$f"); else echo "skipping $f (unreadable by this build)"; fi
 done
 for r in "${runs[@]}"; do

@@ -303,3 +303,93 @@ fn truncated_and_odd_inputs_are_clear_errors() {
     let e = read(&g, None).unwrap_err().to_string();
     assert!(e.contains("without pixel data"), "{e}");
 }
+
+/// An explicit VR little endian file whose pixels are one JPEG-LS fragment
+/// (made by `pure_jpegls`, precision `bits`), and the samples it holds as
+/// medzip reads them (sign-extended when signed). `damaged`: the stream
+/// loses its second half.
+fn jpegls_file(
+    ts: &str,
+    (w, h): (u16, u16),
+    (ba, bits, signed): (u16, u16, bool),
+    damaged: bool,
+) -> (Vec<u8>, Vec<i32>) {
+    let e = EXPLICIT;
+    let mut o = el(e, 0x0008, 0x0060, b"CS", b"MR");
+    o.extend(el(e, 0x0010, 0x0010, b"PN", b"Doe^Jane"));
+    o.extend(us(e, 0x0002, 1));
+    o.extend(el(e, 0x0028, 0x0004, b"CS", b"MONOCHROME2 "));
+    o.extend(us(e, 0x0010, h));
+    o.extend(us(e, 0x0011, w));
+    o.extend(us(e, 0x0100, ba));
+    o.extend(us(e, 0x0101, bits));
+    o.extend(us(e, 0x0102, bits - 1));
+    o.extend(us(e, 0x0103, signed as u16));
+    let n = w as usize * h as usize;
+    let raw: Vec<u16> = (0..n)
+        .map(|i| ((i * 7919 + i * i * 31) as u32 & ((1 << bits) - 1)) as u16)
+        .collect();
+    let expected = raw
+        .iter()
+        .map(|&v| {
+            let v = v as i32;
+            if signed && v >> (bits - 1) & 1 == 1 {
+                v - (1 << bits)
+            } else {
+                v
+            }
+        })
+        .collect();
+    let mut opts = jpegls::EncodeOptions::default();
+    opts.precision = Some(bits as u8);
+    let mut stream = Vec::new();
+    jpegls::encode_with_options(&raw, w as u32, h as u32, &opts, &mut stream).unwrap();
+    if damaged {
+        stream.truncate(stream.len() / 2);
+    }
+    if stream.len() % 2 == 1 {
+        stream.push(0);
+    }
+    // (7FE0,0010) OB of undefined length: an empty offset table, one
+    // fragment, the sequence delimiter.
+    o.extend([
+        0xE0, 0x7F, 0x10, 0x00, b'O', b'B', 0, 0, 0xFF, 0xFF, 0xFF, 0xFF,
+    ]);
+    o.extend([0xFE, 0xFF, 0x00, 0xE0, 0, 0, 0, 0]);
+    o.extend([0xFE, 0xFF, 0x00, 0xE0]);
+    o.extend((stream.len() as u32).to_le_bytes());
+    o.extend(&stream);
+    o.extend([0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0]);
+    (preamble_file(ts, &o), expected)
+}
+
+#[test]
+fn jpeg_ls_is_read_in_the_default_build_and_comes_back_native() {
+    for ts in ["1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.81"] {
+        for (ba, bits, signed) in CASES {
+            let name = format!("{ts} {ba}/{bits} signed={signed}");
+            let (file, expected) = jpegls_file(ts, (13, 7), (ba, bits, signed), false);
+            let l = read(&file, None).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!((l.image.width, l.image.height), (13, 7), "{name}");
+            assert_eq!(
+                (l.image.bits, l.image.signed),
+                (bits as u8, signed),
+                "{name}"
+            );
+            assert_eq!(l.image.data, expected, "{name}: samples");
+            // What comes back is the native (Explicit VR Little Endian)
+            // file with the same pixels, and that file round-trips
+            // byte for byte.
+            let back = write(&l.image, &l.meta).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let ts_le = b"1.2.840.10008.1.2.1\0";
+            assert!(back.windows(ts_le.len()).any(|w| w == ts_le), "{name}");
+            let again = read(&back, None).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(again.image, l.image, "{name}");
+            assert_eq!(write(&again.image, &again.meta).unwrap(), back, "{name}");
+        }
+    }
+    // A damaged stream is refused with the reason, never misread.
+    let (file, _) = jpegls_file("1.2.840.10008.1.2.4.80", (13, 7), (16, 12, false), true);
+    let err = read(&file, None).unwrap_err().to_string();
+    assert!(err.contains("JPEG-LS pixel data"), "{err}");
+}

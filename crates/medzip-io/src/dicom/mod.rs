@@ -233,7 +233,7 @@ fn read_encapsulated(bytes: &[u8], p: &Parsed) -> Result<Loaded> {
     use dicom_object::OpenFileOptions;
     use dicom_pixeldata::Transcode;
     let ts = p.ts.as_str();
-    layout(&p.attrs)?;
+    let l = layout(&p.attrs)?;
     // dicom-rs reads from the 'DICM' magic on.
     let body: std::borrow::Cow<[u8]> = if parse::has_preamble_magic(bytes) {
         bytes[128..].into()
@@ -250,17 +250,16 @@ fn read_encapsulated(bytes: &[u8], p: &Parsed) -> Result<Loaded> {
                 "DICOM transfer syntax {ts}: dicom-rs cannot read this file to decode its pixel data ({e})"
             ))
         })?;
-    obj.transcode(&dicom_transfer_syntax_registry::entries::EXPLICIT_VR_LITTLE_ENDIAN.erased())
-        .map_err(|e| {
-            let hint = if ts.starts_with("1.2.840.10008.1.2.4.8") && !cfg!(feature = "jpegls") {
-                " (JPEG-LS needs a build with `--features jpegls`)"
-            } else {
-                ""
-            };
-            Error::Unsupported(format!(
-                "DICOM transfer syntax {ts}: cannot decode its pixel data ({e}){hint}"
-            ))
-        })?;
+    if ts == JPEG_LS_LOSSLESS || ts == JPEG_LS_NEAR_LOSSLESS {
+        jpegls_to_native(&mut obj, &l)?;
+    } else {
+        obj.transcode(&dicom_transfer_syntax_registry::entries::EXPLICIT_VR_LITTLE_ENDIAN.erased())
+            .map_err(|e| {
+                Error::Unsupported(format!(
+                    "DICOM transfer syntax {ts}: cannot decode its pixel data ({e})"
+                ))
+            })?;
+    }
     let mut native = Vec::new();
     obj.write_all(&mut native)
         .map_err(|e| Error::Unsupported(format!("DICOM transcoding of {ts} failed: {e}")))?;
@@ -275,6 +274,65 @@ fn read_encapsulated(bytes: &[u8], p: &Parsed) -> Result<Loaded> {
             format!("transcoding of {ts} gave no native pixel data"),
         ),
     }
+}
+
+const JPEG_LS_LOSSLESS: &str = "1.2.840.10008.1.2.4.80";
+const JPEG_LS_NEAR_LOSSLESS: &str = "1.2.840.10008.1.2.4.81";
+
+/// Replaces the JPEG-LS pixel data of `obj` (one grey frame, layout `l`)
+/// by the native samples and marks the object Explicit VR Little Endian,
+/// as dicom-rs's transcoding does for the codecs it has. The decoder is
+/// `pure_jpegls` (pure Rust, so the default build reads JPEG-LS without
+/// CharLS and cmake); it gives each sample as the stream's unsigned value,
+/// which is the stored bit pattern of signed data too.
+fn jpegls_to_native(
+    obj: &mut dicom_object::FileDicomObject<dicom_object::InMemDicomObject>,
+    l: &Layout,
+) -> Result<()> {
+    use dicom_core::{value::Value, DataElement, Length, PrimitiveValue, VR};
+    use dicom_dictionary_std::tags;
+    let cannot = |m: String| Error::Unsupported(format!("JPEG-LS pixel data: {m}"));
+    let stream: Vec<u8> = match obj.element(tags::PIXEL_DATA).map(|e| e.value()) {
+        Ok(Value::PixelSequence(seq)) => seq.fragments().concat(),
+        _ => return Err(cannot("no encapsulated fragments".into())),
+    };
+    let (samples, w, h) =
+        jpegls::decode(&stream, l.cols, l.rows).map_err(|e| cannot(e.to_string()))?;
+    if (w, h) != (l.cols, l.rows) || samples.len() != w as usize * h as usize {
+        return Err(cannot(format!(
+            "the stream is {w}×{h}, the header says {}×{}",
+            l.cols, l.rows
+        )));
+    }
+    let max = if l.bits_stored >= 16 {
+        u16::MAX
+    } else {
+        (1u16 << l.bits_stored) - 1
+    };
+    if samples.iter().any(|&v| v > max) {
+        return Err(cannot(format!(
+            "samples beyond BitsStored {}",
+            l.bits_stored
+        )));
+    }
+    let value = if l.bits_allocated == 8 {
+        PrimitiveValue::from(samples.iter().map(|&v| v as u8).collect::<Vec<u8>>())
+    } else {
+        PrimitiveValue::U16(samples.into())
+    };
+    let len = (w * h) * l.bits_allocated as u32 / 8;
+    obj.put(DataElement::new_with_len(
+        tags::PIXEL_DATA,
+        VR::OW,
+        Length::defined(len),
+        value,
+    ));
+    obj.update_meta(|meta| {
+        meta.set_transfer_syntax(
+            &dicom_transfer_syntax_registry::entries::EXPLICIT_VR_LITTLE_ENDIAN,
+        )
+    });
+    Ok(())
 }
 
 fn read_native(
