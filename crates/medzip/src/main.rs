@@ -20,7 +20,9 @@ mod bench;
 /// Allocations above 1.5 GiB are refused (see `medzip_io::CappedAlloc`).
 #[global_allocator]
 static ALLOC: medzip_io::CappedAlloc = medzip_io::CappedAlloc;
+#[cfg(feature = "train")]
 mod ae;
+#[cfg(feature = "train")]
 mod eval;
 mod plot;
 mod train;
@@ -288,6 +290,7 @@ enum Cmd {
     /// Train the context coder's network on a site's images: samples the
     /// coder's per-pixel features, trains a small MLP (burn, CPU), exports
     /// the integer network (OUT) and its record (OUT with .json).
+    #[cfg(feature = "train")]
     TrainNet {
         #[command(flatten)]
         set: train::ImageSet,
@@ -315,9 +318,11 @@ enum Cmd {
     },
     /// Train one of the paper's autoencoders (ann, cnn1, cnn2, two-stage)
     /// and export its integer model (RUN/model.mzae).
+    #[cfg(feature = "train")]
     Train(ae::TrainArgs),
     /// Reproduce the paper's Table 1 on a folder: every autoencoder with
     /// every delta coder, reconstruction metrics, peers on the same files.
+    #[cfg(feature = "train")]
     Eval(eval::EvalArgs),
     /// Draw training curves (PNG) from training runs' history.csv.
     Plot {
@@ -472,6 +477,7 @@ fn run(cli: Cli) -> Result<bool> {
             }
             Ok(true)
         }
+        #[cfg(feature = "train")]
         Cmd::TrainNet {
             set,
             bits,
@@ -524,10 +530,12 @@ fn run(cli: Cli) -> Result<bool> {
             train::run(&set, bits == "8", &out, cap, net.as_deref(), cli.quiet)?;
             Ok(true)
         }
+        #[cfg(feature = "train")]
         Cmd::Train(a) => {
             ae::run(a, cli.quiet)?;
             Ok(true)
         }
+        #[cfg(feature = "train")]
         Cmd::Eval(a) => {
             eval::run(a, cli.quiet)?;
             Ok(true)

@@ -118,6 +118,7 @@ impl Canvas {
         }
     }
 
+    #[cfg(feature = "train")]
     pub fn gray(&mut self, x0: usize, y0: usize, size: usize, v: &[u8]) {
         for y in 0..size {
             for x in 0..size {
@@ -141,6 +142,7 @@ impl Canvas {
 }
 
 /// Original | reconstruction | delta (128 + 2 × difference).
+#[cfg(feature = "train")]
 pub fn write_panel(path: &Path, x: &[u8], r: &[u8], size: usize) -> Result<()> {
     let pad = 8;
     let mut c = Canvas::new(3 * size + 4 * pad, size + 2 * pad + 14);

@@ -54,6 +54,8 @@ pub struct ImageSet {
 /// disk when it is used, so that a site's set may be far larger than memory.
 pub(crate) struct Member {
     path: PathBuf,
+    /// Its pixel count (`train-net` spreads its samples by it).
+    #[cfg_attr(not(feature = "train"), allow(dead_code))]
     pixels: usize,
 }
 
@@ -227,6 +229,7 @@ pub fn run(
 }
 
 /// Settings of `medzip train-net`.
+#[cfg(feature = "train")]
 pub struct NetArgs<'a> {
     /// The images (its seed is also the training's).
     pub set: &'a ImageSet,
@@ -245,6 +248,7 @@ pub struct NetArgs<'a> {
 
 /// `medzip train-net`: samples the coder's features on a site's images,
 /// trains the context network (burn, CPU), exports the integer network.
+#[cfg(feature = "train")]
 pub fn run_net(a: &NetArgs) -> Result<()> {
     use medzip_train::ctxnet;
     use std::cell::RefCell;

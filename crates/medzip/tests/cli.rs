@@ -665,6 +665,7 @@ fn embedded_autoencoder_priors_round_trip() {
 /// folder with config, history, checkpoint and best weights; `--resume`
 /// continues it; the exported model codes an image, and a file made with
 /// it needs that model to decode. Then `plot` and `eval`.
+#[cfg(feature = "train")]
 #[test]
 fn train_resume_export_compress_plot_eval() {
     let d = tmpdir("train");
@@ -784,6 +785,7 @@ fn train_resume_export_compress_plot_eval() {
 /// A site trains its own context network and state, codes with them, and
 /// needs them to decode (the file names their ids); the network's record
 /// reports float and integer likelihoods.
+#[cfg(feature = "train")]
 #[test]
 fn site_context_network_and_state() {
     let d = tmpdir("site-net");
