@@ -36,6 +36,7 @@ fn run(args: &[&str]) -> (i32, String, String) {
 
 /// A folder in `d` holding the two 256×256 chest X-ray samples (training
 /// data for the tests).
+#[cfg(feature = "train")]
 fn chest_xray_folder(d: &Path) -> PathBuf {
     let data = d.join("data");
     std::fs::create_dir_all(&data).unwrap();
