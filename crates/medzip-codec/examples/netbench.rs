@@ -17,7 +17,8 @@ fn main() {
         .skip(1)
         .map(|p| medzip_codec::trained::load_net("file", &std::fs::read(p).unwrap()).unwrap())
         .collect();
-    for n in medzip_codec::trained::nets().into_iter().chain(&files) {
+    let models = medzip_codec::Models::embedded();
+    for n in models.nets().into_iter().chain(&files) {
         let mut scratch = medzip_nn::mlp::Scratch::default();
         let mut sum = 0i64;
         let reps = 400;

@@ -28,6 +28,7 @@ use medzip_entropy::{BinDecoder, BinEncoder};
 use medzip_format::{Container, Header, ImageDesc, Reader};
 pub use medzip_format::{Limits, Photometric, SourceKind};
 use rayon::prelude::*;
+pub use trained::Models;
 
 /// Errors of the codec layer.
 #[derive(Debug, thiserror::Error)]
@@ -186,6 +187,9 @@ pub struct Options {
     /// Use the embedded context network where this build has one for the
     /// image's depth (context coder).
     pub net: bool,
+    /// The context models to code with (the embedded ones by default; a
+    /// site's own network and state when given).
+    pub models: Models,
 }
 
 impl Default for Options {
@@ -195,6 +199,7 @@ impl Default for Options {
             stripe_pixels: 1 << 20,
             trained: true,
             net: true,
+            models: Models::default(),
         }
     }
 }
@@ -344,11 +349,11 @@ pub fn compress_with_prior(
         None => (Vec::new(), None),
     };
     let net = match (opts.residual, opts.net) {
-        (Residual::Context, true) => trained::net_for_bits(img.bits),
+        (Residual::Context, true) => opts.models.net_for_bits(img.bits),
         _ => None,
     };
     let init = match (opts.residual, opts.trained) {
-        (Residual::Context, true) => trained::for_bits(img.bits, net.is_some()),
+        (Residual::Context, true) => opts.models.for_bits(img.bits, net.is_some()),
         _ => None,
     };
     // The pixels coded with a network and state: the ids they add to the
@@ -533,14 +538,26 @@ fn encode_pixels(
 
 /// Decodes a medzip file: validates the container, decodes the pixels,
 /// checks the pixel hash. `prior` must be the model the file names (if it
-/// names one).
+/// names one). Context models: the embedded ones ([`decompress_with`] for a
+/// site's).
 pub fn decompress(
     bytes: &[u8],
     limits: &Limits,
     prior: Option<&dyn Prior>,
 ) -> Result<(Image, Metadata)> {
+    decompress_with(bytes, limits, prior, &Models::default())
+}
+
+/// [`decompress`] with the context models `models` (a file made with a
+/// site's network or state needs them).
+pub fn decompress_with(
+    bytes: &[u8],
+    limits: &Limits,
+    prior: Option<&dyn Prior>,
+    models: &Models,
+) -> Result<(Image, Metadata)> {
     let c = Container::parse(bytes, limits)?;
-    let img = decode_pixels(&c, prior)?;
+    let img = decode_pixels(&c, prior, models)?;
     if !cfg!(fuzzing) && img.hash() != c.header.pixel_sha256 {
         return Err(Error::HashMismatch);
     }
@@ -576,7 +593,7 @@ pub fn residual_of(c: &Container) -> Option<Residual> {
     }
 }
 
-fn decode_pixels(c: &Container, prior: Option<&dyn Prior>) -> Result<Image> {
+fn decode_pixels(c: &Container, prior: Option<&dyn Prior>, models: &Models) -> Result<Image> {
     let d = &c.header.desc;
     let (w, h) = (d.width as usize, d.height as usize);
     let n = w * h;
@@ -681,7 +698,7 @@ fn decode_pixels(c: &Container, prior: Option<&dyn Prior>) -> Result<Image> {
                     let prior_mapped: Option<Vec<i32>> = recon
                         .as_ref()
                         .map(|rc| rc.iter().map(|&v| map.forward_nearest(v)).collect());
-                    decode_context_stripes(&stripes, prior_mapped.as_deref(), &find)?
+                    decode_context_stripes(&stripes, prior_mapped.as_deref(), &find, models)?
                 }
             };
             value_map = Some(map);
@@ -769,6 +786,7 @@ fn decode_context_stripes<'a>(
     s: &Stripes,
     prior: Option<&[i32]>,
     find: &dyn Fn(u8) -> Option<&'a [u8]>,
+    models: &Models,
 ) -> Result<Vec<i32>> {
     // A model the file names but this process lacks: refused, naming it and
     // what there is.
@@ -784,12 +802,10 @@ fn decode_context_stripes<'a>(
     };
     let net = match find(MODEL_NET) {
         Some(id) => Some(
-            &trained::net_by_id(id)
+            &models
+                .net_by_id(id)
                 .ok_or_else(|| {
-                    let have = trained::nets()
-                        .iter()
-                        .map(|n| (n.name, &n.id[..]))
-                        .collect();
+                    let have = models.nets().iter().map(|n| (n.name, &n.id[..])).collect();
                     missing("context network", id, have)
                 })?
                 .net,
@@ -799,9 +815,14 @@ fn decode_context_stripes<'a>(
     let fresh;
     let init = match find(MODEL_CONTEXT) {
         Some(id) => {
-            &trained::by_id(id)
+            &models
+                .state_by_id(id)
                 .ok_or_else(|| {
-                    let have = trained::all().iter().map(|t| (t.name, &t.id[..])).collect();
+                    let have = models
+                        .states()
+                        .iter()
+                        .map(|t| (t.name, &t.id[..]))
+                        .collect();
                     missing("context state", id, have)
                 })?
                 .model
@@ -869,7 +890,10 @@ pub fn trace_context(img: &Image, trace: &std::cell::RefCell<cm::Trace>, stripe_
     let w = img.width as usize;
     let rows = stripe_rows(img.width, img.height, stripe_pixels) as usize;
     let fresh = cm::Model::new();
-    let init = trained::for_bits(img.bits, false).map_or(&fresh, |t| &t.model);
+    let models = Models::embedded();
+    let init = models
+        .for_bits(img.bits, false)
+        .map_or(&fresh, |t| &t.model);
     for (i, chunk) in mapped.chunks(rows * w).enumerate() {
         let mut px = chunk.to_vec();
         let mut s = stripe_at(i, rows, w, chunk.len(), map.levels() as i32 - 1, None, None);

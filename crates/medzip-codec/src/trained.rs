@@ -9,7 +9,7 @@
 
 use crate::cm::{CtxNet, Model};
 use sha2::{Digest, Sha256};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 /// A trained state.
 pub struct Trained {
@@ -210,108 +210,129 @@ pub fn small_image_pair(
     Some((net8s()?, cm8s()?))
 }
 
-/// A site's own network and state (from `medzip train-net` and
-/// `medzip train-context`), given at run time: the encoder prefers them
-/// for every image, the decoder finds them by id like the embedded ones.
-#[derive(Default)]
-struct Site {
-    net: Option<&'static TrainedNet>,
-    state: Option<&'static Trained>,
+/// The context models a coder may use: the embedded networks and states
+/// of this build and, optionally, a site's own network and state (from
+/// `medzip train-net` and `medzip train-context`), given explicitly. The
+/// encoder prefers a site's models for every image; the decoder finds
+/// every model by the id its file names. Cheap to clone (the site's
+/// models are shared), and nothing is global: two callers in one process
+/// may use two sites' models at once.
+#[derive(Clone, Default)]
+pub struct Models {
+    site_net: Option<Arc<TrainedNet>>,
+    site_state: Option<Arc<Trained>>,
 }
 
-static SITE: std::sync::RwLock<Site> = std::sync::RwLock::new(Site {
-    net: None,
-    state: None,
-});
-
-fn site() -> std::sync::RwLockReadGuard<'static, Site> {
-    SITE.read().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Registers a site's context network (network bytes, as `medzip
-/// train-net` writes them). It lives as long as the process.
-pub fn use_site_net(bytes: &[u8]) -> crate::Result<&'static TrainedNet> {
-    let n: &'static TrainedNet = Box::leak(Box::new(load_net("site", bytes)?));
-    SITE.write().unwrap_or_else(|e| e.into_inner()).net = Some(n);
-    Ok(n)
-}
-
-/// Registers a site's context-model state (the deflated file `medzip
-/// train-context` writes). It lives as long as the process.
-pub fn use_site_state(z: &[u8]) -> crate::Result<&'static Trained> {
-    let t = unpack("site", z, None).ok_or_else(|| {
-        crate::Error::InvalidModel("not a context-model state of this version".into())
-    })?;
-    let t: &'static Trained = Box::leak(Box::new(t));
-    SITE.write().unwrap_or_else(|e| e.into_inner()).state = Some(t);
-    Ok(t)
-}
-
-/// Every network this process knows: a site's, then the embedded ones.
-pub fn nets() -> Vec<&'static TrainedNet> {
-    std::iter::once(site().net)
-        .chain((0..NETS.len()).map(embedded_net))
-        .flatten()
-        .collect()
-}
-
-/// The network an encoder uses for `bits` bits stored: a site's, else the
-/// embedded one for the depth.
-pub fn net_for_bits(bits: u8) -> Option<&'static TrainedNet> {
-    site().net.or(if bits <= 8 { net8() } else { net16() })
-}
-
-/// The network with this id.
-pub fn net_by_id(id: &[u8]) -> Option<&'static TrainedNet> {
-    nets().into_iter().find(|n| n.id == id)
-}
-
-/// Every state this process knows: a site's, then the embedded ones
-/// (those that load with this code).
-pub fn all() -> Vec<&'static Trained> {
-    std::iter::once(site().state)
-        .chain((0..EMBEDDED.len()).map(embedded))
-        .flatten()
-        .collect()
-}
-
-/// The state the encoder uses for an image of `bits` bits stored, coded
-/// with (`net`) or without the context network: a site's (when it is for
-/// that coder), else the embedded one — none for a site's network given
-/// without its state.
-pub fn for_bits(bits: u8, net: bool) -> Option<&'static Trained> {
-    let site = site();
-    if let Some(t) = site.state.filter(|t| t.model.uses_net() == net) {
-        return Some(t);
-    }
-    if net && site.net.is_some() {
-        // The embedded states were trained with the embedded networks.
-        return None;
-    }
-    match (bits <= 8, net) {
-        (true, false) => cm8(),
-        (true, true) => cm8w(),
-        (false, false) => cm16(),
-        (false, true) => cm16w(),
+impl std::fmt::Debug for Models {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let id = |i: Option<[u8; 8]>| i.map(|i| medzip_format::hex(&i));
+        f.debug_struct("Models")
+            .field("site_net", &id(self.site_net.as_ref().map(|n| n.id)))
+            .field("site_state", &id(self.site_state.as_ref().map(|t| t.id)))
+            .finish()
     }
 }
 
-/// The name of the state with this id ("site", or an embedded one's),
-/// without loading it.
-pub fn state_name(id: &[u8]) -> Option<&'static str> {
-    if site().state.is_some_and(|t| t.id == id) {
-        return Some("site");
+impl Models {
+    /// The embedded models only (the same as `Models::default()`).
+    pub fn embedded() -> Models {
+        Models::default()
     }
-    EMBEDDED.iter().find(|e| e.2 == id).map(|e| e.0)
-}
 
-/// The state with this id: a site's, or the embedded one of that id.
-pub fn by_id(id: &[u8]) -> Option<&'static Trained> {
-    if let Some(t) = site().state.filter(|t| t.id == id) {
-        return Some(t);
+    /// These models with a site's context network (network bytes, as
+    /// `medzip train-net` writes them).
+    pub fn with_site_net(mut self, bytes: &[u8]) -> crate::Result<Models> {
+        self.site_net = Some(Arc::new(load_net("site", bytes)?));
+        Ok(self)
     }
-    let i = EMBEDDED.iter().position(|e| e.2 == id)?;
-    embedded(i)
+
+    /// These models with a site's context-model state (the deflated file
+    /// `medzip train-context` writes).
+    pub fn with_site_state(mut self, z: &[u8]) -> crate::Result<Models> {
+        let t = unpack("site", z, None).ok_or_else(|| {
+            crate::Error::InvalidModel("not a context-model state of this version".into())
+        })?;
+        self.site_state = Some(Arc::new(t));
+        Ok(self)
+    }
+
+    /// The site's network, if one was given.
+    pub fn site_net(&self) -> Option<&TrainedNet> {
+        self.site_net.as_deref()
+    }
+
+    /// The site's state, if one was given.
+    pub fn site_state(&self) -> Option<&Trained> {
+        self.site_state.as_deref()
+    }
+
+    /// Every network these models hold: a site's, then the embedded ones.
+    pub fn nets(&self) -> Vec<&TrainedNet> {
+        let embedded = (0..NETS.len()).map(|i| -> Option<&TrainedNet> { embedded_net(i) });
+        std::iter::once(self.site_net())
+            .chain(embedded)
+            .flatten()
+            .collect()
+    }
+
+    /// The network an encoder uses for `bits` bits stored: a site's, else
+    /// the embedded one for the depth.
+    pub fn net_for_bits(&self, bits: u8) -> Option<&TrainedNet> {
+        self.site_net().or(if bits <= 8 { net8() } else { net16() })
+    }
+
+    /// The network with this id.
+    pub fn net_by_id(&self, id: &[u8]) -> Option<&TrainedNet> {
+        self.nets().into_iter().find(|n| n.id == id)
+    }
+
+    /// Every state these models hold: a site's, then the embedded ones
+    /// (those that load with this code).
+    pub fn states(&self) -> Vec<&Trained> {
+        let embedded = (0..EMBEDDED.len()).map(|i| -> Option<&Trained> { embedded(i) });
+        std::iter::once(self.site_state())
+            .chain(embedded)
+            .flatten()
+            .collect()
+    }
+
+    /// The state the encoder uses for an image of `bits` bits stored, coded
+    /// with (`net`) or without the context network: a site's (when it is
+    /// for that coder), else the embedded one — none for a site's network
+    /// given without its state.
+    pub fn for_bits(&self, bits: u8, net: bool) -> Option<&Trained> {
+        if let Some(t) = self.site_state().filter(|t| t.model.uses_net() == net) {
+            return Some(t);
+        }
+        if net && self.site_net.is_some() {
+            // The embedded states were trained with the embedded networks.
+            return None;
+        }
+        match (bits <= 8, net) {
+            (true, false) => cm8(),
+            (true, true) => cm8w(),
+            (false, false) => cm16(),
+            (false, true) => cm16w(),
+        }
+    }
+
+    /// The name of the state with this id ("site", or an embedded one's),
+    /// without loading it.
+    pub fn state_name(&self, id: &[u8]) -> Option<&'static str> {
+        if self.site_state().is_some_and(|t| t.id == id) {
+            return Some("site");
+        }
+        EMBEDDED.iter().find(|e| e.2 == id).map(|e| e.0)
+    }
+
+    /// The state with this id: a site's, or the embedded one of that id.
+    pub fn state_by_id(&self, id: &[u8]) -> Option<&Trained> {
+        if let Some(t) = self.site_state().filter(|t| t.id == id) {
+            return Some(t);
+        }
+        let i = EMBEDDED.iter().position(|e| e.2 == id)?;
+        embedded(i)
+    }
 }
 
 #[cfg(test)]
@@ -340,15 +361,16 @@ mod tests {
         }
         // The encoder pairs each depth's network with the state trained
         // with it: the 40-input networks and their states.
+        let m = Models::embedded();
         for (bits, net, state) in [(8, "ctx8w", "cm8w"), (16, "ctx16w", "cm16w")] {
-            let n = net_for_bits(bits).expect("embedded network");
+            let n = m.net_for_bits(bits).expect("embedded network");
             assert_eq!((n.name, n.net.net().input.len()), (net, crate::cm::NF));
-            assert_eq!(for_bits(bits, true).expect("embedded state").name, state);
+            assert_eq!(m.for_bits(bits, true).expect("embedded state").name, state);
         }
         // Small 8-bit images coded with the embedded pair are also tried
         // with the pair for downscaled images; nothing else is.
-        let (n8, s8) = (net_for_bits(8).unwrap(), for_bits(8, true).unwrap());
-        let (n16, s16) = (net_for_bits(16).unwrap(), for_bits(16, true).unwrap());
+        let (n8, s8) = (m.net_for_bits(8).unwrap(), m.for_bits(8, true).unwrap());
+        let (n16, s16) = (m.net_for_bits(16).unwrap(), m.for_bits(16, true).unwrap());
         let (n, s) = small_image_pair(n8, s8, 8, SMALL_PIXELS).expect("small 8-bit image");
         assert_eq!((n.name, s.name), ("ctx8s", "cm8s"));
         assert_eq!(n.net.net().input.len(), crate::cm::NF);
@@ -360,7 +382,7 @@ mod tests {
         // Each state has the shape its coder needs.
         for bits in [8, 16] {
             for net in [false, true] {
-                if let Some(t) = for_bits(bits, net) {
+                if let Some(t) = m.for_bits(bits, net) {
                     assert_eq!(t.model.uses_net(), net, "{}", t.name);
                 }
             }

@@ -30,11 +30,12 @@ fn main() {
         .position(|a| a == "--peer")
         .map(|i| args[i + 1].clone());
     // A site's network and state, as the CLI takes them (experiments).
+    let mut models = medzip_codec::Models::embedded();
     if let Ok(p) = std::env::var("MEDZIP_CONTEXT_NET") {
-        medzip_codec::trained::use_site_net(&std::fs::read(p).unwrap()).unwrap();
+        models = models.with_site_net(&std::fs::read(p).unwrap()).unwrap();
     }
     if let Ok(p) = std::env::var("MEDZIP_CONTEXT_STATE") {
-        medzip_codec::trained::use_site_state(&std::fs::read(p).unwrap()).unwrap();
+        models = models.with_site_state(&std::fs::read(p).unwrap()).unwrap();
     }
     let only = args
         .iter()
@@ -76,11 +77,13 @@ fn main() {
                 } else {
                     medzip_codec::Residual::Context
                 },
+                models: models.clone(),
                 ..Options::default()
             };
             let f = medzip_codec::compress(&l.image, &l.meta, &opts).unwrap();
             if decode {
-                let (img, _) = medzip_codec::decompress(&f, &Limits::default(), None).unwrap();
+                let (img, _) =
+                    medzip_codec::decompress_with(&f, &Limits::default(), None, &models).unwrap();
                 assert_eq!(img, l.image, "{k}");
             }
             let px = l.image.data.len() as f64;

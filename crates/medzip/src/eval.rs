@@ -69,9 +69,12 @@ const METHODS: [&str; 4] = [
     "context coder",
 ];
 
-fn model_list(args: &EvalArgs) -> Result<Vec<&'static AePrior>> {
+fn model_list(args: &EvalArgs) -> Result<Vec<crate::PriorModel>> {
     if args.models.is_empty() {
-        return Ok(medzip_codec::priors::embedded().iter().collect());
+        return Ok(medzip_codec::priors::embedded()
+            .iter()
+            .map(crate::PriorModel::Embedded)
+            .collect());
     }
     args.models.iter().map(|m| crate::load_prior(m)).collect()
 }
@@ -88,7 +91,7 @@ fn quantized_error_bits(u: &[i32], r: &[i32]) -> f64 {
     8.0 * paper::huffman_encode(&q, None).len() as f64
 }
 
-pub fn run(args: EvalArgs, quiet: bool) -> Result<()> {
+pub fn run(args: EvalArgs, limits: &medzip_codec::Limits, quiet: bool) -> Result<()> {
     let mut files = medzip_train::data::list_images(&args.dir)?;
     if let Some(l) = &args.list {
         let text =
@@ -124,7 +127,8 @@ pub fn run(args: EvalArgs, quiet: bool) -> Result<()> {
             pf.path.display()
         );
     }
-    let models = model_list(&args)?;
+    let owned = model_list(&args)?;
+    let models: Vec<&AePrior> = owned.iter().map(crate::PriorModel::get).collect();
     anyhow::ensure!(
         !models.is_empty(),
         "no models: this build embeds none; pass --model FILE"
@@ -175,7 +179,7 @@ pub fn run(args: EvalArgs, quiet: bool) -> Result<()> {
                 };
                 let meta = medzip_codec::Metadata::raw();
                 let file = medzip_codec::compress_with_prior(img, &meta, &opts, Some(*m))?;
-                let (back, _) = medzip_codec::decompress(&file, &crate::limits(), Some(*m))?;
+                let (back, _) = medzip_codec::decompress(&file, limits, Some(*m))?;
                 anyhow::ensure!(
                     back == *img,
                     "context coder with {} did not round-trip",

@@ -45,32 +45,61 @@ struct Cli {
     max_pixels: u64,
 }
 
-/// Decoding limits for this run (set once from the command line).
-static LIMITS: std::sync::OnceLock<Limits> = std::sync::OnceLock::new();
-
-fn limits() -> Limits {
-    LIMITS.get().copied().unwrap_or_default()
+/// What a command codes with, from its flags: passed to each job, so that
+/// nothing in the process is global.
+struct Ctx {
+    /// Decoding limits (`--max-pixels`).
+    limits: Limits,
+    /// The autoencoder prior asked for (`--model`).
+    prior: Option<PriorModel>,
+    /// The context models: the embedded ones and a site's.
+    models: medzip_codec::Models,
 }
 
-/// The autoencoder prior of this run, if one was asked for.
-static PRIOR: std::sync::OnceLock<Option<&'static AePrior>> = std::sync::OnceLock::new();
+impl Ctx {
+    fn new(limits: Limits) -> Ctx {
+        Ctx {
+            limits,
+            prior: None,
+            models: medzip_codec::Models::embedded(),
+        }
+    }
 
-fn set_prior(p: Option<&'static AePrior>) {
-    let _ = PRIOR.set(p);
+    fn prior(&self) -> Option<&dyn medzip_codec::Prior> {
+        self.prior
+            .as_ref()
+            .map(|p| p.get() as &dyn medzip_codec::Prior)
+    }
+
+    fn decompress(&self, bytes: &[u8]) -> Result<(medzip_codec::Image, medzip_codec::Metadata)> {
+        Ok(medzip_codec::decompress_with(
+            bytes,
+            &self.limits,
+            self.prior(),
+            &self.models,
+        )?)
+    }
 }
 
-fn prior() -> Option<&'static dyn medzip_codec::Prior> {
-    PRIOR
-        .get()
-        .copied()
-        .flatten()
-        .map(|p| p as &dyn medzip_codec::Prior)
+/// An autoencoder prior: embedded, or read from a model file.
+enum PriorModel {
+    Embedded(&'static AePrior),
+    File(Box<AePrior>),
+}
+
+impl PriorModel {
+    fn get(&self) -> &AePrior {
+        match self {
+            PriorModel::Embedded(p) => p,
+            PriorModel::File(p) => p,
+        }
+    }
 }
 
 /// An embedded model by name, or a model file.
-fn load_prior(s: &str) -> Result<&'static AePrior> {
+fn load_prior(s: &str) -> Result<PriorModel> {
     if let Some(p) = medzip_codec::priors::by_name(s) {
-        return Ok(p);
+        return Ok(PriorModel::Embedded(p));
     }
     let path = Path::new(s);
     if !path.exists() {
@@ -81,7 +110,7 @@ fn load_prior(s: &str) -> Result<&'static AePrior> {
     }
     let b = std::fs::read(path).with_context(|| format!("cannot read {s}"))?;
     let p = AePrior::from_bytes(&b).with_context(|| format!("{s}: not a medzip model"))?;
-    Ok(Box::leak(Box::new(p)))
+    Ok(PriorModel::File(Box::new(p)))
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -138,21 +167,26 @@ struct SiteArgs {
 }
 
 impl SiteArgs {
-    /// Registers the site's models. `coding_with_net`: for an encoder,
-    /// whether it codes with a network (the state must be for that coder).
-    fn apply(&self, coding_with_net: Option<bool>) -> Result<()> {
+    /// The embedded models with the site's. `coding_with_net`: for an
+    /// encoder, whether it codes with a network (the state must be for
+    /// that coder).
+    fn models(&self, coding_with_net: Option<bool>) -> Result<medzip_codec::Models> {
+        let mut models = medzip_codec::Models::embedded();
         let read =
             |p: &Path| std::fs::read(p).with_context(|| format!("cannot read {}", p.display()));
         if let Some(p) = &self.context_net {
             if coding_with_net == Some(false) {
                 bail!("--context-net and --no-net contradict each other");
             }
-            medzip_codec::trained::use_site_net(&read(p)?)
+            models = models
+                .with_site_net(&read(p)?)
                 .with_context(|| p.display().to_string())?;
         }
         if let Some(p) = &self.context_state {
-            let t = medzip_codec::trained::use_site_state(&read(p)?)
+            models = models
+                .with_site_state(&read(p)?)
                 .with_context(|| p.display().to_string())?;
+            let t = models.site_state().expect("just given");
             match coding_with_net {
                 Some(true) if !t.model.uses_net() => bail!(
                     "{} was trained without a context network (train-context --net NET), or code with --no-net",
@@ -165,7 +199,7 @@ impl SiteArgs {
                 _ => {}
             }
         }
-        Ok(())
+        Ok(models)
     }
 }
 
@@ -376,7 +410,7 @@ fn set_threads(n: usize) -> Result<()> {
 
 /// Runs the command; `Ok(false)` when some input failed.
 fn run(cli: Cli) -> Result<bool> {
-    let _ = LIMITS.set(Limits {
+    let mut ctx = Ctx::new(Limits {
         max_pixels: cli.max_pixels,
         ..Limits::default()
     });
@@ -418,17 +452,17 @@ fn run(cli: Cli) -> Result<bool> {
                 bail!("-e 2 codes without a context network: leave out --context-net, or use -e 3");
             }
             let no_net = no_net || effort == 2;
-            site.apply(Some(!no_net))?;
-            let prior = model.as_deref().map(load_prior).transpose()?;
-            set_prior(prior);
+            ctx.models = site.models(Some(!no_net))?;
+            ctx.prior = model.as_deref().map(load_prior).transpose()?;
             set_threads(out.threads)?;
             let opts = Options {
                 residual,
                 stripe_pixels: stripe_pixels.max(1),
                 trained: !untrained,
                 net: !no_net,
+                models: ctx.models.clone(),
             };
-            let job = |inp: &Path| compress_one(inp, &out, &opts, verify);
+            let job = |inp: &Path| compress_one(inp, &out, &opts, verify, &ctx);
             Ok(for_each(&inputs, &out, cli.quiet, "compressing", job))
         }
         Cmd::Decompress {
@@ -438,20 +472,19 @@ fn run(cli: Cli) -> Result<bool> {
             site,
             to,
         } => {
-            site.apply(None)?;
-            let prior = model
+            ctx.models = site.models(None)?;
+            ctx.prior = model
                 .map(|p| load_prior(&p.to_string_lossy()))
                 .transpose()?;
-            set_prior(prior);
             set_threads(out.threads)?;
             Ok(for_each(&inputs, &out, cli.quiet, "decompressing", |inp| {
-                decompress_one(inp, &out, to)
+                decompress_one(inp, &out, to, &ctx)
             }))
         }
         Cmd::Info { inputs, json } => {
             let mut ok = true;
             for p in &inputs {
-                match info(p, json) {
+                match info(p, json, &ctx) {
                     Ok(s) => println!("{s}"),
                     Err(e) => {
                         eprintln!("medzip: {}: {e:#}", p.display());
@@ -466,8 +499,8 @@ fn run(cli: Cli) -> Result<bool> {
             original,
             site,
         } => {
-            site.apply(None)?;
-            verify_pair(&mdz, &original)?;
+            ctx.models = site.models(None)?;
+            verify_pair(&mdz, &original, &ctx)?;
             if !cli.quiet {
                 println!(
                     "{}: OK, decodes to exactly {}",
@@ -537,7 +570,7 @@ fn run(cli: Cli) -> Result<bool> {
         }
         #[cfg(feature = "train")]
         Cmd::Eval(a) => {
-            eval::run(a, cli.quiet)?;
+            eval::run(a, &ctx.limits, cli.quiet)?;
             Ok(true)
         }
         Cmd::Plot { runs, out } => {
@@ -706,7 +739,13 @@ fn check_same(
     Ok(())
 }
 
-fn compress_one(inp: &Path, out: &OutArgs, opts: &Options, verify: bool) -> Result<String> {
+fn compress_one(
+    inp: &Path,
+    out: &OutArgs,
+    opts: &Options,
+    verify: bool,
+    ctx: &Ctx,
+) -> Result<String> {
     let t = Instant::now();
     let dst = output_path(inp, out, |n| format!("{n}.mdz"));
     if out.skip_existing && dst.exists() {
@@ -717,9 +756,9 @@ fn compress_one(inp: &Path, out: &OutArgs, opts: &Options, verify: bool) -> Resu
         ));
     }
     let (original, loaded) = read_input(inp)?;
-    let mdz = medzip_codec::compress_with_prior(&loaded.image, &loaded.meta, opts, prior())?;
+    let mdz = medzip_codec::compress_with_prior(&loaded.image, &loaded.meta, opts, ctx.prior())?;
     if verify {
-        let (img, meta) = medzip_codec::decompress(&mdz, &limits(), prior())?;
+        let (img, meta) = ctx.decompress(&mdz)?;
         let rebuilt = medzip_io::write(&img, &meta)
             .context("verification failed: the source file does not rebuild")?;
         check_same(&img, &meta, &rebuilt, &original, &loaded)
@@ -749,16 +788,22 @@ fn compress_one(inp: &Path, out: &OutArgs, opts: &Options, verify: bool) -> Resu
     ))
 }
 
-fn decode_file(p: &Path) -> Result<(medzip_codec::Image, medzip_codec::Metadata, Vec<u8>)> {
+fn decode_file(
+    p: &Path,
+    ctx: &Ctx,
+) -> Result<(medzip_codec::Image, medzip_codec::Metadata, Vec<u8>)> {
     let bytes = std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?;
-    let (img, meta) = medzip_codec::decompress(&bytes, &limits(), prior())?;
+    let (img, meta) = ctx.decompress(&bytes)?;
     let file = medzip_io::write(&img, &meta)?;
     Ok((img, meta, file))
 }
 
-fn decompress_one(inp: &Path, out: &OutArgs, to: Option<ToKind>) -> Result<String> {
+fn decompress_one(inp: &Path, out: &OutArgs, to: Option<ToKind>, ctx: &Ctx) -> Result<String> {
     let bytes = std::fs::read(inp).with_context(|| format!("cannot read {}", inp.display()))?;
-    let read_kind = medzip_codec::inspect(&bytes, &limits())?.header.desc.source;
+    let read_kind = medzip_codec::inspect(&bytes, &ctx.limits)?
+        .header
+        .desc
+        .source;
     // The kind to write: asked for, or named by -o's extension (raw
     // pixels are written as PNG in any case).
     let named = out
@@ -793,7 +838,7 @@ fn decompress_one(inp: &Path, out: &OutArgs, to: Option<ToKind>) -> Result<Strin
             dst.display()
         ));
     }
-    let (img, meta) = medzip_codec::decompress(&bytes, &limits(), prior())?;
+    let (img, meta) = ctx.decompress(&bytes)?;
     let file = match to {
         Some(k) => medzip_io::write_as(&img, k, meta.photometric)?,
         None => medzip_io::write(&img, &meta)?,
@@ -802,8 +847,8 @@ fn decompress_one(inp: &Path, out: &OutArgs, to: Option<ToKind>) -> Result<Strin
     Ok(String::new())
 }
 
-fn verify_pair(mdz: &Path, original: &Path) -> Result<()> {
-    let (img, meta, file) = decode_file(mdz)?;
+fn verify_pair(mdz: &Path, original: &Path, ctx: &Ctx) -> Result<()> {
+    let (img, meta, file) = decode_file(mdz, ctx)?;
     let (bytes, orig) = read_input(original)?;
     check_same(&img, &meta, &file, &bytes, &orig).with_context(|| {
         format!(
@@ -814,9 +859,9 @@ fn verify_pair(mdz: &Path, original: &Path) -> Result<()> {
     })
 }
 
-fn info(p: &Path, json: bool) -> Result<String> {
+fn info(p: &Path, json: bool, ctx: &Ctx) -> Result<String> {
     let bytes = std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?;
-    let c = medzip_codec::inspect(&bytes, &limits())?;
+    let c = medzip_codec::inspect(&bytes, &ctx.limits)?;
     let d = &c.header.desc;
     // The coder, and the fast coder's configuration.
     let fast = medzip_codec::fast_config_of(&c);
@@ -835,13 +880,10 @@ fn info(p: &Path, json: bool) -> Result<String> {
         let entry = &id[i + 2..end];
         // Embedded models are named.
         let (kind, name) = match id[i] {
-            b'C' => (
-                "context state".to_string(),
-                medzip_codec::trained::state_name(entry),
-            ),
+            b'C' => ("context state".to_string(), ctx.models.state_name(entry)),
             b'N' => (
                 "context network".to_string(),
-                medzip_codec::trained::net_by_id(entry).map(|n| n.name),
+                ctx.models.net_by_id(entry).map(|n| n.name),
             ),
             b'A' => ("autoencoder".to_string(), None),
             t => (format!("unknown kind {:?}", t as char), None),

@@ -289,6 +289,7 @@ fn golden_files_decode_and_encoding_is_unchanged() {
     let name = "golden_8u_kermany256_snet.mdz";
     check_golden(&dir, &table, name, &k256, &Options::default(), None);
     // Which pair each default-coded 8-bit golden file names.
+    let models = medzip_codec::Models::embedded();
     for (name, pair) in [
         ("golden_8u_kermany256_snet.mdz", ["cm8s", "ctx8s"]),
         ("golden_8u_context_snet.mdz", ["cm8s", "ctx8s"]),
@@ -300,8 +301,8 @@ fn golden_files_decode_and_encoding_is_unchanged() {
             .unwrap()
             .into_iter()
             .map(|(kind, id)| match kind {
-                b'C' => medzip_codec::trained::state_name(id).unwrap(),
-                _ => medzip_codec::trained::net_by_id(id).unwrap().name,
+                b'C' => models.state_name(id).unwrap(),
+                _ => models.net_by_id(id).unwrap().name,
             })
             .collect();
         assert_eq!(names, pair, "{name}");
@@ -980,4 +981,62 @@ fn the_bench_of_the_samples_runs_at_every_level() {
         assert_eq!(rows, 1 + samples - skipped + 1, "-e {level}: {out}");
     }
     assert_ne!(run(&["bench", s(&samples()), "-e", "4"]).0, 0);
+}
+
+#[allow(dead_code)]
+#[path = "../examples/two_sites.rs"]
+mod two_sites;
+
+#[test]
+fn two_sites_models_in_two_threads_give_the_cli_bytes() {
+    let d = tmpdir("two_sites");
+    // Two "sites": states trained on different images (no network needed).
+    let mut states = Vec::new();
+    for (site, img) in [
+        ("a", "kermany256_IM-0199-0001.png"),
+        ("b", "kermany256_person1340_virus_2312.png"),
+    ] {
+        let data = d.join(format!("data_{site}"));
+        std::fs::create_dir_all(&data).unwrap();
+        std::fs::copy(samples().join(img), data.join(img)).unwrap();
+        let state = d.join(format!("{site}.state.z"));
+        let (code, _, err) = run(&[
+            "train-context",
+            "--data",
+            s(&data),
+            "--bits",
+            "8",
+            "--out",
+            s(&state),
+        ]);
+        assert_eq!(code, 0, "{err}");
+        states.push(state);
+    }
+    let image = samples().join("mr12_suyashkumar_3.dcm");
+    let image8 = samples().join("kermany256_person1340_virus_2312.png");
+    for img in [&image8, &image] {
+        let out = d.join("lib");
+        let files = two_sites::run(&states[0], &states[1], img, &out).unwrap();
+        assert_ne!(files[0], files[1], "the two sites' states were both used");
+        for (state, lib) in states.iter().zip(&files) {
+            let cli = d.join("cli.mdz");
+            let (code, _, err) = run(&[
+                "compress",
+                "-e",
+                "2",
+                "--context-state",
+                s(state),
+                s(img),
+                "-o",
+                s(&cli),
+                "--force",
+            ]);
+            assert_eq!(code, 0, "{err}");
+            assert!(
+                std::fs::read(&cli).unwrap() == *lib,
+                "{}: the library and the CLI made different files",
+                img.display()
+            );
+        }
+    }
 }
