@@ -8,9 +8,12 @@
 //! assert_eq!(back, img);
 //! ```
 //!
-//! Residual coders: the context-model coder ([`cm`], the default) and the
-//! seed paper's exact-delta paths ([`paper`]: Huffman, PNG). A prior
-//! reconstruction (from an autoencoder, see [`Prior`]) plugs in as context.
+//! Residual coders: the context-model coder ([`cm`], the default), the fast
+//! coder ([`fast`], effort level 1) and the seed paper's exact-delta paths
+//! ([`paper`]: Huffman, PNG). A prior reconstruction (from an autoencoder,
+//! see [`Prior`]) plugs in as context. The context models a coder may use
+//! (the embedded ones, a site's) are a value, [`Models`], passed in
+//! [`Options::models`] and to [`decompress_with`].
 
 pub mod cm;
 pub mod fast;

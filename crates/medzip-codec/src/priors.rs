@@ -9,7 +9,7 @@
 //! mantissa bit and raw low bits (`UintCoder`): a few hundred bytes
 //! instead of the paper's 32 bits per float.
 //!
-//! Embedded models (`models/*.mzae`, commands in `models/README.md`) are
+//! Embedded models (`models/*.mzae.z`, deflated; commands in `models/README.md`) are
 //! found by name (`--model cnn2`) or by the id a file names; a model file
 //! can also be loaded at run time ([`AePrior::from_bytes`]).
 

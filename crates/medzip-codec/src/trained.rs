@@ -81,8 +81,8 @@ fn unpack(name: &'static str, z: &[u8], id: Option<[u8; 8]>) -> Option<Trained> 
 }
 
 /// The embedded states: name, deflated bytes, and id — recorded here so
-/// that a decoder inflates only the state its file names (inflating all
-/// four took most of the time of decoding a small image); a test checks
+/// that a decoder inflates only the state its file names (inflating every
+/// state would take most of the time of decoding a small image); a test checks
 /// each id against the state's bytes.
 const EMBEDDED: [(&str, &[u8], [u8; 8]); 7] = [
     ("cm8", CM8, hex8("1191ebd0f0ef9c33")),

@@ -167,7 +167,7 @@ pub struct Dictionary {
 impl Dictionary {
     /// Primes a model with `bytes`: all of them enter the match model's
     /// history (and the byte history and position the contexts are made
-    /// of); the last [`FULL_PRIME`] also train every adaptive model, as
+    /// of); the last `FULL_PRIME` bytes also train every adaptive model, as
     /// coding them would (the whole model over a large dictionary costs
     /// about 0.4 µs per byte).
     pub fn new(bytes: &[u8]) -> Dictionary {

@@ -1,7 +1,7 @@
 //! Image I/O for medzip: PNG, PGM, TIFF and DICOM in and out.
 //!
 //! [`read`] turns file bytes into an [`Image`] plus the [`Metadata`] needed
-//! to rebuild the file; [`write`] does the reverse. What comes back:
+//! to rebuild the file; [`write()`] does the reverse. What comes back:
 //!
 //! * **PNG** (gray 1/2/4/8/16-bit; RGB/RGBA whose three channels are equal
 //!   and whose alpha is opaque are gray): a grayscale PNG with the same bit
@@ -19,7 +19,7 @@
 //! A colour image (channels that differ) is refused with a clear error.
 //!
 //! [`detect`] never guesses in a way that can drop data: `DICM` at byte 128
-//! is DICOM whatever the preamble holds. [`read`] and [`write`] run each
+//! is DICOM whatever the preamble holds. [`read`] and [`write()`] run each
 //! file in isolation ([`isolate`]): a panic in a third-party decoder is that
 //! file's error.
 

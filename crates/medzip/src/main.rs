@@ -160,8 +160,8 @@ struct SiteArgs {
     /// Context network file (made by `medzip train-net`).
     #[arg(long, value_name = "FILE", env = "MEDZIP_CONTEXT_NET")]
     context_net: Option<PathBuf>,
-    /// Context-model state file (made by `medzip train-context`; with
-    /// `--net` when the network is used).
+    /// Context-model state file (made by `medzip train-context`, given
+    /// `--net NET` there when coding with the network `--context-net NET`).
     #[arg(long, value_name = "FILE", env = "MEDZIP_CONTEXT_STATE")]
     context_state: Option<PathBuf>,
 }
@@ -363,7 +363,7 @@ enum Cmd {
         /// Run folders (made by `medzip train`).
         #[arg(required = true)]
         runs: Vec<PathBuf>,
-        /// Output folder for curves-<run>.png.
+        /// Output folder for `curves-RUN.png`.
         #[arg(long)]
         out: PathBuf,
     },
