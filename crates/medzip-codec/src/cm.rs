@@ -28,7 +28,6 @@
 
 use crate::logistic::{scale_by, Dist};
 use medzip_entropy::{Apm, BinDecoder, BinEncoder, BitModel, Mixer2, State, LANES};
-use std::cell::RefCell;
 
 /// A binary coder seen from the modelling code: the encoder codes `bit` and
 /// returns it; the decoder ignores `bit` and returns what it decodes.
@@ -264,7 +263,20 @@ pub struct Stripe<'a> {
     /// The learned context network, if used.
     pub net: Option<&'a CtxNet>,
     /// Collects the network's training samples (encoder-side passes only).
-    pub trace: Option<&'a RefCell<Trace>>,
+    #[cfg(feature = "train")]
+    pub trace: Option<&'a std::cell::RefCell<Trace>>,
+}
+
+impl Stripe<'_> {
+    /// Whether this pass collects training samples (never without the
+    /// `train` feature: the decoder's loop carries no training hook).
+    #[inline(always)]
+    fn tracing(&self) -> bool {
+        #[cfg(feature = "train")]
+        return self.trace.is_some();
+        #[cfg(not(feature = "train"))]
+        false
+    }
 }
 
 /// Features computed per pixel: a network takes the first 32 (the first
@@ -346,6 +358,7 @@ impl CtxNet {
 
 /// Training samples of the context network: features and targets of every
 /// `stride`-th pixel.
+#[cfg(feature = "train")]
 #[derive(Default)]
 pub struct Trace {
     pub stride: u32,
@@ -355,6 +368,7 @@ pub struct Trace {
     pub targets: Vec<(i32, i32)>,
 }
 
+#[cfg(feature = "train")]
 impl Trace {
     pub fn new(stride: u32) -> Trace {
         Trace {
@@ -568,7 +582,7 @@ fn code_stripe_impl<IO: BitIo>(io: &mut IO, s: &Stripe, px: &mut [i32], m: &mut 
             let norm8 = 8 * energy as i64 + 16;
             // (A block, not a closure: a closure is compiled out of line,
             // without the AVX2 of this function.)
-            let feats = if s.net.is_some() || s.trace.is_some() {
+            let feats = if s.net.is_some() || s.tracing() {
                 let inv = (1i64 << 28) / norm8;
                 let f = |v8: i32| ((v8 as i64 * inv) >> 20).clamp(-4095, 4095) as i16;
                 let mut v = [0i16; NF];
@@ -665,6 +679,7 @@ fn code_stripe_impl<IO: BitIo>(io: &mut IO, s: &Stripe, px: &mut [i32], m: &mut 
                 perr_prior[cur + x] = (r8 - 8 * xv).unsigned_abs();
             }
             res[cur + x] = xv - ((pred8 + 4) >> 3);
+            #[cfg(feature = "train")]
             if let (Some(t), Some(f)) = (s.trace, &feats) {
                 let mut t = t.borrow_mut();
                 t.count += 1;

@@ -57,6 +57,9 @@ pub enum Error {
     /// The caller asked for something invalid.
     #[error("invalid parameter: {0}")]
     InvalidParameter(String),
+    /// An image whose size, depth or samples do not fit together.
+    #[error("invalid image: {0}")]
+    InvalidImage(String),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -514,6 +517,130 @@ impl<'a> Reader<'a> {
             ));
         }
         Ok(())
+    }
+}
+
+/// A grayscale image: `width × height` samples in row order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Image {
+    pub width: u32,
+    pub height: u32,
+    /// Significant bits per sample, 1–16.
+    pub bits: u8,
+    /// Samples are two's complement values in `−2^(bits−1) .. 2^(bits−1)`.
+    pub signed: bool,
+    /// Sample values (negative only when `signed`).
+    pub data: Vec<i32>,
+}
+
+impl Image {
+    /// Builds an image, checking the size and that every sample fits `bits`.
+    pub fn new(width: u32, height: u32, bits: u8, signed: bool, data: Vec<i32>) -> Result<Self> {
+        let img = Image {
+            width,
+            height,
+            bits,
+            signed,
+            data,
+        };
+        img.validate()?;
+        Ok(img)
+    }
+
+    /// Smallest and largest sample value `bits`/`signed` allow.
+    pub fn range(bits: u8, signed: bool) -> (i32, i32) {
+        if signed {
+            (-(1 << (bits - 1)), (1 << (bits - 1)) - 1)
+        } else {
+            (0, (1 << bits) - 1)
+        }
+    }
+
+    /// Checks the size and that every sample fits `bits`.
+    pub fn validate(&self) -> Result<()> {
+        if !(1..=16).contains(&self.bits) {
+            return Err(Error::InvalidImage(format!(
+                "{} bits per sample (expected 1 to 16)",
+                self.bits
+            )));
+        }
+        if self.width == 0 || self.height == 0 {
+            return Err(Error::InvalidImage(format!(
+                "size {}×{}",
+                self.width, self.height
+            )));
+        }
+        let n = self.width as u64 * self.height as u64;
+        if self.data.len() as u64 != n {
+            return Err(Error::InvalidImage(format!(
+                "{} samples for {}×{} pixels",
+                self.data.len(),
+                self.width,
+                self.height
+            )));
+        }
+        let (lo, hi) = Self::range(self.bits, self.signed);
+        if let Some(v) = self.data.iter().find(|&&v| v < lo || v > hi) {
+            return Err(Error::InvalidImage(format!(
+                "sample {v} outside {lo}..={hi} for {} bits {}",
+                self.bits,
+                if self.signed { "signed" } else { "unsigned" }
+            )));
+        }
+        Ok(())
+    }
+
+    /// `pixel_hash` of the samples.
+    pub fn hash(&self) -> [u8; 32] {
+        pixel_hash(&self.data)
+    }
+
+    /// Samples shifted to the unsigned domain `0..2^bits`.
+    pub fn unsigned(&self) -> Vec<i32> {
+        let lo = Self::range(self.bits, self.signed).0;
+        self.data.iter().map(|&v| v - lo).collect()
+    }
+}
+
+/// What the source file looked like, so that decoding can rebuild it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Metadata {
+    pub photometric: Photometric,
+    pub source: SourceKind,
+    /// Sample size of the source container (8 or 16).
+    pub container_bits: u8,
+    /// Source-rebuild bytes (e.g. the DICOM file minus its pixel data).
+    pub source_data: Vec<u8>,
+    /// SHA-256 of the file decoding must rebuild byte for byte.
+    pub file_sha256: Option<[u8; 32]>,
+    /// Id of the model used (empty without a prior).
+    pub model_id: Vec<u8>,
+}
+
+impl Metadata {
+    /// What a parsed container says of its source file (no pixel decoding).
+    pub fn of(c: &Container) -> Self {
+        let d = &c.header.desc;
+        Metadata {
+            photometric: d.photometric,
+            source: d.source,
+            container_bits: d.container_bits,
+            source_data: c.source.clone(),
+            file_sha256: c.header.file_sha256,
+            model_id: c.header.model_id.clone(),
+        }
+    }
+
+    /// Metadata for raw pixels with no source file.
+    pub fn raw() -> Self {
+        Metadata {
+            photometric: Photometric::Monochrome2,
+            source: SourceKind::Raw,
+            container_bits: 16,
+            source_data: Vec::new(),
+            file_sha256: None,
+            model_id: Vec::new(),
+        }
     }
 }
 

@@ -26,8 +26,8 @@
 pub mod dicom;
 mod pgm;
 
-pub use medzip_codec::{Image, Metadata};
-use medzip_codec::{Photometric, SourceKind};
+pub use medzip_format::{Image, Metadata};
+use medzip_format::{Photometric, SourceKind};
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -39,7 +39,7 @@ pub enum Error {
     #[error("malformed {kind} file: {msg}")]
     Malformed { kind: &'static str, msg: String },
     #[error(transparent)]
-    Codec(#[from] medzip_codec::Error),
+    Format(#[from] medzip_format::Error),
     #[error("rebuilt {0} file does not match the original's SHA-256; nothing written")]
     FileHashMismatch(&'static str),
     /// A reader or writer (usually a third-party decoder) failed on this

@@ -5,7 +5,7 @@
 //! whitespace layout are not kept).
 
 use crate::{malformed, meta, Error, Loaded, Result};
-use medzip_codec::{Image, Metadata, Photometric, SourceKind};
+use medzip_format::{Image, Metadata, Photometric, SourceKind};
 
 const KIND: &str = "PGM";
 

@@ -19,7 +19,7 @@
 //! what comes back, byte for byte.
 
 use crate::{malformed, meta, Error, Loaded, Result};
-use medzip_codec::{Image, Metadata, Photometric, SourceKind};
+use medzip_format::{Image, Metadata, Photometric, SourceKind};
 use parse::{Parsed, PixelData};
 
 pub mod parse;
