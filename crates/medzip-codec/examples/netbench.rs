@@ -25,7 +25,7 @@ fn main() {
         let t = Instant::now();
         for _ in 0..reps {
             for f in &feats {
-                let (mu, ls) = n.net.eval(f, &mut scratch);
+                let (mu, ls) = n.net.eval(f, medzip_codec::Simd::Auto, &mut scratch);
                 sum += (mu + ls) as i64;
             }
         }

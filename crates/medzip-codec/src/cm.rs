@@ -262,6 +262,8 @@ pub struct Stripe<'a> {
     pub prior: Option<&'a [i32]>,
     /// The learned context network, if used.
     pub net: Option<&'a CtxNet>,
+    /// The instructions the coder runs on (the same bits either way).
+    pub simd: simd::Simd,
     /// Collects the network's training samples (encoder-side passes only).
     #[cfg(feature = "train")]
     pub trace: Option<&'a std::cell::RefCell<Trace>>,
@@ -335,9 +337,15 @@ impl CtxNet {
 
     /// The network's `(μ, log2 scale)` in Q8, relative to the energy scale.
     #[inline]
-    pub fn eval(&self, f: &[i16; NF], scratch: &mut medzip_nn::mlp::Scratch) -> (i32, i32) {
+    pub fn eval(
+        &self,
+        f: &[i16; NF],
+        simd: simd::Simd,
+        scratch: &mut medzip_nn::mlp::Scratch,
+    ) -> (i32, i32) {
         let mut out = [0i16; 2];
-        self.mlp.forward(&f[..self.nin], scratch, &mut out);
+        self.mlp
+            .forward_on(simd.avx2(), &f[..self.nin], scratch, &mut out);
         let f_out = self.mlp.f_out();
         let q8 = |v: i16| {
             let v = v as i32;
@@ -383,8 +391,8 @@ impl Trace {
 /// outside `0..=maxv` (corrupt stream).
 pub fn code_stripe<IO: BitIo>(io: &mut IO, s: &Stripe, px: &mut [i32], m: &mut Model) -> bool {
     #[cfg(target_arch = "x86_64")]
-    if simd::enabled() {
-        // SAFETY: `simd::enabled` is only true when the CPU has AVX2.
+    if s.simd.avx2() {
+        // SAFETY: `Simd::avx2` is only true when the CPU has AVX2.
         return unsafe { code_stripe_avx2(io, s, px, m) };
     }
     code_stripe_impl(io, s, px, m)
@@ -624,7 +632,7 @@ fn code_stripe_impl<IO: BitIo>(io: &mut IO, s: &Stripe, px: &mut [i32], m: &mut 
             // The coding prediction and the energy bucket of the coding contexts.
             let (code8, q, s8) = match (s.net, &feats) {
                 (Some(net), Some(f)) => {
-                    let (mu, ls) = net.eval(f, &mut bufs);
+                    let (mu, ls) = net.eval(f, s.simd, &mut bufs);
                     let c8 = (pred8 as i64 + ((mu as i64 * norm8) >> 8)).clamp(0, 8 * maxv as i64);
                     let s8 = scale_by(norm8, ls).clamp(1, 1 << 30);
                     (c8 as i32, qlog(s8 as u32).min(NQ - 1), s8)

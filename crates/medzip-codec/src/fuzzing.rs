@@ -38,6 +38,7 @@ pub fn roundtrip_arbitrary(data: &[u8]) {
         trained: data[1] & 8 == 0,
         net: data[1] & 16 == 0,
         models: Default::default(),
+        simd: Default::default(),
     };
     let f = compress(&img, &Metadata::raw(), &opts).expect("encoding a valid image");
     let (back, _) = decompress(&f, &Default::default(), None).expect("decoding what was encoded");

@@ -30,6 +30,7 @@ use map::ValueMap;
 use medzip_entropy::{BinDecoder, BinEncoder};
 use medzip_format::{Container, Header, ImageDesc, Reader};
 pub use medzip_format::{Image, Limits, Metadata, Photometric, SourceKind};
+pub use medzip_nn::simd::Simd;
 use rayon::prelude::*;
 pub use trained::Models;
 
@@ -112,6 +113,8 @@ pub struct Options {
     /// The context models to code with (the embedded ones by default; a
     /// site's own network and state when given).
     pub models: Models,
+    /// The instructions the coder runs on (the same bits either way).
+    pub simd: Simd,
 }
 
 impl Default for Options {
@@ -122,6 +125,7 @@ impl Default for Options {
             trained: true,
             net: true,
             models: Models::default(),
+            simd: Simd::Auto,
         }
     }
 }
@@ -351,6 +355,7 @@ fn stripe_at<'a>(
         maxv,
         prior: prior.map(|p| &p[start..start + len]),
         net,
+        simd: Simd::Auto,
         #[cfg(feature = "train")]
         trace: None,
     }
@@ -400,7 +405,9 @@ fn encode_pixels(
                         return fast::encode_stripe(chunk, w, i * rows, maxv, cfg);
                     }
                     let mut px = chunk.to_vec();
-                    let s = stripe_at(i, rows, w, chunk.len(), maxv, prior_mapped.as_deref(), net);
+                    let mut s =
+                        stripe_at(i, rows, w, chunk.len(), maxv, prior_mapped.as_deref(), net);
+                    s.simd = opts.simd;
                     let mut enc = BinEncoder::new();
                     cm::code_stripe(&mut enc, &s, &mut px, &mut init.clone());
                     enc.finish()
@@ -426,19 +433,34 @@ pub fn decompress(
     limits: &Limits,
     prior: Option<&dyn Prior>,
 ) -> Result<(Image, Metadata)> {
-    decompress_with(bytes, limits, prior, &Models::default())
+    let opts = DecodeOptions {
+        limits: *limits,
+        ..Default::default()
+    };
+    decompress_with(bytes, prior, &opts)
 }
 
-/// [`decompress`] with the context models `models` (a file made with a
-/// site's network or state needs them).
+/// How to decode: what a file may declare, the context models its ids may
+/// name, and the instructions the coder runs on.
+#[derive(Clone, Debug, Default)]
+pub struct DecodeOptions {
+    /// Limits checked before anything is allocated.
+    pub limits: Limits,
+    /// The context models (a file made with a site's network or state
+    /// needs them).
+    pub models: Models,
+    /// The instructions the coder runs on (the same bits either way).
+    pub simd: Simd,
+}
+
+/// [`decompress`] with explicit [`DecodeOptions`].
 pub fn decompress_with(
     bytes: &[u8],
-    limits: &Limits,
     prior: Option<&dyn Prior>,
-    models: &Models,
+    opts: &DecodeOptions,
 ) -> Result<(Image, Metadata)> {
-    let c = Container::parse(bytes, limits)?;
-    let img = decode_pixels(&c, prior, models)?;
+    let c = Container::parse(bytes, &opts.limits)?;
+    let img = decode_pixels(&c, prior, opts)?;
     if !cfg!(fuzzing) && img.hash() != c.header.pixel_sha256 {
         return Err(Error::HashMismatch);
     }
@@ -474,7 +496,7 @@ pub fn residual_of(c: &Container) -> Option<Residual> {
     }
 }
 
-fn decode_pixels(c: &Container, prior: Option<&dyn Prior>, models: &Models) -> Result<Image> {
+fn decode_pixels(c: &Container, prior: Option<&dyn Prior>, opts: &DecodeOptions) -> Result<Image> {
     let d = &c.header.desc;
     let (w, h) = (d.width as usize, d.height as usize);
     let n = w * h;
@@ -579,7 +601,13 @@ fn decode_pixels(c: &Container, prior: Option<&dyn Prior>, models: &Models) -> R
                     let prior_mapped: Option<Vec<i32>> = recon
                         .as_ref()
                         .map(|rc| rc.iter().map(|&v| map.forward_nearest(v)).collect());
-                    decode_context_stripes(&stripes, prior_mapped.as_deref(), &find, models)?
+                    decode_context_stripes(
+                        &stripes,
+                        prior_mapped.as_deref(),
+                        &find,
+                        &opts.models,
+                        opts.simd,
+                    )?
                 }
             };
             value_map = Some(map);
@@ -668,6 +696,7 @@ fn decode_context_stripes<'a>(
     prior: Option<&[i32]>,
     find: &dyn Fn(u8) -> Option<&'a [u8]>,
     models: &Models,
+    simd: Simd,
 ) -> Result<Vec<i32>> {
     // A model the file names but this process lacks: refused, naming it and
     // what there is.
@@ -719,7 +748,8 @@ fn decode_context_stripes<'a>(
         ));
     }
     s.decode_each("context", |i, chunk, bytes| {
-        let st = stripe_at(i, s.rows, s.w, chunk.len(), s.maxv, prior, net);
+        let mut st = stripe_at(i, s.rows, s.w, chunk.len(), s.maxv, prior, net);
+        st.simd = simd;
         match BinDecoder::new(bytes) {
             Ok(mut dec) => {
                 cm::code_stripe(&mut dec, &st, chunk, &mut init.clone()) && !dec.failed()

@@ -23,6 +23,8 @@ use std::sync::OnceLock;
 pub struct AePrior {
     pub model: AeModel,
     id: [u8; 16],
+    /// The instructions its networks run on (the same bits either way).
+    simd: medzip_nn::simd::Simd,
 }
 
 impl AePrior {
@@ -32,7 +34,18 @@ impl AePrior {
         Ok(AePrior {
             id: model.id(),
             model,
+            simd: Default::default(),
         })
+    }
+
+    /// This model, running its networks on the instructions `simd` chooses
+    /// (the same bits; for comparing the paths).
+    pub fn on(&self, simd: medzip_nn::simd::Simd) -> AePrior {
+        AePrior {
+            model: self.model.clone(),
+            id: self.id,
+            simd,
+        }
     }
 
     pub fn name(&self) -> &str {
@@ -54,7 +67,7 @@ impl AePrior {
     /// Latent symbols of every stage for an 8-bit grid.
     pub fn latents(&self, grid: &[u8]) -> Result<Vec<Vec<i16>>> {
         self.model
-            .encode(grid)
+            .encode_with(grid, self.simd)
             .map_err(|e| Error::InvalidModel(e.to_string()))
     }
 
@@ -104,7 +117,7 @@ impl Prior for AePrior {
         let lat = self.unpack_latents(latent)?;
         let g = self
             .model
-            .decode(&lat)
+            .decode_with(&lat, self.simd)
             .map_err(|e| Error::InvalidModel(e.to_string()))?;
         Ok(from_grid(
             &g,

@@ -109,12 +109,14 @@ fn reconstruction_is_the_same_with_and_without_simd_and_across_threads() {
     let img = make(256, 256, 8, false, 9);
     for p in models() {
         let lat = p.encode_latent(&img).unwrap();
-        medzip_nn::simd::force_scalar(true);
+        let sp = p.on(medzip_nn::simd::Simd::Scalar);
         let scalar = (
-            p.encode_latent(&img).unwrap(),
-            p.reconstruct(&lat, 256, 256, 8).unwrap(),
+            sp.encode_latent(&img).unwrap(),
+            sp.reconstruct(&lat, 256, 256, 8).unwrap(),
         );
-        medzip_nn::simd::force_fast_for_test("reconstruction_is_the_same_with_and_without_simd");
+        medzip_nn::simd::Simd::note_if_scalar_only(
+            "reconstruction_is_the_same_with_and_without_simd",
+        );
         let fast = (lat.clone(), p.reconstruct(&lat, 256, 256, 8).unwrap());
         assert_eq!(scalar, fast, "{}", p.name());
         let other = std::thread::spawn(move || p.reconstruct(&lat, 256, 256, 8).unwrap())

@@ -2,7 +2,8 @@
 //! content and residual coder; corruption and truncation of whole files.
 
 use medzip_codec::{
-    compress, compress_with_prior, decompress, Image, Limits, Metadata, Options, Prior, Residual,
+    compress, compress_with_prior, decompress, decompress_with, DecodeOptions, Image, Limits,
+    Metadata, Options, Prior, Residual, Simd,
 };
 
 /// Small deterministic generator (tests must not depend on a crate's RNG stream).
@@ -306,19 +307,22 @@ fn simd_and_scalar_paths_give_the_same_bits() {
         make(97, 61, 8, false, Content::Smooth, 21),
         make(83, 47, 16, true, Content::Noise, 22),
     ];
+    Simd::note_if_scalar_only("simd_and_scalar_paths_give_the_same_bits");
+    let on = |simd| Options {
+        simd,
+        ..Options::default()
+    };
+    let decoding = |simd| DecodeOptions {
+        simd,
+        ..Default::default()
+    };
     for img in &imgs {
-        medzip_codec::cm::simd::force_scalar(true);
-        let scalar = compress(img, &Metadata::raw(), &Options::default()).unwrap();
-        medzip_codec::cm::simd::force_fast_for_test("simd_and_scalar_paths_give_the_same_bits");
-        let fast = compress(img, &Metadata::raw(), &Options::default()).unwrap();
+        let scalar = compress(img, &Metadata::raw(), &on(Simd::Scalar)).unwrap();
+        let fast = compress(img, &Metadata::raw(), &on(Simd::Auto)).unwrap();
         assert_eq!(scalar, fast);
-        medzip_codec::cm::simd::force_scalar(true);
-        assert_eq!(&decompress(&fast, &Limits::default(), None).unwrap().0, img);
-        medzip_codec::cm::simd::force_scalar(false);
-        assert_eq!(
-            &decompress(&scalar, &Limits::default(), None).unwrap().0,
-            img
-        );
+        let back = |f: &[u8], simd| decompress_with(f, None, &decoding(simd)).unwrap().0;
+        assert_eq!(&back(&fast, Simd::Scalar), img);
+        assert_eq!(&back(&scalar, Simd::Auto), img);
     }
 }
 

@@ -11,6 +11,7 @@
 //! divided by a step and rounded to integers (what a file stores); the
 //! decoder receives `symbol × step`.
 
+use crate::simd::Simd;
 use crate::{Error, Net, Result, Shape, R, W};
 use sha2::{Digest, Sha256};
 
@@ -56,8 +57,8 @@ impl Stage {
         self.encoder.check().map(|(s, _)| s.len()).unwrap_or(0)
     }
 
-    fn encode(&self, input: &[i16]) -> Result<Vec<i16>> {
-        let z = self.encoder.forward(input)?;
+    fn encode(&self, input: &[i16], simd: Simd) -> Result<Vec<i16>> {
+        let z = self.encoder.forward_with(input, simd)?;
         let step = self.step as i32;
         Ok(z.data
             .iter()
@@ -75,7 +76,7 @@ impl Stage {
 
     /// Decodes symbols and applies the output to `prev` (the previous
     /// stage's reconstruction; ignored by a sigmoid stage).
-    fn decode(&self, symbols: &[i16], prev: &[u8]) -> Result<Vec<u8>> {
+    fn decode(&self, symbols: &[i16], prev: &[u8], simd: Simd) -> Result<Vec<u8>> {
         if symbols.len() != self.latent_len() {
             return Err(Error::Shape(format!(
                 "stage expects {} latent values, got {}",
@@ -87,7 +88,7 @@ impl Stage {
             .iter()
             .map(|&s| (s as i32 * self.step as i32).clamp(i16::MIN as i32, i16::MAX as i32) as i16)
             .collect();
-        let out = self.decoder.forward(&input)?;
+        let out = self.decoder.forward_with(&input, simd)?;
         Ok(match &self.output {
             Output::Sigmoid(lut) => out
                 .data
@@ -127,6 +128,11 @@ impl AeModel {
 
     /// Latent symbols of every stage for a `size × size` 8-bit image.
     pub fn encode(&self, img: &[u8]) -> Result<Vec<Vec<i16>>> {
+        self.encode_with(img, Simd::Auto)
+    }
+
+    /// [`AeModel::encode`] on the instructions `simd` chooses (the same bits).
+    pub fn encode_with(&self, img: &[u8], simd: Simd) -> Result<Vec<Vec<i16>>> {
         self.check_image(img)?;
         let mut latents = Vec::new();
         let mut recon: Vec<u8> = Vec::new();
@@ -139,8 +145,8 @@ impl AeModel {
                     .map(|(&p, &r)| 2 * (p as i16 - r as i16))
                     .collect()
             };
-            let sym = st.encode(&input)?;
-            recon = st.decode(&sym, &recon)?;
+            let sym = st.encode(&input, simd)?;
+            recon = st.decode(&sym, &recon, simd)?;
             latents.push(sym);
         }
         Ok(latents)
@@ -148,6 +154,11 @@ impl AeModel {
 
     /// The reconstruction (`size × size`, 8-bit) from every stage's symbols.
     pub fn decode(&self, latents: &[Vec<i16>]) -> Result<Vec<u8>> {
+        self.decode_with(latents, Simd::Auto)
+    }
+
+    /// [`AeModel::decode`] on the instructions `simd` chooses (the same bits).
+    pub fn decode_with(&self, latents: &[Vec<i16>], simd: Simd) -> Result<Vec<u8>> {
         if latents.len() != self.stages.len() {
             return Err(Error::Shape(format!(
                 "model has {} stages, got {} latents",
@@ -155,12 +166,16 @@ impl AeModel {
                 latents.len()
             )));
         }
-        self.decode_stages(latents, self.stages.len())
+        self.decode_stages_with(latents, self.stages.len(), simd)
     }
 
     /// Reconstruction after only the first `n` stages (for reports and for
     /// training a later stage).
     pub fn decode_stages(&self, latents: &[Vec<i16>], n: usize) -> Result<Vec<u8>> {
+        self.decode_stages_with(latents, n, Simd::Auto)
+    }
+
+    fn decode_stages_with(&self, latents: &[Vec<i16>], n: usize, simd: Simd) -> Result<Vec<u8>> {
         if latents.len() < n.min(self.stages.len()) {
             return Err(Error::Shape(format!(
                 "{n} stages asked, {} latents given",
@@ -169,7 +184,7 @@ impl AeModel {
         }
         let mut recon = Vec::new();
         for (st, sym) in self.stages.iter().zip(latents).take(n) {
-            recon = st.decode(sym, &recon)?;
+            recon = st.decode(sym, &recon, simd)?;
         }
         Ok(recon)
     }

@@ -3,49 +3,54 @@
 //! commutative, so the AVX2 path (`vpmaddwd` + `vpaddd`, lanes summed at the
 //! end) and the scalar reference give the same bits whatever the order.
 
-/// Run-time choice of the SIMD path.
+/// Which instructions the integer kernels run. The bits are the same on
+/// either path (integer sums are exact in any order; tests compare them),
+/// so this is a speed choice, made per call, never a process-wide switch.
 pub mod simd {
-    use std::sync::atomic::{AtomicU8, Ordering};
+    use std::sync::OnceLock;
 
-    /// 0: not decided yet, 1: scalar reference, 2: AVX2.
-    static MODE: AtomicU8 = AtomicU8::new(0);
+    /// The instruction set the integer kernels use.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+    pub enum Simd {
+        /// AVX2 where the CPU has it, unless the environment variable
+        /// `MEDZIP_NO_SIMD` is set (read once per process).
+        #[default]
+        Auto,
+        /// The scalar reference only.
+        Scalar,
+    }
 
-    /// Whether the AVX2 path is used: when the CPU has it, unless
-    /// `MEDZIP_NO_SIMD` is set or [`force_scalar`] was called.
-    pub fn enabled() -> bool {
-        match MODE.load(Ordering::Relaxed) {
-            0 => {
-                let on = detect() && std::env::var_os("MEDZIP_NO_SIMD").is_none();
-                MODE.store(if on { 2 } else { 1 }, Ordering::Relaxed);
-                on
+    impl Simd {
+        /// Whether the AVX2 path runs.
+        pub fn avx2(self) -> bool {
+            self == Simd::Auto && auto()
+        }
+
+        /// For tests comparing the two paths: says on stderr when `Auto`
+        /// is the scalar path too (a CPU without AVX2, or `MEDZIP_NO_SIMD`),
+        /// so that a comparison of scalar with scalar is not taken for
+        /// more.
+        pub fn note_if_scalar_only(test: &str) {
+            if !Simd::Auto.avx2() {
+                eprintln!("{test}: no AVX2 path here: the scalar path was compared with itself");
             }
-            m => m == 2,
         }
     }
 
-    /// Whether this CPU has the AVX2 path (whatever [`force_scalar`] or
-    /// `MEDZIP_NO_SIMD` chose).
+    /// The `Auto` choice: the CPU's features and the environment, looked
+    /// up once (an immutable cache, not a switch).
+    fn auto() -> bool {
+        static AUTO: OnceLock<bool> = OnceLock::new();
+        *AUTO.get_or_init(|| available() && std::env::var_os("MEDZIP_NO_SIMD").is_none())
+    }
+
+    /// Whether `Simd::Auto` uses the AVX2 path.
+    pub fn enabled() -> bool {
+        Simd::Auto.avx2()
+    }
+
+    /// Whether this CPU has the AVX2 path (whatever `MEDZIP_NO_SIMD` says).
     pub fn available() -> bool {
-        detect()
-    }
-
-    /// For tests comparing the two paths: selects the best available one and
-    /// says on stderr when that is the scalar one too (a CPU without AVX2),
-    /// so that a comparison of scalar with scalar is not taken for more.
-    pub fn force_fast_for_test(test: &str) {
-        force_scalar(false);
-        if !detect() {
-            eprintln!("{test}: this CPU has no AVX2: the scalar path was compared with itself");
-        }
-        assert_eq!(enabled(), detect());
-    }
-
-    /// Forces the scalar path (`true`) or the best available one (`false`).
-    pub fn force_scalar(scalar: bool) {
-        MODE.store(if scalar || !detect() { 1 } else { 2 }, Ordering::Relaxed);
-    }
-
-    fn detect() -> bool {
         #[cfg(target_arch = "x86_64")]
         {
             std::arch::is_x86_feature_detected!("avx2")
@@ -57,14 +62,16 @@ pub mod simd {
     }
 }
 
-/// `Σ a[i]·b[i]` over the shorter length, wrapping in `i32`.
+/// `Σ a[i]·b[i]` over the shorter length, wrapping in `i32` (the AVX2 path
+/// when `avx2`, which must come from [`simd::Simd::avx2`]).
 #[inline]
-pub fn dot(a: &[i16], b: &[i16]) -> i32 {
+pub fn dot(avx2: bool, a: &[i16], b: &[i16]) -> i32 {
     #[cfg(target_arch = "x86_64")]
-    if simd::enabled() {
+    if avx2 && simd::available() {
         // SAFETY: AVX2 was detected at run time.
         return unsafe { dot_avx2(a, b) };
     }
+    let _ = avx2;
     dot_scalar(a, b)
 }
 

@@ -116,6 +116,12 @@ pub struct Tensor {
 impl Net {
     /// Runs the network on `input` (already in the network's input format).
     pub fn forward(&self, input: &[i16]) -> Result<Tensor> {
+        self.forward_with(input, simd::Simd::Auto)
+    }
+
+    /// [`Net::forward`] on the instructions `simd` chooses (the same bits).
+    pub fn forward_with(&self, input: &[i16], simd: simd::Simd) -> Result<Tensor> {
+        let avx2 = simd.avx2();
         self.check()?;
         if input.len() != self.input.len() {
             return Err(Error::Shape(format!(
@@ -130,7 +136,7 @@ impl Net {
             data: input.to_vec(),
         };
         for l in &self.layers {
-            t = apply(l, &t);
+            t = apply(l, &t, avx2);
         }
         Ok(t)
     }
@@ -263,14 +269,14 @@ fn finish(acc: i32, bias: i32, shift: u32, leaky: bool, bound: i16) -> i16 {
     y.clamp(-(bound as i64), bound as i64) as i16
 }
 
-fn apply(l: &Layer, t: &Tensor) -> Tensor {
+fn apply(l: &Layer, t: &Tensor, avx2: bool) -> Tensor {
     let s = t.shape;
     match l {
-        Layer::Conv3(p) => conv3(p, t),
+        Layer::Conv3(p) => conv3(p, t, avx2),
         Layer::Dense(p) => {
             let data = (0..p.outs)
                 .map(|o| {
-                    let acc = dot(&p.w[o * p.fan_in..(o + 1) * p.fan_in], &t.data);
+                    let acc = dot(avx2, &p.w[o * p.fan_in..(o + 1) * p.fan_in], &t.data);
                     let shift = shift(t.frac, p.w_frac[o], p.f_out);
                     finish(acc, p.bias[o], shift, p.leaky, p.bound)
                 })
@@ -337,7 +343,7 @@ fn apply(l: &Layer, t: &Tensor) -> Tensor {
 /// 3×3 convolution with zero padding: builds each output pixel's patch
 /// (`[cin][ky][kx]`, the weights' order) and takes one dot product per
 /// output channel.
-fn conv3(p: &Weighted, t: &Tensor) -> Tensor {
+fn conv3(p: &Weighted, t: &Tensor, avx2: bool) -> Tensor {
     let s = t.shape;
     let (h, w, cin) = (s.h, s.w, s.c);
     let k = cin * 9;
@@ -366,7 +372,7 @@ fn conv3(p: &Weighted, t: &Tensor) -> Tensor {
                 }
             }
             for o in 0..p.outs {
-                let acc = dot(&p.w[o * k..(o + 1) * k], &patch);
+                let acc = dot(avx2, &p.w[o * k..(o + 1) * k], &patch);
                 out[o * h * w + y * w + x] = finish(acc, p.bias[o], shifts[o], p.leaky, p.bound);
             }
         }
@@ -667,7 +673,13 @@ mod tests {
                     .map(|_| (lcg(&mut seed) % 4001 - 2000) as i16)
                     .collect(),
             };
-            assert_eq!(conv3(&p, &t).data, reference_conv(&p, &t), "{c}×{h}×{w}");
+            for avx2 in [false, true] {
+                assert_eq!(
+                    conv3(&p, &t, avx2).data,
+                    reference_conv(&p, &t),
+                    "{c}×{h}×{w}"
+                );
+            }
         }
     }
 
@@ -688,10 +700,10 @@ mod tests {
             frac: 0,
             data: (0..15).collect(),
         };
-        let p = apply(&Layer::MaxPool2, &t);
+        let p = apply(&Layer::MaxPool2, &t, false);
         assert_eq!(p.shape, Shape { c: 1, h: 1, w: 2 });
         assert_eq!(p.data, vec![6, 8]);
-        let u = apply(&Layer::Upsample2, &p);
+        let u = apply(&Layer::Upsample2, &p, false);
         assert_eq!(u.data, vec![6, 6, 8, 8, 6, 6, 8, 8]);
     }
 
@@ -718,9 +730,8 @@ mod tests {
         let net = toy_net(&mut seed);
         net.check().unwrap();
         let input: Vec<i16> = (0..120).map(|_| (lcg(&mut seed) % 512) as i16).collect();
-        simd::force_scalar(true);
-        let scalar = net.forward(&input).unwrap();
-        simd::force_fast_for_test("forward_is_the_same_with_and_without_simd");
+        let scalar = net.forward_with(&input, simd::Simd::Scalar).unwrap();
+        simd::Simd::note_if_scalar_only("forward_is_the_same_with_and_without_simd");
         let fast = net.forward(&input).unwrap();
         assert_eq!(scalar, fast);
         assert_eq!(fast.shape, Shape { c: 1, h: 12, w: 8 });

@@ -213,7 +213,7 @@ pub fn evaluate_integer(net: &medzip_codec::cm::CtxNet, t: &Trace) -> f64 {
     let mut bufs = medzip_nn::mlp::Scratch::default();
     let mut sum = 0.0;
     for (f, &(d8, norm8)) in t.feats.iter().zip(&t.targets) {
-        let (mu, ls) = net.eval(f, &mut bufs);
+        let (mu, ls) = net.eval(f, medzip_codec::Simd::Auto, &mut bufs);
         let y = d8 as f64 / norm8 as f64;
         let h = 4.0 / norm8 as f64;
         let (mu, s) = (mu as f64 / 256.0, (ls as f64 / 256.0).exp2());

@@ -11,7 +11,7 @@
 //! `MEDZIP_CONTEXT_NET` / `MEDZIP_CONTEXT_STATE` name a site's network and
 //! state, as for the CLI.
 
-use medzip_codec::{Limits, Options};
+use medzip_codec::Options;
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -82,8 +82,11 @@ fn main() {
             };
             let f = medzip_codec::compress(&l.image, &l.meta, &opts).unwrap();
             if decode {
-                let (img, _) =
-                    medzip_codec::decompress_with(&f, &Limits::default(), None, &models).unwrap();
+                let dec = medzip_codec::DecodeOptions {
+                    models: models.clone(),
+                    ..Default::default()
+                };
+                let (img, _) = medzip_codec::decompress_with(&f, None, &dec).unwrap();
                 assert_eq!(img, l.image, "{k}");
             }
             let px = l.image.data.len() as f64;

@@ -13,8 +13,16 @@
 //! `medzip compress -e 2 --context-state a.state.z IMAGE` (and `b`), which
 //! `crates/medzip/tests/cli.rs` checks. Only the public API is used.
 
-use medzip_codec::{Limits, Models, Options};
+use medzip_codec::{DecodeOptions, Models, Options};
 use std::path::Path;
+
+/// Decoding with `models` (default limits, SIMD where the CPU has it).
+fn decoding(models: &Models) -> DecodeOptions {
+    DecodeOptions {
+        models: models.clone(),
+        ..Default::default()
+    }
+}
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
@@ -41,8 +49,7 @@ pub fn run(state_a: &Path, state_b: &Path, image: &Path, out: &Path) -> Result<[
                     ..Options::default()
                 };
                 let mdz = medzip_codec::compress(&loaded.image, &loaded.meta, &opts)?;
-                let (img, _) =
-                    medzip_codec::decompress_with(&mdz, &Limits::default(), None, models)?;
+                let (img, _) = medzip_codec::decompress_with(&mdz, None, &decoding(models))?;
                 if img != loaded.image {
                     return Err("decoded pixels differ".into());
                 }
@@ -56,7 +63,7 @@ pub fn run(state_a: &Path, state_b: &Path, image: &Path, out: &Path) -> Result<[
     // A file names the state it was made with: the other site's models
     // cannot decode it.
     for (mdz, other) in [(&a, &sites[1]), (&b, &sites[0])] {
-        if medzip_codec::decompress_with(mdz, &Limits::default(), None, other).is_ok() {
+        if medzip_codec::decompress_with(mdz, None, &decoding(other)).is_ok() {
             return Err("a file decoded with the other site's models".into());
         }
     }

@@ -69,14 +69,17 @@ const METHODS: [&str; 4] = [
     "context coder",
 ];
 
-fn model_list(args: &EvalArgs) -> Result<Vec<crate::PriorModel>> {
+fn model_list(args: &EvalArgs) -> Result<Vec<crate::jobs::PriorModel>> {
     if args.models.is_empty() {
         return Ok(medzip_codec::priors::embedded()
             .iter()
-            .map(crate::PriorModel::Embedded)
+            .map(crate::jobs::PriorModel::Embedded)
             .collect());
     }
-    args.models.iter().map(|m| crate::load_prior(m)).collect()
+    args.models
+        .iter()
+        .map(|m| crate::jobs::load_prior(m))
+        .collect()
 }
 
 /// The paper's lossy variant: the error `(p − r)/255` in [−1, 1]
@@ -128,14 +131,14 @@ pub fn run(args: EvalArgs, limits: &medzip_codec::Limits, quiet: bool) -> Result
         );
     }
     let owned = model_list(&args)?;
-    let models: Vec<&AePrior> = owned.iter().map(crate::PriorModel::get).collect();
+    let models: Vec<&AePrior> = owned.iter().map(crate::jobs::PriorModel::get).collect();
     anyhow::ensure!(
         !models.is_empty(),
         "no models: this build embeds none; pass --model FILE"
     );
     let images: Vec<Image> = files
         .iter()
-        .map(|f| crate::read_input(f).map(|(_, l)| l.image))
+        .map(|f| crate::jobs::read_input(f).map(|(_, l)| l.image))
         .collect::<Result<_>>()?;
     let pixels: Vec<f64> = images.iter().map(|i| i.data.len() as f64).collect();
     let pb = if quiet {

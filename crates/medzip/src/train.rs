@@ -319,7 +319,7 @@ pub fn run_net(a: &NetArgs) -> Result<()> {
     let int_bits = ctxnet::evaluate_integer(&ctx, &val);
     let float_bits = logs.last().map_or(f64::NAN, |l| l.val_bits);
     let id = medzip_codec::trained::id_of(&bytes);
-    crate::write_atomic(a.out, &bytes, true)?;
+    crate::jobs::write_atomic(a.out, &bytes, true)?;
     let config = serde_json::json!({
         "net_id": medzip_format::hex(&id),
         "parameters": ctx.net().parameters(),
@@ -336,7 +336,7 @@ pub fn run_net(a: &NetArgs) -> Result<()> {
         "files_in_order": names,
     });
     let cfg_path = a.out.with_extension("json");
-    crate::write_atomic(
+    crate::jobs::write_atomic(
         &cfg_path,
         serde_json::to_string_pretty(&config)?.as_bytes(),
         true,

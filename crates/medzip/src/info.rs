@@ -1,0 +1,112 @@
+//! `medzip info`: what a `.mdz` file holds, as text or JSON, without
+//! decoding its pixels.
+
+use crate::jobs::Ctx;
+use anyhow::{Context, Result};
+use std::path::Path;
+
+pub(crate) fn info(p: &Path, json: bool, ctx: &Ctx) -> Result<String> {
+    let bytes = std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?;
+    let c = medzip_codec::inspect(&bytes, &ctx.limits)?;
+    let d = &c.header.desc;
+    // The coder, and the fast coder's configuration.
+    let fast = medzip_codec::fast_config_of(&c);
+    let residual = match (medzip_codec::residual_of(&c), fast) {
+        (Some(_), Some(cfg)) => cfg.describe(),
+        (Some(r), _) => r.name().to_string(),
+        (None, _) => "unknown".to_string(),
+    };
+    let bpp = 8.0 * bytes.len() as f64 / d.pixels() as f64;
+    // The model id's entries (tag, length, id), named.
+    let mut models = Vec::new();
+    let id = &c.header.model_id;
+    let mut i = 0;
+    while i + 2 <= id.len() {
+        let end = (i + 2 + id[i + 1] as usize).min(id.len());
+        let entry = &id[i + 2..end];
+        // Embedded models are named.
+        let (kind, name) = match id[i] {
+            b'C' => ("context state".to_string(), ctx.models.state_name(entry)),
+            b'N' => (
+                "context network".to_string(),
+                ctx.models.net_by_id(entry).map(|n| n.name),
+            ),
+            b'A' => ("autoencoder".to_string(), None),
+            t => (format!("unknown kind {:?}", t as char), None),
+        };
+        models.push((kind, medzip_format::hex(entry), name));
+        i = end;
+    }
+    // A DICOM header coded with the header dictionary needs it too.
+    if d.source == medzip_format::SourceKind::Dicom {
+        if let Some(id) = medzip_io::dicom::header_dictionary_of(&c.source) {
+            models.push((
+                "DICOM header dictionary".to_string(),
+                medzip_format::hex(id),
+                None,
+            ));
+        }
+    }
+    let model = if models.is_empty() {
+        "none".to_string()
+    } else {
+        models
+            .iter()
+            .map(|(k, h, n)| match n {
+                Some(n) => format!("{k} {n} ({h})"),
+                None => format!("{k} {h}"),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    // What was odd in a DICOM file's structure (kept as it was).
+    let notes = if d.source == medzip_format::SourceKind::Dicom {
+        // (A damaged header block is for decoding to report, not `info`.)
+        medzip_io::dicom::notes(&medzip_codec::Metadata::of(&c)).unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    let photometric = format!("{:?}", d.photometric).to_uppercase();
+    if json {
+        let v = serde_json::json!({
+            "file": p.display().to_string(),
+            "format_version": c.version(),
+            "width": d.width, "height": d.height,
+            "bits_stored": d.bits_stored, "signed": d.signed,
+            "photometric": photometric,
+            "source": d.source.name(), "container_bits": d.container_bits,
+            "residual": medzip_codec::residual_of(&c).map_or("unknown", |r| r.name()),
+            "fast_grid_contexts": fast.map(|cfg| cfg.grid),
+            "fast_quick_adaptation": fast.map(|cfg| cfg.quick),
+            "model_id": medzip_format::hex(&c.header.model_id),
+            "models": models.iter().map(|(k, h, n)| serde_json::json!({"kind": k, "id": h, "name": n})).collect::<Vec<_>>(),
+            "bytes": bytes.len(), "bpp": bpp,
+            "pixel_sha256": medzip_format::hex(&c.header.pixel_sha256),
+            "file_sha256": c.header.file_sha256.map(|h| medzip_format::hex(&h)),
+            "source_bytes": c.source.len(), "pixel_bytes": c.pixels.len(),
+            "notes": notes,
+        });
+        return Ok(v.to_string());
+    }
+    let notes = if notes.is_empty() {
+        String::new()
+    } else {
+        format!(", notes: {}", notes.join("; "))
+    };
+    Ok(format!(
+        "{}: {}×{} {}-bit {} {}, from {} ({}-bit container), residual {}, models: {}, {} bytes ({:.4} bpp), pixels sha256 {}{notes}",
+        p.display(),
+        d.width,
+        d.height,
+        d.bits_stored,
+        if d.signed { "signed" } else { "unsigned" },
+        photometric,
+        d.source,
+        d.container_bits,
+        residual,
+        model,
+        bytes.len(),
+        bpp,
+        medzip_format::hex(&c.header.pixel_sha256)
+    ))
+}

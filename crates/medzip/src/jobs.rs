@@ -1,0 +1,325 @@
+//! The CLI's jobs: what a command codes with ([`Ctx`]), one input at a
+//! time (compress, decompress, verify), every input in parallel with one
+//! bad file never stopping the others, and outputs written atomically.
+
+use crate::{OutArgs, ToKind};
+use anyhow::{bail, Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use medzip_codec::priors::AePrior;
+use medzip_codec::{Limits, Options};
+use rayon::prelude::*;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// What a command codes with, from its flags: passed to each job, so that
+/// nothing in the process is global.
+pub(crate) struct Ctx {
+    /// Decoding limits (`--max-pixels`).
+    pub limits: Limits,
+    /// The autoencoder prior asked for (`--model`).
+    pub prior: Option<PriorModel>,
+    /// The context models: the embedded ones and a site's.
+    pub models: medzip_codec::Models,
+}
+
+impl Ctx {
+    pub fn new(limits: Limits) -> Ctx {
+        Ctx {
+            limits,
+            prior: None,
+            models: medzip_codec::Models::embedded(),
+        }
+    }
+
+    pub fn prior(&self) -> Option<&dyn medzip_codec::Prior> {
+        self.prior
+            .as_ref()
+            .map(|p| p.get() as &dyn medzip_codec::Prior)
+    }
+
+    pub fn decompress(
+        &self,
+        bytes: &[u8],
+    ) -> Result<(medzip_codec::Image, medzip_codec::Metadata)> {
+        let opts = medzip_codec::DecodeOptions {
+            limits: self.limits,
+            models: self.models.clone(),
+            ..Default::default()
+        };
+        Ok(medzip_codec::decompress_with(bytes, self.prior(), &opts)?)
+    }
+}
+
+/// An autoencoder prior: embedded, or read from a model file.
+pub(crate) enum PriorModel {
+    Embedded(&'static AePrior),
+    File(Box<AePrior>),
+}
+
+impl PriorModel {
+    pub fn get(&self) -> &AePrior {
+        match self {
+            PriorModel::Embedded(p) => p,
+            PriorModel::File(p) => p,
+        }
+    }
+}
+
+/// An embedded model by name, or a model file.
+pub(crate) fn load_prior(s: &str) -> Result<PriorModel> {
+    if let Some(p) = medzip_codec::priors::by_name(s) {
+        return Ok(PriorModel::Embedded(p));
+    }
+    let path = Path::new(s);
+    if !path.exists() {
+        bail!(
+            "model {s:?} is neither an embedded model ({}) nor a file",
+            medzip_codec::priors::names().join(", ")
+        );
+    }
+    let b = std::fs::read(path).with_context(|| format!("cannot read {s}"))?;
+    let p = AePrior::from_bytes(&b).with_context(|| format!("{s}: not a medzip model"))?;
+    Ok(PriorModel::File(Box::new(p)))
+}
+
+/// Runs `job` on every input (in parallel), with a progress bar for many
+/// inputs; reports each failure and returns whether all succeeded.
+pub(crate) fn for_each<F>(
+    inputs: &[PathBuf],
+    out: &OutArgs,
+    quiet: bool,
+    verb: &str,
+    job: F,
+) -> bool
+where
+    F: Fn(&Path) -> Result<String> + Sync,
+{
+    if out.output.is_some() && inputs.len() > 1 {
+        eprintln!("medzip: error: -o/--output takes a single input; use --out-dir for several");
+        return false;
+    }
+    let pb = if inputs.len() > 1 && !quiet {
+        let pb = ProgressBar::new(inputs.len() as u64);
+        pb.set_style(
+            ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} files, ETA {eta}")
+                .expect("valid template")
+                .progress_chars("=> "),
+        );
+        pb.set_message(verb.to_string());
+        pb
+    } else {
+        ProgressBar::hidden()
+    };
+    let failures: usize = inputs
+        .par_iter()
+        .map(|inp| {
+            // Each input in isolation: a panic is this input's failure.
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(inp)))
+                .unwrap_or_else(|p| {
+                    let msg = medzip_io::panic_message(&*p);
+                    Err(anyhow::anyhow!("internal error ({msg}); nothing written"))
+                });
+            pb.inc(1);
+            match r {
+                Ok(msg) => {
+                    if !quiet && !msg.is_empty() {
+                        pb.suspend(|| eprintln!("{msg}"));
+                    }
+                    0
+                }
+                Err(e) => {
+                    pb.suspend(|| eprintln!("medzip: {}: {e:#}", inp.display()));
+                    1
+                }
+            }
+        })
+        .sum();
+    pb.finish_and_clear();
+    failures == 0
+}
+
+fn output_path(inp: &Path, out: &OutArgs, make_name: impl Fn(&str) -> String) -> PathBuf {
+    if let Some(o) = &out.output {
+        return o.clone();
+    }
+    let name = inp
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let dir = match &out.out_dir {
+        Some(d) => d.clone(),
+        None => inp.parent().map(Path::to_path_buf).unwrap_or_default(),
+    };
+    dir.join(make_name(&name))
+}
+
+/// Writes `bytes` to `path` without ever leaving a partial file: a
+/// temporary file in the same folder, fsynced, then renamed into place
+/// (refusing to replace an existing file unless `force`).
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8], force: bool) -> Result<()> {
+    if !force && path.exists() {
+        bail!("{} exists (use --force to replace it)", path.display());
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut b = tempfile::Builder::new();
+    b.prefix(".medzip-").suffix(".tmp");
+    // Like any file a program creates: rw for all, less the umask (a
+    // temporary file would otherwise stay owner-only once renamed).
+    #[cfg(unix)]
+    b.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    let mut tmp = b
+        .tempfile_in(&dir)
+        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+    tmp.write_all(bytes).context("write failed")?;
+    tmp.as_file().sync_all().context("fsync failed")?;
+    if force {
+        tmp.persist(path).map_err(|e| e.error)?;
+    } else {
+        tmp.persist_noclobber(path).map_err(|e| {
+            anyhow::anyhow!(
+                "{} exists or cannot be written: {}",
+                path.display(),
+                e.error
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// Reads an input file: its bytes and what medzip makes of them.
+pub(crate) fn read_input(p: &Path) -> Result<(Vec<u8>, medzip_io::Loaded)> {
+    let bytes = std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?;
+    let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
+    let loaded = medzip_io::read(&bytes, name.as_deref())?;
+    Ok((bytes, loaded))
+}
+
+pub(crate) fn compress_one(
+    inp: &Path,
+    out: &OutArgs,
+    opts: &Options,
+    verify: bool,
+    ctx: &Ctx,
+) -> Result<String> {
+    let t = Instant::now();
+    let dst = output_path(inp, out, |n| format!("{n}.mdz"));
+    if out.skip_existing && dst.exists() {
+        return Ok(format!(
+            "{}: {} exists, skipped",
+            inp.display(),
+            dst.display()
+        ));
+    }
+    let (original, loaded) = read_input(inp)?;
+    let mdz = medzip_codec::compress_with_prior(&loaded.image, &loaded.meta, opts, ctx.prior())?;
+    if verify {
+        let (img, meta) = ctx.decompress(&mdz)?;
+        let rebuilt = medzip_io::write(&img, &meta)
+            .context("verification failed: the source file does not rebuild")?;
+        medzip::same_file(&img, &meta, &rebuilt, &original, &loaded)
+            .context("verification failed (nothing written)")?;
+    }
+    write_atomic(&dst, &mdz, out.force)?;
+    if verify {
+        // What is on disk must be what was verified in memory.
+        let back =
+            std::fs::read(&dst).with_context(|| format!("cannot read back {}", dst.display()))?;
+        if back != mdz {
+            let _ = std::fs::remove_file(&dst);
+            bail!(
+                "verification failed: {} reads back differently from what was written (removed)",
+                dst.display()
+            );
+        }
+    }
+    let px = loaded.image.data.len() as f64;
+    Ok(format!(
+        "{} -> {}: {} bytes, {:.4} bpp, {:.2} s",
+        inp.display(),
+        dst.display(),
+        mdz.len(),
+        8.0 * mdz.len() as f64 / px,
+        t.elapsed().as_secs_f64()
+    ))
+}
+
+fn decode_file(
+    p: &Path,
+    ctx: &Ctx,
+) -> Result<(medzip_codec::Image, medzip_codec::Metadata, Vec<u8>)> {
+    let bytes = std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?;
+    let (img, meta) = ctx.decompress(&bytes)?;
+    let file = medzip_io::write(&img, &meta)?;
+    Ok((img, meta, file))
+}
+
+pub(crate) fn decompress_one(
+    inp: &Path,
+    out: &OutArgs,
+    to: Option<ToKind>,
+    ctx: &Ctx,
+) -> Result<String> {
+    let bytes = std::fs::read(inp).with_context(|| format!("cannot read {}", inp.display()))?;
+    let read_kind = medzip_codec::inspect(&bytes, &ctx.limits)?
+        .header
+        .desc
+        .source;
+    // The kind to write: asked for, or named by -o's extension (raw
+    // pixels are written as PNG in any case).
+    let named = out
+        .output
+        .as_deref()
+        .and_then(ToKind::of_path)
+        .map(ToKind::kind);
+    if let (Some(asked), Some(named)) = (to.map(ToKind::kind), named) {
+        if asked != named {
+            bail!(
+                "--to {} and the output's extension (a {} file) disagree",
+                asked.name(),
+                named.name()
+            );
+        }
+    }
+    let written = match read_kind {
+        medzip_codec::SourceKind::Raw => medzip_codec::SourceKind::Png,
+        k => k,
+    };
+    let to = to.map(ToKind::kind).or(named).filter(|&k| k != written);
+    let kind = to.unwrap_or(read_kind);
+    let dst = output_path(inp, out, |n| match n.strip_suffix(".mdz") {
+        Some(stem) if !stem.is_empty() && to.is_none() => stem.to_string(),
+        Some(stem) if !stem.is_empty() => format!("{stem}.{}", kind.extension()),
+        _ => format!("{n}.{}", kind.extension()),
+    });
+    if out.skip_existing && dst.exists() {
+        return Ok(format!(
+            "{}: {} exists, skipped",
+            inp.display(),
+            dst.display()
+        ));
+    }
+    let (img, meta) = ctx.decompress(&bytes)?;
+    let file = match to {
+        Some(k) => medzip_io::write_as(&img, k, meta.photometric)?,
+        None => medzip_io::write(&img, &meta)?,
+    };
+    write_atomic(&dst, &file, out.force)?;
+    Ok(String::new())
+}
+
+pub(crate) fn verify_pair(mdz: &Path, original: &Path, ctx: &Ctx) -> Result<()> {
+    let (img, meta, file) = decode_file(mdz, ctx)?;
+    let (bytes, orig) = read_input(original)?;
+    medzip::same_file(&img, &meta, &file, &bytes, &orig).with_context(|| {
+        format!(
+            "{} does not decode to {}",
+            mdz.display(),
+            original.display()
+        )
+    })
+}
