@@ -78,14 +78,24 @@ pub enum Residual {
 }
 
 impl Residual {
+    /// Every coder, by its id in the pixel section's first byte.
+    const ALL: [Residual; 4] = [
+        Residual::Context,
+        Residual::Huffman,
+        Residual::Png,
+        Residual::Fast,
+    ];
+
+    /// The coder's id: the pixel section's first byte.
     fn id(self) -> u8 {
-        match self {
-            Residual::Context => 0,
-            Residual::Huffman => 1,
-            Residual::Png => 2,
-            Residual::Fast => 3,
-        }
+        Self::ALL.iter().position(|&r| r == self).expect("listed") as u8
     }
+
+    /// The coder with this id.
+    fn from_id(id: u8) -> Option<Residual> {
+        Self::ALL.get(id as usize).copied()
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Residual::Context => "context",
@@ -149,31 +159,27 @@ impl Options {
     }
 }
 
-/// Tags of the entries of the header's model id (a list of `tag, len, id`).
-const MODEL_CONTEXT: u8 = b'C';
-const MODEL_PRIOR: u8 = b'A';
-const MODEL_NET: u8 = b'N';
+use medzip_format::model::{
+    AUTOENCODER as MODEL_PRIOR, CONTEXT as MODEL_CONTEXT, NETWORK as MODEL_NET,
+};
 
-/// The entries of a header's model id: `(kind tag, id bytes)` — `b'C'` a
-/// context-model state, `b'N'` a context network, `b'A'` an autoencoder
-/// prior; a kind this build does not know is refused by name.
+/// The entries of a header's model id ([`medzip_format::model::entries`]):
+/// `(kind tag, id bytes)`; a kind this build does not know is refused by
+/// name.
 pub fn model_entries(id: &[u8]) -> Result<Vec<(u8, &[u8])>> {
-    let mut out = Vec::new();
-    let mut r = Reader::new(id, "model id");
-    while r.remaining() > 0 {
-        let tag = r.u8()?;
-        let len = r.u8()? as usize;
-        if ![MODEL_CONTEXT, MODEL_PRIOR, MODEL_NET].contains(&tag) {
-            // A kind of model added after this build: refuse by name
-            // rather than decode without it.
-            return Err(Error::WrongModel {
-                needed: format!("of kind {:?}", tag as char),
-                available: "which this build does not know (a newer medzip made the file)".into(),
-            });
-        }
-        out.push((tag, r.bytes(len)?));
+    let entries = medzip_format::model::entries(id)?;
+    if let Some(&(tag, _)) = entries
+        .iter()
+        .find(|e| medzip_format::model::kind_name(e.0).is_none())
+    {
+        // A kind of model added after this build: refuse by name rather
+        // than decode without it.
+        return Err(Error::WrongModel {
+            needed: format!("of kind {:?}", tag as char),
+            available: "which this build does not know (a newer medzip made the file)".into(),
+        });
     }
-    Ok(out)
+    Ok(entries)
 }
 
 /// A prior reconstruction source (the autoencoders of the neural pipeline
@@ -226,8 +232,10 @@ pub fn compress_with_prior(
             let latent = p.encode_latent(img)?;
             let r = p.reconstruct(&latent, img.width, img.height, img.bits)?;
             let id = p.id();
-            model_id.extend_from_slice(&[MODEL_PRIOR, id.len().min(64) as u8]);
-            model_id.extend_from_slice(&id[..id.len().min(64)]);
+            model_id.extend(medzip_format::model::entry(
+                MODEL_PRIOR,
+                &id[..id.len().min(64)],
+            ));
             (latent, Some(r))
         }
         None => (Vec::new(), None),
@@ -245,12 +253,10 @@ pub fn compress_with_prior(
     let code = |img: &Image, net: Option<&trained::TrainedNet>, init: Option<&trained::Trained>| {
         let mut ids = Vec::new();
         if let Some(t) = init {
-            ids.extend_from_slice(&[MODEL_CONTEXT, 8]);
-            ids.extend_from_slice(&t.id);
+            ids.extend(medzip_format::model::entry(MODEL_CONTEXT, &t.id));
         }
         if let Some(n) = net {
-            ids.extend_from_slice(&[MODEL_NET, 8]);
-            ids.extend_from_slice(&n.id);
+            ids.extend(medzip_format::model::entry(MODEL_NET, &n.id));
         }
         let fresh;
         let init_model = match init {
@@ -476,7 +482,8 @@ pub fn inspect(bytes: &[u8], limits: &Limits) -> Result<Container> {
 /// from the pixel section's head without decoding pixels.
 pub fn fast_config_of(c: &Container) -> Option<fast::Config> {
     let mut r = Reader::new(&c.pixels, "PIXL");
-    if r.u8().ok()? != 3 || r.u8().ok()? != 0 || r.u32().ok()? != 0 {
+    if Residual::from_id(r.u8().ok()?)? != Residual::Fast || r.u8().ok()? != 0 || r.u32().ok()? != 0
+    {
         return None;
     }
     let (lo, hi) = Image::range(c.header.desc.bits_stored, c.header.desc.signed);
@@ -487,13 +494,7 @@ pub fn fast_config_of(c: &Container) -> Option<fast::Config> {
 
 /// Name of the residual coder used by a parsed container.
 pub fn residual_of(c: &Container) -> Option<Residual> {
-    match c.pixels.first()? {
-        0 => Some(Residual::Context),
-        1 => Some(Residual::Huffman),
-        2 => Some(Residual::Png),
-        3 => Some(Residual::Fast),
-        _ => None,
-    }
+    Residual::from_id(*c.pixels.first()?)
 }
 
 fn decode_pixels(c: &Container, prior: Option<&dyn Prior>, opts: &DecodeOptions) -> Result<Image> {
@@ -501,10 +502,16 @@ fn decode_pixels(c: &Container, prior: Option<&dyn Prior>, opts: &DecodeOptions)
     let (w, h) = (d.width as usize, d.height as usize);
     let n = w * h;
     let mut r = Reader::new(&c.pixels, "PIXL");
-    let kind = r.u8()?;
+    let id = r.u8()?;
+    let kind = Residual::from_id(id).ok_or_else(|| {
+        Error::Corrupt(format!(
+            "residual coder {id} (expected 0 to {})",
+            Residual::ALL.len() - 1
+        ))
+    })?;
     let has_prior = r.u8()?;
     let llen = r.u32()? as usize;
-    if kind == 3 && (has_prior != 0 || llen != 0) {
+    if kind == Residual::Fast && (has_prior != 0 || llen != 0) {
         return Err(Error::Corrupt(
             "the fast coder takes no prior and no latent".into(),
         ));
@@ -555,9 +562,11 @@ fn decode_pixels(c: &Container, prior: Option<&dyn Prior>, opts: &DecodeOptions)
     // The value map of the coders that map values (applied below).
     let mut value_map = None;
     let mut u = match kind {
-        1 => paper::huffman_decode(rest, n, recon.as_deref())?,
-        2 => paper::png_decode(rest, recon.as_deref(), d.width, d.height, d.bits_stored)?,
-        0 | 3 => {
+        Residual::Huffman => paper::huffman_decode(rest, n, recon.as_deref())?,
+        Residual::Png => {
+            paper::png_decode(rest, recon.as_deref(), d.width, d.height, d.bits_stored)?
+        }
+        Residual::Context | Residual::Fast => {
             let map = ValueMap::read(&mut r, 0, umax)?;
             let rows = r.u32()? as usize;
             if rows == 0 || rows > h.max(16) {
@@ -565,9 +574,9 @@ fn decode_pixels(c: &Container, prior: Option<&dyn Prior>, opts: &DecodeOptions)
                     "stripe height {rows} for an image of {h} rows"
                 )));
             }
-            // The fast coder's configuration (residual 3).
+            // The fast coder's configuration.
             let cfg = match kind {
-                3 => Some(
+                Residual::Fast => Some(
                     fast::Config::from_byte(r.u8()?)
                         .ok_or_else(|| Error::Corrupt("unknown fast-coder configuration".into()))?,
                 ),
@@ -612,11 +621,6 @@ fn decode_pixels(c: &Container, prior: Option<&dyn Prior>, opts: &DecodeOptions)
             };
             value_map = Some(map);
             px
-        }
-        k => {
-            return Err(Error::Corrupt(format!(
-                "residual coder {k} (expected 0 to 3)"
-            )))
         }
     };
     // Back from the value map, checked and shifted to the image's range:

@@ -120,24 +120,29 @@ fn embedded(i: usize) -> Option<&'static Trained> {
     S[i].get_or_init(|| unpack(name, z, Some(id))).as_ref()
 }
 
+/// The embedded state named `name`.
+fn state(name: &str) -> Option<&'static Trained> {
+    embedded(EMBEDDED.iter().position(|e| e.0 == name)?)
+}
+
 fn cm8() -> Option<&'static Trained> {
-    embedded(0)
+    state("cm8")
 }
 
 fn cm16() -> Option<&'static Trained> {
-    embedded(1)
+    state("cm16")
 }
 
 fn cm8w() -> Option<&'static Trained> {
-    embedded(4)
+    state("cm8w")
 }
 
 fn cm16w() -> Option<&'static Trained> {
-    embedded(5)
+    state("cm16w")
 }
 
 fn cm8s() -> Option<&'static Trained> {
-    embedded(6)
+    state("cm8s")
 }
 
 /// A context network (embedded, or a site's).
@@ -170,17 +175,22 @@ fn embedded_net(i: usize) -> Option<&'static TrainedNet> {
     .as_ref()
 }
 
+/// The embedded network named `name`.
+fn net(name: &str) -> Option<&'static TrainedNet> {
+    embedded_net(NETS.iter().position(|e| e.0 == name)?)
+}
+
 /// The networks the encoder uses for ≤ 8 and 9–16 bits stored.
 fn net8() -> Option<&'static TrainedNet> {
-    embedded_net(2)
+    net("ctx8w")
 }
 
 fn net16() -> Option<&'static TrainedNet> {
-    embedded_net(3)
+    net("ctx16w")
 }
 
 fn net8s() -> Option<&'static TrainedNet> {
-    embedded_net(4)
+    net("ctx8s")
 }
 
 /// Images of at most this many pixels are also tried with the pair for

@@ -38,6 +38,48 @@ pub mod tag {
     pub const END: [u8; 4] = *b"END ";
 }
 
+/// The header's model id: a list of entries `kind tag u8, length u8, id`,
+/// one per model the pixels were coded with.
+pub mod model {
+    /// A context-model state (`medzip-codec`'s trained states).
+    pub const CONTEXT: u8 = b'C';
+    /// A context network.
+    pub const NETWORK: u8 = b'N';
+    /// An autoencoder prior.
+    pub const AUTOENCODER: u8 = b'A';
+
+    /// What an entry's kind tag names, for people.
+    pub fn kind_name(tag: u8) -> Option<&'static str> {
+        match tag {
+            CONTEXT => Some("context state"),
+            NETWORK => Some("context network"),
+            AUTOENCODER => Some("autoencoder"),
+            _ => None,
+        }
+    }
+
+    /// The entries `(kind tag, id bytes)` of a model id, in order (kinds
+    /// not checked: see `medzip_codec::model_entries`).
+    pub fn entries(id: &[u8]) -> crate::Result<Vec<(u8, &[u8])>> {
+        let mut out = Vec::new();
+        let mut r = crate::Reader::new(id, "model id");
+        while r.remaining() > 0 {
+            let tag = r.u8()?;
+            let len = r.u8()? as usize;
+            out.push((tag, r.bytes(len)?));
+        }
+        Ok(out)
+    }
+
+    /// An entry as written to a model id.
+    pub fn entry(tag: u8, id: &[u8]) -> Vec<u8> {
+        let id = &id[..id.len().min(255)];
+        let mut e = vec![tag, id.len() as u8];
+        e.extend_from_slice(id);
+        e
+    }
+}
+
 /// `cfg(fuzzing)` lets a fuzzer reach the entropy decoder past the checksums.
 const CHECKSUMS_ENFORCED: bool = !cfg!(fuzzing);
 
@@ -356,13 +398,9 @@ impl Container {
                 _ => {}
             }
         }
-        let id = &self.header.model_id;
-        let mut i = 0;
-        while i + 2 <= id.len() {
-            if id[i] == b'N' {
-                return 2;
-            }
-            i += 2 + id[i + 1] as usize;
+        let entries = model::entries(&self.header.model_id).unwrap_or_default();
+        if entries.iter().any(|e| e.0 == model::NETWORK) {
+            return 2;
         }
         1
     }

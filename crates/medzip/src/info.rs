@@ -18,24 +18,19 @@ pub(crate) fn info(p: &Path, json: bool, ctx: &Ctx) -> Result<String> {
     };
     let bpp = 8.0 * bytes.len() as f64 / d.pixels() as f64;
     // The model id's entries (tag, length, id), named.
+    use medzip_format::model;
     let mut models = Vec::new();
-    let id = &c.header.model_id;
-    let mut i = 0;
-    while i + 2 <= id.len() {
-        let end = (i + 2 + id[i + 1] as usize).min(id.len());
-        let entry = &id[i + 2..end];
-        // Embedded models are named.
-        let (kind, name) = match id[i] {
-            b'C' => ("context state".to_string(), ctx.models.state_name(entry)),
-            b'N' => (
-                "context network".to_string(),
-                ctx.models.net_by_id(entry).map(|n| n.name),
-            ),
-            b'A' => ("autoencoder".to_string(), None),
-            t => (format!("unknown kind {:?}", t as char), None),
+    for (tag, entry) in model::entries(&c.header.model_id).context("damaged model id")? {
+        let kind = model::kind_name(tag)
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("unknown kind {:?}", tag as char));
+        // Embedded models (and a site's) are named.
+        let name = match tag {
+            model::CONTEXT => ctx.models.state_name(entry),
+            model::NETWORK => ctx.models.net_by_id(entry).map(|n| n.name),
+            _ => None,
         };
         models.push((kind, medzip_format::hex(entry), name));
-        i = end;
     }
     // A DICOM header coded with the header dictionary needs it too.
     if d.source == medzip_format::SourceKind::Dicom {
