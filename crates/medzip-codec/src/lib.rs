@@ -478,18 +478,13 @@ pub fn inspect(bytes: &[u8], limits: &Limits) -> Result<Container> {
     Ok(Container::parse(bytes, limits)?)
 }
 
-/// The fast coder's configuration of a parsed container (residual 3), read
-/// from the pixel section's head without decoding pixels.
+/// The fast coder's configuration of a parsed container, read from the
+/// pixel section's head without decoding pixels.
 pub fn fast_config_of(c: &Container) -> Option<fast::Config> {
-    let mut r = Reader::new(&c.pixels, "PIXL");
-    if Residual::from_id(r.u8().ok()?)? != Residual::Fast || r.u8().ok()? != 0 || r.u32().ok()? != 0
-    {
-        return None;
+    match PixelSection::parse(c).ok()?.body {
+        Body::Stripes { cfg, .. } => cfg,
+        Body::Delta(_) => None,
     }
-    let (lo, hi) = Image::range(c.header.desc.bits_stored, c.header.desc.signed);
-    ValueMap::read(&mut r, 0, hi - lo).ok()?;
-    r.u32().ok()?;
-    fast::Config::from_byte(r.u8().ok()?)
 }
 
 /// Name of the residual coder used by a parsed container.
@@ -497,101 +492,162 @@ pub fn residual_of(c: &Container) -> Option<Residual> {
     Residual::from_id(*c.pixels.first()?)
 }
 
+/// A pixel section, parsed (`docs/FORMAT.md`, PIXL): the coder, the
+/// prior's latent, and what the coder decodes.
+struct PixelSection<'a> {
+    kind: Residual,
+    has_prior: bool,
+    latent: &'a [u8],
+    body: Body<'a>,
+}
+
+enum Body<'a> {
+    /// The paper's coders (Huffman, PNG): the coded delta.
+    Delta(&'a [u8]),
+    /// The context and fast coders: the value map, the stripe height, the
+    /// fast coder's configuration, one stream per stripe.
+    Stripes {
+        map: ValueMap,
+        rows: usize,
+        cfg: Option<fast::Config>,
+        streams: Vec<&'a [u8]>,
+    },
+}
+
+impl<'a> PixelSection<'a> {
+    fn parse(c: &'a Container) -> Result<PixelSection<'a>> {
+        let d = &c.header.desc;
+        let h = d.height as usize;
+        let mut r = Reader::new(&c.pixels, "PIXL");
+        let id = r.u8()?;
+        let kind = Residual::from_id(id).ok_or_else(|| {
+            Error::Corrupt(format!(
+                "residual coder {id} (expected 0 to {})",
+                Residual::ALL.len() - 1
+            ))
+        })?;
+        let has_prior = match r.u8()? {
+            0 => false,
+            1 => true,
+            v => return Err(Error::Corrupt(format!("prior flag {v} (expected 0 or 1)"))),
+        };
+        let llen = r.u32()? as usize;
+        if kind == Residual::Fast && (has_prior || llen != 0) {
+            return Err(Error::Corrupt(
+                "the fast coder takes no prior and no latent".into(),
+            ));
+        }
+        let latent = r.bytes(llen)?;
+        let body = match kind {
+            Residual::Huffman | Residual::Png => Body::Delta(&c.pixels[r.position()..]),
+            Residual::Context | Residual::Fast => {
+                let (lo, hi) = Image::range(d.bits_stored, d.signed);
+                let map = ValueMap::read(&mut r, 0, hi - lo)?;
+                let rows = r.u32()? as usize;
+                if rows == 0 || rows > h.max(16) {
+                    return Err(Error::Corrupt(format!(
+                        "stripe height {rows} for an image of {h} rows"
+                    )));
+                }
+                let cfg = match kind {
+                    Residual::Fast => Some(fast::Config::from_byte(r.u8()?).ok_or_else(|| {
+                        Error::Corrupt("unknown fast-coder configuration".into())
+                    })?),
+                    _ => None,
+                };
+                let nstripes = h.div_ceil(rows);
+                let mut lens = Vec::with_capacity(nstripes);
+                for _ in 0..nstripes {
+                    lens.push(r.u32()? as usize);
+                }
+                let mut streams = Vec::with_capacity(nstripes);
+                for &l in &lens {
+                    streams.push(r.bytes(l)?);
+                }
+                r.finish()?;
+                Body::Stripes {
+                    map,
+                    rows,
+                    cfg,
+                    streams,
+                }
+            }
+        };
+        Ok(PixelSection {
+            kind,
+            has_prior,
+            latent,
+            body,
+        })
+    }
+}
+
+/// The prior's reconstruction for a file that names autoencoder `needed`:
+/// with the model the caller gave, or else the embedded one of that id.
+fn prior_reconstruction(
+    d: &ImageDesc,
+    latent: &[u8],
+    needed: &[u8],
+    prior: Option<&dyn Prior>,
+) -> Result<Vec<i32>> {
+    let p = prior.or_else(|| priors::by_id(needed).map(|p| p as &dyn Prior));
+    let p = match p {
+        Some(p) if p.id()[..p.id().len().min(64)] == *needed => p,
+        p => {
+            return Err(Error::WrongModel {
+                needed: medzip_format::hex(needed),
+                available: match p {
+                    Some(p) => format!("but model {} was given", medzip_format::hex(&p.id())),
+                    None => format!(
+                        "which is not embedded in this build (it has: {}); pass the model file",
+                        priors::embedded()
+                            .iter()
+                            .map(|p| format!("{} {}", p.name(), medzip_format::hex(&p.id())))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                },
+            })
+        }
+    };
+    let rec = p.reconstruct(latent, d.width, d.height, d.bits_stored)?;
+    if rec.len() != d.width as usize * d.height as usize {
+        return Err(Error::Internal(
+            "prior returned a wrong-sized reconstruction".into(),
+        ));
+    }
+    Ok(rec)
+}
+
 fn decode_pixels(c: &Container, prior: Option<&dyn Prior>, opts: &DecodeOptions) -> Result<Image> {
     let d = &c.header.desc;
     let (w, h) = (d.width as usize, d.height as usize);
     let n = w * h;
-    let mut r = Reader::new(&c.pixels, "PIXL");
-    let id = r.u8()?;
-    let kind = Residual::from_id(id).ok_or_else(|| {
-        Error::Corrupt(format!(
-            "residual coder {id} (expected 0 to {})",
-            Residual::ALL.len() - 1
-        ))
-    })?;
-    let has_prior = r.u8()?;
-    let llen = r.u32()? as usize;
-    if kind == Residual::Fast && (has_prior != 0 || llen != 0) {
-        return Err(Error::Corrupt(
-            "the fast coder takes no prior and no latent".into(),
-        ));
-    }
-    let latent = r.bytes(llen)?;
+    let section = PixelSection::parse(c)?;
     let entries = model_entries(&c.header.model_id)?;
     let find = |tag: u8| entries.iter().find(|e| e.0 == tag).map(|e| e.1);
-    let recon = match has_prior {
-        0 => None,
-        1 => {
-            let needed = find(MODEL_PRIOR).unwrap_or_default();
-            // The model given by the caller, or else the embedded one the file names.
-            let p = prior.or_else(|| priors::by_id(needed).map(|p| p as &dyn Prior));
-            let p = match p {
-                Some(p) if p.id()[..p.id().len().min(64)] == *needed => p,
-                p => {
-                    return Err(Error::WrongModel {
-                        needed: medzip_format::hex(needed),
-                        available: match p {
-                            Some(p) => {
-                                format!("but model {} was given", medzip_format::hex(&p.id()))
-                            }
-                            None => format!(
-                            "which is not embedded in this build (it has: {}); pass the model file",
-                            priors::embedded()
-                                .iter()
-                                .map(|p| format!("{} {}", p.name(), medzip_format::hex(&p.id())))
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        ),
-                        },
-                    })
-                }
-            };
-            let rec = p.reconstruct(latent, d.width, d.height, d.bits_stored)?;
-            if rec.len() != n {
-                return Err(Error::Internal(
-                    "prior returned a wrong-sized reconstruction".into(),
-                ));
-            }
-            Some(rec)
-        }
-        v => return Err(Error::Corrupt(format!("prior flag {v} (expected 0 or 1)"))),
+    let recon = if section.has_prior {
+        let needed = find(MODEL_PRIOR).unwrap_or_default();
+        Some(prior_reconstruction(d, section.latent, needed, prior)?)
+    } else {
+        None
     };
     let (lo, hi) = Image::range(d.bits_stored, d.signed);
     let umax = hi - lo;
-    let rest = &c.pixels[r.position()..];
-    // The value map of the coders that map values (applied below).
-    let mut value_map = None;
-    let mut u = match kind {
-        Residual::Huffman => paper::huffman_decode(rest, n, recon.as_deref())?,
-        Residual::Png => {
-            paper::png_decode(rest, recon.as_deref(), d.width, d.height, d.bits_stored)?
-        }
-        Residual::Context | Residual::Fast => {
-            let map = ValueMap::read(&mut r, 0, umax)?;
-            let rows = r.u32()? as usize;
-            if rows == 0 || rows > h.max(16) {
-                return Err(Error::Corrupt(format!(
-                    "stripe height {rows} for an image of {h} rows"
-                )));
-            }
-            // The fast coder's configuration.
-            let cfg = match kind {
-                Residual::Fast => Some(
-                    fast::Config::from_byte(r.u8()?)
-                        .ok_or_else(|| Error::Corrupt("unknown fast-coder configuration".into()))?,
-                ),
-                _ => None,
-            };
-            let nstripes = h.div_ceil(rows);
-            let mut lens = Vec::with_capacity(nstripes);
-            for _ in 0..nstripes {
-                lens.push(r.u32()? as usize);
-            }
-            let mut streams = Vec::with_capacity(nstripes);
-            for &l in &lens {
-                streams.push(r.bytes(l)?);
-            }
-            r.finish()?;
+    let (mut u, value_map) = match section.body {
+        Body::Delta(rest) => match section.kind {
+            Residual::Huffman => (paper::huffman_decode(rest, n, recon.as_deref())?, None),
+            _ => (
+                paper::png_decode(rest, recon.as_deref(), d.width, d.height, d.bits_stored)?,
+                None,
+            ),
+        },
+        Body::Stripes {
+            map,
+            rows,
+            cfg,
+            streams,
+        } => {
             let stripes = Stripes {
                 streams: &streams,
                 n,
@@ -619,8 +675,7 @@ fn decode_pixels(c: &Container, prior: Option<&dyn Prior>, opts: &DecodeOptions)
                     )?
                 }
             };
-            value_map = Some(map);
-            px
+            (px, Some(map))
         }
     };
     // Back from the value map, checked and shifted to the image's range:
