@@ -1,0 +1,167 @@
+"""medzip: lossless compression for medical images, from Python.
+
+Arrays::
+
+    import numpy as np, medzip
+    data = medzip.encode(array)            # 2-D uint8, uint16, int8 or int16
+    back = medzip.decode(data)             # the same dtype, shape and values
+
+Files (PNG, PGM, TIFF, DICOM), as the ``medzip`` command handles them::
+
+    mdz = medzip.compress_file("scan.dcm", "scan.dcm.mdz")
+    medzip.decompress_file("scan.dcm.mdz", "back.dcm")   # byte for byte
+    medzip.info(mdz)                                     # a dict
+
+Coding runs without the GIL, so Python threads scale; errors are
+``medzip.Error`` (``CorruptError``, ``UnsupportedError``, ``ModelError``)
+with the library's message.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Optional, Union
+
+import numpy as np
+
+from . import _native
+from ._native import CorruptError, Error, ModelError, UnsupportedError
+
+__all__ = [
+    "encode",
+    "decode",
+    "compress",
+    "decompress",
+    "compress_file",
+    "decompress_file",
+    "info",
+    "Error",
+    "CorruptError",
+    "UnsupportedError",
+    "ModelError",
+]
+__version__ = _native.__version__
+
+_DTYPES = {
+    np.dtype(np.uint8): (1, False),
+    np.dtype(np.int8): (1, True),
+    np.dtype(np.uint16): (2, False),
+    np.dtype(np.int16): (2, True),
+}
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+def encode(
+    array: np.ndarray,
+    *,
+    bits: Optional[int] = None,
+    effort: Optional[int] = None,
+    threads: Optional[int] = None,
+) -> bytes:
+    """Compresses a 2-D ``uint8``, ``int8``, ``uint16`` or ``int16`` array.
+
+    ``bits``: the significant bits of each sample (default: the dtype's
+    size; every value must fit, e.g. 0..4095 for ``bits=12`` unsigned).
+    ``effort``: 1 (fast) to 3 (default, smallest). ``threads``: worker
+    threads for this call (default: one per core).
+    """
+    a = np.asarray(array)
+    if a.ndim != 2:
+        raise UnsupportedError(f"expected a 2-D array, got {a.ndim} dimensions")
+    dt = a.dtype.newbyteorder("=") if a.dtype.byteorder not in "=|" else a.dtype
+    if dt not in _DTYPES:
+        raise UnsupportedError(
+            f"dtype {a.dtype} (expected uint8, int8, uint16 or int16)"
+        )
+    size, signed = _DTYPES[dt]
+    little = np.ascontiguousarray(a, dtype=dt.newbyteorder("<"))
+    h, w = little.shape
+    return _native.encode_raw(
+        little.tobytes(),
+        w,
+        h,
+        8 * size if bits is None else int(bits),
+        signed,
+        size,
+        3 if effort is None else int(effort),
+        threads,
+    )
+
+
+def decode(data: bytes, *, threads: Optional[int] = None) -> np.ndarray:
+    """The array ``encode`` was given: same dtype, shape and values."""
+    raw, w, h, _bits, signed, size = _native.decode_raw(bytes(data), threads)
+    dtype = {(1, False): "<u1", (1, True): "<i1", (2, False): "<u2", (2, True): "<i2"}[
+        (size, signed)
+    ]
+    return np.frombuffer(raw, dtype=dtype).reshape(h, w).astype(dtype[1:], copy=True)
+
+
+def compress(
+    file: bytes,
+    name: Optional[str] = None,
+    *,
+    effort: Optional[int] = None,
+    threads: Optional[int] = None,
+) -> bytes:
+    """The ``.mdz`` bytes of an image file's bytes (``name`` helps tell PNG,
+    PGM, TIFF and DICOM apart): the bytes ``medzip compress`` writes."""
+    return _native.compress_file(
+        bytes(file), name, 3 if effort is None else int(effort), threads
+    )
+
+
+def decompress(mdz: bytes, *, threads: Optional[int] = None) -> bytes:
+    """The file a ``.mdz`` was made from (DICOM byte for byte)."""
+    return _native.decompress_file(bytes(mdz), threads)
+
+
+def _write_atomic(path: PathLike, data: bytes) -> None:
+    path = os.fspath(path)
+    tmp = f"{path}.medzip-tmp-{os.getpid()}"
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def compress_file(
+    src: PathLike,
+    dst: Optional[PathLike] = None,
+    *,
+    effort: Optional[int] = None,
+    threads: Optional[int] = None,
+) -> bytes:
+    """Compresses the file ``src``; writes ``dst`` (atomically) when given;
+    returns the ``.mdz`` bytes."""
+    with open(src, "rb") as f:
+        data = f.read()
+    mdz = compress(data, os.path.basename(os.fspath(src)), effort=effort, threads=threads)
+    if dst is not None:
+        _write_atomic(dst, mdz)
+    return mdz
+
+
+def decompress_file(
+    src: PathLike, dst: Optional[PathLike] = None, *, threads: Optional[int] = None
+) -> bytes:
+    """Decompresses the ``.mdz`` file ``src``; writes ``dst`` (atomically)
+    when given; returns the rebuilt file's bytes."""
+    with open(src, "rb") as f:
+        data = f.read()
+    out = decompress(data, threads=threads)
+    if dst is not None:
+        _write_atomic(dst, out)
+    return out
+
+
+def info(mdz: bytes) -> dict:
+    """What a ``.mdz`` holds (size, depth, source kind, coder, models, …),
+    without decoding its pixels."""
+    return _native.info(bytes(mdz))

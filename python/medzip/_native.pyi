@@ -1,0 +1,29 @@
+"""Type hints of the native module (see ``medzip`` for the documented API)."""
+
+from typing import Optional, Tuple
+
+__version__: str
+
+class Error(Exception): ...
+class CorruptError(Error): ...
+class UnsupportedError(Error): ...
+class ModelError(Error): ...
+
+def encode_raw(
+    data: bytes,
+    width: int,
+    height: int,
+    bits: int,
+    signed: bool,
+    sample_bytes: int,
+    effort: int = 3,
+    threads: Optional[int] = None,
+) -> bytes: ...
+def decode_raw(
+    mdz: bytes, threads: Optional[int] = None
+) -> Tuple[bytes, int, int, int, bool, int]: ...
+def compress_file(
+    file: bytes, name: Optional[str] = None, effort: int = 3, threads: Optional[int] = None
+) -> bytes: ...
+def decompress_file(mdz: bytes, threads: Optional[int] = None) -> bytes: ...
+def info(mdz: bytes) -> dict: ...

@@ -1,0 +1,138 @@
+"""Tests of the medzip Python package (run by .ci/run after building the
+wheel): round trips of every dtype and odd shapes, the CLI's bytes for the
+same files, errors as exceptions, and threads without the GIL."""
+
+import os
+import pathlib
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+import medzip
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+SAMPLES = REPO / "samples"
+
+
+def medzip_bin() -> str:
+    """The CLI built from the same tree (MEDZIP_BIN, else the release build)."""
+    path = os.environ.get("MEDZIP_BIN") or os.path.join(
+        os.environ.get("CARGO_TARGET_DIR", str(REPO / "target")), "release", "medzip"
+    )
+    if not os.path.exists(path):
+        pytest.fail(f"no medzip CLI at {path}: build it or set MEDZIP_BIN")
+    return path
+
+
+def random_image(shape, dtype, bits, seed):
+    rng = np.random.default_rng(seed)
+    info = np.iinfo(dtype)
+    signed = info.min < 0
+    lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
+    # Smooth content plus noise, clipped to the range: like an image, not
+    # only noise.
+    h, w = shape
+    yy, xx = np.mgrid[0:h, 0:w]
+    base = (lo + hi) / 2 + (hi - lo) / 4 * np.sin(xx / 7.0) * np.cos(yy / 5.0)
+    noise = rng.normal(0, (hi - lo) / 64 + 1, size=shape)
+    a = np.clip(np.rint(base + noise), lo, hi).astype(dtype)
+    a.flat[0] = lo
+    a.flat[-1] = hi
+    return a
+
+
+CASES = [
+    (np.uint8, 8),
+    (np.int8, 8),
+    (np.uint16, 16),
+    (np.uint16, 12),
+    (np.int16, 16),
+    (np.int16, 12),
+]
+
+
+@pytest.mark.parametrize("dtype,bits", CASES)
+@pytest.mark.parametrize("shape", [(1, 1), (5, 3), (17, 31), (61, 97)])
+@pytest.mark.parametrize("effort", [1, 3])
+def test_arrays_round_trip_exactly(dtype, bits, shape, effort):
+    a = random_image(shape, dtype, bits, seed=shape[0] * 1000 + bits)
+    data = medzip.encode(a, bits=bits, effort=effort)
+    back = medzip.decode(data)
+    assert back.dtype == a.dtype
+    assert back.shape == a.shape
+    assert np.array_equal(back, a)
+    i = medzip.info(data)
+    assert (i["width"], i["height"], i["bits"]) == (shape[1], shape[0], bits)
+    assert i["signed"] == (np.iinfo(dtype).min < 0)
+    assert i["coder"].startswith("fast" if effort == 1 else "context")
+
+
+def test_non_contiguous_and_big_endian_arrays():
+    a = random_image((40, 50), np.uint16, 16, seed=5)
+    view = a[::2, ::3]
+    assert np.array_equal(medzip.decode(medzip.encode(view)), view)
+    big = a.astype(">u2")
+    assert np.array_equal(medzip.decode(medzip.encode(big)), a)
+
+
+def test_files_give_the_cli_bytes_and_come_back(tmp_path):
+    cli = medzip_bin()
+    files = sorted(p for p in SAMPLES.iterdir() if p.suffix in (".png", ".dcm"))
+    assert len(files) >= 5
+    for src in files:
+        lib = medzip.compress(src.read_bytes(), src.name)
+        out = tmp_path / f"{src.name}.mdz"
+        subprocess.run([cli, "compress", "-q", str(src), "-o", str(out)], check=True)
+        cli_bytes = out.read_bytes()
+        assert lib == cli_bytes, src.name
+        back = medzip.decompress(lib)
+        if src.suffix == ".dcm" and "jpeg" not in src.name:
+            assert back == src.read_bytes(), f"{src.name}: not byte for byte"
+        assert medzip.info(lib)["source"] in ("dicom", "png")
+
+
+def test_compress_file_and_decompress_file(tmp_path):
+    src = SAMPLES / "mr12_suyashkumar_3.dcm"
+    mdz = tmp_path / "a.mdz"
+    data = medzip.compress_file(src, mdz, effort=1)
+    assert mdz.read_bytes() == data
+    back = tmp_path / "back.dcm"
+    medzip.decompress_file(mdz, back)
+    assert back.read_bytes() == src.read_bytes()
+    assert not [p for p in tmp_path.iterdir() if "tmp" in p.name]
+
+
+def test_bad_input_raises_never_crashes():
+    good = medzip.encode(random_image((9, 11), np.uint8, 8, seed=1))
+    with pytest.raises(medzip.CorruptError):
+        medzip.decode(b"not a medzip file at all")
+    for cut in (0, 10, len(good) // 2, len(good) - 1):
+        with pytest.raises(medzip.Error):
+            medzip.decode(good[:cut])
+    damaged = bytearray(good)
+    damaged[len(damaged) // 2] ^= 0x55
+    with pytest.raises(medzip.Error):
+        medzip.decode(bytes(damaged))
+    with pytest.raises(medzip.UnsupportedError):
+        medzip.encode(np.zeros((2, 3, 4), np.uint8))
+    with pytest.raises(medzip.UnsupportedError):
+        medzip.encode(np.zeros((2, 3), np.float32))
+    with pytest.raises(medzip.UnsupportedError):
+        medzip.encode(np.full((2, 3), 5000, np.uint16), bits=12)
+    with pytest.raises(medzip.UnsupportedError):
+        medzip.compress(b"P5 3 2 255\n\x00", "x.pgm")
+    assert issubclass(medzip.CorruptError, medzip.Error)
+
+
+def test_threads_without_the_gil_give_the_same_bytes():
+    a = random_image((300, 257), np.uint16, 12, seed=9)
+    one = medzip.encode(a, bits=12, threads=1)
+    assert medzip.encode(a, bits=12, threads=2) == one
+    with ThreadPoolExecutor(4) as ex:
+        outs = list(ex.map(lambda _: medzip.encode(a, bits=12, threads=1), range(8)))
+    assert all(o == one for o in outs)
+    with ThreadPoolExecutor(4) as ex:
+        backs = list(ex.map(lambda d: medzip.decode(d, threads=1), outs))
+    assert all(np.array_equal(b, a) for b in backs)
