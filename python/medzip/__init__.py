@@ -35,6 +35,7 @@ __all__ = [
     "compress_file",
     "decompress_file",
     "info",
+    "verify",
     "Error",
     "CorruptError",
     "UnsupportedError",
@@ -165,3 +166,10 @@ def info(mdz: bytes) -> dict:
     """What a ``.mdz`` holds (size, depth, source kind, coder, models, …),
     without decoding its pixels."""
     return _native.info(bytes(mdz))
+
+
+def verify(rebuilt: bytes, original: bytes) -> None:
+    """Checks that ``rebuilt`` (a decoded file) is ``original``: the same
+    kind of file and the same pixels, and the same bytes where medzip
+    promises them (DICOM); raises ``medzip.Error`` otherwise."""
+    _native.verify(bytes(rebuilt), bytes(original))

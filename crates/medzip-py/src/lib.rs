@@ -115,7 +115,8 @@ fn encode_raw<'py>(
         ..Metadata::raw()
     };
     let opts = Options::effort(effort);
-    let mdz = run(py, threads, || medzip_codec::compress(&img, &meta, &opts))?.map_err(codec_err)?;
+    let mdz =
+        run(py, threads, || medzip_codec::compress(&img, &meta, &opts))?.map_err(codec_err)?;
     Ok(PyBytes::new(py, &mdz))
 }
 
@@ -133,7 +134,11 @@ fn decode_raw<'py>(
         medzip_codec::decompress_with(mdz, None, &DecodeOptions::default())
     })?
     .map_err(codec_err)?;
-    let sample_bytes: u8 = if meta.container_bits <= 8 && img.bits <= 8 { 1 } else { 2 };
+    let sample_bytes: u8 = if meta.container_bits <= 8 && img.bits <= 8 {
+        1
+    } else {
+        2
+    };
     let mut out = Vec::with_capacity(img.data.len() * sample_bytes as usize);
     for &v in &img.data {
         if sample_bytes == 1 {
@@ -183,6 +188,15 @@ fn decompress_file<'py>(
     Ok(PyBytes::new(py, &file))
 }
 
+/// Checks that `rebuilt` (a decoded file) is `original`: the same kind of
+/// file and pixels, and the same bytes where medzip promises them; raises
+/// `medzip.Error` saying how they differ.
+#[pyfunction]
+fn verify(py: Python<'_>, rebuilt: &[u8], original: &[u8]) -> PyResult<()> {
+    py.detach(|| medzip::verify(rebuilt, original))
+        .map_err(py_err)
+}
+
 /// What a `.mdz` holds, without decoding its pixels.
 #[pyfunction]
 fn info<'py>(py: Python<'py>, mdz: &[u8]) -> PyResult<Bound<'py, PyDict>> {
@@ -206,7 +220,10 @@ fn info<'py>(py: Python<'py>, mdz: &[u8]) -> PyResult<Bound<'py, PyDict>> {
     };
     out.set_item("source", source)?;
     out.set_item("container_bits", d.container_bits)?;
-    let residual = match (medzip_codec::residual_of(&c), medzip_codec::fast_config_of(&c)) {
+    let residual = match (
+        medzip_codec::residual_of(&c),
+        medzip_codec::fast_config_of(&c),
+    ) {
         (_, Some(cfg)) => cfg.describe(),
         (Some(r), None) => r.name().to_string(),
         (None, None) => "unknown".to_string(),
@@ -238,6 +255,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(compress_file, m)?)?;
     m.add_function(wrap_pyfunction!(decompress_file, m)?)?;
     m.add_function(wrap_pyfunction!(info, m)?)?;
+    m.add_function(wrap_pyfunction!(verify, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }
