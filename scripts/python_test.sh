@@ -10,7 +10,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/medzip-target}"
 VENV="${MEDZIP_VENV:-/var/tmp/medzip-venv}"
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
 "$VENV/bin/pip" install -q --disable-pip-version-check "maturin>=1.5,<2" "numpy>=1.21" pytest \
-  "dask[distributed]" pydicom pylibjpeg pylibjpeg-libjpeg
+  "dask[distributed]" pydicom pylibjpeg pylibjpeg-libjpeg numcodecs
 WHEELS=$(mktemp -d)
 trap 'rm -rf "$WHEELS"' EXIT
 "$VENV/bin/maturin" build --release -q -o "$WHEELS"

@@ -159,3 +159,20 @@ def test_pydicom_bridge_gives_the_same_dataset():
         data = medzip.dicom.compress(src)
         if "jpeg" not in name:
             assert medzip.decompress(data) == src.read_bytes(), name
+
+
+def test_numcodecs_codec_round_trips_chunks():
+    import numcodecs
+
+    import medzip.numcodecs
+
+    codec = numcodecs.get_codec({"id": "medzip", "bits": 12, "effort": 1})
+    assert isinstance(codec, medzip.numcodecs.Medzip)
+    for shape in [(7,), (5, 9), (3, 4, 6), (2, 3, 5, 7)]:
+        a = (np.arange(np.prod(shape)).reshape(shape) * 37 % 4096).astype(np.uint16)
+        enc = codec.encode(a)
+        assert np.array_equal(codec.decode(enc), a)
+        out = np.empty_like(a)
+        codec.decode(enc, out=out)
+        assert np.array_equal(out, a)
+    assert numcodecs.get_codec(codec.get_config()).get_config() == codec.get_config()
