@@ -20,6 +20,7 @@ with the library's message.
 from __future__ import annotations
 
 import os
+import tempfile
 from typing import Optional, Union
 
 import numpy as np
@@ -76,6 +77,8 @@ def encode(
             f"dtype {a.dtype} (expected uint8, int8, uint16 or int16)"
         )
     size, signed = _DTYPES[dt]
+    if bits is not None and not 1 <= int(bits) <= 8 * size:
+        raise UnsupportedError(f"bits={bits} for {a.dtype} (expected 1 to {8 * size})")
     little = np.ascontiguousarray(a, dtype=dt.newbyteorder("<"))
     h, w = little.shape
     return _native.encode_raw(
@@ -85,7 +88,7 @@ def encode(
         8 * size if bits is None else int(bits),
         signed,
         size,
-        3 if effort is None else int(effort),
+        _effort(effort),
         threads,
     )
 
@@ -108,9 +111,7 @@ def compress(
 ) -> bytes:
     """The ``.mdz`` bytes of an image file's bytes (``name`` helps tell PNG,
     PGM, TIFF and DICOM apart): the bytes ``medzip compress`` writes."""
-    return _native.compress_file(
-        bytes(file), name, 3 if effort is None else int(effort), threads
-    )
+    return _native.compress_file(bytes(file), name, _effort(effort), threads)
 
 
 def decompress(mdz: bytes, *, threads: Optional[int] = None) -> bytes:
@@ -118,18 +119,44 @@ def decompress(mdz: bytes, *, threads: Optional[int] = None) -> bytes:
     return _native.decompress_file(bytes(mdz), threads)
 
 
-def _write_atomic(path: PathLike, data: bytes) -> None:
+TMP_PREFIX = ".medzip-tmp-"
+
+
+def write_atomic(path: PathLike, data: bytes) -> None:
+    """Writes ``data`` to ``path`` without ever leaving a partial file: a
+    temporary file of its own in the same folder (named ``.medzip-tmp-*``),
+    fsynced, then renamed into place; the folder is fsynced too."""
     path = os.fspath(path)
-    tmp = f"{path}.medzip-tmp-{os.getpid()}"
+    folder = os.path.dirname(path) or "."
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=folder)
     try:
-        with open(tmp, "wb") as f:
+        with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        # Like any file a program creates: rw for all, less the umask.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
+        tmp = None
+        dfd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
     finally:
-        if os.path.exists(tmp):
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _effort(effort: Optional[int]) -> int:
+    if effort is None:
+        return 3
+    if int(effort) not in (1, 2, 3):
+        raise ValueError(f"effort {effort} (expected 1, 2 or 3)")
+    return int(effort)
 
 
 def compress_file(
@@ -145,7 +172,7 @@ def compress_file(
         data = f.read()
     mdz = compress(data, os.path.basename(os.fspath(src)), effort=effort, threads=threads)
     if dst is not None:
-        _write_atomic(dst, mdz)
+        write_atomic(dst, mdz)
     return mdz
 
 
@@ -158,7 +185,7 @@ def decompress_file(
         data = f.read()
     out = decompress(data, threads=threads)
     if dst is not None:
-        _write_atomic(dst, out)
+        write_atomic(dst, out)
     return out
 
 

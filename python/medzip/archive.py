@@ -2,10 +2,12 @@
 
     python -m medzip.archive SRC DST [--scheduler ADDRESS|local] [--workers N]
                              [--decompress] [--effort N] [--batch K]
+                             [--files-from LIST]
 
 Compresses every file under SRC into DST, mirroring the tree
 (``DST/a/b.dcm.mdz``), or with ``--decompress`` every ``.mdz`` back
-(``DST/a/b.dcm``). Each output is verified by decoding it and comparing
+(``DST/a/b.dcm``); ``--files-from LIST`` takes the files (paths relative
+to SRC, one per line) from a list instead of walking SRC. Each output is verified by decoding it and comparing
 with its source (``medzip.verify``: the same pixels and kind, DICOM byte
 for byte) before it is written, and written atomically (a temporary file
 beside it, fsynced, renamed), so that a killed worker or client leaves no
@@ -50,20 +52,6 @@ def _sha256(b: bytes) -> str:
     return hashlib.sha256(b).hexdigest()
 
 
-def _write_atomic(path: str, data: bytes) -> None:
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    tmp = f"{path}.medzip-tmp-{os.getpid()}-{time.monotonic_ns()}"
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def output_name(rel: str, decompress: bool) -> str:
     """The output's path relative to DST for the source ``rel``."""
     if decompress:
@@ -96,7 +84,7 @@ def convert_one(src_root: str, dst_root: str, rel: str, decompress: bool, effort
         pixels = info["width"] * info["height"]
         rec["pixels"] = pixels
         rec["bpp"] = round(8 * len(mdz) / pixels, 4)
-        _write_atomic(os.path.join(dst_root, output_name(rel, decompress)), out)
+        medzip.write_atomic(os.path.join(dst_root, output_name(rel, decompress)), out)
         rec["out_bytes"] = len(out)
         rec["out_sha256"] = _sha256(out)
         rec["status"] = "done"
@@ -118,7 +106,7 @@ def walk(src_root: str, decompress: bool) -> List[str]:
     for d, dirs, files in os.walk(src_root):
         dirs[:] = sorted(x for x in dirs if not x.startswith("."))
         for f in sorted(files):
-            if f.startswith(".") or ".medzip-tmp-" in f or f == MANIFEST:
+            if f.startswith(".") or f == MANIFEST:
                 continue
             if decompress and not f.endswith(".mdz"):
                 continue
@@ -137,18 +125,33 @@ def read_manifest(path: str) -> Dict[str, Dict]:
     return recs
 
 
-def is_done(dst_root: str, rec: Optional[Dict], decompress: bool) -> bool:
-    """Whether a manifest record says done and its output is there, intact."""
+def is_done(src_root: str, dst_root: str, rec: Optional[Dict], decompress: bool) -> bool:
+    """Whether a manifest record says done, its source is unchanged and
+    its output is there, intact."""
     if not rec or rec.get("status") != "done":
         return False
-    p = os.path.join(dst_root, output_name(rec["path"], decompress))
+    src = os.path.join(src_root, rec["path"])
+    out = os.path.join(dst_root, output_name(rec["path"], decompress))
     try:
-        if os.path.getsize(p) != int(rec["out_bytes"]):
-            return False
-        with open(p, "rb") as f:
-            return _sha256(f.read()) == rec["out_sha256"]
+        for p, size, sha in ((src, "in_bytes", "in_sha256"), (out, "out_bytes", "out_sha256")):
+            if os.path.getsize(p) != int(rec[size]):
+                return False
+            with open(p, "rb") as f:
+                if _sha256(f.read()) != rec[sha]:
+                    return False
+        return True
     except (OSError, ValueError):
         return False
+
+
+def remove_temporaries(root: str) -> None:
+    """Removes what a killed writer left (``.medzip-tmp-*`` files)."""
+    import medzip
+
+    for d, _dirs, files in os.walk(root):
+        for f in files:
+            if f.startswith(medzip.TMP_PREFIX):
+                os.unlink(os.path.join(d, f))
 
 
 def run(
@@ -162,17 +165,27 @@ def run(
     effort: int = 3,
     batch: int = 8,
     quiet: bool = False,
+    files: Optional[List[str]] = None,
 ) -> Dict[str, int]:
     """Converts ``src`` into ``dst`` (see the module's documentation) on
     ``client`` (a ``dask.distributed.Client``), or on a cluster made from
-    ``scheduler`` and ``workers``; returns counts by status."""
+    ``scheduler`` and ``workers``; returns counts by status. ``files``:
+    the paths (relative to ``src``) to convert, instead of every file."""
     from dask.distributed import Client, LocalCluster, as_completed
 
     os.makedirs(dst, exist_ok=True)
     manifest = os.path.join(dst, MANIFEST)
     old = read_manifest(manifest)
-    files = walk(src, decompress)
-    todo = [r for r in files if not is_done(dst, old.get(r), decompress)]
+    if files is None:
+        files = walk(src, decompress)
+    else:
+        files = list(dict.fromkeys(os.path.normpath(f.strip()) for f in files if f.strip()))
+        outside = [
+            f for f in files if os.path.isabs(f) or f == ".." or f.startswith(".." + os.sep)
+        ]
+        if outside:
+            raise ValueError(f"paths must be relative to {src}: {outside[:3]}")
+    todo = [r for r in files if not is_done(src, dst, old.get(r), decompress)]
     skipped = len(files) - len(todo)
     own = None
     if client is None:
@@ -223,12 +236,15 @@ def run(
         if own is not None:
             client.close()
             own.close()
-    # One line per file, in the source tree's order.
+    # What killed workers may have left; then the manifest, one line per
+    # file: this run's files in order, then those of earlier runs.
+    remove_temporaries(dst)
+    order = files + sorted(set(old) - set(files))
     tmp = manifest + ".tmp"
     with open(tmp, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=FIELDS)
         w.writeheader()
-        for r in files:
+        for r in order:
             if r in old:
                 w.writerow({k: old[r].get(k, "") for k in FIELDS})
         f.flush()
@@ -246,6 +262,7 @@ def main(argv: Optional[Iterable[str]] = None) -> int:
     ap.add_argument("--decompress", action="store_true", help=".mdz files back to their originals")
     ap.add_argument("--effort", type=int, default=3, choices=[1, 2, 3])
     ap.add_argument("--batch", type=int, default=8, help="files per task")
+    ap.add_argument("--files-from", help="a list of files (relative to SRC, one per line)")
     ap.add_argument("-q", "--quiet", action="store_true")
     a = ap.parse_args(None if argv is None else list(argv))
     c = run(
@@ -257,6 +274,7 @@ def main(argv: Optional[Iterable[str]] = None) -> int:
         effort=a.effort,
         batch=max(1, a.batch),
         quiet=a.quiet,
+        files=None if a.files_from is None else open(a.files_from).read().splitlines(),
     )
     print(f"{c['done']} converted, {c['failed']} failed, {c['skipped']} already done; manifest: {os.path.join(a.dst, MANIFEST)}")
     return 1 if c["failed"] else 0

@@ -4,8 +4,9 @@
     data = medzip.dicom.compress(ds_or_path)   # a pydicom Dataset, a path, or bytes
     ds = medzip.dicom.decompress(data)         # a pydicom Dataset equal to the original
 
-A path or bytes is stored byte for byte; a Dataset is stored as pydicom
-writes it (``Dataset.save_as``), and comes back equal to it.
+A path or bytes comes back byte for byte (encapsulated DICOM: as native
+DICOM with the same pixels and every other element); a Dataset is stored
+as pydicom writes it (``Dataset.save_as``) and comes back equal to it.
 """
 
 from __future__ import annotations

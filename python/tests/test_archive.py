@@ -78,7 +78,7 @@ def test_archive_on_a_local_cluster_survives_a_killed_worker(tmp_path):
         # The rerun finishes whatever the kill left (here, usually nothing:
         # Dask reruns the lost tasks) and converts nothing twice.
         again = archive.run(str(src), str(dst), client=client, batch=4, quiet=True)
-        assert again["skipped"] + again["done"] + again["failed"] == len(files)
+        assert again == {"done": 0, "failed": 1, "skipped": len(files) - 1}
         recs = manifest(dst)
         paths = [r["path"] for r in recs]
         assert sorted(paths) == files, "each file once"
@@ -109,8 +109,28 @@ def test_archive_on_a_local_cluster_survives_a_killed_worker(tmp_path):
 def test_the_command_line_with_its_own_cluster(tmp_path, capsys):
     src, dst = tmp_path / "src", tmp_path / "dst"
     files = make_tree(src, 6)
-    assert archive.main([str(src), str(dst), "--workers", "1", "--effort", "1", "-q"]) == 1  # broken.png
+    # A list of files first: only those are converted.
+    first = [f for f in files if "broken" not in f][:3]
+    listed = tmp_path / "list.txt"
+    listed.write_text("\n".join(first) + "\n")
+    args = [str(src), str(dst), "--workers", "1", "--effort", "1", "-q"]
+    assert archive.main(args + ["--files-from", str(listed)]) == 0
+    assert [r["path"] for r in manifest(dst)] == first
+    capsys.readouterr()
+    # Then the whole tree: the three are skipped, broken.png fails.
+    assert archive.main(args) == 1
     out = capsys.readouterr().out
-    assert f"{len(files) - 1} converted, 1 failed" in out
+    assert f"{len(files) - 4} converted, 1 failed, 3 already done" in out
     recs = manifest(dst)
-    assert len(recs) == len(files)
+    assert sorted(r["path"] for r in recs) == files
+    # A list after the whole tree (with a duplicate and a ./ path): nothing
+    # is redone, and the manifest keeps every file once.
+    listed.write_text("\n".join(first + ["./" + first[0]]) + "\n")
+    assert archive.main(args + ["--files-from", str(listed)]) == 0
+    assert "0 converted, 0 failed, 3 already done" in capsys.readouterr().out
+    assert sorted(r["path"] for r in manifest(dst)) == files
+    # A changed source is converted again.
+    changed = src / first[0]
+    changed.write_bytes(changed.read_bytes()[:-1] + b"\x07")
+    assert archive.main(args + ["--files-from", str(listed)]) == 0
+    assert "1 converted, 0 failed, 2 already done" in capsys.readouterr().out

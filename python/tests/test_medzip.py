@@ -124,6 +124,11 @@ def test_bad_input_raises_never_crashes():
         medzip.encode(np.full((2, 3), 5000, np.uint16), bits=12)
     with pytest.raises(medzip.UnsupportedError):
         medzip.compress(b"P5 3 2 255\n\x00", "x.pgm")
+    with pytest.raises(medzip.UnsupportedError):
+        medzip.encode(np.zeros((2, 3), np.uint8), bits=12)  # would come back as uint16
+    for effort in (0, 4):
+        with pytest.raises(ValueError):
+            medzip.encode(np.zeros((2, 3), np.uint8), effort=effort)
     assert issubclass(medzip.CorruptError, medzip.Error)
 
 
@@ -176,3 +181,18 @@ def test_numcodecs_codec_round_trips_chunks():
         codec.decode(enc, out=out)
         assert np.array_equal(out, a)
     assert numcodecs.get_codec(codec.get_config()).get_config() == codec.get_config()
+
+
+def test_real_images_as_arrays():
+    seen = 0
+    for src in sorted(SAMPLES.iterdir()):
+        if src.suffix not in (".png", ".dcm"):
+            continue
+        # The sample's pixels as an array (decode takes any .mdz).
+        mdz = medzip.compress(src.read_bytes(), src.name, effort=1)
+        a, bits = medzip.decode(mdz), medzip.info(mdz)["bits"]
+        seen += 1
+        for effort in (1, 3):
+            back = medzip.decode(medzip.encode(a, bits=bits, effort=effort))
+            assert back.dtype == a.dtype and np.array_equal(back, a), src.name
+    assert seen >= 5

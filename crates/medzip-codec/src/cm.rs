@@ -411,8 +411,8 @@ unsafe fn code_stripe_avx2<IO: BitIo>(
     code_stripe_impl(io, s, px, m)
 }
 
-/// Run-time choice of the SIMD code path: one process-wide switch, shared
-/// with the integer networks of the autoencoder priors (`medzip-nn`).
+/// The SIMD choice (`Simd`, a value passed per call: `Stripe::simd`), the
+/// same type as for the integer networks of `medzip-nn`.
 pub use medzip_nn::simd;
 
 #[inline(always)]

@@ -345,6 +345,7 @@ fn stripe_rows(w: u32, h: u32, target: u64) -> u32 {
 }
 
 /// The `i`-th stripe (`len` samples, rows of `w`) with its slice of the prior.
+#[allow(clippy::too_many_arguments)]
 fn stripe_at<'a>(
     i: usize,
     rows: usize,
@@ -353,6 +354,7 @@ fn stripe_at<'a>(
     maxv: i32,
     prior: Option<&'a [i32]>,
     net: Option<&'a cm::CtxNet>,
+    simd: Simd,
 ) -> cm::Stripe<'a> {
     let start = i * rows * w;
     cm::Stripe {
@@ -361,7 +363,7 @@ fn stripe_at<'a>(
         maxv,
         prior: prior.map(|p| &p[start..start + len]),
         net,
-        simd: Simd::Auto,
+        simd,
         #[cfg(feature = "train")]
         trace: None,
     }
@@ -411,9 +413,16 @@ fn encode_pixels(
                         return fast::encode_stripe(chunk, w, i * rows, maxv, cfg);
                     }
                     let mut px = chunk.to_vec();
-                    let mut s =
-                        stripe_at(i, rows, w, chunk.len(), maxv, prior_mapped.as_deref(), net);
-                    s.simd = opts.simd;
+                    let s = stripe_at(
+                        i,
+                        rows,
+                        w,
+                        chunk.len(),
+                        maxv,
+                        prior_mapped.as_deref(),
+                        net,
+                        opts.simd,
+                    );
                     let mut enc = BinEncoder::new();
                     cm::code_stripe(&mut enc, &s, &mut px, &mut init.clone());
                     enc.finish()
@@ -807,8 +816,7 @@ fn decode_context_stripes<'a>(
         ));
     }
     s.decode_each("context", |i, chunk, bytes| {
-        let mut st = stripe_at(i, s.rows, s.w, chunk.len(), s.maxv, prior, net);
-        st.simd = simd;
+        let st = stripe_at(i, s.rows, s.w, chunk.len(), s.maxv, prior, net, simd);
         match BinDecoder::new(bytes) {
             Ok(mut dec) => {
                 cm::code_stripe(&mut dec, &st, chunk, &mut init.clone()) && !dec.failed()
@@ -840,7 +848,16 @@ pub fn train_context_state(
         let rows = stripe_rows(img.width, img.height, stripe_pixels) as usize;
         for (i, chunk) in mapped.chunks(rows * w).enumerate() {
             let mut px = chunk.to_vec();
-            let s = stripe_at(i, rows, w, chunk.len(), map.levels() as i32 - 1, None, net);
+            let s = stripe_at(
+                i,
+                rows,
+                w,
+                chunk.len(),
+                map.levels() as i32 - 1,
+                None,
+                net,
+                Simd::Auto,
+            );
             cm::code_stripe(&mut cm::NullIo, &s, &mut px, &mut model);
         }
         progress(i + 1);
@@ -867,7 +884,16 @@ pub fn trace_context(img: &Image, trace: &std::cell::RefCell<cm::Trace>, stripe_
         .map_or(&fresh, |t| &t.model);
     for (i, chunk) in mapped.chunks(rows * w).enumerate() {
         let mut px = chunk.to_vec();
-        let mut s = stripe_at(i, rows, w, chunk.len(), map.levels() as i32 - 1, None, None);
+        let mut s = stripe_at(
+            i,
+            rows,
+            w,
+            chunk.len(),
+            map.levels() as i32 - 1,
+            None,
+            None,
+            Simd::Auto,
+        );
         s.trace = Some(trace);
         cm::code_stripe(&mut cm::NullIo, &s, &mut px, &mut init.clone());
     }

@@ -115,8 +115,8 @@ unsafe fn dot_avx2(a: &[i16], b: &[i16]) -> i32 {
 mod tests {
     use super::*;
 
-    /// The AVX2 path itself (called directly, not through the process-wide
-    /// switch that other tests flip), against the scalar reference.
+    /// The AVX2 path itself (called directly), against the scalar
+    /// reference.
     #[test]
     fn avx2_equals_scalar_including_wraparound() {
         #[cfg(target_arch = "x86_64")]

@@ -41,12 +41,16 @@ fn py_err(e: medzip::Error) -> PyErr {
         medzip::Error::Codec(
             C::Corrupt(_)
             | C::HashMismatch
-            | C::Format(F::Corrupt(_) | F::UnsupportedVersion { .. } | F::LimitExceeded(_)),
-        ) => CorruptError::new_err(msg),
-        medzip::Error::File(_)
-        | medzip::Error::Codec(C::InvalidImage(_) | C::Format(F::InvalidImage(_))) => {
-            UnsupportedError::new_err(msg)
+            | C::Format(F::Corrupt(_) | F::UnsupportedVersion { .. }),
+        )
+        | medzip::Error::File(medzip::medzip_io::Error::FileHashMismatch(_)) => {
+            CorruptError::new_err(msg)
         }
+        // (Limits: an image larger than this build accepts.)
+        medzip::Error::File(_)
+        | medzip::Error::Codec(
+            C::InvalidImage(_) | C::Format(F::InvalidImage(_) | F::LimitExceeded(_)),
+        ) => UnsupportedError::new_err(msg),
         _ => Error::new_err(msg),
     }
 }

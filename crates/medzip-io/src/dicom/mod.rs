@@ -292,6 +292,13 @@ fn jpegls_to_native(
     use dicom_core::{value::Value, DataElement, Length, PrimitiveValue, VR};
     use dicom_dictionary_std::tags;
     let cannot = |m: String| Error::Unsupported(format!("JPEG-LS pixel data: {m}"));
+    if l.high_bit + 1 != l.bits_stored {
+        // (The stream's samples would need shifting into place.)
+        return Err(cannot(format!(
+            "HighBit {} with BitsStored {}",
+            l.high_bit, l.bits_stored
+        )));
+    }
     let stream: Vec<u8> = match obj.element(tags::PIXEL_DATA).map(|e| e.value()) {
         Ok(Value::PixelSequence(seq)) => seq.fragments().concat(),
         _ => return Err(cannot("no encapsulated fragments".into())),
