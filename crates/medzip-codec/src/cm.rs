@@ -449,25 +449,17 @@ fn code_stripe_impl<IO: BitIo>(io: &mut IO, s: &Stripe, px: &mut [i32], m: &mut 
         let (cur, prv) = if y & 1 == 0 { (0, w) } else { (w, 0) };
         let row = y * w;
         for x in 0..w {
-            // ---- neighbourhood (edges replicate the nearest causal pixel) ----
+            // ---- neighbourhood ----
             let at = |xx: usize, yy: usize| px[yy * w + xx];
-            let (n, nw, ne, nn, nne) = if y == 0 {
-                let wv = if x > 0 { at(x - 1, 0) } else { mid };
-                (wv, wv, wv, wv, wv)
-            } else {
-                let n = at(x, y - 1);
-                let nw = if x > 0 { at(x - 1, y - 1) } else { n };
-                let ne = if x + 1 < w { at(x + 1, y - 1) } else { n };
-                let nn = if y > 1 { at(x, y - 2) } else { n };
-                let nne = if y > 1 && x + 1 < w {
-                    at(x + 1, y - 2)
-                } else {
-                    ne
-                };
-                (n, nw, ne, nn, nne)
-            };
-            let wv = if x > 0 { at(x - 1, y) } else { n };
-            let ww = if x > 1 { at(x - 2, y) } else { wv };
+            let Nb {
+                n,
+                nw,
+                ne,
+                nn,
+                nne,
+                wv,
+                ww,
+            } = neighbours(px, w, x, y, mid);
 
             // ---- predictors (×8) ----
             let med = if nw >= n.max(wv) {
@@ -588,44 +580,23 @@ fn code_stripe_impl<IO: BitIo>(io: &mut IO, s: &Stripe, px: &mut [i32], m: &mut 
             // Its features depend only on what precedes it (and the state
             // it updates below does not depend on its outputs).
             let norm8 = 8 * energy as i64 + 16;
-            // (A block, not a closure: a closure is compiled out of line,
-            // without the AVX2 of this function.)
+            // (`features` is inlined, not a closure: a closure is compiled
+            // out of line, without the AVX2 of this function.)
             let feats = if s.net.is_some() || s.tracing() {
-                let inv = (1i64 << 28) / norm8;
-                let f = |v8: i32| ((v8 as i64 * inv) >> 20).clamp(-4095, 4095) as i16;
-                let mut v = [0i16; NF];
-                v[0] = f(8 * n - pred8);
-                for i in 0..9 {
-                    v[1 + i] = f(8 * (c[i] as i32 + n) - pred8);
-                }
-                for i in 0..9 {
-                    v[10 + i] = f(p[i] - pred8);
-                }
-                for i in 0..5 {
-                    v[19 + i] = f(2 * c[9 + i] as i32);
-                }
-                for (j, &i) in [0usize, 5, 9, 10].iter().enumerate() {
-                    v[24 + j] = f((en[i] + ew[i]) as i32);
-                }
-                v[28] = f(if bc > 0 { bs / bc } else { 0 });
-                v[29] = (q as i16) << 6;
-                v[30] = ((pred8 & 7) as i16) << 6;
-                v[31] = (kmax as i16) << 6;
-                // Farther neighbours (networks with NF inputs; the first
-                // 32 features are those of 32-input networks).
-                let inside = y >= 3 && x >= 3 && x + 3 < w;
-                for (k, &(dx, dy)) in FAR.iter().enumerate() {
-                    let xx = x as isize + dx;
-                    let val = if inside || (y >= dy && xx >= 0 && (xx as usize) < w) {
-                        at(xx as usize, y - dy)
-                    } else if dy == 0 {
-                        wv
-                    } else {
-                        n
-                    };
-                    v[32 + k] = f(8 * val - pred8);
-                }
-                Some(v)
+                let bias = if bc > 0 { bs / bc } else { 0 };
+                let errs = (en, ew);
+                Some(features(
+                    px,
+                    w,
+                    (x, y),
+                    (n, wv),
+                    pred8,
+                    norm8,
+                    (&c, &p),
+                    errs,
+                    bias,
+                    (q, kmax),
+                ))
             } else {
                 None
             };
@@ -699,20 +670,138 @@ fn code_stripe_impl<IO: BitIo>(io: &mut IO, s: &Stripe, px: &mut [i32], m: &mut 
                 }
             }
             te[cur + x] = pred8 - 8 * xv;
-            let err8 = (8 * xv - p_lms) as i64;
-            let norm: i64 = c.iter().map(|&c| c * c).sum::<i64>() + 1;
-            let g = div_exact(err8 << 13, norm);
-            for (w, &ci) in lms.iter_mut().zip(&c) {
-                *w = (*w + ((g * ci) >> 2)).clamp(-(1 << 18), 1 << 18);
-            }
-            let err8 = (8 * xv - p_lms2) as i64;
-            let g = div_exact(err8 << 13, norm);
-            for (w, &ci) in lms2.iter_mut().zip(&c) {
-                *w = (*w + ((g * ci) >> 5)).clamp(-(1 << 18), 1 << 18);
-            }
+            lms_update(&mut lms, &mut lms2, &c, 8 * xv, p_lms, p_lms2);
         }
     }
     ok
+}
+
+/// A pixel's causal neighbours: N, NW, NE, NN, NNE (the rows above) and W,
+/// WW (the row so far). Edges replicate the nearest causal pixel; the
+/// first row sees W (or the middle value `mid` at its start) everywhere.
+#[derive(Clone, Copy)]
+struct Nb {
+    n: i32,
+    nw: i32,
+    ne: i32,
+    nn: i32,
+    nne: i32,
+    wv: i32,
+    ww: i32,
+}
+
+#[inline(always)]
+fn neighbours(px: &[i32], w: usize, x: usize, y: usize, mid: i32) -> Nb {
+    let at = |xx: usize, yy: usize| px[yy * w + xx];
+    let (n, nw, ne, nn, nne) = if y == 0 {
+        let wv = if x > 0 { at(x - 1, 0) } else { mid };
+        (wv, wv, wv, wv, wv)
+    } else {
+        let n = at(x, y - 1);
+        let nw = if x > 0 { at(x - 1, y - 1) } else { n };
+        let ne = if x + 1 < w { at(x + 1, y - 1) } else { n };
+        let nn = if y > 1 { at(x, y - 2) } else { n };
+        let nne = if y > 1 && x + 1 < w {
+            at(x + 1, y - 2)
+        } else {
+            ne
+        };
+        (n, nw, ne, nn, nne)
+    };
+    let wv = if x > 0 { at(x - 1, y) } else { n };
+    let ww = if x > 1 { at(x - 2, y) } else { wv };
+    Nb {
+        n,
+        nw,
+        ne,
+        nn,
+        nne,
+        wv,
+        ww,
+    }
+}
+
+/// The context network's features of a pixel at `(x, y)` (`n`, `wv`: its
+/// N and W): the neighbours, predictions and recent errors relative to the
+/// blended prediction `pred8`, divided by the local energy `norm8` (`c`:
+/// the LMS taps, `p`: the predictions); then four predictors' recent errors
+/// at N and W (`en`, `ew`), the bias correction, the energy bucket `q`, the
+/// prediction's fraction, the depth `kmax`, and the farther neighbours of
+/// [`FAR`].
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn features(
+    px: &[i32],
+    w: usize,
+    (x, y): (usize, usize),
+    (n, wv): (i32, i32),
+    pred8: i32,
+    norm8: i64,
+    (c, p): (&[i64; NL], &[i32; NP]),
+    (en, ew): (&[u32; NP], &[u32; NP]),
+    bias: i32,
+    (q, kmax): (usize, u32),
+) -> [i16; NF] {
+    let at = |xx: usize, yy: usize| px[yy * w + xx];
+    let inv = (1i64 << 28) / norm8;
+    let f = |v8: i32| ((v8 as i64 * inv) >> 20).clamp(-4095, 4095) as i16;
+    let mut v = [0i16; NF];
+    v[0] = f(8 * n - pred8);
+    for i in 0..9 {
+        v[1 + i] = f(8 * (c[i] as i32 + n) - pred8);
+    }
+    for i in 0..9 {
+        v[10 + i] = f(p[i] - pred8);
+    }
+    for i in 0..5 {
+        v[19 + i] = f(2 * c[9 + i] as i32);
+    }
+    for (j, &i) in [0usize, 5, 9, 10].iter().enumerate() {
+        v[24 + j] = f((en[i] + ew[i]) as i32);
+    }
+    v[28] = f(bias);
+    v[29] = (q as i16) << 6;
+    v[30] = ((pred8 & 7) as i16) << 6;
+    v[31] = (kmax as i16) << 6;
+    // Farther neighbours (networks with NF inputs; the first 32 features
+    // are those of 32-input networks).
+    let inside = y >= 3 && x >= 3 && x + 3 < w;
+    for (k, &(dx, dy)) in FAR.iter().enumerate() {
+        let xx = x as isize + dx;
+        let val = if inside || (y >= dy && xx >= 0 && (xx as usize) < w) {
+            at(xx as usize, y - dy)
+        } else if dy == 0 {
+            wv
+        } else {
+            n
+        };
+        v[32 + k] = f(8 * val - pred8);
+    }
+    v
+}
+
+/// One step of the two normalized-LMS predictors towards the coded value
+/// `x8` (×8): `p_lms`, `p_lms2` their predictions, `c` their taps.
+#[inline(always)]
+fn lms_update(
+    lms: &mut [i64; NL],
+    lms2: &mut [i64; NL],
+    c: &[i64; NL],
+    x8: i32,
+    p_lms: i32,
+    p_lms2: i32,
+) {
+    let err8 = (x8 - p_lms) as i64;
+    let norm: i64 = c.iter().map(|&c| c * c).sum::<i64>() + 1;
+    let g = div_exact(err8 << 13, norm);
+    for (w, &ci) in lms.iter_mut().zip(c) {
+        *w = (*w + ((g * ci) >> 2)).clamp(-(1 << 18), 1 << 18);
+    }
+    let err8 = (x8 - p_lms2) as i64;
+    let g = div_exact(err8 << 13, norm);
+    for (w, &ci) in lms2.iter_mut().zip(c) {
+        *w = (*w + ((g * ci) >> 5)).clamp(-(1 << 18), 1 << 18);
+    }
 }
 
 /// `a / b` (`b > 0`), truncated as Rust's `/`: in 32 bits when both fit
