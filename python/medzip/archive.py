@@ -188,7 +188,8 @@ def run(
     todo = [r for r in files if not is_done(src, dst, old.get(r), decompress)]
     skipped = len(files) - len(todo)
     own = None
-    if client is None:
+    made = client is None
+    if made:
         if scheduler == "local":
             own = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True)
             client = Client(own)
@@ -233,8 +234,9 @@ def run(
         if not quiet:
             print(file=sys.stderr)
     finally:
-        if own is not None:
+        if made:
             client.close()
+        if own is not None:
             own.close()
     # What killed workers may have left; then the manifest, one line per
     # file: this run's files in order, then those of earlier runs.
