@@ -29,12 +29,9 @@ class Medzip(Codec):
 
     codec_id = "medzip"
 
-    def __init__(self, bits: Optional[int] = None, effort: int = 3, dtype: Optional[str] = None):
+    def __init__(self, bits: Optional[int] = None, effort: int = 3):
         self.bits = bits
         self.effort = effort
-        # The chunks' dtype, when known (numcodecs hands `encode` a buffer
-        # that keeps it; recorded for the configuration only).
-        self.dtype = dtype
 
     def encode(self, buf):
         a = np.asarray(buf)
@@ -53,7 +50,7 @@ class Medzip(Codec):
         return ndarray_copy(a, out)
 
     def get_config(self):
-        return {"id": self.codec_id, "bits": self.bits, "effort": self.effort, "dtype": self.dtype}
+        return {"id": self.codec_id, "bits": self.bits, "effort": self.effort}
 
 
 register_codec(Medzip)

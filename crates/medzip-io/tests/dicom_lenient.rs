@@ -85,6 +85,25 @@ fn meta(ts: &str) -> Vec<u8> {
     o
 }
 
+/// The image pixel attributes (group 0028) of a `w`×`h` grey image of
+/// `bits` stored bits in `ba` allocated.
+fn image_attrs(e: Enc, (w, h): (u16, u16), (ba, bits, signed): (u16, u16, bool)) -> Vec<u8> {
+    let mut o = us(e, 0x0002, 1);
+    o.extend(el(e, 0x0028, 0x0004, b"CS", b"MONOCHROME2 "));
+    o.extend(us(e, 0x0010, h));
+    o.extend(us(e, 0x0011, w));
+    o.extend(us(e, 0x0100, ba));
+    o.extend(us(e, 0x0101, bits));
+    o.extend(us(e, 0x0102, bits - 1));
+    o.extend(us(e, 0x0103, signed as u16));
+    o
+}
+
+/// Sample `i` of the test images (unsigned, `bits` bits).
+fn sample(i: usize, bits: u16) -> u32 {
+    (i * 7919 + i * i * 31) as u32 & ((1 << bits) - 1)
+}
+
 /// A data set holding a `w`×`h` image of `bits` stored bits (`ba` allocated),
 /// with a private tag and a nested sequence of undefined length before the
 /// pixels, and trailing padding after them.
@@ -111,18 +130,11 @@ fn dataset(e: Enc, w: u16, h: u16, ba: u16, bits: u16, signed: bool) -> Vec<u8> 
     o.extend(sq);
     o.extend(el(e, 0x0009, 0x0010, b"LO", b"PRIVATE CREATOR "));
     o.extend(el(e, 0x0010, 0x0010, b"PN", b"Doe^Jane"));
-    o.extend(us(e, 0x0002, 1));
-    o.extend(el(e, 0x0028, 0x0004, b"CS", b"MONOCHROME2 "));
-    o.extend(us(e, 0x0010, h));
-    o.extend(us(e, 0x0011, w));
-    o.extend(us(e, 0x0100, ba));
-    o.extend(us(e, 0x0101, bits));
-    o.extend(us(e, 0x0102, bits - 1));
-    o.extend(us(e, 0x0103, signed as u16));
+    o.extend(image_attrs(e, (w, h), (ba, bits, signed)));
     let n = w as usize * h as usize;
     let mut px = Vec::new();
     for i in 0..n {
-        let v = (i * 7919 + i * i * 31) as u32 & ((1 << bits) - 1);
+        let v = sample(i, bits);
         if ba == 16 {
             // Sign-extended words for signed data (canonical), one odd word
             // with a stray high bit (kept as a fix-up).
@@ -317,18 +329,9 @@ fn jpegls_file(
     let e = EXPLICIT;
     let mut o = el(e, 0x0008, 0x0060, b"CS", b"MR");
     o.extend(el(e, 0x0010, 0x0010, b"PN", b"Doe^Jane"));
-    o.extend(us(e, 0x0002, 1));
-    o.extend(el(e, 0x0028, 0x0004, b"CS", b"MONOCHROME2 "));
-    o.extend(us(e, 0x0010, h));
-    o.extend(us(e, 0x0011, w));
-    o.extend(us(e, 0x0100, ba));
-    o.extend(us(e, 0x0101, bits));
-    o.extend(us(e, 0x0102, bits - 1));
-    o.extend(us(e, 0x0103, signed as u16));
+    o.extend(image_attrs(e, (w, h), (ba, bits, signed)));
     let n = w as usize * h as usize;
-    let raw: Vec<u16> = (0..n)
-        .map(|i| ((i * 7919 + i * i * 31) as u32 & ((1 << bits) - 1)) as u16)
-        .collect();
+    let raw: Vec<u16> = (0..n).map(|i| sample(i, bits) as u16).collect();
     let expected = raw
         .iter()
         .map(|&v| {

@@ -7,7 +7,7 @@ use std::path::Path;
 
 pub(crate) fn info(p: &Path, json: bool, ctx: &Ctx) -> Result<String> {
     let bytes = std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?;
-    let c = medzip_codec::inspect(&bytes, &ctx.limits)?;
+    let c = medzip_codec::inspect(&bytes, &ctx.decode.limits)?;
     let d = &c.header.desc;
     // The coder, and the fast coder's configuration.
     let fast = medzip_codec::fast_config_of(&c);
@@ -26,8 +26,8 @@ pub(crate) fn info(p: &Path, json: bool, ctx: &Ctx) -> Result<String> {
             .unwrap_or_else(|| format!("unknown kind {:?}", tag as char));
         // Embedded models (and a site's) are named.
         let name = match tag {
-            model::CONTEXT => ctx.models.state_name(entry),
-            model::NETWORK => ctx.models.net_by_id(entry).map(|n| n.name),
+            model::CONTEXT => ctx.decode.models.state_name(entry),
+            model::NETWORK => ctx.decode.models.net_by_id(entry).map(|n| n.name),
             _ => None,
         };
         models.push((kind, medzip_format::hex(entry), name));

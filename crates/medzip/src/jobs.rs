@@ -6,7 +6,7 @@ use crate::{OutArgs, ToKind};
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use medzip_codec::priors::AePrior;
-use medzip_codec::{Limits, Options};
+use medzip_codec::{DecodeOptions, Limits, Options};
 use rayon::prelude::*;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -15,20 +15,21 @@ use std::time::Instant;
 /// What a command codes with, from its flags: passed to each job, so that
 /// nothing in the process is global.
 pub(crate) struct Ctx {
-    /// Decoding limits (`--max-pixels`).
-    pub limits: Limits,
+    /// Decoding limits (`--max-pixels`) and the context models (the
+    /// embedded ones and a site's; the encoder takes them from here too).
+    pub decode: DecodeOptions,
     /// The autoencoder prior asked for (`--model`).
     pub prior: Option<PriorModel>,
-    /// The context models: the embedded ones and a site's.
-    pub models: medzip_codec::Models,
 }
 
 impl Ctx {
     pub fn new(limits: Limits) -> Ctx {
         Ctx {
-            limits,
+            decode: DecodeOptions {
+                limits,
+                ..Default::default()
+            },
             prior: None,
-            models: medzip_codec::Models::embedded(),
         }
     }
 
@@ -42,12 +43,11 @@ impl Ctx {
         &self,
         bytes: &[u8],
     ) -> Result<(medzip_codec::Image, medzip_codec::Metadata)> {
-        let opts = medzip_codec::DecodeOptions {
-            limits: self.limits,
-            models: self.models.clone(),
-            ..Default::default()
-        };
-        Ok(medzip_codec::decompress_with(bytes, self.prior(), &opts)?)
+        Ok(medzip_codec::decompress_with(
+            bytes,
+            self.prior(),
+            &self.decode,
+        )?)
     }
 }
 
@@ -265,7 +265,7 @@ pub(crate) fn decompress_one(
     ctx: &Ctx,
 ) -> Result<String> {
     let bytes = std::fs::read(inp).with_context(|| format!("cannot read {}", inp.display()))?;
-    let read_kind = medzip_codec::inspect(&bytes, &ctx.limits)?
+    let read_kind = medzip_codec::inspect(&bytes, &ctx.decode.limits)?
         .header
         .desc
         .source;

@@ -382,7 +382,7 @@ fn run(cli: Cli) -> Result<bool> {
                 bail!("-e 2 codes without a context network: leave out --context-net, or use -e 3");
             }
             let no_net = no_net || effort == 2;
-            ctx.models = site.models(Some(!no_net))?;
+            ctx.decode.models = site.models(Some(!no_net))?;
             ctx.prior = model.as_deref().map(load_prior).transpose()?;
             set_threads(out.threads)?;
             let opts = Options {
@@ -390,7 +390,7 @@ fn run(cli: Cli) -> Result<bool> {
                 stripe_pixels: stripe_pixels.max(1),
                 trained: !untrained,
                 net: !no_net,
-                models: ctx.models.clone(),
+                models: ctx.decode.models.clone(),
                 simd: Default::default(),
             };
             let job = |inp: &Path| compress_one(inp, &out, &opts, verify, &ctx);
@@ -403,7 +403,7 @@ fn run(cli: Cli) -> Result<bool> {
             site,
             to,
         } => {
-            ctx.models = site.models(None)?;
+            ctx.decode.models = site.models(None)?;
             ctx.prior = model
                 .map(|p| load_prior(&p.to_string_lossy()))
                 .transpose()?;
@@ -430,7 +430,7 @@ fn run(cli: Cli) -> Result<bool> {
             original,
             site,
         } => {
-            ctx.models = site.models(None)?;
+            ctx.decode.models = site.models(None)?;
             verify_pair(&mdz, &original, &ctx)?;
             if !cli.quiet {
                 println!(
@@ -501,7 +501,7 @@ fn run(cli: Cli) -> Result<bool> {
         }
         #[cfg(feature = "train")]
         Cmd::Eval(a) => {
-            eval::run(a, &ctx.limits, cli.quiet)?;
+            eval::run(a, &ctx.decode.limits, cli.quiet)?;
             Ok(true)
         }
         Cmd::Plot { runs, out } => {
