@@ -108,10 +108,16 @@ def compress(
     *,
     effort: Optional[int] = None,
     threads: Optional[int] = None,
+    transcode: bool = False,
 ) -> bytes:
-    """The ``.mdz`` bytes of an image file's bytes (``name`` helps tell PNG,
-    PGM, TIFF and DICOM apart): the bytes ``medzip compress`` writes."""
-    return _native.compress_file(bytes(file), name, _effort(effort), threads)
+    """The ``.mdz`` bytes of a file's bytes, as ``medzip compress`` writes
+    them: an image (``name`` helps tell PNG, PGM, TIFF and DICOM apart) by
+    its pixels; any other file (no pixel data, multi-frame, colour,
+    damaged, not an image) stored whole, so that it comes back byte for
+    byte. An encapsulated DICOM file is stored whole too, unless
+    ``transcode``: then it is coded by its pixels and comes back as native
+    DICOM with the same pixels."""
+    return _native.compress_file(bytes(file), name, _effort(effort), threads, transcode)
 
 
 def decompress(mdz: bytes, *, threads: Optional[int] = None) -> bytes:
@@ -165,12 +171,15 @@ def compress_file(
     *,
     effort: Optional[int] = None,
     threads: Optional[int] = None,
+    transcode: bool = False,
 ) -> bytes:
-    """Compresses the file ``src``; writes ``dst`` (atomically) when given;
-    returns the ``.mdz`` bytes."""
+    """Compresses the file ``src`` (as :func:`compress`); writes ``dst``
+    (atomically) when given; returns the ``.mdz`` bytes."""
     with open(src, "rb") as f:
         data = f.read()
-    mdz = compress(data, os.path.basename(os.fspath(src)), effort=effort, threads=threads)
+    mdz = compress(
+        data, os.path.basename(os.fspath(src)), effort=effort, threads=threads, transcode=transcode
+    )
     if dst is not None:
         write_atomic(dst, mdz)
     return mdz

@@ -83,7 +83,8 @@ def convert_one(src_root: str, dst_root: str, rel: str, decompress: bool, effort
         info = medzip.info(mdz)
         pixels = info["width"] * info["height"]
         rec["pixels"] = pixels
-        rec["bpp"] = round(8 * len(mdz) / pixels, 4)
+        # (A file stored whole has no pixels.)
+        rec["bpp"] = round(8 * len(mdz) / pixels, 4) if pixels else ""
         medzip.write_atomic(os.path.join(dst_root, output_name(rel, decompress)), out)
         rec["out_bytes"] = len(out)
         rec["out_sha256"] = _sha256(out)

@@ -23,8 +23,11 @@ def compress(
     *,
     effort: Optional[int] = None,
     threads: Optional[int] = None,
+    transcode: bool = False,
 ) -> bytes:
-    """The medzip bytes of a DICOM file (path or bytes) or pydicom Dataset."""
+    """The medzip bytes of a DICOM file (path or bytes) or pydicom Dataset
+    (as :func:`medzip.compress`: with ``transcode``, encapsulated pixel data
+    comes back native)."""
     if isinstance(source, (str, os.PathLike)):
         with open(source, "rb") as f:
             data = f.read()
@@ -34,7 +37,7 @@ def compress(
         buf = io.BytesIO()
         source.save_as(buf)
         data = buf.getvalue()
-    return medzip.compress(data, "dataset.dcm", effort=effort, threads=threads)
+    return medzip.compress(data, "dataset.dcm", effort=effort, threads=threads, transcode=transcode)
 
 
 def decompress(data: bytes, *, threads: Optional[int] = None):

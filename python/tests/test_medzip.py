@@ -89,9 +89,34 @@ def test_files_give_the_cli_bytes_and_come_back(tmp_path):
         cli_bytes = out.read_bytes()
         assert lib == cli_bytes, src.name
         back = medzip.decompress(lib)
-        if src.suffix == ".dcm" and "jpeg" not in src.name:
+        if src.suffix == ".dcm":
+            # Encapsulated ones are stored whole: byte for byte too.
             assert back == src.read_bytes(), f"{src.name}: not byte for byte"
-        assert medzip.info(lib)["source"] in ("dicom", "png")
+        assert medzip.info(lib)["source"] in ("dicom", "png", "file")
+        if "jpeg" in src.name:
+            assert medzip.info(lib)["stored_bytes"] == src.stat().st_size
+            # Transcoded: smaller, native DICOM with the same pixels.
+            t = medzip.compress(src.read_bytes(), src.name, transcode=True)
+            assert len(t) < len(lib) and medzip.info(t)["source"] == "dicom"
+            medzip.verify(medzip.decompress(t), src.read_bytes())
+
+
+def test_any_file_is_stored_whole_and_comes_back(tmp_path):
+    for data in (b"", b"P5 3 2 255\n\x00", b"not an image", bytes(range(256)) * 50):
+        mdz = medzip.compress(data, "x.pgm")
+        assert medzip.decompress(mdz) == data
+        medzip.verify(medzip.decompress(mdz), data)
+        i = medzip.info(mdz)
+        assert (i["source"], i["width"], i["stored_bytes"]) == ("file", 0, len(data))
+    with pytest.raises(medzip.Error):
+        medzip.verify(b"other bytes", b"not an image")
+    with pytest.raises(medzip.UnsupportedError):
+        medzip.decode(medzip.compress(b"not an image"))
+    src = tmp_path / "report.txt"
+    src.write_bytes(b"no finding\n" * 500)
+    mdz = medzip.compress_file(src, tmp_path / "report.txt.mdz")
+    assert len(mdz) < 1000
+    assert medzip.decompress_file(tmp_path / "report.txt.mdz") == src.read_bytes()
 
 
 def test_compress_file_and_decompress_file(tmp_path):
@@ -123,8 +148,6 @@ def test_bad_input_raises_never_crashes():
     with pytest.raises(medzip.UnsupportedError):
         medzip.encode(np.full((2, 3), 5000, np.uint16), bits=12)
     with pytest.raises(medzip.UnsupportedError):
-        medzip.compress(b"P5 3 2 255\n\x00", "x.pgm")
-    with pytest.raises(medzip.UnsupportedError):
         medzip.encode(np.zeros((2, 3), np.uint8), bits=12)  # would come back as uint16
     for effort in (0, 4):
         with pytest.raises(ValueError):
@@ -152,18 +175,18 @@ def test_pydicom_bridge_gives_the_same_dataset():
         ds = pydicom.dcmread(src)
         back = medzip.dicom.decompress(medzip.dicom.compress(ds, effort=1))
         assert np.array_equal(back.pixel_array, ds.pixel_array), name
+        assert back == ds and back.file_meta == ds.file_meta, name
         if ds.file_meta.TransferSyntaxUID.is_compressed:
-            # Encapsulated pixel data comes back native (the same pixels;
-            # every other element the same).
+            # Transcoded, encapsulated pixel data comes back native (the
+            # same pixels; every other element the same).
+            back = medzip.dicom.decompress(medzip.dicom.compress(ds, transcode=True))
+            assert np.array_equal(back.pixel_array, ds.pixel_array), name
             assert not back.file_meta.TransferSyntaxUID.is_compressed
             del back.PixelData, ds.PixelData
             assert back == ds, name
-        else:
-            assert back == ds and back.file_meta == ds.file_meta, name
         # From a path: the file itself, byte for byte.
         data = medzip.dicom.compress(src)
-        if "jpeg" not in name:
-            assert medzip.decompress(data) == src.read_bytes(), name
+        assert medzip.decompress(data) == src.read_bytes(), name
 
 
 def test_numcodecs_codec_round_trips_chunks():
@@ -188,8 +211,9 @@ def test_real_images_as_arrays():
     for src in sorted(SAMPLES.iterdir()):
         if src.suffix not in (".png", ".dcm"):
             continue
-        # The sample's pixels as an array (decode takes any .mdz).
-        mdz = medzip.compress(src.read_bytes(), src.name, effort=1)
+        # The sample's pixels as an array (decode takes any .mdz of an
+        # image; an encapsulated DICOM file is one only when transcoded).
+        mdz = medzip.compress(src.read_bytes(), src.name, effort=1, transcode=True)
         a, bits = medzip.decode(mdz), medzip.info(mdz)["bits"]
         seen += 1
         for effort in (1, 3):

@@ -221,6 +221,25 @@ pub fn compress_with_prior(
         max_dimension: u32::MAX,
         max_section_bytes: u64::MAX,
     })?;
+    if img.data.is_empty() != (meta.source == SourceKind::File) {
+        return Err(Error::InvalidImage(
+            "an image without pixels (0×0), or a file stored whole with pixels".into(),
+        ));
+    }
+    if meta.source == SourceKind::File {
+        // A file stored whole: its bytes are the source data, no pixels.
+        return Ok(Container {
+            header: Header {
+                desc,
+                model_id: Vec::new(),
+                pixel_sha256: img.hash(),
+                file_sha256: meta.file_sha256,
+            },
+            pixels: Vec::new(),
+            source: meta.source_data.clone(),
+        }
+        .to_bytes());
+    }
     if prior.is_some() && opts.residual == Residual::Fast {
         return Err(Error::InvalidImage(
             "the fast coder (effort 1) takes no autoencoder prior".into(),
@@ -630,6 +649,15 @@ fn prior_reconstruction(
 
 fn decode_pixels(c: &Container, prior: Option<&dyn Prior>, opts: &DecodeOptions) -> Result<Image> {
     let d = &c.header.desc;
+    if d.source == SourceKind::File {
+        // A file stored whole (its bytes are in the source data).
+        if !c.pixels.is_empty() {
+            return Err(Error::Corrupt(
+                "a file stored whole with a pixel section".into(),
+            ));
+        }
+        return Ok(Image::new(0, 0, 8, false, Vec::new())?);
+    }
     let (w, h) = (d.width as usize, d.height as usize);
     let n = w * h;
     let section = PixelSection::parse(c)?;

@@ -1,4 +1,4 @@
-//! The medzip container (format versions 1–5, see [`VERSION`]): magic,
+//! The medzip container (format versions 1–6, see [`VERSION`]): magic,
 //! version, a sequence of sections, each with a tag, a length and a CRC-32,
 //! and a terminating `END ` section.
 //!
@@ -22,9 +22,10 @@ pub const MAGIC: [u8; 8] = *b"\x89MDZ\r\n\x1a\n";
 /// files whose header is coded with the header dictionary (source block
 /// layout 2); 4 for DICOM files whose source block has layout 3 (a flags
 /// byte: big-endian pixel words, deflated data sets); 5 for pixels coded by
-/// the fast coder (residual 3): builds from before refuse such files by
-/// version instead of decoding them wrongly or calling them damaged.
-pub const VERSION: u16 = 5;
+/// the fast coder (residual 3); 6 for files stored whole ([`SourceKind::File`],
+/// since 2026-11-30): builds from before refuse such files by version
+/// instead of decoding them wrongly or calling them damaged.
+pub const VERSION: u16 = 6;
 
 /// Section tags.
 pub mod tag {
@@ -175,6 +176,12 @@ pub enum SourceKind {
     Pgm = 2,
     Tiff = 3,
     Dicom = 4,
+    /// A file stored whole, not as an image (any file medzip cannot model
+    /// as a grayscale image: a DICOM file without pixel data, a multi-frame
+    /// or colour one, an encapsulated one kept byte for byte, anything
+    /// else): no pixels; the `SRC` section holds the file's bytes, coded by
+    /// the file layer (`medzip-io`), and decoding gives them back.
+    File = 5,
 }
 
 impl SourceKind {
@@ -185,6 +192,7 @@ impl SourceKind {
             SourceKind::Pgm => "pgm",
             SourceKind::Tiff => "tiff",
             SourceKind::Dicom => "dicom",
+            SourceKind::File => "file",
         }
     }
     /// The usual file extension for this kind.
@@ -195,6 +203,7 @@ impl SourceKind {
             SourceKind::Pgm => "pgm",
             SourceKind::Tiff => "tif",
             SourceKind::Dicom => "dcm",
+            SourceKind::File => "bin",
         }
     }
     fn from_u8(v: u8) -> Option<Self> {
@@ -204,6 +213,7 @@ impl SourceKind {
             2 => SourceKind::Pgm,
             3 => SourceKind::Tiff,
             4 => SourceKind::Dicom,
+            5 => SourceKind::File,
             _ => return None,
         })
     }
@@ -234,9 +244,20 @@ impl ImageDesc {
     pub fn pixels(&self) -> u64 {
         self.width as u64 * self.height as u64
     }
-    /// Validates the fields against each other and against `limits`.
+    /// Validates the fields against each other and against `limits`. A
+    /// stored file ([`SourceKind::File`]) has no pixels (0×0), any other
+    /// source at least one.
     pub fn validate(&self, limits: &Limits) -> Result<()> {
-        limits.check_dimensions(self.width, self.height)?;
+        if self.source == SourceKind::File {
+            if self.width != 0 || self.height != 0 {
+                return Err(Error::InvalidParameter(format!(
+                    "a stored file with an image size {}×{} (expected 0×0)",
+                    self.width, self.height
+                )));
+            }
+        } else {
+            limits.check_dimensions(self.width, self.height)?;
+        }
         if !(1..=16).contains(&self.bits_stored) {
             return Err(Error::InvalidParameter(format!(
                 "bits stored {} (expected 1 to 16)",
@@ -387,6 +408,9 @@ fn push_section(out: &mut Vec<u8>, tag: [u8; 4], payload: &[u8]) {
 impl Container {
     /// The version this container is written as (see [`VERSION`]).
     pub fn version(&self) -> u16 {
+        if self.header.desc.source == SourceKind::File {
+            return 6;
+        }
         // Pixels of the fast coder (residual 3).
         if self.pixels.first() == Some(&3) {
             return 5;
@@ -558,7 +582,8 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// A grayscale image: `width × height` samples in row order.
+/// A grayscale image: `width × height` samples in row order (0×0, no
+/// samples, for what a stored file decodes to).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Image {
     pub width: u32,
@@ -594,7 +619,8 @@ impl Image {
         }
     }
 
-    /// Checks the size and that every sample fits `bits`.
+    /// Checks the size (both sides at least 1, or both 0) and that every
+    /// sample fits `bits`.
     pub fn validate(&self) -> Result<()> {
         if !(1..=16).contains(&self.bits) {
             return Err(Error::InvalidImage(format!(
@@ -602,7 +628,7 @@ impl Image {
                 self.bits
             )));
         }
-        if self.width == 0 || self.height == 0 {
+        if (self.width == 0) != (self.height == 0) {
             return Err(Error::InvalidImage(format!(
                 "size {}×{}",
                 self.width, self.height

@@ -25,6 +25,7 @@
 
 pub mod dicom;
 mod pgm;
+pub mod stored;
 
 pub use medzip_format::{Image, Metadata};
 use medzip_format::{Photometric, SourceKind};
@@ -100,7 +101,7 @@ unsafe impl std::alloc::GlobalAlloc for CappedAlloc {
 #[doc(hidden)]
 pub fn fuzz_read_and_write(data: &[u8], hint: &str) {
     // Not isolated: the fuzzer must see panics.
-    if let Ok(l) = read_unisolated(data, Some(hint)) {
+    if let Ok(l) = read_unisolated(data, Some(hint), true) {
         if l.image.data.len() < (1 << 22) {
             let _ = write_unisolated(&l.image, &l.meta);
         }
@@ -193,10 +194,10 @@ fn meta(
 
 /// Reads an image file's bytes (isolated: see [`isolate`]).
 pub fn read(bytes: &[u8], name_hint: Option<&str>) -> Result<Loaded> {
-    isolate(|| read_unisolated(bytes, name_hint))
+    isolate(|| read_unisolated(bytes, name_hint, true))
 }
 
-fn read_unisolated(bytes: &[u8], name_hint: Option<&str>) -> Result<Loaded> {
+fn read_unisolated(bytes: &[u8], name_hint: Option<&str>, transcode: bool) -> Result<Loaded> {
     // A PNG or PGM whose bytes 128..132 happen to read `DICM` (pixel or
     // compressed data) is DICOM only if it parses as DICOM. (A TIFF header
     // before `DICM` never makes a file TIFF: reading it so would drop the
@@ -204,7 +205,7 @@ fn read_unisolated(bytes: &[u8], name_hint: Option<&str>) -> Result<Loaded> {
     if dicom::parse::has_preamble_magic(bytes)
         && (bytes.starts_with(PNG_MAGIC) || pgm::has_magic(bytes))
     {
-        return dicom::read(bytes).or_else(|e| {
+        return dicom::read_transcoding(bytes, transcode).or_else(|e| {
             let other = if bytes.starts_with(PNG_MAGIC) {
                 read_png(bytes)
             } else {
@@ -217,10 +218,31 @@ fn read_unisolated(bytes: &[u8], name_hint: Option<&str>) -> Result<Loaded> {
         Some(SourceKind::Png) => read_png(bytes),
         Some(SourceKind::Pgm) => pgm::read(bytes),
         Some(SourceKind::Tiff) => read_tiff(bytes),
-        Some(SourceKind::Dicom) => dicom::read(bytes),
+        Some(SourceKind::Dicom) => dicom::read_transcoding(bytes, transcode),
         _ => Err(Error::Unsupported(
             "not a PNG, PGM (P2/P5), TIFF or DICOM file".into(),
         )),
+    }
+}
+
+/// Reads any file: as an image where medzip reads it as one without
+/// changing its bytes, else stored whole ([`stored`]): a file that is not
+/// an image, or one that [`read`] refuses, is kept as bytes instead of
+/// refused. An encapsulated DICOM file (JPEG 2000, JPEG Lossless, JPEG-LS,
+/// RLE) is read as an image only with `transcode` — it then comes back as
+/// native DICOM with the same pixels (a smaller `.mdz`, other bytes) — and
+/// stored whole otherwise, so that it comes back byte for byte. Returns
+/// what was read and, for a file stored whole, why. Only an I/O error or a
+/// file too large to store is an error.
+pub fn read_or_store(
+    bytes: &[u8],
+    name_hint: Option<&str>,
+    transcode: bool,
+) -> Result<(Loaded, Option<String>)> {
+    match isolate(|| read_unisolated(bytes, name_hint, transcode)) {
+        Ok(l) => Ok((l, None)),
+        Err(Error::Io(e)) => Err(Error::Io(e)),
+        Err(e) => Ok((isolate(|| stored::store(bytes))?, Some(e.to_string()))),
     }
 }
 
@@ -232,6 +254,12 @@ pub fn write_as(img: &Image, kind: SourceKind, photometric: Photometric) -> Resu
     if img.signed && matches!(kind, SourceKind::Png | SourceKind::Pgm) {
         return Err(Error::Unsupported(format!(
             "signed samples cannot be written as {} (TIFF can hold them)",
+            kind.name()
+        )));
+    }
+    if img.data.is_empty() {
+        return Err(Error::Unsupported(format!(
+            "a file stored whole has no pixels to write as {}",
             kind.name()
         )));
     }
@@ -257,6 +285,7 @@ fn write_unisolated(img: &Image, meta: &Metadata) -> Result<Vec<u8>> {
         SourceKind::Pgm => pgm::write(img, meta)?,
         SourceKind::Tiff => write_tiff(img, meta)?,
         SourceKind::Dicom => dicom::write(img, meta)?,
+        SourceKind::File => stored::unstore(&meta.source_data)?,
     };
     if let Some(h) = meta.file_sha256 {
         if medzip_format::sha256(&out) != h {

@@ -138,6 +138,11 @@ fn decode_raw<'py>(
         medzip_codec::decompress_with(mdz, None, &DecodeOptions::default())
     })?
     .map_err(codec_err)?;
+    if meta.source == SourceKind::File {
+        return Err(UnsupportedError::new_err(
+            "a file stored whole, not an image: decompress() gives its bytes back",
+        ));
+    }
     let sample_bytes: u8 = if meta.container_bits <= 8 && img.bits <= 8 {
         1
     } else {
@@ -161,19 +166,28 @@ fn decode_raw<'py>(
     ))
 }
 
-/// Compresses an image file's bytes (PNG, PGM, TIFF, DICOM) as
-/// `medzip compress` does.
+/// Compresses a file's bytes as `medzip compress` does: an image (PNG,
+/// PGM, TIFF, DICOM) by its pixels, any other file stored whole;
+/// `transcode` codes an encapsulated DICOM file by its pixels.
 #[pyfunction]
-#[pyo3(signature = (file, name=None, effort=3, threads=None))]
+#[pyo3(signature = (file, name=None, effort=3, threads=None, transcode=false))]
 fn compress_file<'py>(
     py: Python<'py>,
     file: &[u8],
     name: Option<&str>,
     effort: u8,
     threads: Option<usize>,
+    transcode: bool,
 ) -> PyResult<Bound<'py, PyBytes>> {
     let opts = Options::effort(effort);
-    let mdz = run(py, threads, || medzip::compress(file, name, &opts))?.map_err(py_err)?;
+    let mdz = run(py, threads, || {
+        if transcode {
+            medzip::compress_transcoding(file, name, &opts)
+        } else {
+            medzip::compress(file, name, &opts)
+        }
+    })?
+    .map_err(py_err)?;
     Ok(PyBytes::new(py, &mdz))
 }
 
@@ -243,6 +257,14 @@ fn info<'py>(py: Python<'py>, mdz: &[u8]) -> PyResult<Bound<'py, PyDict>> {
         .collect();
     out.set_item("models", models)?;
     out.set_item("bytes", mdz.len())?;
+    // A file stored whole: its length and how it is coded.
+    if let Some((method, len)) = (d.source == SourceKind::File)
+        .then(|| medzip::medzip_io::stored::summary(&c.source))
+        .flatten()
+    {
+        out.set_item("stored_bytes", len)?;
+        out.set_item("stored_method", method)?;
+    }
     out.set_item("pixel_sha256", medzip_format::hex(&c.header.pixel_sha256))?;
     Ok(out)
 }

@@ -9,6 +9,9 @@ pub(crate) fn info(p: &Path, json: bool, ctx: &Ctx) -> Result<String> {
     let bytes = std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?;
     let c = medzip_codec::inspect(&bytes, &ctx.decode.limits)?;
     let d = &c.header.desc;
+    if d.source == medzip_format::SourceKind::File {
+        return Ok(stored(p, &c, bytes.len(), json));
+    }
     // The coder, and the fast coder's configuration.
     let fast = medzip_codec::fast_config_of(&c);
     let residual = match (medzip_codec::residual_of(&c), fast) {
@@ -104,4 +107,27 @@ pub(crate) fn info(p: &Path, json: bool, ctx: &Ctx) -> Result<String> {
         bpp,
         medzip_format::hex(&c.header.pixel_sha256)
     ))
+}
+
+/// `info` of a file stored whole.
+fn stored(p: &Path, c: &medzip_format::Container, bytes: usize, json: bool) -> String {
+    let (method, len) = medzip_io::stored::summary(&c.source).unwrap_or(("damaged", 0));
+    let sha = c.header.file_sha256.map(|h| medzip_format::hex(&h));
+    if json {
+        return serde_json::json!({
+            "file": p.display().to_string(),
+            "format_version": c.version(),
+            "source": "file",
+            "stored_bytes": len, "stored_method": method,
+            "bytes": bytes, "file_sha256": sha,
+            "source_bytes": c.source.len(), "pixel_bytes": c.pixels.len(),
+        })
+        .to_string();
+    }
+    format!(
+        "{}: a file stored whole (not coded as an image): {len} bytes coded by {method} into {bytes} bytes ({:.1} %), file sha256 {}",
+        p.display(),
+        100.0 * bytes as f64 / len.max(1) as f64,
+        sha.unwrap_or_default()
+    )
 }

@@ -191,19 +191,34 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8], force: bool) -> Result<()>
     Ok(())
 }
 
-/// Reads an input file: its bytes and what medzip makes of them.
+/// Reads an input image: its bytes and its pixels.
 pub(crate) fn read_input(p: &Path) -> Result<(Vec<u8>, medzip_io::Loaded)> {
-    let bytes = std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?;
-    let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
+    let (bytes, name) = read_named(p)?;
     let loaded = medzip_io::read(&bytes, name.as_deref())?;
     Ok((bytes, loaded))
+}
+
+/// Reads any input file ([`medzip_io::read_or_store`]): its bytes, what
+/// medzip makes of them, and why it is stored whole if it is.
+fn read_any(p: &Path, transcode: bool) -> Result<(Vec<u8>, medzip_io::Loaded, Option<String>)> {
+    let (bytes, name) = read_named(p)?;
+    let (loaded, why) = medzip_io::read_or_store(&bytes, name.as_deref(), transcode)?;
+    Ok((bytes, loaded, why))
+}
+
+fn read_named(p: &Path) -> Result<(Vec<u8>, Option<String>)> {
+    let bytes = std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?;
+    Ok((
+        bytes,
+        p.file_name().map(|n| n.to_string_lossy().into_owned()),
+    ))
 }
 
 pub(crate) fn compress_one(
     inp: &Path,
     out: &OutArgs,
     opts: &Options,
-    verify: bool,
+    (verify, transcode): (bool, bool),
     ctx: &Ctx,
 ) -> Result<String> {
     let t = Instant::now();
@@ -215,7 +230,7 @@ pub(crate) fn compress_one(
             dst.display()
         ));
     }
-    let (original, loaded) = read_input(inp)?;
+    let (original, loaded, stored) = read_any(inp, transcode)?;
     let mdz = medzip_codec::compress_with_prior(&loaded.image, &loaded.meta, opts, ctx.prior())?;
     if verify {
         let (img, meta) = ctx.decompress(&mdz)?;
@@ -238,12 +253,22 @@ pub(crate) fn compress_one(
         }
     }
     let px = loaded.image.data.len() as f64;
+    let what = match stored {
+        Some(why) if original.is_empty() => {
+            format!("stored whole (an empty file; not coded as an image: {why})")
+        }
+        Some(why) => format!(
+            "stored whole ({:.1} % of {} bytes; not coded as an image: {why})",
+            100.0 * mdz.len() as f64 / original.len() as f64,
+            original.len()
+        ),
+        None => format!("{:.4} bpp", 8.0 * mdz.len() as f64 / px),
+    };
     Ok(format!(
-        "{} -> {}: {} bytes, {:.4} bpp, {:.2} s",
+        "{} -> {}: {} bytes, {what}, {:.2} s",
         inp.display(),
         dst.display(),
         mdz.len(),
-        8.0 * mdz.len() as f64 / px,
         t.elapsed().as_secs_f64()
     ))
 }
@@ -270,12 +295,14 @@ pub(crate) fn decompress_one(
         .desc
         .source;
     // The kind to write: asked for, or named by -o's extension (raw
-    // pixels are written as PNG in any case).
+    // pixels are written as PNG in any case; a file stored whole is
+    // written as it was, whatever -o's name).
     let named = out
         .output
         .as_deref()
         .and_then(ToKind::of_path)
-        .map(ToKind::kind);
+        .map(ToKind::kind)
+        .filter(|_| read_kind != medzip_codec::SourceKind::File);
     if let (Some(asked), Some(named)) = (to.map(ToKind::kind), named) {
         if asked != named {
             bail!(
@@ -314,7 +341,9 @@ pub(crate) fn decompress_one(
 
 pub(crate) fn verify_pair(mdz: &Path, original: &Path, ctx: &Ctx) -> Result<()> {
     let (img, meta, file) = decode_file(mdz, ctx)?;
-    let (bytes, orig) = read_input(original)?;
+    // (An encapsulated original is read as an image, to compare pixels
+    // with a transcoded file; one stored whole compares as bytes.)
+    let (bytes, orig, _) = read_any(original, true)?;
     medzip::same_file(&img, &meta, &file, &bytes, &orig).with_context(|| {
         format!(
             "{} does not decode to {}",

@@ -180,6 +180,14 @@ enum Cmd {
         /// then read the written file back and compare it byte for byte.
         #[arg(long)]
         verify: bool,
+        /// Code an encapsulated DICOM file (JPEG 2000, JPEG Lossless,
+        /// JPEG-LS, RLE) by its pixels: a smaller .mdz that decodes to
+        /// native DICOM with the same pixels, not to the same bytes. Without
+        /// it such a file is stored whole and comes back byte for byte, as
+        /// does every file medzip does not code as an image (no pixel data,
+        /// multi-frame, colour, damaged, not an image at all).
+        #[arg(long)]
+        transcode: bool,
         /// Start the context model empty instead of from the embedded trained state.
         #[arg(long)]
         untrained: bool,
@@ -352,6 +360,7 @@ fn run(cli: Cli) -> Result<bool> {
             fast,
             residual,
             verify,
+            transcode,
             untrained,
             no_net,
             site,
@@ -393,7 +402,7 @@ fn run(cli: Cli) -> Result<bool> {
                 models: ctx.decode.models.clone(),
                 simd: Default::default(),
             };
-            let job = |inp: &Path| compress_one(inp, &out, &opts, verify, &ctx);
+            let job = |inp: &Path| compress_one(inp, &out, &opts, (verify, transcode), &ctx);
             Ok(for_each(&inputs, &out, cli.quiet, "compressing", job))
         }
         Cmd::Decompress {

@@ -90,7 +90,7 @@ fn samples_roundtrip_and_native_dicom_is_byte_identical() {
 }
 
 #[test]
-fn encapsulated_dicom_comes_back_native_with_identical_pixels() {
+fn encapsulated_dicom_comes_back_byte_for_byte_or_transcoded_with_identical_pixels() {
     let d = tmpdir("encap");
     // JPEG Lossless SV1 (original) and JPEG-LS lossless (made from the MR
     // sample).
@@ -100,10 +100,40 @@ fn encapsulated_dicom_comes_back_native_with_identical_pixels() {
     ];
     for name in names {
         let src = samples().join(name);
+        // By default: stored whole, the same bytes back.
+        let mdz = d.join(format!("{name}.whole.mdz"));
+        let back = d.join(format!("whole_{name}"));
+        let (code, _, err) = run(&["compress", "--verify", s(&src), "-o", s(&mdz)]);
+        assert_eq!(code, 0, "{name}: {err}");
+        assert!(
+            err.contains("stored whole") && err.contains("--transcode"),
+            "{err}"
+        );
+        assert_eq!(run(&["decompress", s(&mdz), "-o", s(&back)]).0, 0, "{name}");
+        assert_eq!(sha(&back), sha(&src), "{name}");
+        assert_eq!(run(&["verify", s(&mdz), s(&src)]).0, 0, "{name}");
+        let (_, info, _) = run(&["info", "--json", s(&mdz)]);
+        assert!(info.contains("\"source\":\"file\""), "{info}");
+        // With --transcode: coded by its pixels, native DICOM back.
         let mdz = d.join(format!("{name}.mdz"));
         let back = d.join(name);
-        assert_eq!(run(&["compress", s(&src), "-o", s(&mdz)]).0, 0, "{name}");
+        let (code, _, err) = run(&[
+            "compress",
+            "--transcode",
+            "--verify",
+            s(&src),
+            "-o",
+            s(&mdz),
+        ]);
+        assert_eq!(code, 0, "{name}: {err}");
+        assert!(
+            std::fs::metadata(&mdz).unwrap().len()
+                < std::fs::metadata(d.join(format!("{name}.whole.mdz")))
+                    .unwrap()
+                    .len()
+        );
         assert_eq!(run(&["decompress", s(&mdz), "-o", s(&back)]).0, 0, "{name}");
+        assert_eq!(run(&["verify", s(&mdz), s(&src)]).0, 0, "{name}");
         let orig = medzip_io::read(&std::fs::read(&src).unwrap(), Some("x.dcm")).unwrap();
         let bytes = std::fs::read(&back).unwrap();
         let new = medzip_io::read(&bytes, Some("x.dcm")).unwrap();
@@ -410,6 +440,31 @@ fn golden_dicom_files_decode_byte_for_byte() {
     );
 }
 
+/// A file stored whole (format version 6: here the JPEG-LS sample, kept
+/// byte for byte) decodes to its bytes, and storing it again gives the
+/// golden file.
+#[test]
+fn golden_stored_file_decodes_byte_for_byte() {
+    let d = tmpdir("golden-stored");
+    let src = samples().join("mr12_jpegls_from_suyashkumar_3.dcm");
+    let golden = repo().join("tests/golden/golden_stored_jpegls.mdz");
+    let fresh = d.join("fresh.mdz");
+    assert_eq!(run(&["compress", s(&src), "-o", s(&fresh)]).0, 0);
+    if std::env::var_os("MEDZIP_BLESS").is_some() {
+        std::fs::copy(&fresh, &golden).unwrap();
+    }
+    let back = d.join("back.dcm");
+    assert_eq!(run(&["decompress", s(&golden), "-o", s(&back)]).0, 0);
+    assert_eq!(sha(&back), sha(&src));
+    let (_, info, _) = run(&["info", "--json", s(&golden)]);
+    assert!(info.contains("\"format_version\":6"), "{info}");
+    assert!(
+        std::fs::read(&fresh).unwrap() == std::fs::read(&golden).unwrap(),
+        "storing {} changed: a format change must be deliberate (re-bless with MEDZIP_BLESS=1)",
+        src.display()
+    );
+}
+
 /// Encodes `img`, compares with (or, under `MEDZIP_BLESS=1`, writes) the
 /// golden file, decodes the golden file and checks the committed hash.
 fn check_golden(
@@ -508,15 +563,15 @@ fn exit_codes_overwrite_and_no_partial_outputs() {
         "{err}"
     );
     assert!(!out.exists());
-    // A non-image input fails alone; the good input in the same run still succeeds.
-    let junk = d.join("junk.png");
-    std::fs::write(&junk, b"not an image").unwrap();
+    // An input that cannot be read fails alone; the good input in the same
+    // run still succeeds.
+    let missing = d.join("missing.png");
     let od = d.join("many");
-    let (code, _, err) = run(&["compress", s(&junk), s(&src), "--out-dir", s(&od)]);
+    let (code, _, err) = run(&["compress", s(&missing), s(&src), "--out-dir", s(&od)]);
     assert_eq!(code, 1);
-    assert!(err.contains("junk.png"), "{err}");
+    assert!(err.contains("missing.png"), "{err}");
     assert!(od.join("kermany256_IM-0199-0001.png.mdz").exists());
-    assert!(!od.join("junk.png.mdz").exists());
+    assert!(!od.join("missing.png.mdz").exists());
     // No temporary files are left behind.
     for e in std::fs::read_dir(&od).unwrap() {
         let name = e.unwrap().file_name();
@@ -525,6 +580,72 @@ fn exit_codes_overwrite_and_no_partial_outputs() {
             "{name:?} left behind"
         );
     }
+}
+
+/// Whatever a file is — not an image, empty, a damaged PNG, a DICOM file
+/// without pixels — compress accepts it and decompress gives back its bytes.
+#[test]
+fn every_file_is_accepted_and_comes_back_byte_for_byte() {
+    let d = tmpdir("whole");
+    let png = std::fs::read(samples().join("kermany256_IM-0199-0001.png")).unwrap();
+    let dcm = std::fs::read(samples().join("mr12_suyashkumar_3.dcm")).unwrap();
+    // A DICOM file whose pixel data element is renamed: no pixel data.
+    let mut no_pixels = dcm.clone();
+    let tag = [0xe0, 0x7f, 0x10, 0x00];
+    let at = no_pixels.windows(4).rposition(|w| w == tag).unwrap();
+    no_pixels[at + 2] = 0x11;
+    let report: Vec<u8> = (0..3000u32)
+        .flat_map(|i| format!("finding {i}: no change\n").into_bytes())
+        .collect();
+    let files: [(&str, Vec<u8>); 6] = [
+        ("empty.dcm", Vec::new()),
+        ("junk.png", b"not an image".to_vec()),
+        ("truncated.png", png[..png.len() / 2].to_vec()),
+        ("no_pixels.dcm", no_pixels),
+        ("truncated.dcm", dcm[..dcm.len() - 100].to_vec()),
+        ("report.txt", report),
+    ];
+    for (name, bytes) in &files {
+        let src = d.join(name);
+        std::fs::write(&src, bytes).unwrap();
+        let mdz = d.join(format!("{name}.mdz"));
+        let (code, _, err) = run(&["compress", "--verify", s(&src), "-o", s(&mdz)]);
+        assert_eq!(code, 0, "{name}: {err}");
+        assert!(err.contains("stored whole"), "{name}: {err}");
+        let back = d.join(format!("back_{name}"));
+        assert_eq!(run(&["decompress", s(&mdz), "-o", s(&back)]).0, 0, "{name}");
+        assert_eq!(&std::fs::read(&back).unwrap(), bytes, "{name}");
+        assert_eq!(run(&["verify", s(&mdz), s(&src)]).0, 0, "{name}");
+        let (code, info, _) = run(&["info", s(&mdz)]);
+        assert_eq!(code, 0);
+        assert!(info.contains("stored whole"), "{info}");
+        // Not an image: no pixels to write as one.
+        let (code, _, err) = run(&[
+            "decompress",
+            s(&mdz),
+            "--to",
+            "png",
+            "-o",
+            s(&d.join("x.png")),
+        ]);
+        assert_eq!(code, 1);
+        assert!(err.contains("no pixels"), "{err}");
+    }
+    // The text compresses; verify tells another file from the original.
+    let mdz = d.join("report.txt.mdz");
+    assert!(std::fs::metadata(&mdz).unwrap().len() < 3000 * 10);
+    let (code, _, err) = run(&["verify", s(&mdz), s(&d.join("junk.png"))]);
+    assert_eq!(code, 1, "{err}");
+    // A damaged stored file is an error, not other bytes.
+    let mut bad = std::fs::read(&mdz).unwrap();
+    let mid = bad.len() / 2;
+    bad[mid] ^= 1;
+    let badp = d.join("bad.mdz");
+    std::fs::write(&badp, &bad).unwrap();
+    let (code, _, err) = run(&["decompress", s(&badp), "-o", s(&d.join("bad.txt"))]);
+    assert_eq!(code, 1);
+    assert!(err.contains("CRC"), "{err}");
+    assert!(!d.join("bad.txt").exists());
 }
 
 #[test]

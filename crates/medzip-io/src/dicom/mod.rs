@@ -201,6 +201,12 @@ fn rebuild_deflate(inflated: &[u8], corrections: &[u8]) -> Result<Vec<u8>> {
 }
 
 pub(crate) fn read(bytes: &[u8]) -> Result<Loaded> {
+    read_transcoding(bytes, true)
+}
+
+/// [`read`]; an encapsulated file (other bytes back) only with `transcode`,
+/// else refused before its pixels are decoded.
+pub(crate) fn read_transcoding(bytes: &[u8], transcode: bool) -> Result<Loaded> {
     let mut inflated = Vec::new();
     let p = located(bytes, &mut inflated)?;
     let Some(px) = p.pixel else {
@@ -220,7 +226,11 @@ pub(crate) fn read(bytes: &[u8]) -> Result<Loaded> {
                 p.ts
             ),
         ),
-        (false, _) => read_encapsulated(bytes, &p),
+        (false, _) if transcode => read_encapsulated(bytes, &p),
+        (false, _) => Err(Error::Unsupported(format!(
+            "encapsulated DICOM (transfer syntax {}) kept byte for byte (--transcode codes its pixels and gives back native DICOM)",
+            p.ts
+        ))),
     }
 }
 
@@ -612,7 +622,7 @@ const LAYOUT_FLAGS: u8 = 3;
 /// header coder so that the first occurrence of a familiar structure or
 /// vendor block costs little. Its id (first 8 bytes of its SHA-256) is
 /// stored with every header coded with it.
-fn header_dictionary() -> &'static (medzip_entropy::bytes::Dictionary, [u8; 8]) {
+pub(crate) fn header_dictionary() -> &'static (medzip_entropy::bytes::Dictionary, [u8; 8]) {
     static DICT: std::sync::OnceLock<(medzip_entropy::bytes::Dictionary, [u8; 8])> =
         std::sync::OnceLock::new();
     DICT.get_or_init(|| {
