@@ -109,6 +109,7 @@ def compress(
     effort: Optional[int] = None,
     threads: Optional[int] = None,
     transcode: bool = False,
+    exact_file: bool = False,
 ) -> bytes:
     """The ``.mdz`` bytes of a file's bytes, as ``medzip compress`` writes
     them: an image (``name`` helps tell PNG, PGM, TIFF and DICOM apart) by
@@ -116,8 +117,9 @@ def compress(
     damaged, not an image) stored whole, so that it comes back byte for
     byte. An encapsulated DICOM file is stored whole too, unless
     ``transcode``: then it is coded by its pixels and comes back as native
-    DICOM with the same pixels."""
-    return _native.compress_file(bytes(file), name, _effort(effort), threads, transcode)
+    DICOM with the same pixels. A PNG comes back with the same pixels and
+    every chunk; with ``exact_file``, byte for byte."""
+    return _native.compress_file(bytes(file), name, _effort(effort), threads, transcode, exact_file)
 
 
 def decompress(mdz: bytes, *, threads: Optional[int] = None) -> bytes:
@@ -172,13 +174,19 @@ def compress_file(
     effort: Optional[int] = None,
     threads: Optional[int] = None,
     transcode: bool = False,
+    exact_file: bool = False,
 ) -> bytes:
     """Compresses the file ``src`` (as :func:`compress`); writes ``dst``
     (atomically) when given; returns the ``.mdz`` bytes."""
     with open(src, "rb") as f:
         data = f.read()
     mdz = compress(
-        data, os.path.basename(os.fspath(src)), effort=effort, threads=threads, transcode=transcode
+        data,
+        os.path.basename(os.fspath(src)),
+        effort=effort,
+        threads=threads,
+        transcode=transcode,
+        exact_file=exact_file,
     )
     if dst is not None:
         write_atomic(dst, mdz)

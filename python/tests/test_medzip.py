@@ -4,6 +4,7 @@ same files, errors as exceptions, and threads without the GIL."""
 
 import os
 import pathlib
+import struct
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 
@@ -99,6 +100,27 @@ def test_files_give_the_cli_bytes_and_come_back(tmp_path):
             t = medzip.compress(src.read_bytes(), src.name, transcode=True)
             assert len(t) < len(lib) and medzip.info(t)["source"] == "dicom"
             medzip.verify(medzip.decompress(t), src.read_bytes())
+
+
+def test_png_chunks_and_exact_files():
+    import zlib
+
+    def chunk(t, d):
+        return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
+
+    # A 16-bit grey PNG made by zlib (as libpng makes them), with text.
+    rng = np.random.default_rng(3)
+    a = (rng.integers(0, 4096, (29, 45)) + np.arange(45) * 40).astype(">u2")
+    rows = b"".join(b"\x00" + r.tobytes() for r in a)
+    png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 45, 29, 16, 0, 0, 0, 0))
+           + chunk(b"tEXt", b"Comment\x00left lateral") + chunk(b"IDAT", zlib.compress(rows, 6))
+           + chunk(b"IEND", b""))
+    back = medzip.decompress(medzip.compress(png, "x.png"))
+    assert b"left lateral" in back and back != png
+    medzip.verify(back, png)
+    exact = medzip.compress(png, "x.png", exact_file=True)
+    assert medzip.decompress(exact) == png
+    assert medzip.info(exact)["source"] == "png"
 
 
 def test_any_file_is_stored_whole_and_comes_back(tmp_path):

@@ -408,7 +408,11 @@ fn push_section(out: &mut Vec<u8>, tag: [u8; 4], payload: &[u8]) {
 impl Container {
     /// The version this container is written as (see [`VERSION`]).
     pub fn version(&self) -> u16 {
-        if self.header.desc.source == SourceKind::File {
+        // Stored files; PNG files with their chunks (or bytes): a build
+        // before would drop them.
+        let d = &self.header.desc;
+        if d.source == SourceKind::File || (d.source == SourceKind::Png && !self.source.is_empty())
+        {
             return 6;
         }
         // Pixels of the fast coder (residual 3).
@@ -780,8 +784,27 @@ mod tests {
         assert_eq!(c.version(), 5);
         c.pixels = pixels;
         c.header.desc.source = SourceKind::Png;
+        // A PNG with a source block (its chunks) needs version 6.
+        assert_eq!(c.version(), 6);
+        c.source.clear();
         assert_eq!(c.version(), 2);
+        c.header.desc.source = SourceKind::File;
+        c.header.desc.width = 0;
+        c.header.desc.height = 0;
+        c.source = vec![0, 0, 0, 0, 0, 0, 0, 0, 0];
+        assert_eq!(c.version(), 6);
+        assert_eq!(
+            Container::parse(&c.to_bytes(), &Limits::default()).unwrap(),
+            c
+        );
+        // Pixels only for images, 0×0 only for stored files.
+        c.header.desc.width = 1;
+        assert!(Container::parse(&c.to_bytes(), &Limits::default()).is_err());
         c.header.desc.source = SourceKind::Dicom;
+        c.header.desc.width = 0;
+        assert!(Container::parse(&c.to_bytes(), &Limits::default()).is_err());
+        c.header.desc.width = 3;
+        c.header.desc.height = 2;
         c.source = vec![1, 16, 11];
         c.header.model_id.clear();
         assert_eq!(c.version(), 1);

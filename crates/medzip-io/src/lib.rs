@@ -25,6 +25,7 @@
 
 pub mod dicom;
 mod pgm;
+pub mod pngfile;
 pub mod stored;
 
 pub use medzip_format::{Image, Metadata};
@@ -101,7 +102,7 @@ unsafe impl std::alloc::GlobalAlloc for CappedAlloc {
 #[doc(hidden)]
 pub fn fuzz_read_and_write(data: &[u8], hint: &str) {
     // Not isolated: the fuzzer must see panics.
-    if let Ok(l) = read_unisolated(data, Some(hint), true) {
+    if let Ok(l) = read_unisolated(data, Some(hint), &ReadOptions::default()) {
         if l.image.data.len() < (1 << 22) {
             let _ = write_unisolated(&l.image, &l.meta);
         }
@@ -169,6 +170,18 @@ pub fn detect(bytes: &[u8], name_hint: Option<&str>) -> Option<SourceKind> {
     None
 }
 
+/// How [`read_or_store`] reads a file.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReadOptions {
+    /// Code an encapsulated DICOM file by its pixels (native DICOM with the
+    /// same pixels comes back) instead of storing it whole.
+    pub transcode: bool,
+    /// A PNG file comes back byte for byte (its deflate stream rebuilt by
+    /// preflate-rs), or is stored whole; without it, the same pixels and
+    /// every chunk come back in a file of medzip's making.
+    pub exact_file: bool,
+}
+
 /// An input decoded: the pixels and what is needed to rebuild the file.
 #[derive(Clone, Debug)]
 pub struct Loaded {
@@ -194,10 +207,15 @@ fn meta(
 
 /// Reads an image file's bytes (isolated: see [`isolate`]).
 pub fn read(bytes: &[u8], name_hint: Option<&str>) -> Result<Loaded> {
-    isolate(|| read_unisolated(bytes, name_hint, true))
+    let opts = ReadOptions {
+        transcode: true,
+        exact_file: false,
+    };
+    isolate(|| read_unisolated(bytes, name_hint, &opts))
 }
 
-fn read_unisolated(bytes: &[u8], name_hint: Option<&str>, transcode: bool) -> Result<Loaded> {
+fn read_unisolated(bytes: &[u8], name_hint: Option<&str>, opts: &ReadOptions) -> Result<Loaded> {
+    let transcode = opts.transcode;
     // A PNG or PGM whose bytes 128..132 happen to read `DICM` (pixel or
     // compressed data) is DICOM only if it parses as DICOM. (A TIFF header
     // before `DICM` never makes a file TIFF: reading it so would drop the
@@ -207,7 +225,7 @@ fn read_unisolated(bytes: &[u8], name_hint: Option<&str>, transcode: bool) -> Re
     {
         return dicom::read_transcoding(bytes, transcode).or_else(|e| {
             let other = if bytes.starts_with(PNG_MAGIC) {
-                read_png(bytes)
+                read_png(bytes, opts.exact_file)
             } else {
                 pgm::read(bytes)
             };
@@ -215,7 +233,7 @@ fn read_unisolated(bytes: &[u8], name_hint: Option<&str>, transcode: bool) -> Re
         });
     }
     match detect(bytes, name_hint) {
-        Some(SourceKind::Png) => read_png(bytes),
+        Some(SourceKind::Png) => read_png(bytes, opts.exact_file),
         Some(SourceKind::Pgm) => pgm::read(bytes),
         Some(SourceKind::Tiff) => read_tiff(bytes),
         Some(SourceKind::Dicom) => dicom::read_transcoding(bytes, transcode),
@@ -229,17 +247,19 @@ fn read_unisolated(bytes: &[u8], name_hint: Option<&str>, transcode: bool) -> Re
 /// changing its bytes, else stored whole ([`stored`]): a file that is not
 /// an image, or one that [`read`] refuses, is kept as bytes instead of
 /// refused. An encapsulated DICOM file (JPEG 2000, JPEG Lossless, JPEG-LS,
-/// RLE) is read as an image only with `transcode` — it then comes back as
-/// native DICOM with the same pixels (a smaller `.mdz`, other bytes) — and
-/// stored whole otherwise, so that it comes back byte for byte. Returns
-/// what was read and, for a file stored whole, why. Only an I/O error or a
-/// file too large to store is an error.
+/// RLE) is read as an image only with [`ReadOptions::transcode`] — it then
+/// comes back as native DICOM with the same pixels (a smaller `.mdz`, other
+/// bytes) — and stored whole otherwise, so that it comes back byte for
+/// byte; a PNG file that [`ReadOptions::exact_file`] asks back byte for
+/// byte and that cannot be rebuilt so is stored whole too. Returns what was
+/// read and, for a file stored whole, why. Only an I/O error or a file too
+/// large to store is an error.
 pub fn read_or_store(
     bytes: &[u8],
     name_hint: Option<&str>,
-    transcode: bool,
+    opts: &ReadOptions,
 ) -> Result<(Loaded, Option<String>)> {
-    match isolate(|| read_unisolated(bytes, name_hint, transcode)) {
+    match isolate(|| read_unisolated(bytes, name_hint, opts)) {
         Ok(l) => Ok((l, None)),
         Err(Error::Io(e)) => Err(Error::Io(e)),
         Err(e) => Ok((isolate(|| stored::store(bytes))?, Some(e.to_string()))),
@@ -297,7 +317,7 @@ fn write_unisolated(img: &Image, meta: &Metadata) -> Result<Vec<u8>> {
 
 // ---------------------------------------------------------------- PNG ----
 
-fn read_png(bytes: &[u8]) -> Result<Loaded> {
+fn read_png(bytes: &[u8], exact_file: bool) -> Result<Loaded> {
     let bad = |e: png::DecodingError| Error::Malformed {
         kind: "PNG",
         msg: e.to_string(),
@@ -378,18 +398,29 @@ fn read_png(bytes: &[u8]) -> Result<Loaded> {
     }
     let image = Image::new(w, h, depth, false, data)?;
     let container = if depth == 16 { 16 } else { 8 };
-    Ok(Loaded {
-        image,
-        meta: meta(
-            SourceKind::Png,
-            container,
-            Photometric::Monochrome2,
-            Vec::new(),
-        ),
-    })
+    let (src, file_sha256) = if exact_file {
+        let src = pngfile::exact(bytes, &image)
+            .map_err(|why| Error::Unsupported(format!("PNG not rebuilt byte for byte: {why}")))?;
+        (src, Some(medzip_format::sha256(bytes)))
+    } else {
+        (pngfile::keep_chunks(bytes, channels == 1), None)
+    };
+    let mut m = meta(SourceKind::Png, container, Photometric::Monochrome2, src);
+    m.file_sha256 = file_sha256;
+    Ok(Loaded { image, meta: m })
 }
 
 fn write_png(img: &Image, meta: &Metadata) -> Result<Vec<u8>> {
+    if let Some(file) = pngfile::rebuild(img, &meta.source_data)? {
+        return Ok(file);
+    }
+    // The source file's chunks, in their places (none for files made
+    // before they were kept, or from other kinds).
+    let chunks = if meta.source == SourceKind::Png && !meta.source_data.is_empty() {
+        pngfile::kept_chunks(&meta.source_data)?
+    } else {
+        Vec::new()
+    };
     let (lo, _) = Image::range(img.bits, img.signed);
     let depth = match img.bits {
         1 | 2 | 4 | 8 if meta.container_bits == 8 => img.bits,
@@ -406,6 +437,14 @@ fn write_png(img: &Image, meta: &Metadata) -> Result<Vec<u8>> {
         let mut wr = enc
             .write_header()
             .map_err(|e| Error::Unsupported(e.to_string()))?;
+        let put_chunks = |wr: &mut png::Writer<&mut Vec<u8>>, after: bool| -> Result<()> {
+            for (_, ty, data) in chunks.iter().filter(|c| c.0 == after) {
+                wr.write_chunk(png::chunk::ChunkType(*ty), data)
+                    .map_err(|e| Error::Unsupported(format!("PNG chunk: {e}")))?;
+            }
+            Ok(())
+        };
+        put_chunks(&mut wr, false)?;
         let w = img.width as usize;
         let line = (w * depth as usize).div_ceil(8);
         let mut buf = vec![0u8; line * img.height as usize];
@@ -427,6 +466,8 @@ fn write_png(img: &Image, meta: &Metadata) -> Result<Vec<u8>> {
         }
         wr.write_image_data(&buf)
             .map_err(|e| Error::Unsupported(e.to_string()))?;
+        put_chunks(&mut wr, true)?;
+        wr.finish().map_err(|e| Error::Unsupported(e.to_string()))?;
     }
     Ok(out)
 }

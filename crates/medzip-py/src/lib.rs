@@ -168,9 +168,10 @@ fn decode_raw<'py>(
 
 /// Compresses a file's bytes as `medzip compress` does: an image (PNG,
 /// PGM, TIFF, DICOM) by its pixels, any other file stored whole;
-/// `transcode` codes an encapsulated DICOM file by its pixels.
+/// `transcode` codes an encapsulated DICOM file by its pixels, `exact_file`
+/// gives a PNG file back byte for byte.
 #[pyfunction]
-#[pyo3(signature = (file, name=None, effort=3, threads=None, transcode=false))]
+#[pyo3(signature = (file, name=None, effort=3, threads=None, transcode=false, exact_file=false))]
 fn compress_file<'py>(
     py: Python<'py>,
     file: &[u8],
@@ -178,14 +179,15 @@ fn compress_file<'py>(
     effort: u8,
     threads: Option<usize>,
     transcode: bool,
+    exact_file: bool,
 ) -> PyResult<Bound<'py, PyBytes>> {
     let opts = Options::effort(effort);
+    let read = medzip::ReadOptions {
+        transcode,
+        exact_file,
+    };
     let mdz = run(py, threads, || {
-        if transcode {
-            medzip::compress_transcoding(file, name, &opts)
-        } else {
-            medzip::compress(file, name, &opts)
-        }
+        medzip::compress_with(file, name, &opts, &read)
     })?
     .map_err(py_err)?;
     Ok(PyBytes::new(py, &mdz))

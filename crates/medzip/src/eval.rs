@@ -138,7 +138,10 @@ pub fn run(args: EvalArgs, limits: &medzip_codec::Limits, quiet: bool) -> Result
     );
     let images: Vec<Image> = files
         .iter()
-        .map(|f| crate::jobs::read_input(f).map(|(_, l)| l.image))
+        .map(|f| {
+            crate::jobs::read_named(f)
+                .and_then(|(bytes, name)| Ok(medzip_io::read(&bytes, name.as_deref())?.image))
+        })
         .collect::<Result<_>>()?;
     let pixels: Vec<f64> = images.iter().map(|i| i.data.len() as f64).collect();
     let pb = if quiet {

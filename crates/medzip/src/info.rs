@@ -58,11 +58,13 @@ pub(crate) fn info(p: &Path, json: bool, ctx: &Ctx) -> Result<String> {
             .join(", ")
     };
     // What was odd in a DICOM file's structure (kept as it was).
-    let notes = if d.source == medzip_format::SourceKind::Dicom {
+    let notes = match d.source {
         // (A damaged header block is for decoding to report, not `info`.)
-        medzip_io::dicom::notes(&medzip_codec::Metadata::of(&c)).unwrap_or_default()
-    } else {
-        Vec::new()
+        medzip_format::SourceKind::Dicom => {
+            medzip_io::dicom::notes(&medzip_codec::Metadata::of(&c)).unwrap_or_default()
+        }
+        medzip_format::SourceKind::Png => medzip_io::pngfile::notes(&c.source),
+        _ => Vec::new(),
     };
     let photometric = format!("{:?}", d.photometric).to_uppercase();
     if json {

@@ -191,22 +191,18 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8], force: bool) -> Result<()>
     Ok(())
 }
 
-/// Reads an input image: its bytes and its pixels.
-pub(crate) fn read_input(p: &Path) -> Result<(Vec<u8>, medzip_io::Loaded)> {
-    let (bytes, name) = read_named(p)?;
-    let loaded = medzip_io::read(&bytes, name.as_deref())?;
-    Ok((bytes, loaded))
-}
-
 /// Reads any input file ([`medzip_io::read_or_store`]): its bytes, what
 /// medzip makes of them, and why it is stored whole if it is.
-fn read_any(p: &Path, transcode: bool) -> Result<(Vec<u8>, medzip_io::Loaded, Option<String>)> {
+fn read_any(
+    p: &Path,
+    read: &medzip_io::ReadOptions,
+) -> Result<(Vec<u8>, medzip_io::Loaded, Option<String>)> {
     let (bytes, name) = read_named(p)?;
-    let (loaded, why) = medzip_io::read_or_store(&bytes, name.as_deref(), transcode)?;
+    let (loaded, why) = medzip_io::read_or_store(&bytes, name.as_deref(), read)?;
     Ok((bytes, loaded, why))
 }
 
-fn read_named(p: &Path) -> Result<(Vec<u8>, Option<String>)> {
+pub(crate) fn read_named(p: &Path) -> Result<(Vec<u8>, Option<String>)> {
     let bytes = std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?;
     Ok((
         bytes,
@@ -218,7 +214,8 @@ pub(crate) fn compress_one(
     inp: &Path,
     out: &OutArgs,
     opts: &Options,
-    (verify, transcode): (bool, bool),
+    verify: bool,
+    read: &medzip_io::ReadOptions,
     ctx: &Ctx,
 ) -> Result<String> {
     let t = Instant::now();
@@ -230,7 +227,7 @@ pub(crate) fn compress_one(
             dst.display()
         ));
     }
-    let (original, loaded, stored) = read_any(inp, transcode)?;
+    let (original, loaded, stored) = read_any(inp, read)?;
     let mdz = medzip_codec::compress_with_prior(&loaded.image, &loaded.meta, opts, ctx.prior())?;
     if verify {
         let (img, meta) = ctx.decompress(&mdz)?;
@@ -343,7 +340,11 @@ pub(crate) fn verify_pair(mdz: &Path, original: &Path, ctx: &Ctx) -> Result<()> 
     let (img, meta, file) = decode_file(mdz, ctx)?;
     // (An encapsulated original is read as an image, to compare pixels
     // with a transcoded file; one stored whole compares as bytes.)
-    let (bytes, orig, _) = read_any(original, true)?;
+    let read = medzip_io::ReadOptions {
+        transcode: true,
+        exact_file: false,
+    };
+    let (bytes, orig, _) = read_any(original, &read)?;
     medzip::same_file(&img, &meta, &file, &bytes, &orig).with_context(|| {
         format!(
             "{} does not decode to {}",

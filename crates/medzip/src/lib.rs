@@ -27,6 +27,7 @@ use std::io::{Read, Write};
 pub use medzip_codec::{
     inspect, DecodeOptions, Image, Limits, Metadata, Models, Options, Residual, Simd,
 };
+pub use medzip_io::ReadOptions;
 pub use {medzip_codec, medzip_io};
 
 /// What can go wrong: reading the input, coding, or a check.
@@ -56,24 +57,27 @@ pub type Result<T> = std::result::Result<T, Error>;
 /// ([`medzip_io::stored`]), so that nothing is refused and every DICOM file
 /// comes back byte for byte.
 pub fn compress(file: &[u8], name: Option<&str>, opts: &Options) -> Result<Vec<u8>> {
-    compress_read(medzip_io::read_or_store(file, name, false)?.0, opts)
+    compress_with(file, name, opts, &ReadOptions::default())
 }
 
-/// [`compress`], but an encapsulated DICOM file (JPEG 2000, JPEG Lossless,
-/// JPEG-LS) is coded by its pixels and comes back as native DICOM with the
-/// same pixels (a smaller `.mdz`, other bytes).
-pub fn compress_transcoding(file: &[u8], name: Option<&str>, opts: &Options) -> Result<Vec<u8>> {
-    compress_read(medzip_io::read_or_store(file, name, true)?.0, opts)
-}
-
-fn compress_read(loaded: medzip_io::Loaded, opts: &Options) -> Result<Vec<u8>> {
+/// [`compress`], reading the file as `read` says: an encapsulated DICOM
+/// file coded by its pixels (native DICOM with the same pixels back: a
+/// smaller `.mdz`, other bytes), a PNG file back byte for byte.
+pub fn compress_with(
+    file: &[u8],
+    name: Option<&str>,
+    opts: &Options,
+    read: &ReadOptions,
+) -> Result<Vec<u8>> {
+    let (loaded, _) = medzip_io::read_or_store(file, name, read)?;
     Ok(medzip_codec::compress(&loaded.image, &loaded.meta, opts)?)
 }
 
 /// The file a `.mdz` was made from: the same bytes for DICOM and for files
-/// stored whole; the same pixels, kind and layout for PNG, PGM and TIFF;
+/// stored whole (and PNG compressed with [`ReadOptions::exact_file`]); the
+/// same pixels, kind and layout for PNG (and every chunk), PGM and TIFF;
 /// native DICOM with the same pixels for an encapsulated DICOM file
-/// compressed by [`compress_transcoding`].
+/// compressed with [`ReadOptions::transcode`].
 pub fn decompress(mdz: &[u8], opts: &DecodeOptions) -> Result<Vec<u8>> {
     let (img, meta) = medzip_codec::decompress_with(mdz, None, opts)?;
     Ok(medzip_io::write(&img, &meta)?)
