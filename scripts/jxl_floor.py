@@ -13,7 +13,9 @@ pixels at their effective bit depth (8 for 8-bit images; else the bits the
 largest value needs, at least 9, or DICOM's BitsStored; signed samples
 shifted by 2^(bits-1)); files medzip refuses are listed. medzip's size is the whole .mdz for PNG/PGM/TIFF
 sources and `pixel_bytes` of `medzip info --json` for DICOM (the header is
-stored beside the pixels; JPEG XL codes no header), as
+stored beside the pixels; JPEG XL codes no header; a file medzip stores
+whole counts whole: pass --extra-args=--transcode so that encapsulated
+DICOM is coded by its pixels), as
 ../shared/bench/cli_eval.py measures. Prints the images where medzip is
 larger than the better of JPEG XL e7/e9 (every image with --all), worst
 first, and a summary; exits 1 if a round trip differs. Needs numpy, imagecodecs and pydicom
@@ -119,7 +121,7 @@ def main():
     if o.limit:
         files = files[: o.limit]
     tmp = Path(tempfile.mkdtemp(prefix="mdz-floor-"))
-    rows, skipped, refused, failed = [], {}, [], []
+    rows, skipped, refused, failed, stored = [], {}, [], [], []
     for i, f in enumerate(files):
         try:
             a, bits, dicom = read_pixels(f)
@@ -143,7 +145,10 @@ def main():
             failed.append(f"{f}: medzip's round trip differs")
             continue
         info = json.loads(subprocess.run([o.medzip, "info", "--json", str(mdz)], capture_output=True, text=True).stdout)
-        size = info["pixel_bytes"] if dicom else mdz.stat().st_size
+        whole = info.get("source") == "file"  # stored whole (not coded as an image): the whole .mdz counts
+        if whole:
+            stored.append(str(f))
+        size = info["pixel_bytes"] if dicom and not whole else mdz.stat().st_size
         try:
             jxl = {e: jxl_bytes(a, bits, e) for e in efforts}
         except Exception as e:  # JPEG XL cannot code these pixels at these bits
@@ -164,7 +169,10 @@ def main():
     larger = sum(r["ratio"] > 1.0 for r in rows)
     print(f"\n{len(rows)} images measured, {larger} larger than the better of JPEG XL e{'/e'.join(map(str, efforts))}"
           f"; skipped (not single-frame grey, or unreadable by pydicom/imagecodecs): {skipped or 'none'}"
-          f"; refused by medzip: {len(refused)}; round trip differs: {len(failed)}", file=sys.stderr)
+          f"; refused by medzip: {len(refused)}; stored whole: {len(stored)}; round trip differs: {len(failed)}",
+          file=sys.stderr)
+    for m in stored:
+        print("stored whole (the whole .mdz measured): " + m, file=sys.stderr)
     for m in refused:
         print("refused: " + m, file=sys.stderr)
     for m in failed:

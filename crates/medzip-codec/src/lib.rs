@@ -228,17 +228,7 @@ pub fn compress_with_prior(
     }
     if meta.source == SourceKind::File {
         // A file stored whole: its bytes are the source data, no pixels.
-        return Ok(Container {
-            header: Header {
-                desc,
-                model_id: Vec::new(),
-                pixel_sha256: img.hash(),
-                file_sha256: meta.file_sha256,
-            },
-            pixels: Vec::new(),
-            source: meta.source_data.clone(),
-        }
-        .to_bytes());
+        return Ok(container(desc, Vec::new(), img.hash(), meta, Vec::new()));
     }
     if prior.is_some() && opts.residual == Residual::Fast {
         return Err(Error::InvalidImage(
@@ -269,7 +259,10 @@ pub fn compress_with_prior(
     };
     // The pixels coded with a network and state: the ids they add to the
     // header's model id, and the pixel section.
-    let code = |img: &Image, net: Option<&trained::TrainedNet>, init: Option<&trained::Trained>| {
+    let code = |img: &Image,
+                opts: &Options,
+                net: Option<&trained::TrainedNet>,
+                init: Option<&trained::Trained>| {
         let mut ids = Vec::new();
         if let Some(t) = init {
             ids.extend(medzip_format::model::entry(MODEL_CONTEXT, &t.id));
@@ -295,6 +288,51 @@ pub fn compress_with_prior(
         )?;
         Ok::<_, Error>((ids, pixels))
     };
+    // A synthetic-looking image (most pixels exactly N + W − NW:
+    // `fast::synthetic`) is also tried with the fast coder (with its exact
+    // gradient where that pays) and the context coder without its network:
+    // a band of its rows is coded each way, and the image with the one
+    // that codes the band smallest.
+    if opts.residual == Residual::Context
+        && recon.is_none()
+        && fast::synthetic(&img.data, img.width as usize)
+    {
+        let fast_opts = Options {
+            residual: Residual::Fast,
+            ..opts.clone()
+        };
+        let plain_init = match opts.trained {
+            true => opts.models.for_bits(img.bits, false),
+            false => None,
+        };
+        let b = trial_band(img);
+        let ((x, y), z) = rayon::join(
+            || {
+                rayon::join(
+                    || code(&b, opts, net, init),
+                    || net.map(|_| code(&b, opts, None, plain_init)),
+                )
+            },
+            || code(&b, &fast_opts, None, None),
+        );
+        let (x, z) = (x?, z?);
+        let y = y.transpose()?;
+        let size = |c: &(Vec<u8>, Vec<u8>)| c.1.len();
+        let no_net_wins = y.as_ref().is_some_and(|y| size(y) < size(&x).min(size(&z)));
+        let choice = if size(&z) < size(&x) && !no_net_wins {
+            Some((&fast_opts, None, None))
+        } else if no_net_wins {
+            Some((opts, None, plain_init))
+        } else {
+            None
+        };
+        if let Some((o, n, i)) = choice {
+            let (hash, coded) = rayon::join(|| img.hash(), || code(img, o, n, i));
+            let (ids, pixels) = coded?;
+            model_id.extend_from_slice(&ids);
+            return Ok(container(desc, model_id, hash, meta, pixels));
+        }
+    }
     // A small image (without a prior) is also tried with the network and
     // state for downscaled images: a band of its rows is coded with both
     // pairs (at once), and the image with the one that codes it smaller.
@@ -311,7 +349,10 @@ pub fn compress_with_prior(
         || match alt {
             Some((n2, t2)) => {
                 let b = trial_band(img);
-                let (x, y) = rayon::join(|| code(&b, net, init), || code(&b, Some(n2), Some(t2)));
+                let (x, y) = rayon::join(
+                    || code(&b, opts, net, init),
+                    || code(&b, opts, Some(n2), Some(t2)),
+                );
                 let (x, y) = (x?, y?);
                 let (pick, band) = if y.1.len() < x.1.len() {
                     ((Some(n2), Some(t2)), y)
@@ -321,25 +362,37 @@ pub fn compress_with_prior(
                 if b.height == img.height {
                     Ok(band) // the band was the whole image
                 } else {
-                    code(img, pick.0, pick.1)
+                    code(img, opts, pick.0, pick.1)
                 }
             }
-            None => code(img, net, init),
+            None => code(img, opts, net, init),
         },
     );
     let (ids, pixels) = coded?;
     model_id.extend_from_slice(&ids);
-    let c = Container {
+    Ok(container(desc, model_id, hash, meta, pixels))
+}
+
+/// A whole file: the header of an image described by `desc`, its pixel
+/// section and the source file's data.
+fn container(
+    desc: ImageDesc,
+    model_id: Vec<u8>,
+    pixel_sha256: [u8; 32],
+    meta: &Metadata,
+    pixels: Vec<u8>,
+) -> Vec<u8> {
+    Container {
         header: Header {
             desc,
             model_id,
-            pixel_sha256: hash,
+            pixel_sha256,
             file_sha256: meta.file_sha256,
         },
         pixels,
         source: meta.source_data.clone(),
-    };
-    Ok(c.to_bytes())
+    }
+    .to_bytes()
 }
 
 /// The rows an encoder codes to choose between two networks: the middle
@@ -578,9 +631,14 @@ impl<'a> PixelSection<'a> {
                     )));
                 }
                 let cfg = match kind {
-                    Residual::Fast => Some(fast::Config::from_byte(r.u8()?).ok_or_else(|| {
-                        Error::Corrupt("unknown fast-coder configuration".into())
-                    })?),
+                    Residual::Fast => {
+                        let b = r.u8()?;
+                        Some(fast::Config::from_byte(b).ok_or_else(|| {
+                            Error::Corrupt(format!(
+                                "fast-coder configuration {b:#04x} unknown to this build (damage, or a newer medzip made the file)"
+                            ))
+                        })?)
+                    }
                     _ => None,
                 };
                 let nstripes = h.div_ceil(rows);

@@ -176,6 +176,26 @@ fn golden_image8() -> medzip_codec::Image {
 
 /// An 8-bit image of flat 8×8 blocks with a little noise, as a decoded
 /// JPEG looks: the fast coder chooses its JPEG-grid contexts for it.
+/// A 12-bit signed test pattern of odd size: ramps, bars, a few steps, in
+/// steps of 16 (as such images often are: the value map then keeps ramps
+/// linear).
+fn golden_image12_synthetic() -> medzip_codec::Image {
+    let (w, h) = (131u32, 77u32);
+    let data = (0..w * h)
+        .map(|i| {
+            let (x, y) = ((i % w) as i32, (i / w) as i32);
+            if y < 30 {
+                x * 16 - 1904
+            } else if y < 50 {
+                [-2048, 2032, 0, 704][(x / 33) as usize]
+            } else {
+                ((x + y) * 16) % 896 - 448
+            }
+        })
+        .collect();
+    medzip_codec::Image::new(w, h, 12, true, data).unwrap()
+}
+
 fn golden_image8_blocky() -> medzip_codec::Image {
     let (w, h) = (203u32, 97u32);
     let mut s = 1u32;
@@ -255,6 +275,18 @@ fn golden_files_decode_and_encoding_is_unchanged() {
             golden_image8_blocky(),
             Options::effort(1),
         ),
+        // Synthetic content: the fast coder's exact gradient, at effort 1
+        // and (chosen by the default level's trial) at the default level.
+        (
+            "golden_12s_fast_exact.mdz",
+            golden_image12_synthetic(),
+            Options::effort(1),
+        ),
+        (
+            "golden_12s_default_synthetic.mdz",
+            golden_image12_synthetic(),
+            Options::default(),
+        ),
         (
             "golden_8u_context.mdz",
             golden_image8(),
@@ -298,15 +330,21 @@ fn golden_files_decode_and_encoding_is_unchanged() {
         check_golden(&dir, &table, name, &img, &opts, None);
     }
     // The fast coder's configurations the golden files pin.
-    for (name, grid, quick) in [
-        ("golden_12s_fast.mdz", false, false),
-        ("golden_12s_fast_quick.mdz", false, true),
-        ("golden_8u_fast_quick_grid.mdz", true, true),
+    for (name, grid, quick, exact) in [
+        ("golden_12s_fast.mdz", false, false, false),
+        ("golden_12s_fast_quick.mdz", false, true, false),
+        ("golden_8u_fast_quick_grid.mdz", true, true, false),
+        ("golden_12s_fast_exact.mdz", false, true, true),
+        ("golden_12s_default_synthetic.mdz", false, true, true),
     ] {
         let c = medzip_codec::inspect(&std::fs::read(dir.join(name)).unwrap(), &Default::default())
             .unwrap();
         let cfg = medzip_codec::fast_config_of(&c).unwrap();
-        assert_eq!((cfg.grid, cfg.quick), (grid, quick), "{name}");
+        assert_eq!(
+            (cfg.grid, cfg.quick, cfg.exact),
+            (grid, quick, exact),
+            "{name}"
+        );
     }
     // A downscaled chest X-ray (256 × 256): the encoder also tries the
     // network for downscaled images on it, and keeps it.
