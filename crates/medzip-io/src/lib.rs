@@ -215,7 +215,6 @@ pub fn read(bytes: &[u8], name_hint: Option<&str>) -> Result<Loaded> {
 }
 
 fn read_unisolated(bytes: &[u8], name_hint: Option<&str>, opts: &ReadOptions) -> Result<Loaded> {
-    let transcode = opts.transcode;
     // A PNG or PGM whose bytes 128..132 happen to read `DICM` (pixel or
     // compressed data) is DICOM only if it parses as DICOM. (A TIFF header
     // before `DICM` never makes a file TIFF: reading it so would drop the
@@ -223,7 +222,7 @@ fn read_unisolated(bytes: &[u8], name_hint: Option<&str>, opts: &ReadOptions) ->
     if dicom::parse::has_preamble_magic(bytes)
         && (bytes.starts_with(PNG_MAGIC) || pgm::has_magic(bytes))
     {
-        return dicom::read_transcoding(bytes, transcode).or_else(|e| {
+        return dicom::read_transcoding(bytes, opts.transcode).or_else(|e| {
             let other = if bytes.starts_with(PNG_MAGIC) {
                 read_png(bytes, opts.exact_file)
             } else {
@@ -236,7 +235,7 @@ fn read_unisolated(bytes: &[u8], name_hint: Option<&str>, opts: &ReadOptions) ->
         Some(SourceKind::Png) => read_png(bytes, opts.exact_file),
         Some(SourceKind::Pgm) => pgm::read(bytes),
         Some(SourceKind::Tiff) => read_tiff(bytes),
-        Some(SourceKind::Dicom) => dicom::read_transcoding(bytes, transcode),
+        Some(SourceKind::Dicom) => dicom::read_transcoding(bytes, opts.transcode),
         _ => Err(Error::Unsupported(
             "not a PNG, PGM (P2/P5), TIFF or DICOM file".into(),
         )),

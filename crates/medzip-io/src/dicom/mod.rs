@@ -524,6 +524,9 @@ impl<'a> Stored<'a> {
 
 /// The transfer syntax the original file had, when it was transcoded.
 pub fn transcoded_from(meta: &Metadata) -> Option<String> {
+    if meta.source != SourceKind::Dicom {
+        return None;
+    }
     let (_, _, flags, blob) = unpack(meta).ok()?;
     let st = Stored::parse(flags, &blob).ok()?;
     let s = String::from_utf8(st.transcoded_from.to_vec()).ok()?;
