@@ -131,11 +131,16 @@ gp = {f"{k}/{n}": h for k in range(len(studies)) for n, h in tree(f"{work}/get/p
 common = gm.keys() & gp.keys()
 assert common and all(gm[k] == gp[k] for k in common), f"C-GET: {sum(gm[k] != gp[k] for k in common)} files differ"
 print(f"C-GET of {len(studies)} studies: {len(common)} files received from both, all the same"
-      f" (medzip {len(gm)}, default {len(gp)}: getscu negotiates no transfer syntax for some encapsulated instances)")
+      + (f" (medzip {len(gm)}, default {len(gp)}, of {len(im)}: getscu negotiates no transfer syntax for"
+         " some encapsulated instances)" if len(common) < len(im) else ""))
 if len(im) <= 10:  # the committed samples: every instance, both ways
     assert gm == gp and len(gm) == len(im), f"C-GET: {len(gm)} and {len(gp)} files of {len(im)}"
 sizes = {"medzip": du(f"{work}/MEDZIP/mdz"), "default": du(f"{work}/PLAIN/storage"), "zlib": du(f"{work}/ZLIB/storage")}
 print("storage bytes (du -sb): " + ", ".join(f"{k} {v}" for k, v in sizes.items()))
+stats = json.loads(get(M + "/medzip/statistics"))
+files = [os.path.join(d, f) for d, _, fs in os.walk(f"{work}/MEDZIP/mdz") for f in fs]
+assert stats["files"] == len(files) and stats["bytes"] == sum(os.path.getsize(f) for f in files), stats
+print(f"/medzip/statistics: {stats['files']} files, {stats['bytes']} bytes, as on disk")
 print(f"medzip / default {sizes['medzip'] / sizes['default']:.3f}, medzip / zlib {sizes['medzip'] / sizes['zlib']:.3f}")
 print(f"store time (4 clients): medzip {t_m:.1f} s, default {t_p:.1f} s, zlib {t_z:.1f} s")
 t = time.time(); [get(f"{M}/instances/{i}/file") for i in im]; t_rm = time.time() - t

@@ -19,7 +19,8 @@
 //!
 //! `Root` (default: `StorageDirectory`, else `OrthancStorage`, with
 //! `/medzip` appended) holds the files as `Root/ab/cd/UUID.mdz`, as Orthanc
-//! lays out its own. Each write is compressed, **decoded and compared with
+//! lays out its own; `GET /medzip/statistics` reports the files and bytes
+//! stored there. Each write is compressed, **decoded and compared with
 //! what Orthanc gave before it is acknowledged**, written to a temporary
 //! file, fsynced and renamed; a stored file that fails its checks on read
 //! (CRC, pixel and file hashes) is an Orthanc error for that attachment,
@@ -73,6 +74,22 @@ struct RetrieveDynamicString {
     argument: *const c_char,
 }
 
+/// `_OrthancPluginRestCallback`.
+#[repr(C)]
+struct RestCallback {
+    path_regular_expression: *const c_char,
+    callback: unsafe extern "C" fn(*mut c_void, *const c_char, *const c_void) -> i32,
+}
+
+/// `_OrthancPluginAnswerBuffer`.
+#[repr(C)]
+struct AnswerBuffer {
+    output: *mut c_void,
+    answer: *const c_void,
+    answer_size: u32,
+    mime_type: *const c_char,
+}
+
 // `_OrthancPluginService` values.
 const LOG_INFO: i32 = 1;
 const LOG_WARNING: i32 = 2;
@@ -80,6 +97,8 @@ const LOG_ERROR: i32 = 3;
 const GET_CONFIGURATION: i32 = 13;
 const CREATE_MEMORY_BUFFER64: i32 = 40;
 const REGISTER_STORAGE_AREA2: i32 = 1016;
+const REGISTER_REST_CALLBACK_NO_LOCK: i32 = 1004;
+const ANSWER_BUFFER: i32 = 2000;
 
 // `OrthancPluginErrorCode` values.
 const SUCCESS: i32 = 0;
@@ -204,6 +223,26 @@ impl Store {
         })?;
         medzip::decompress(&mdz, &Default::default())
             .map_err(|e| StoreError::Damaged(format!("{}: {e}", path.display())))
+    }
+
+    /// The stored files and their bytes (what `du` of the root counts,
+    /// less the folders).
+    pub fn statistics(&self) -> (u64, u64) {
+        let (mut files, mut bytes) = (0, 0);
+        let mut dirs = vec![self.root.clone()];
+        while let Some(d) = dirs.pop() {
+            for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+                match e.metadata() {
+                    Ok(m) if m.is_dir() => dirs.push(e.path()),
+                    Ok(m) if e.path().extension().is_some_and(|x| x == "mdz") => {
+                        files += 1;
+                        bytes += m.len();
+                    }
+                    _ => {}
+                }
+            }
+        }
+        (files, bytes)
     }
 
     /// Removes attachment `uuid` (a missing one is not an error).
@@ -386,6 +425,40 @@ unsafe extern "C" fn remove(uuid: *const c_char, _ty: i32) -> i32 {
     })
 }
 
+/// `GET /medzip/statistics`: the stored files and bytes, as JSON.
+unsafe extern "C" fn statistics(
+    output: *mut c_void,
+    _url: *const c_char,
+    _request: *const c_void,
+) -> i32 {
+    guarded("statistics", || {
+        let Some(p) = plugin() else {
+            return PLUGIN_ERROR;
+        };
+        let (files, bytes) = p.store.statistics();
+        let body = serde_json::json!({
+            "root": p.store.root.display().to_string(),
+            "files": files,
+            "bytes": bytes,
+        })
+        .to_string();
+        let params = AnswerBuffer {
+            output,
+            answer: body.as_ptr() as *const c_void,
+            answer_size: body.len() as u32,
+            mime_type: c"application/json".as_ptr(),
+        };
+        // SAFETY: Orthanc's context and the output it passed.
+        unsafe {
+            ((*p.context).invoke_service)(
+                p.context,
+                ANSWER_BUFFER,
+                &params as *const _ as *const c_void,
+            )
+        }
+    })
+}
+
 /// The store a configuration (Orthanc's JSON) describes.
 pub fn store_from_config(config: &serde_json::Value) -> Result<Store, String> {
     let m = config.get("Medzip");
@@ -480,6 +553,18 @@ pub unsafe extern "C" fn OrthancPluginInitialize(context: *mut Context) -> i32 {
             &params as *const _ as *const c_void,
         )
     };
+    let rest = RestCallback {
+        path_regular_expression: c"/medzip/statistics".as_ptr(),
+        callback: statistics,
+    };
+    // SAFETY: as above.
+    unsafe {
+        ((*context).invoke_service)(
+            context,
+            REGISTER_REST_CALLBACK_NO_LOCK,
+            &rest as *const _ as *const c_void,
+        )
+    };
     log(
         LOG_WARNING,
         &format!(
@@ -523,6 +608,15 @@ mod tests {
         store.create("ffee0000-json", &json, false).unwrap();
         assert_eq!(store.read("ffee0000-json").unwrap(), json);
         assert!(store.path(uuid).starts_with(root.join("0a").join("1b")));
+        let (files, bytes) = store.statistics();
+        assert_eq!(files, 2);
+        assert_eq!(
+            bytes,
+            std::fs::metadata(store.path(uuid)).unwrap().len()
+                + std::fs::metadata(store.path("ffee0000-json"))
+                    .unwrap()
+                    .len()
+        );
         // Damaged: an error, never other bytes.
         let p = store.path(uuid);
         let mut b = std::fs::read(&p).unwrap();
