@@ -223,6 +223,12 @@ fn read_unisolated(bytes: &[u8], name_hint: Option<&str>, opts: &ReadOptions) ->
         && (bytes.starts_with(PNG_MAGIC) || pgm::has_magic(bytes))
     {
         return dicom::read_transcoding(bytes, opts.transcode).or_else(|e| {
+            // (Encapsulated DICOM refused for being kept byte for byte
+            // stays refused: read as the other kind, it would come back
+            // as that kind's file.)
+            if !opts.transcode && dicom::encapsulated(bytes) {
+                return Err(e);
+            }
             let other = if bytes.starts_with(PNG_MAGIC) {
                 read_png(bytes, opts.exact_file)
             } else {
@@ -402,7 +408,7 @@ fn read_png(bytes: &[u8], exact_file: bool) -> Result<Loaded> {
             .map_err(|why| Error::Unsupported(format!("PNG not rebuilt byte for byte: {why}")))?;
         (src, Some(medzip_format::sha256(bytes)))
     } else {
-        (pngfile::keep_chunks(bytes, channels == 1), None)
+        (pngfile::keep_chunks(bytes, channels == 1)?, None)
     };
     let mut m = meta(SourceKind::Png, container, Photometric::Monochrome2, src);
     m.file_sha256 = file_sha256;

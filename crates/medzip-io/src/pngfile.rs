@@ -71,10 +71,11 @@ const COLOUR_BOUND: [&[u8; 4]; 6] = [b"PLTE", b"tRNS", b"bKGD", b"sBIT", b"hIST"
 
 /// Layout 1: every chunk but `IHDR`, `IDAT`, `IEND` (and, for a file that
 /// is not grey, those tied to its colour type), in its place; empty when
-/// there is none.
-pub(crate) fn keep_chunks(bytes: &[u8], grey: bool) -> Vec<u8> {
+/// there is none. Chunks too large to decode again are refused (the file
+/// is then stored whole).
+pub(crate) fn keep_chunks(bytes: &[u8], grey: bool) -> Result<Vec<u8>> {
     let Some(cs) = chunks(bytes) else {
-        return Vec::new();
+        return Ok(Vec::new());
     };
     let mut blob = Vec::new();
     let mut after = 0u8;
@@ -91,11 +92,17 @@ pub(crate) fn keep_chunks(bytes: &[u8], grey: bool) -> Vec<u8> {
         }
     }
     if blob.is_empty() {
-        return blob;
+        return Ok(blob);
+    }
+    if blob.len() > MAX_BLOCK {
+        return Err(Error::Unsupported(format!(
+            "PNG with {} bytes of chunks besides its image (more than {MAX_BLOCK})",
+            blob.len()
+        )));
     }
     let mut src = vec![LAYOUT_CHUNKS];
     src.extend_from_slice(&bytes::compress(&blob));
-    src
+    Ok(src)
 }
 
 /// Layout 2 for a grey, non-interlaced PNG whose pixels are `img`: `Ok` only

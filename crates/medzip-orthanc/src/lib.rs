@@ -187,14 +187,26 @@ impl Store {
             return Err(StoreError::Write(format!("unusable UUID {uuid:?}")));
         }
         let name = dicom.then_some("instance.dcm");
-        let mdz = medzip::compress(content, name, &self.options)
-            .map_err(|e| StoreError::Write(e.to_string()))?;
-        let back = medzip::decompress(&mdz, &Default::default())
-            .map_err(|e| StoreError::Write(format!("the .mdz does not decode: {e}")))?;
-        if back != content {
-            return Err(StoreError::Write(
-                "the .mdz does not decode to the same bytes".into(),
-            ));
+        // PNG byte for byte too; a file medzip would give back as other
+        // bytes (a TIFF, a PGM: pixels only) is stored whole.
+        let read = medzip::ReadOptions {
+            transcode: false,
+            exact_file: true,
+        };
+        let write = |e: medzip::Error| StoreError::Write(e.to_string());
+        let mut mdz = medzip::compress_with(content, name, &self.options, &read).map_err(write)?;
+        let same = |mdz: &[u8]| {
+            medzip::decompress(mdz, &Default::default()).is_ok_and(|back| back == content)
+        };
+        if !same(&mdz) {
+            let whole = medzip::medzip_io::stored::store(content).map_err(|e| write(e.into()))?;
+            mdz = medzip::medzip_codec::compress(&whole.image, &whole.meta, &self.options)
+                .map_err(|e| write(e.into()))?;
+            if !same(&mdz) {
+                return Err(StoreError::Write(
+                    "the .mdz does not decode to the same bytes".into(),
+                ));
+            }
         }
         let path = self.path(uuid);
         let dir = path.parent().expect("a file in a folder");
@@ -546,25 +558,40 @@ pub unsafe extern "C" fn OrthancPluginInitialize(context: *mut Context) -> i32 {
         remove,
     };
     // SAFETY: Orthanc's context; the service takes these callbacks.
-    unsafe {
+    let code = unsafe {
         ((*context).invoke_service)(
             context,
             REGISTER_STORAGE_AREA2,
             &params as *const _ as *const c_void,
         )
     };
+    if code != SUCCESS {
+        // (Another plugin's storage area, say: Orthanc would not store
+        // through this one.)
+        log(
+            LOG_ERROR,
+            &format!("medzip: Orthanc refused the storage area (error {code})"),
+        );
+        return code;
+    }
     let rest = RestCallback {
         path_regular_expression: c"/medzip/statistics".as_ptr(),
         callback: statistics,
     };
     // SAFETY: as above.
-    unsafe {
+    let code = unsafe {
         ((*context).invoke_service)(
             context,
             REGISTER_REST_CALLBACK_NO_LOCK,
             &rest as *const _ as *const c_void,
         )
     };
+    if code != SUCCESS {
+        log(
+            LOG_WARNING,
+            &format!("medzip: no /medzip/statistics route (error {code})"),
+        );
+    }
     log(
         LOG_WARNING,
         &format!(
@@ -607,6 +634,12 @@ mod tests {
         assert_eq!(store.read(uuid).unwrap(), dcm);
         store.create("ffee0000-json", &json, false).unwrap();
         assert_eq!(store.read("ffee0000-json").unwrap(), json);
+        // An image attachment medzip would give back as other bytes (a PGM
+        // with its own spacing: pixels only) is stored whole.
+        let pgm = b"P5 3 2 255\n\x01\x02\x03\x04\x05\x06".to_vec();
+        store.create("ffee0001-pgm", &pgm, false).unwrap();
+        assert_eq!(store.read("ffee0001-pgm").unwrap(), pgm);
+        store.remove("ffee0001-pgm").unwrap();
         assert!(store.path(uuid).starts_with(root.join("0a").join("1b")));
         let (files, bytes) = store.statistics();
         assert_eq!(files, 2);

@@ -200,6 +200,13 @@ fn rebuild_deflate(inflated: &[u8], corrections: &[u8]) -> Result<Vec<u8>> {
     })
 }
 
+/// Whether `bytes` parse as DICOM with encapsulated (non-native) pixel data.
+pub(crate) fn encapsulated(bytes: &[u8]) -> bool {
+    let mut inflated = Vec::new();
+    located(bytes, &mut inflated)
+        .is_ok_and(|p| p.pixel.is_some() && !(NATIVE_TS.contains(&p.ts.as_str()) || p.deflated()))
+}
+
 pub(crate) fn read(bytes: &[u8]) -> Result<Loaded> {
     read_transcoding(bytes, true)
 }
