@@ -295,10 +295,15 @@ impl Config {
 /// The rows an encoder's trial codes: the middle eighth of the image (at
 /// least 64 rows, at most all), and the index of its first row.
 pub fn band(px: &[i32], w: usize) -> (usize, &[i32]) {
-    let h = px.len() / w;
-    let band = (h / 8).max(64).min(h);
-    let y0 = (h - band) / 2;
-    (y0, &px[y0 * w..(y0 + band) * w])
+    let (y0, n) = band_rows(px.len() / w, 64);
+    (y0, &px[y0 * w..(y0 + n) * w])
+}
+
+/// The middle eighth of `h` rows (at least `min`, at most all): its first
+/// row and its number of rows.
+pub(crate) fn band_rows(h: usize, min: usize) -> (usize, usize) {
+    let n = (h / 8).max(min).min(h);
+    ((h - n) / 2, n)
 }
 
 /// Whether most pixels (more than 70 %) of an image (values `px`, rows of
@@ -585,9 +590,6 @@ impl Model {
 
     #[inline(always)]
     fn predict(&self, nb: &Neighbours, x: usize, y: usize) -> Prediction {
-        if self.cfg.exact {
-            return self.predict_exact(nb);
-        }
         let (n, wv, ne, nw) = (nb.n, nb.w, nb.ne, nb.nw);
         let (te_n, te_w, te_nw, te_ne) = (nb.te_n, nb.te_w, nb.te_nw, nb.te_ne);
         let (n8, w8, ne8) = ((n as i64) << 3, (wv as i64) << 3, (ne as i64) << 3);
@@ -712,8 +714,10 @@ impl Model {
     /// the context's distribution, codes or decodes the value and returns
     /// it. One loop for the encoder and the decoder, so that both model
     /// the same way by construction.
+    /// (`EXACT`: [`Config::exact`]'s predictor, chosen once per stripe
+    /// rather than per pixel.)
     #[inline(always)]
-    fn row(
+    fn row<const EXACT: bool>(
         &mut self,
         y: usize,
         first: bool,
@@ -745,7 +749,11 @@ impl Model {
             } else {
                 self.neighbours(x, &left)
             };
-            let pr = self.predict(&nb, x, y);
+            let pr = if EXACT {
+                self.predict_exact(&nb)
+            } else {
+                self.predict(&nb, x, y)
+            };
             let v = code(x, &pr, &mut self.cdfs[pr.ctx]);
             self.update(x, v, &pr, &mut left);
         }
@@ -755,10 +763,24 @@ impl Model {
 /// Codes a stripe of `px.len() / w` rows of mapped values (`0..=maxv`)
 /// whose first row is the image's row `y0`.
 pub fn encode_stripe(px: &[i32], w: usize, y0: usize, maxv: i32, cfg: Config) -> Vec<u8> {
+    if cfg.exact {
+        encode_rows::<true>(px, w, y0, maxv, cfg)
+    } else {
+        encode_rows::<false>(px, w, y0, maxv, cfg)
+    }
+}
+
+fn encode_rows<const EXACT: bool>(
+    px: &[i32],
+    w: usize,
+    y0: usize,
+    maxv: i32,
+    cfg: Config,
+) -> Vec<u8> {
     let mut m = Model::new(cfg, w, maxv);
     let mut enc = RansEncoder::with_capacity(px.len() * 2);
     for (y, row) in px.chunks(w).enumerate() {
-        m.row(y0 + y, y == 0, |x, pr, cdf| {
+        m.row::<EXACT>(y0 + y, y == 0, |x, pr, cdf| {
             let v = row[x];
             let (tok, raw, nraw) = tokenize(fold(v - pr.p, pr.p, maxv));
             cdf.encode(&mut enc, tok);
@@ -778,6 +800,21 @@ pub fn decode_stripe(
     maxv: i32,
     cfg: Config,
 ) -> bool {
+    if cfg.exact {
+        decode_rows::<true>(bytes, px, w, y0, maxv, cfg)
+    } else {
+        decode_rows::<false>(bytes, px, w, y0, maxv, cfg)
+    }
+}
+
+fn decode_rows<const EXACT: bool>(
+    bytes: &[u8],
+    px: &mut [i32],
+    w: usize,
+    y0: usize,
+    maxv: i32,
+    cfg: Config,
+) -> bool {
     let Ok(mut dec) = RansDecoder::new(bytes) else {
         return false;
     };
@@ -785,7 +822,7 @@ pub fn decode_stripe(
     // A value out of range (damaged data) is clamped and reported at the end.
     let mut bad = false;
     for (y, row) in px.chunks_mut(w).enumerate() {
-        m.row(y0 + y, y == 0, |x, pr, cdf| {
+        m.row::<EXACT>(y0 + y, y == 0, |x, pr, cdf| {
             let (base, nraw) = untokenize(cdf.decode(&mut dec));
             let z = base | dec.get_bits(nraw);
             bad |= z > maxv as u32;

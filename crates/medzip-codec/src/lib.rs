@@ -317,16 +317,15 @@ pub fn compress_with_prior(
         );
         let (x, z) = (x?, z?);
         let y = y.transpose()?;
-        let size = |c: &(Vec<u8>, Vec<u8>)| c.1.len();
-        let no_net_wins = y.as_ref().is_some_and(|y| size(y) < size(&x).min(size(&z)));
-        let choice = if size(&z) < size(&x) && !no_net_wins {
-            Some((&fast_opts, None, None))
-        } else if no_net_wins {
-            Some((opts, None, plain_init))
-        } else {
-            None
-        };
-        if let Some((o, n, i)) = choice {
+        // The smallest band; on a tie the default, then the fast coder.
+        let mut best = (x.1.len(), None);
+        if z.1.len() < best.0 {
+            best = (z.1.len(), Some((&fast_opts, None, None)));
+        }
+        if let Some(y) = y.filter(|y| y.1.len() < best.0) {
+            best = (y.1.len(), Some((opts, None, plain_init)));
+        }
+        if let Some((o, n, i)) = best.1 {
             let (hash, coded) = rayon::join(|| img.hash(), || code(img, o, n, i));
             let (ids, pixels) = coded?;
             model_id.extend_from_slice(&ids);
@@ -399,9 +398,8 @@ fn container(
 /// eighth of the image (at least 32 rows, at most all; a quarter chose the
 /// same pair for all 413 dev images of the 256×256 and `cxr_other` sets).
 fn trial_band(img: &Image) -> Image {
-    let (w, h) = (img.width as usize, img.height as usize);
-    let rows = (h / 8).max(32).min(h);
-    let top = (h - rows) / 2;
+    let w = img.width as usize;
+    let (top, rows) = fast::band_rows(img.height as usize, 32);
     Image {
         width: img.width,
         height: rows as u32,

@@ -529,6 +529,13 @@ impl Container {
     }
 }
 
+/// Appends `b` as a part [`Reader::part`] reads: a `u32` length, then the
+/// bytes.
+pub fn put_part(out: &mut Vec<u8>, b: &[u8]) {
+    out.extend_from_slice(&(b.len() as u32).to_le_bytes());
+    out.extend_from_slice(b);
+}
+
 /// Bounds-checked little-endian reader: every read either succeeds or names
 /// what was being read when the data ran out.
 pub struct Reader<'a> {
@@ -572,6 +579,11 @@ impl<'a> Reader<'a> {
     }
     pub fn u64(&mut self) -> Result<u64> {
         Ok(u64::from_le_bytes(self.bytes(8)?.try_into().expect("8")))
+    }
+    /// A part written by [`put_part`]: a `u32` length, then the bytes.
+    pub fn part(&mut self) -> Result<&'a [u8]> {
+        let n = self.u32()? as usize;
+        self.bytes(n)
     }
     /// Fails unless every byte was consumed.
     pub fn finish(&self) -> Result<()> {

@@ -20,7 +20,7 @@
 
 use crate::{Error, Result};
 use medzip_entropy::bytes;
-use medzip_format::Image;
+use medzip_format::{put_part, Image, Reader};
 
 const SIGNATURE: &[u8; 8] = b"\x89PNG\r\n\x1a\n";
 const LAYOUT_CHUNKS: u8 = 1;
@@ -87,7 +87,7 @@ pub(crate) fn keep_chunks(bytes: &[u8], grey: bool) -> Result<Vec<u8>> {
             t => {
                 blob.push(after);
                 blob.extend_from_slice(t);
-                put(&mut blob, c.data);
+                put_part(&mut blob, c.data);
             }
         }
     }
@@ -144,17 +144,17 @@ pub(crate) fn exact(bytes: &[u8], img: &Image) -> std::result::Result<Vec<u8>, S
     }
     let filters: Vec<u8> = (0..rows).map(|y| inflated[y * (line + 1)]).collect();
     let mut blob = Vec::new();
-    put(&mut blob, &bytes[..cs[first].start]);
-    put(&mut blob, &bytes[cs[last].end..]);
+    put_part(&mut blob, &bytes[..cs[first].start]);
+    put_part(&mut blob, &bytes[cs[last].end..]);
     blob.extend_from_slice(&((last - first + 1) as u32).to_le_bytes());
     for c in &cs[first..=last] {
         blob.extend_from_slice(&(c.data.len() as u32).to_le_bytes());
     }
     blob.push(depth);
-    put(&mut blob, &zdata[..2]);
-    put(&mut blob, &zdata[2 + r.compressed_size..]);
-    put(&mut blob, &filters);
-    put(&mut blob, &r.corrections);
+    put_part(&mut blob, &zdata[..2]);
+    put_part(&mut blob, &zdata[2 + r.compressed_size..]);
+    put_part(&mut blob, &filters);
+    put_part(&mut blob, &r.corrections);
     let mut src = vec![LAYOUT_EXACT];
     src.extend_from_slice(&bytes::compress(&blob));
     match rebuild(img, &src) {
@@ -167,32 +167,6 @@ pub(crate) fn exact(bytes: &[u8], img: &Image) -> std::result::Result<Vec<u8>, S
 /// Bytes of one row of `w` grey samples of `depth` bits.
 fn row_bytes(w: usize, depth: u8) -> Option<usize> {
     matches!(depth, 1 | 2 | 4 | 8 | 16).then(|| (w * depth as usize).div_ceil(8))
-}
-
-fn put(blob: &mut Vec<u8>, b: &[u8]) {
-    blob.extend_from_slice(&(b.len() as u32).to_le_bytes());
-    blob.extend_from_slice(b);
-}
-
-/// Reads what [`put`] wrote, and fixed-size fields.
-struct Parts<'a>(&'a [u8]);
-
-impl<'a> Parts<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
-        if n > self.0.len() {
-            return crate::malformed("PNG", "stored PNG block is truncated");
-        }
-        let (a, b) = self.0.split_at(n);
-        self.0 = b;
-        Ok(a)
-    }
-    fn u32(&mut self) -> Result<usize> {
-        Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes")) as usize)
-    }
-    fn part(&mut self) -> Result<&'a [u8]> {
-        let n = self.u32()?;
-        self.take(n)
-    }
 }
 
 /// The stored block's blob and layout.
@@ -216,11 +190,11 @@ pub(crate) fn kept_chunks(src: &[u8]) -> Result<Vec<KeptChunk>> {
     if layout != LAYOUT_CHUNKS {
         return crate::malformed("PNG", "stored PNG block is not a chunk list");
     }
-    let mut p = Parts(&blob);
+    let mut p = Reader::new(&blob, "stored PNG chunks");
     let mut v = Vec::new();
-    while !p.0.is_empty() {
-        let after = p.take(1)?[0] == 1;
-        let ty: [u8; 4] = p.take(4)?.try_into().expect("4 bytes");
+    while p.remaining() > 0 {
+        let after = p.u8()? == 1;
+        let ty: [u8; 4] = p.bytes(4)?.try_into().expect("4 bytes");
         v.push((after, ty, p.part()?.to_vec()));
     }
     Ok(v)
@@ -252,11 +226,13 @@ pub(crate) fn rebuild(img: &Image, src: &[u8]) -> Result<Option<Vec<u8>>> {
         return Ok(None);
     }
     let (_, blob) = unpack(src)?;
-    let mut p = Parts(&blob);
+    let mut p = Reader::new(&blob, "stored PNG file");
     let (pre, post) = (p.part()?, p.part()?);
     let n = p.u32()?;
-    let lens = (0..n).map(|_| p.u32()).collect::<Result<Vec<_>>>()?;
-    let depth = p.take(1)?[0];
+    let lens = (0..n)
+        .map(|_| Ok(p.u32()? as usize))
+        .collect::<Result<Vec<_>>>()?;
+    let depth = p.u8()?;
     let (head, tail, filters, corrections) = (p.part()?, p.part()?, p.part()?, p.part()?);
     let bad = |m: &str| crate::malformed("PNG", format!("stored PNG block: {m}"));
     let w = img.width as usize;

@@ -111,6 +111,16 @@ const CANNOT_WRITE: i32 = 2001;
 /// `OrthancPluginContentType_Dicom`.
 const CONTENT_DICOM: i32 = 1;
 
+/// Calls Orthanc's service `service` with `params` (its parameter struct);
+/// returns Orthanc's error code.
+///
+/// # Safety
+/// `context` is Orthanc's, and `T` is the struct that service takes.
+unsafe fn invoke<T>(context: *mut Context, service: i32, params: *const T) -> i32 {
+    // SAFETY: as this function's.
+    unsafe { ((*context).invoke_service)(context, service, params as *const c_void) }
+}
+
 /// The plugin's settings and Orthanc's context (set once, at
 /// initialization: Orthanc's callbacks carry no user data).
 struct Plugin {
@@ -278,7 +288,7 @@ fn log(level: i32, msg: &str) {
         return;
     };
     // SAFETY: the context is Orthanc's; the log services take a C string.
-    unsafe { ((*p.context).invoke_service)(p.context, level, c.as_ptr() as *const c_void) };
+    unsafe { invoke(p.context, level, c.as_ptr()) };
 }
 
 /// Runs a callback body, turning a panic into Orthanc's plugin error.
@@ -350,11 +360,7 @@ fn answer(target: *mut MemoryBuffer64, bytes: &[u8]) -> i32 {
     };
     // SAFETY: Orthanc allocates `target`'s buffer of that size.
     unsafe {
-        let code = ((*p.context).invoke_service)(
-            p.context,
-            CREATE_MEMORY_BUFFER64,
-            &params as *const _ as *const c_void,
-        );
+        let code = invoke(p.context, CREATE_MEMORY_BUFFER64, &params);
         if code != SUCCESS {
             return code;
         }
@@ -461,13 +467,7 @@ unsafe extern "C" fn statistics(
             mime_type: c"application/json".as_ptr(),
         };
         // SAFETY: Orthanc's context and the output it passed.
-        unsafe {
-            ((*p.context).invoke_service)(
-                p.context,
-                ANSWER_BUFFER,
-                &params as *const _ as *const c_void,
-            )
-        }
+        unsafe { invoke(p.context, ANSWER_BUFFER, &params) }
     })
 }
 
@@ -506,13 +506,7 @@ unsafe fn configuration(context: *mut Context) -> Option<serde_json::Value> {
     };
     // SAFETY: as this function's.
     unsafe {
-        if ((*context).invoke_service)(
-            context,
-            GET_CONFIGURATION,
-            &params as *const _ as *const c_void,
-        ) != SUCCESS
-            || s.is_null()
-        {
+        if invoke(context, GET_CONFIGURATION, &params) != SUCCESS || s.is_null() {
             return None;
         }
         let v = serde_json::from_str(text(s)).ok();
@@ -558,13 +552,7 @@ pub unsafe extern "C" fn OrthancPluginInitialize(context: *mut Context) -> i32 {
         remove,
     };
     // SAFETY: Orthanc's context; the service takes these callbacks.
-    let code = unsafe {
-        ((*context).invoke_service)(
-            context,
-            REGISTER_STORAGE_AREA2,
-            &params as *const _ as *const c_void,
-        )
-    };
+    let code = unsafe { invoke(context, REGISTER_STORAGE_AREA2, &params) };
     if code != SUCCESS {
         // (Another plugin's storage area, say: Orthanc would not store
         // through this one.)
@@ -579,13 +567,7 @@ pub unsafe extern "C" fn OrthancPluginInitialize(context: *mut Context) -> i32 {
         callback: statistics,
     };
     // SAFETY: as above.
-    let code = unsafe {
-        ((*context).invoke_service)(
-            context,
-            REGISTER_REST_CALLBACK_NO_LOCK,
-            &rest as *const _ as *const c_void,
-        )
-    };
+    let code = unsafe { invoke(context, REGISTER_REST_CALLBACK_NO_LOCK, &rest) };
     if code != SUCCESS {
         log(
             LOG_WARNING,

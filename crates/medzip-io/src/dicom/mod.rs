@@ -439,7 +439,7 @@ fn read_native(
         &raw[need..],
         transcoded_from.unwrap_or("").as_bytes(),
     ] {
-        put_part(&mut blob, part);
+        medzip_format::put_part(&mut blob, part);
     }
     blob.extend_from_slice(&nfix.to_le_bytes());
     blob.extend_from_slice(&fixups);
@@ -449,7 +449,7 @@ fn read_native(
     };
     if let Some((head, trail, corrections)) = &deflated {
         for part in [head, trail, &corrections[..]] {
-            put_part(&mut blob, part);
+            medzip_format::put_part(&mut blob, part);
         }
     }
     let (dict, id) = header_dictionary();
@@ -466,11 +466,6 @@ fn read_native(
     m.container_bits = if l.bits_allocated == 8 { 8 } else { 16 };
     m.file_sha256 = Some(medzip_format::sha256(bytes));
     Ok(Loaded { image, meta: m })
-}
-
-fn put_part(blob: &mut Vec<u8>, b: &[u8]) {
-    blob.extend_from_slice(&(b.len() as u32).to_le_bytes());
-    blob.extend_from_slice(b);
 }
 
 /// The stored source block, unpacked.
@@ -496,10 +491,7 @@ impl<'a> Stored<'a> {
             msg: format!("stored header: {e}"),
         };
         let mut r = medzip_format::Reader::new(blob, "DICOM source");
-        let part = |r: &mut medzip_format::Reader<'a>| -> Result<&'a [u8]> {
-            let l = r.u32().map_err(bad)? as usize;
-            r.bytes(l).map_err(bad)
-        };
+        let part = |r: &mut medzip_format::Reader<'a>| r.part().map_err(bad);
         let (prefix, suffix, tail, transcoded_from) =
             (part(&mut r)?, part(&mut r)?, part(&mut r)?, part(&mut r)?);
         let nfix = r.u32().map_err(bad)? as usize;
