@@ -20,6 +20,7 @@ pub mod fast;
 mod logistic;
 pub mod map;
 pub mod paper;
+pub mod planes;
 pub mod priors;
 pub mod trained;
 
@@ -52,6 +53,9 @@ pub enum Error {
     InvalidModel(String),
     #[error("internal error: {0}")]
     Internal(String),
+    /// A request the file cannot answer (frames it does not have, …).
+    #[error("{0}")]
+    Request(String),
 }
 
 impl From<medzip_entropy::Error> for Error {
@@ -215,6 +219,8 @@ pub fn compress_with_prior(
         photometric: meta.photometric,
         source: meta.source,
         container_bits: meta.container_bits,
+        frames: meta.frames,
+        planes: meta.planes,
     };
     desc.validate(&Limits {
         max_pixels: u64::MAX,
@@ -230,11 +236,48 @@ pub fn compress_with_prior(
         // A file stored whole: its bytes are the source data, no pixels.
         return Ok(container(desc, Vec::new(), img.hash(), meta, Vec::new()));
     }
+    let layers = desc.frames as usize * desc.planes as usize;
+    if layers > 1 && prior.is_some() {
+        return Err(Error::InvalidImage(
+            "an autoencoder prior codes single grey images only".into(),
+        ));
+    }
     if prior.is_some() && opts.residual == Residual::Fast {
         return Err(Error::InvalidImage(
             "the fast coder (effort 1) takes no autoencoder prior".into(),
         ));
     }
+    // The pixel hash is computed beside the coding (another thread, if
+    // there is one).
+    let (hash, coded) = rayon::join(
+        || img.hash(),
+        || {
+            if layers == 1 {
+                return code_image(img, opts, prior, 1);
+            }
+            // Several planes or frames: the planes transformed as the
+            // encoder chooses (its byte first), stripes of whole planes.
+            let plane_rows = desc.plane_rows() as usize;
+            let t = planes::Transform::choose(img, desc.planes, plane_rows);
+            let mut timg = img.clone();
+            t.forward(&mut timg, desc.planes, plane_rows);
+            let (ids, pixels) = code_image(&timg, opts, None, plane_rows)?;
+            Ok((ids, [&[t as u8][..], &pixels].concat()))
+        },
+    );
+    let (model_id, pixels) = coded?;
+    Ok(container(desc, model_id, hash, meta, pixels))
+}
+
+/// Codes the pixels of `img` (with the prior's latent, if any): returns
+/// the header's model id and the pixel section. `align`: the rows of one
+/// plane, which no stripe may split (1 for a single grey image).
+fn code_image(
+    img: &Image,
+    opts: &Options,
+    prior: Option<&dyn Prior>,
+    align: usize,
+) -> Result<(Vec<u8>, Vec<u8>)> {
     let mut model_id = Vec::new();
     let (latent, recon) = match prior {
         Some(p) => {
@@ -259,6 +302,7 @@ pub fn compress_with_prior(
     };
     // The pixels coded with a network and state: the ids they add to the
     // header's model id, and the pixel section.
+    let height = img.height;
     let code = |img: &Image,
                 opts: &Options,
                 net: Option<&trained::TrainedNet>,
@@ -278,6 +322,8 @@ pub fn compress_with_prior(
                 &fresh
             }
         };
+        // (A trial band, shorter than the image, is coded in plain stripes.)
+        let align = if img.height == height { align } else { 1 };
         let pixels = encode_pixels(
             img,
             opts,
@@ -285,6 +331,7 @@ pub fn compress_with_prior(
             recon.as_deref(),
             init_model,
             net.map(|n| &n.net),
+            align,
         )?;
         Ok::<_, Error>((ids, pixels))
     };
@@ -326,10 +373,9 @@ pub fn compress_with_prior(
             best = (y.1.len(), Some((opts, None, plain_init)));
         }
         if let Some((o, n, i)) = best.1 {
-            let (hash, coded) = rayon::join(|| img.hash(), || code(img, o, n, i));
-            let (ids, pixels) = coded?;
+            let (ids, pixels) = code(img, o, n, i)?;
             model_id.extend_from_slice(&ids);
-            return Ok(container(desc, model_id, hash, meta, pixels));
+            return Ok((model_id, pixels));
         }
     }
     // A small image (without a prior) is also tried with the network and
@@ -341,11 +387,7 @@ pub fn compress_with_prior(
         }
         _ => None,
     };
-    // The pixel hash is computed beside the coding (another thread, if
-    // there is one).
-    let (hash, coded) = rayon::join(
-        || img.hash(),
-        || match alt {
+    let coded = match alt {
             Some((n2, t2)) => {
                 let b = trial_band(img);
                 let (x, y) = rayon::join(
@@ -365,11 +407,10 @@ pub fn compress_with_prior(
                 }
             }
             None => code(img, opts, net, init),
-        },
-    );
+    };
     let (ids, pixels) = coded?;
     model_id.extend_from_slice(&ids);
-    Ok(container(desc, model_id, hash, meta, pixels))
+    Ok((model_id, pixels))
 }
 
 /// A whole file: the header of an image described by `desc`, its pixel
@@ -446,6 +487,7 @@ fn encode_pixels(
     recon: Option<&[i32]>,
     init: &cm::Model,
     net: Option<&cm::CtxNet>,
+    align: usize,
 ) -> Result<Vec<u8>> {
     let mut out = vec![opts.residual.id(), recon.is_some() as u8];
     out.extend_from_slice(&(latent.len() as u32).to_le_bytes());
@@ -468,6 +510,7 @@ fn encode_pixels(
             } else {
                 stripe_rows(img.width, img.height, opts.stripe_pixels)
             } as usize;
+            let rows = planes::aligned_rows(rows, align, img.height as usize / align);
             out.extend_from_slice(&(rows as u32).to_le_bytes());
             let maxv = map.levels() as i32 - 1;
             let fast =
@@ -545,11 +588,58 @@ pub fn decompress_with(
     opts: &DecodeOptions,
 ) -> Result<(Image, Metadata)> {
     let c = Container::parse(bytes, &opts.limits)?;
-    let img = decode_pixels(&c, prior, opts)?;
+    let img = decode_pixels(&c, prior, opts, 0..c.header.desc.height as usize)?;
     if !cfg!(fuzzing) && img.hash() != c.header.pixel_sha256 {
         return Err(Error::HashMismatch);
     }
     Ok((img, Metadata::of(&c)))
+}
+
+/// Decodes frames `frames` (0-based, end excluded) of a file of several
+/// frames (any file: a single image is frame 0), each as an image of its
+/// planes one after the other. Only the stripes that hold them are
+/// decoded. The pixel hash covers the whole image, so it is checked only
+/// when every frame is asked for; a part is checked by the pixel
+/// section's CRC-32 (and decoding is deterministic).
+pub fn decompress_frames(
+    bytes: &[u8],
+    frames: std::ops::Range<u32>,
+    opts: &DecodeOptions,
+) -> Result<(Vec<Image>, Metadata)> {
+    let c = Container::parse(bytes, &opts.limits)?;
+    let d = &c.header.desc;
+    if d.source == SourceKind::File {
+        return Err(Error::Request(
+            "a file stored whole has no frames to decode".into(),
+        ));
+    }
+    if frames.start >= frames.end || frames.end > d.frames {
+        return Err(Error::Request(format!(
+            "frames {}-{} asked of a file of {} frame(s) (frames count from 1)",
+            frames.start + 1,
+            frames.end,
+            d.frames
+        )));
+    }
+    let frame_rows = d.height as usize / d.frames as usize;
+    let need = frames.start as usize * frame_rows..frames.end as usize * frame_rows;
+    let img = decode_pixels(&c, None, opts, need.clone())?;
+    if !cfg!(fuzzing) && need.len() == d.height as usize && img.hash() != c.header.pixel_sha256
+    {
+        return Err(Error::HashMismatch);
+    }
+    let w = d.width as usize;
+    let out = img.data[need.start * w..need.end * w]
+        .chunks_exact(frame_rows * w)
+        .map(|f| Image {
+            width: d.width,
+            height: frame_rows as u32,
+            bits: d.bits_stored,
+            signed: d.signed,
+            data: f.to_vec(),
+        })
+        .collect();
+    Ok((out, Metadata::of(&c)))
 }
 
 /// Reads only the container (header and section sizes), no pixel decoding.
@@ -568,12 +658,20 @@ pub fn fast_config_of(c: &Container) -> Option<fast::Config> {
 
 /// Name of the residual coder used by a parsed container.
 pub fn residual_of(c: &Container) -> Option<Residual> {
-    Residual::from_id(*c.pixels.first()?)
+    PixelSection::parse(c).ok().map(|s| s.kind)
+}
+
+/// The plane transform of a parsed container (of several planes).
+pub fn transform_of(c: &Container) -> Option<planes::Transform> {
+    PixelSection::parse(c).ok().map(|s| s.transform)
 }
 
 /// A pixel section, parsed (`docs/FORMAT.md`, PIXL): the coder, the
 /// prior's latent, and what the coder decodes.
 struct PixelSection<'a> {
+    /// The planes' transform (a byte before the coder's id when the image
+    /// has several frames or planes).
+    transform: planes::Transform,
     kind: Residual,
     has_prior: bool,
     latent: &'a [u8],
@@ -598,6 +696,10 @@ impl<'a> PixelSection<'a> {
         let d = &c.header.desc;
         let h = d.height as usize;
         let mut r = Reader::new(&c.pixels, "PIXL");
+        let transform = match d.frames != 1 || d.planes != 1 {
+            true => planes::Transform::from_byte(r.u8()?, d.planes)?,
+            false => planes::Transform::None,
+        };
         let id = r.u8()?;
         let kind = Residual::from_id(id).ok_or_else(|| {
             Error::Corrupt(format!(
@@ -658,6 +760,7 @@ impl<'a> PixelSection<'a> {
             }
         };
         Ok(PixelSection {
+            transform,
             kind,
             has_prior,
             latent,
@@ -703,7 +806,14 @@ fn prior_reconstruction(
     Ok(rec)
 }
 
-fn decode_pixels(c: &Container, prior: Option<&dyn Prior>, opts: &DecodeOptions) -> Result<Image> {
+/// Decodes the pixels of `c`: the stripes that hold rows `need` (all of
+/// them for the prior's and the paper's coders), the others left zero.
+fn decode_pixels(
+    c: &Container,
+    prior: Option<&dyn Prior>,
+    opts: &DecodeOptions,
+    need: std::ops::Range<usize>,
+) -> Result<Image> {
     let d = &c.header.desc;
     if d.source == SourceKind::File {
         // A file stored whole (its bytes are in the source data).
@@ -747,6 +857,7 @@ fn decode_pixels(c: &Container, prior: Option<&dyn Prior>, opts: &DecodeOptions)
                 w,
                 rows,
                 maxv: map.levels() as i32 - 1,
+                need,
             };
             let px = match cfg {
                 Some(cfg) => {
@@ -790,13 +901,17 @@ fn decode_pixels(c: &Container, prior: Option<&dyn Prior>, opts: &DecodeOptions)
     if !in_range {
         return Err(Error::Corrupt("decoded samples out of range".into()));
     }
-    Ok(Image {
+    let mut img = Image {
         width: d.width,
         height: d.height,
         bits: d.bits_stored,
         signed: d.signed,
         data: u,
-    })
+    };
+    section
+        .transform
+        .inverse(&mut img, d.planes, d.plane_rows() as usize);
+    Ok(img)
 }
 
 /// The coded stripes of a pixel section and the image they make.
@@ -807,12 +922,14 @@ struct Stripes<'a> {
     w: usize,
     rows: usize,
     maxv: i32,
+    /// The rows wanted: stripes that hold none of them are not decoded.
+    need: std::ops::Range<usize>,
 }
 
 impl Stripes<'_> {
-    /// Decodes every stripe (in parallel) with `stripe(i, its samples, its
-    /// bytes)`, which says whether it decoded; `coder` names the coder in
-    /// the error.
+    /// Decodes every stripe that holds a row of `need` (in parallel) with
+    /// `stripe(i, its samples, its bytes)`, which says whether it decoded;
+    /// `coder` names the coder in the error.
     fn decode_each(
         &self,
         coder: &str,
@@ -823,7 +940,11 @@ impl Stripes<'_> {
             .par_chunks_mut(self.rows * self.w)
             .zip(self.streams.par_iter())
             .enumerate()
-            .all(|(i, (chunk, bytes))| stripe(i, chunk, bytes));
+            .all(|(i, (chunk, bytes))| {
+                let first = i * self.rows;
+                let wanted = first < self.need.end && first + chunk.len() / self.w > self.need.start;
+                !wanted || stripe(i, chunk, bytes)
+            });
         if !ok {
             return Err(Error::Corrupt(format!(
                 "{coder}-coded stripe does not decode"

@@ -23,9 +23,11 @@ pub const MAGIC: [u8; 8] = *b"\x89MDZ\r\n\x1a\n";
 /// layout 2); 4 for DICOM files whose source block has layout 3 (a flags
 /// byte: big-endian pixel words, deflated data sets); 5 for pixels coded by
 /// the fast coder (residual 3); 6 for files stored whole ([`SourceKind::File`],
-/// since 2026-11-30): builds from before refuse such files by version
-/// instead of decoding them wrongly or calling them damaged.
-pub const VERSION: u16 = 6;
+/// since 2026-11-30); 7 for images of several frames or planes, or of a
+/// colour photometric interpretation (since 2026-12-01): builds from before
+/// refuse such files by version instead of decoding them wrongly or calling
+/// them damaged.
+pub const VERSION: u16 = 7;
 
 /// Section tags.
 pub mod tag {
@@ -147,7 +149,11 @@ impl Limits {
                 self.max_dimension
             )));
         }
-        let px = width as u64 * height as u64;
+        self.check_pixels(width as u64 * height as u64)
+    }
+
+    /// Checks a number of samples (all frames and planes) against the limits.
+    pub fn check_pixels(&self, px: u64) -> Result<()> {
         if px > self.max_pixels {
             return Err(Error::LimitExceeded(format!(
                 "image of {px} pixels exceeds the limit of {} pixels",
@@ -158,13 +164,57 @@ impl Limits {
     }
 }
 
-/// Photometric interpretation of a grayscale image.
+/// Photometric interpretation: what the samples of a pixel (its planes,
+/// see [`ImageDesc::planes`]) mean.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Photometric {
     /// Larger values are brighter (DICOM MONOCHROME2, PNG, PGM, TIFF BlackIsZero).
     Monochrome2 = 2,
     /// Larger values are darker (DICOM MONOCHROME1, TIFF WhiteIsZero).
     Monochrome1 = 1,
+    /// Three planes: red, green, blue (DICOM RGB, colour PNG and TIFF).
+    Rgb = 3,
+    /// Three planes: Y, Cb, Cr at full resolution (DICOM YBR_FULL).
+    YbrFull = 4,
+    /// Two planes of the DICOM YBR_FULL_422 pixel data: Y, and each row's
+    /// Cb samples (half the width) followed by its Cr samples.
+    YbrFull422 = 5,
+    /// One plane of indices into a colour lookup table that the source
+    /// file holds (DICOM PALETTE COLOR).
+    Palette = 6,
+}
+
+impl Photometric {
+    /// The planes a pixel of this interpretation has.
+    pub fn planes(self) -> u8 {
+        match self {
+            Photometric::Monochrome1 | Photometric::Monochrome2 | Photometric::Palette => 1,
+            Photometric::YbrFull422 => 2,
+            Photometric::Rgb | Photometric::YbrFull => 3,
+        }
+    }
+    /// The name DICOM gives it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Photometric::Monochrome1 => "MONOCHROME1",
+            Photometric::Monochrome2 => "MONOCHROME2",
+            Photometric::Rgb => "RGB",
+            Photometric::YbrFull => "YBR_FULL",
+            Photometric::YbrFull422 => "YBR_FULL_422",
+            Photometric::Palette => "PALETTE COLOR",
+        }
+    }
+    fn from_u8(v: u8) -> Option<Self> {
+        Some(match v {
+            1 => Photometric::Monochrome1,
+            2 => Photometric::Monochrome2,
+            3 => Photometric::Rgb,
+            4 => Photometric::YbrFull,
+            5 => Photometric::YbrFull422,
+            6 => Photometric::Palette,
+            _ => return None,
+        })
+    }
 }
 
 /// The kind of file the image came from, and so the kind written on decode.
@@ -226,9 +276,15 @@ impl fmt::Display for SourceKind {
 }
 
 /// What an image is: everything needed to interpret its samples.
+///
+/// An image of several frames (a multi-frame DICOM file: a volume, a cine
+/// loop) or planes (colour) is stored as one tall image: frame after
+/// frame, and within a frame plane after plane, each plane
+/// `height / (frames × planes)` rows of `width` samples.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ImageDesc {
     pub width: u32,
+    /// Rows of the whole (tall) image: frames × planes × rows per plane.
     pub height: u32,
     /// Significant bits per sample, 1–16.
     pub bits_stored: u8,
@@ -238,25 +294,54 @@ pub struct ImageDesc {
     pub source: SourceKind,
     /// Bits per sample of the source container (8 or 16; PNG/TIFF/PGM sample size).
     pub container_bits: u8,
+    /// Frames (1 for a single image).
+    pub frames: u32,
+    /// Planes per frame: the photometric interpretation's
+    /// ([`Photometric::planes`]).
+    pub planes: u8,
 }
 
 impl ImageDesc {
+    /// Samples in all (every frame and plane).
     pub fn pixels(&self) -> u64 {
         self.width as u64 * self.height as u64
+    }
+    /// Rows of one plane of one frame.
+    pub fn plane_rows(&self) -> u32 {
+        self.height / (self.frames.max(1) * self.planes.max(1) as u32)
     }
     /// Validates the fields against each other and against `limits`. A
     /// stored file ([`SourceKind::File`]) has no pixels (0×0), any other
     /// source at least one.
     pub fn validate(&self, limits: &Limits) -> Result<()> {
-        if self.source == SourceKind::File {
-            if self.width != 0 || self.height != 0 {
-                return Err(Error::InvalidParameter(format!(
-                    "a stored file with an image size {}×{} (expected 0×0)",
-                    self.width, self.height
-                )));
-            }
-        } else {
-            limits.check_dimensions(self.width, self.height)?;
+        if self.source == SourceKind::File && (self.width != 0 || self.height != 0) {
+            return Err(Error::InvalidParameter(format!(
+                "a stored file with an image size {}×{} (expected 0×0)",
+                self.width, self.height
+            )));
+        }
+        if self.planes != self.photometric.planes() {
+            return Err(Error::InvalidParameter(format!(
+                "{} planes for photometric interpretation {} (expected {})",
+                self.planes,
+                self.photometric.name(),
+                self.photometric.planes()
+            )));
+        }
+        let layers = self.frames as u64 * self.planes as u64;
+        if self.frames == 0
+            || (self.source != SourceKind::File
+                && (self.height as u64 % layers != 0 || (self.height as u64) < layers))
+        {
+            return Err(Error::InvalidParameter(format!(
+                "{} rows for {} frames of {} planes (expected a multiple, at least one row each)",
+                self.height, self.frames, self.planes
+            )));
+        }
+        if self.source != SourceKind::File {
+            // The sides of a plane, and the samples of all of them.
+            limits.check_dimensions(self.width, self.plane_rows())?;
+            limits.check_pixels(self.pixels())?;
         }
         if !(1..=16).contains(&self.bits_stored) {
             return Err(Error::InvalidParameter(format!(
@@ -336,6 +421,11 @@ impl Header {
             }
             None => v.push(0),
         }
+        // (Version 7: frames and planes, only where there are several.)
+        if d.frames != 1 || d.planes != 1 {
+            v.extend_from_slice(&d.frames.to_le_bytes());
+            v.push(d.planes);
+        }
         v
     }
 
@@ -350,9 +440,9 @@ impl Header {
             v => return corrupt(format!("HEAD: signedness flag {v} (expected 0 or 1)")),
         };
         let photometric = match r.u8()? {
-            1 => Photometric::Monochrome1,
-            2 => Photometric::Monochrome2,
-            v => return corrupt(format!("HEAD: photometric {v} (expected 1 or 2)")),
+            v => Photometric::from_u8(v).ok_or_else(|| {
+                Error::Corrupt(format!("HEAD: photometric {v} (expected 1 to 6)"))
+            })?,
         };
         let source = SourceKind::from_u8(r.u8()?)
             .ok_or_else(|| Error::Corrupt("HEAD: unknown source kind".into()))?;
@@ -365,6 +455,13 @@ impl Header {
             1 => Some(r.bytes(32)?.try_into().expect("32 bytes")),
             v => return corrupt(format!("HEAD: file-hash flag {v} (expected 0 or 1)")),
         };
+        let (frames, planes) = match r.remaining() {
+            0 => (1, 1),
+            _ => match (r.u32()?, r.u8()?) {
+                (1, 1) => return corrupt("HEAD: frames and planes written for a single plane"),
+                fp => fp,
+            },
+        };
         r.finish()?;
         let desc = ImageDesc {
             width,
@@ -374,6 +471,8 @@ impl Header {
             photometric,
             source,
             container_bits,
+            frames,
+            planes,
         };
         desc.validate(limits).map_err(|e| match e {
             Error::InvalidParameter(m) => Error::Corrupt(format!("HEAD: {m}")),
@@ -411,6 +510,9 @@ impl Container {
         // Stored files; PNG files with their chunks (or bytes): a build
         // before would drop them.
         let d = &self.header.desc;
+        if d.frames != 1 || d.planes != 1 || d.photometric as u8 > 2 {
+            return 7;
+        }
         if d.source == SourceKind::File || (d.source == SourceKind::Png && !self.source.is_empty())
         {
             return 6;
@@ -695,6 +797,11 @@ pub struct Metadata {
     pub file_sha256: Option<[u8; 32]>,
     /// Id of the model used (empty without a prior).
     pub model_id: Vec<u8>,
+    /// Frames of the image (1 for a single image); the [`Image`] holds them
+    /// one after the other, each `planes` planes (see [`ImageDesc`]).
+    pub frames: u32,
+    /// Planes per frame ([`Photometric::planes`]).
+    pub planes: u8,
 }
 
 impl Metadata {
@@ -708,7 +815,15 @@ impl Metadata {
             source_data: c.source.clone(),
             file_sha256: c.header.file_sha256,
             model_id: c.header.model_id.clone(),
+            frames: d.frames,
+            planes: d.planes,
         }
+    }
+
+    /// Rows of one plane of one frame of `img` (the image's height for a
+    /// single grey image).
+    pub fn plane_rows(&self, img: &Image) -> u32 {
+        img.height / (self.frames.max(1) * self.planes.max(1) as u32)
     }
 
     /// Metadata for raw pixels with no source file.
@@ -720,6 +835,8 @@ impl Metadata {
             source_data: Vec::new(),
             file_sha256: None,
             model_id: Vec::new(),
+            frames: 1,
+            planes: 1,
         }
     }
 }
@@ -739,6 +856,8 @@ mod tests {
                     photometric: Photometric::Monochrome1,
                     source: SourceKind::Dicom,
                     container_bits: 16,
+                    frames: 1,
+                    planes: 1,
                 },
                 model_id: b"abc".to_vec(),
                 pixel_sha256: [7; 32],
@@ -820,6 +939,31 @@ mod tests {
         c.source = vec![1, 16, 11];
         c.header.model_id.clear();
         assert_eq!(c.version(), 1);
+        assert_eq!(
+            Container::parse(&c.to_bytes(), &Limits::default()).unwrap(),
+            c
+        );
+        // Several frames or planes, or a colour interpretation: version 7.
+        c.header.desc.frames = 2;
+        assert_eq!(c.version(), 7);
+        assert_eq!(
+            Container::parse(&c.to_bytes(), &Limits::default()).unwrap(),
+            c
+        );
+        c.header.desc.height = 3; // not two frames of equal height
+        assert!(Container::parse(&c.to_bytes(), &Limits::default()).is_err());
+        c.header.desc.frames = 1;
+        c.header.desc.photometric = Photometric::Rgb; // three planes needed
+        assert!(Container::parse(&c.to_bytes(), &Limits::default()).is_err());
+        c.header.desc.planes = 3;
+        assert_eq!(c.version(), 7);
+        assert_eq!(
+            Container::parse(&c.to_bytes(), &Limits::default()).unwrap(),
+            c
+        );
+        c.header.desc.photometric = Photometric::Palette;
+        c.header.desc.planes = 1;
+        assert_eq!(c.version(), 7);
         assert_eq!(
             Container::parse(&c.to_bytes(), &Limits::default()).unwrap(),
             c

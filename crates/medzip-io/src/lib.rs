@@ -202,6 +202,8 @@ fn meta(
         source_data,
         file_sha256: None,
         model_id: Vec::new(),
+        frames: 1,
+        planes: photometric.planes(),
     }
 }
 
@@ -295,7 +297,68 @@ pub fn write_as(img: &Image, kind: SourceKind, photometric: Photometric) -> Resu
         )));
     }
     let container_bits = if img.bits <= 8 { 8 } else { 16 };
+    match photometric {
+        Photometric::Monochrome1 | Photometric::Monochrome2 => {}
+        Photometric::Rgb => return isolate(|| write_rgb(img, kind, container_bits)),
+        p => {
+            return Err(Error::Unsupported(format!(
+                "{} pixels cannot be written as {} (their colours need the DICOM file: decompress to it)",
+                p.name(),
+                kind.name()
+            )))
+        }
+    }
     isolate(|| write_unisolated(img, &meta(kind, container_bits, photometric, Vec::new())))
+}
+
+/// One RGB frame (three planes one after the other, unsigned) as an RGB
+/// PNG or TIFF file of `container_bits` per sample.
+fn write_rgb(img: &Image, kind: SourceKind, container_bits: u8) -> Result<Vec<u8>> {
+    let bad = |e: String| Error::Unsupported(format!("{} writer: {e}", kind.name()));
+    if img.signed || img.height % 3 != 0 {
+        return Err(bad("three unsigned planes expected".into()));
+    }
+    let (w, h) = (img.width, img.height / 3);
+    let plane = w as usize * h as usize;
+    let rgb: Vec<u16> = (0..3 * plane)
+        .map(|i| img.data[(i % 3) * plane + i / 3] as u16)
+        .collect();
+    let wide = container_bits > 8;
+    match kind {
+        SourceKind::Png => {
+            let mut out = Vec::new();
+            let mut enc = png::Encoder::new(&mut out, w, h);
+            enc.set_color(png::ColorType::Rgb);
+            enc.set_depth(if wide { png::BitDepth::Sixteen } else { png::BitDepth::Eight });
+            enc.set_compression(png::Compression::Fast);
+            let mut wr = enc.write_header().map_err(|e| bad(e.to_string()))?;
+            let bytes: Vec<u8> = match wide {
+                true => rgb.iter().flat_map(|v| v.to_be_bytes()).collect(),
+                false => rgb.iter().map(|&v| v as u8).collect(),
+            };
+            wr.write_image_data(&bytes).map_err(|e| bad(e.to_string()))?;
+            wr.finish().map_err(|e| bad(e.to_string()))?;
+            Ok(out)
+        }
+        SourceKind::Tiff => {
+            use tiff::encoder::{colortype, TiffEncoder};
+            let mut out = std::io::Cursor::new(Vec::new());
+            let mut enc = TiffEncoder::new(&mut out).map_err(|e| bad(e.to_string()))?;
+            match wide {
+                true => enc.write_image::<colortype::RGB16>(w, h, &rgb),
+                false => {
+                    let b: Vec<u8> = rgb.iter().map(|&v| v as u8).collect();
+                    enc.write_image::<colortype::RGB8>(w, h, &b)
+                }
+            }
+            .map_err(|e| bad(e.to_string()))?;
+            Ok(out.into_inner())
+        }
+        _ => Err(Error::Unsupported(format!(
+            "colour pixels cannot be written as {} (PNG and TIFF can hold them)",
+            kind.name()
+        ))),
+    }
 }
 
 /// Rebuilds the source file from decoded pixels and metadata (isolated:

@@ -5,7 +5,7 @@
 //! `medzip.Error` (a subclass says which kind) with the library's message.
 
 use medzip::{DecodeOptions, Options};
-use medzip_codec::{Image, Metadata, Photometric, SourceKind};
+use medzip_codec::{Image, Metadata, SourceKind};
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
@@ -227,13 +227,9 @@ fn info<'py>(py: Python<'py>, mdz: &[u8]) -> PyResult<Bound<'py, PyDict>> {
     out.set_item("height", d.height)?;
     out.set_item("bits", d.bits_stored)?;
     out.set_item("signed", d.signed)?;
-    out.set_item(
-        "photometric",
-        match d.photometric {
-            Photometric::Monochrome1 => "MONOCHROME1",
-            Photometric::Monochrome2 => "MONOCHROME2",
-        },
-    )?;
+    out.set_item("photometric", d.photometric.name())?;
+    out.set_item("frames", d.frames)?;
+    out.set_item("planes", d.planes)?;
     let source = match d.source {
         SourceKind::Raw => "raw",
         k => k.name(),

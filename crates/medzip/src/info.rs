@@ -66,7 +66,8 @@ pub(crate) fn info(p: &Path, json: bool, ctx: &Ctx) -> Result<String> {
         medzip_format::SourceKind::Png => medzip_io::pngfile::notes(&c.source),
         _ => Vec::new(),
     };
-    let photometric = format!("{:?}", d.photometric).to_uppercase();
+    let photometric = d.photometric.name();
+    let transform = medzip_codec::transform_of(&c).filter(|_| d.planes > 1);
     if json {
         let v = serde_json::json!({
             "file": p.display().to_string(),
@@ -74,6 +75,8 @@ pub(crate) fn info(p: &Path, json: bool, ctx: &Ctx) -> Result<String> {
             "width": d.width, "height": d.height,
             "bits_stored": d.bits_stored, "signed": d.signed,
             "photometric": photometric,
+            "frames": d.frames, "planes": d.planes, "plane_rows": d.plane_rows(),
+            "plane_transform": transform.map(|t| format!("{t:?}")),
             "source": d.source.name(), "container_bits": d.container_bits,
             "residual": medzip_codec::residual_of(&c).map_or("unknown", |r| r.name()),
             "fast_grid_contexts": fast.map(|cfg| cfg.grid),
@@ -93,11 +96,24 @@ pub(crate) fn info(p: &Path, json: bool, ctx: &Ctx) -> Result<String> {
     } else {
         format!(", notes: {}", notes.join("; "))
     };
+    let size = match (d.frames, d.planes) {
+        (1, 1) => format!("{}×{}", d.width, d.height),
+        (f, pl) => format!(
+            "{} frame(s) of {}×{}{}",
+            f,
+            d.width,
+            d.plane_rows(),
+            match (pl, transform) {
+                (1, _) => String::new(),
+                (pl, Some(t)) => format!(" in {pl} planes (coded {t:?})"),
+                (pl, None) => format!(" in {pl} planes"),
+            }
+        ),
+    };
     Ok(format!(
-        "{}: {}×{} {}-bit {} {}, from {} ({}-bit container), residual {}, models: {}, {} bytes ({:.4} bpp), pixels sha256 {}{notes}",
+        "{}: {} {}-bit {} {}, from {} ({}-bit container), residual {}, models: {}, {} bytes ({:.4} bpp), pixels sha256 {}{notes}",
         p.display(),
-        d.width,
-        d.height,
+        size,
         d.bits_stored,
         if d.signed { "signed" } else { "unsigned" },
         photometric,

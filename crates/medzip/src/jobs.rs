@@ -284,13 +284,12 @@ pub(crate) fn decompress_one(
     inp: &Path,
     out: &OutArgs,
     to: Option<ToKind>,
+    frames: Option<(u32, u32)>,
     ctx: &Ctx,
 ) -> Result<String> {
     let bytes = std::fs::read(inp).with_context(|| format!("cannot read {}", inp.display()))?;
-    let read_kind = medzip_codec::inspect(&bytes, &ctx.decode.limits)?
-        .header
-        .desc
-        .source;
+    let desc = medzip_codec::inspect(&bytes, &ctx.decode.limits)?.header.desc;
+    let read_kind = desc.source;
     // The kind to write: asked for, or named by -o's extension (raw
     // pixels are written as PNG in any case; a file stored whole is
     // written as it was, whatever -o's name).
@@ -320,6 +319,20 @@ pub(crate) fn decompress_one(
         Some(stem) if !stem.is_empty() => format!("{stem}.{}", kind.extension()),
         _ => format!("{n}.{}", kind.extension()),
     });
+    // Frames are written as image files: of the kind asked for, else of
+    // the kind read, if it is one.
+    let frame_kind = to.or(Some(written).filter(|k| {
+        use medzip_codec::SourceKind::*;
+        matches!(k, Png | Pgm | Tiff)
+    }));
+    if frames.is_some() && frame_kind.is_none() {
+        bail!("--frames writes each frame as an image file: give --to png, tiff or pgm (or -o NAME.png)");
+    }
+    let several = desc.frames > 1 || desc.planes > 1;
+    if let (Some(k), true) = (frame_kind, frames.is_some() || (to.is_some() && several)) {
+        let (a, b) = frames.unwrap_or((1, desc.frames));
+        return write_frames(&bytes, a - 1..b, desc.frames, k, &dst, out, ctx);
+    }
     if out.skip_existing && dst.exists() {
         return Ok(format!(
             "{}: {} exists, skipped",
@@ -334,6 +347,44 @@ pub(crate) fn decompress_one(
     };
     write_atomic(&dst, &file, out.force)?;
     Ok(String::new())
+}
+
+/// Frames `range` (from 0) of a `.mdz` of `count` frames, each written as
+/// a `kind` file: `dst` itself for a single frame, else `dst` with the
+/// frame's number (from 1) before its extension (`x.f0010.png`).
+fn write_frames(
+    bytes: &[u8],
+    range: std::ops::Range<u32>,
+    count: u32,
+    kind: medzip_codec::SourceKind,
+    dst: &Path,
+    out: &OutArgs,
+    ctx: &Ctx,
+) -> Result<String> {
+    let digits = count.to_string().len().max(4);
+    let first = range.start;
+    let (imgs, meta) = medzip_codec::decompress_frames(bytes, range, &ctx.decode)?;
+    let mut skipped = 0;
+    for (i, img) in imgs.iter().enumerate() {
+        let path = match count {
+            1 => dst.to_path_buf(),
+            _ => {
+                let n = first as usize + i + 1;
+                let stem = dst.file_stem().unwrap_or_default().to_string_lossy();
+                dst.with_file_name(format!("{stem}.f{n:0digits$}.{}", kind.extension()))
+            }
+        };
+        if out.skip_existing && path.exists() {
+            skipped += 1;
+            continue;
+        }
+        let file = medzip_io::write_as(img, kind, meta.photometric)?;
+        write_atomic(&path, &file, out.force)?;
+    }
+    Ok(match skipped {
+        0 => String::new(),
+        n => format!("{n} frame file(s) existed, skipped"),
+    })
 }
 
 pub(crate) fn verify_pair(mdz: &Path, original: &Path, ctx: &Ctx) -> Result<()> {

@@ -53,6 +53,25 @@ enum ResidualArg {
     Png,
 }
 
+/// `--frames`: `A-B` or `A`, counted from 1.
+fn parse_frames(s: &str) -> std::result::Result<(u32, u32), String> {
+    let num = |t: &str| {
+        t.trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|&n| n >= 1)
+            .ok_or_else(|| format!("{t:?} is not a frame number (frames count from 1)"))
+    };
+    let (a, b) = match s.split_once('-') {
+        Some((a, b)) => (num(a)?, num(b)?),
+        None => (num(s)?, num(s)?),
+    };
+    if a > b {
+        return Err(format!("frames {a}-{b}: the first is after the last"));
+    }
+    Ok((a, b))
+}
+
 /// Image kinds pixels can be written as (`decompress --to`).
 #[derive(Clone, Copy, ValueEnum)]
 enum ToKind {
@@ -232,6 +251,13 @@ enum Cmd {
         /// names another kind; any other name keeps the kind that was read.
         #[arg(long, value_enum)]
         to: Option<ToKind>,
+        /// Only these frames of a multi-frame image (`10-19`, or `7`;
+        /// counted from 1, as DICOM does), one file per frame (NAME.f0010.png,
+        /// …): needs --to (a frame is not a DICOM file). Only the stripes
+        /// that hold them are decoded. With --to and no --frames, every
+        /// frame of a multi-frame or colour image is written so.
+        #[arg(long, value_parser = parse_frames)]
+        frames: Option<(u32, u32)>,
     },
     /// Describe .mdz files.
     Info {
@@ -424,6 +450,7 @@ fn run(cli: Cli) -> Result<bool> {
             model,
             site,
             to,
+            frames,
         } => {
             ctx.decode.models = site.models(None)?;
             ctx.prior = model
@@ -431,7 +458,7 @@ fn run(cli: Cli) -> Result<bool> {
                 .transpose()?;
             set_threads(out.threads)?;
             Ok(for_each(&inputs, &out, cli.quiet, "decompressing", |inp| {
-                decompress_one(inp, &out, to, &ctx)
+                decompress_one(inp, &out, to, frames, &ctx)
             }))
         }
         Cmd::Info { inputs, json } => {

@@ -44,32 +44,76 @@ struct Layout {
     high_bit: u8,
     signed: bool,
     photometric: Photometric,
+    frames: u32,
+    /// Colour samples one plane after the other (PlanarConfiguration 1)
+    /// rather than pixel by pixel.
+    planar: bool,
+}
+
+impl Layout {
+    /// Samples (words) of one frame's pixel data.
+    fn frame_samples(&self) -> usize {
+        let px = self.rows as usize * self.cols as usize;
+        match self.photometric {
+            // Y Y Cb Cr for each pair of pixels.
+            Photometric::YbrFull422 => 2 * px,
+            p => p.planes() as usize * px,
+        }
+    }
+
+    /// Where the `k`-th sample of the pixel data goes in the tall image
+    /// (frame after frame, plane after plane: `medzip_format::ImageDesc`).
+    fn tall_index(&self, k: usize) -> usize {
+        let fs = self.frame_samples();
+        let (f, k) = (k / fs, k % fs);
+        let w = self.cols as usize;
+        let plane = self.rows as usize * w;
+        f * fs
+            + match (self.photometric.planes(), self.planar) {
+                (3, false) => (k % 3) * plane + k / 3,
+                (2, _) => {
+                    // Row r: Y(2j) Y(2j+1) Cb(j) Cr(j) for each pair j; the
+                    // second plane's row is every Cb, then every Cr.
+                    let (r, m) = (k / (2 * w), k % (2 * w));
+                    let (j, q) = (m / 4, m % 4);
+                    match q {
+                        0 | 1 => r * w + 2 * j + q,
+                        2 => plane + r * w + j,
+                        _ => plane + r * w + w / 2 + j,
+                    }
+                }
+                _ => k,
+            }
+    }
 }
 
 fn layout(a: &parse::Attrs) -> Result<Layout> {
     let spp = a.samples_per_pixel.unwrap_or(1);
-    if spp != 1 {
-        return Err(Error::Unsupported(format!(
-            "DICOM with {spp} samples per pixel (expected grayscale)"
-        )));
-    }
-    if let Some(f) = &a.frames {
-        if f.parse::<i64>().ok() != Some(1) {
-            return Err(Error::Unsupported(format!(
-                "multi-frame DICOM ({f} frames); single frames only"
-            )));
-        }
-    }
+    let frames = match &a.frames {
+        None => 1,
+        Some(f) => match f.trim().parse::<u32>() {
+            Ok(n) if n >= 1 => n,
+            _ => return malformed(KIND, format!("NumberOfFrames {f:?}")),
+        },
+    };
     let pi = a.photometric.as_deref().unwrap_or("MONOCHROME2");
-    let photometric = match pi {
-        "MONOCHROME1" => Photometric::Monochrome1,
-        "MONOCHROME2" => Photometric::Monochrome2,
-        other => {
+    let photometric = match (pi, spp) {
+        ("MONOCHROME1", 1) => Photometric::Monochrome1,
+        ("MONOCHROME2", 1) => Photometric::Monochrome2,
+        ("PALETTE COLOR", 1) => Photometric::Palette,
+        ("RGB", 3) => Photometric::Rgb,
+        ("YBR_FULL", 3) => Photometric::YbrFull,
+        ("YBR_FULL_422", 3) => Photometric::YbrFull422,
+        (other, spp) => {
             return Err(Error::Unsupported(format!(
-                "DICOM photometric interpretation {other} (expected MONOCHROME1/2)"
+                "DICOM photometric interpretation {other} with {spp} samples per pixel (medzip codes MONOCHROME1/2 and PALETTE COLOR with one, RGB, YBR_FULL and YBR_FULL_422 with three)"
             )))
         }
     };
+    let planar = spp == 3 && a.planar_configuration == Some(1);
+    if planar && photometric == Photometric::YbrFull422 {
+        return malformed(KIND, "YBR_FULL_422 pixel data with PlanarConfiguration 1");
+    }
     let need = |v: Option<u16>, name: &str| {
         v.map(i64::from).ok_or_else(|| {
             Error::Unsupported(format!(
@@ -97,7 +141,15 @@ fn layout(a: &parse::Attrs) -> Result<Layout> {
     if rows < 1 || cols < 1 {
         return malformed(KIND, format!("size {cols}×{rows}"));
     }
+    if photometric == Photometric::YbrFull422 && cols % 2 == 1 {
+        return malformed(KIND, format!("YBR_FULL_422 pixel data {cols} columns wide"));
+    }
+    // One plane, then the tall image: every plane of every frame.
     crate::check_size(cols as u32, rows as u32)?;
+    let samples = cols as u64 * rows as u64 * frames as u64 * photometric.planes() as u64;
+    medzip_format::Limits::default()
+        .check_pixels(samples)
+        .map_err(|e| Error::Unsupported(e.to_string()))?;
     Ok(Layout {
         rows: rows as u32,
         cols: cols as u32,
@@ -106,6 +158,8 @@ fn layout(a: &parse::Attrs) -> Result<Layout> {
         high_bit: hb as u8,
         signed: pr == 1,
         photometric,
+        frames,
+        planar,
     })
 }
 
@@ -153,19 +207,23 @@ struct Flags {
     swap: bool,
     /// The data set is deflated (rebuilt by preflate-rs from its corrections).
     deflated: bool,
+    /// Colour samples plane after plane (PlanarConfiguration 1; format
+    /// version 7).
+    planar: bool,
 }
 
 impl Flags {
     fn byte(self) -> u8 {
-        self.swap as u8 | (self.deflated as u8) << 1
+        self.swap as u8 | (self.deflated as u8) << 1 | (self.planar as u8) << 2
     }
     fn from_byte(b: u8) -> Result<Flags> {
-        if b & !3 != 0 {
+        if b & !7 != 0 {
             return malformed(KIND, format!("stored header flags {b:#04x} are unknown"));
         }
         Ok(Flags {
             swap: b & 1 != 0,
             deflated: b & 2 != 0,
+            planar: b & 4 != 0,
         })
     }
 }
@@ -251,6 +309,13 @@ fn read_encapsulated(bytes: &[u8], p: &Parsed) -> Result<Loaded> {
     use dicom_pixeldata::Transcode;
     let ts = p.ts.as_str();
     let l = layout(&p.attrs)?;
+    if l.photometric.planes() > 1 && !LOSSLESS_TS.contains(&ts) {
+        // Decoders differ in chroma upsampling and colour conversion: the
+        // pixels of one would become the archived truth.
+        return Err(Error::Unsupported(format!(
+            "lossy colour pixel data (transfer syntax {ts}) is kept byte for byte: its decoded pixels depend on the decoder"
+        )));
+    }
     // dicom-rs reads from the 'DICM' magic on.
     let body: std::borrow::Cow<[u8]> = if parse::has_preamble_magic(bytes) {
         bytes[128..].into()
@@ -294,6 +359,21 @@ fn read_encapsulated(bytes: &[u8], p: &Parsed) -> Result<Loaded> {
 }
 
 const JPEG_LS_LOSSLESS: &str = "1.2.840.10008.1.2.4.80";
+/// Encapsulated transfer syntaxes whose pixels every decoder gives alike:
+/// RLE, JPEG Lossless (processes 14 and 14 SV1), JPEG-LS lossless,
+/// JPEG 2000 (and Part 2) lossless, HTJ2K lossless (and RPCL), JPEG XL
+/// lossless.
+const LOSSLESS_TS: [&str; 9] = [
+    "1.2.840.10008.1.2.5",
+    "1.2.840.10008.1.2.4.57",
+    "1.2.840.10008.1.2.4.70",
+    JPEG_LS_LOSSLESS,
+    "1.2.840.10008.1.2.4.90",
+    "1.2.840.10008.1.2.4.92",
+    "1.2.840.10008.1.2.4.201",
+    "1.2.840.10008.1.2.4.202",
+    "1.2.840.10008.1.2.4.110",
+];
 const JPEG_LS_NEAR_LOSSLESS: &str = "1.2.840.10008.1.2.4.81";
 
 /// Replaces the JPEG-LS pixel data of `obj` (one grey frame, layout `l`)
@@ -367,7 +447,7 @@ fn read_native(
     transcoded_from: Option<&str>,
 ) -> Result<Loaded> {
     let l = layout(&p.attrs)?;
-    let n = l.rows as usize * l.cols as usize;
+    let n = l.frame_samples() * l.frames as usize;
     let bpw = l.bits_allocated as usize / 8;
     let need = n * bpw;
     let vlen = px.len.unwrap_or(0);
@@ -375,8 +455,8 @@ fn read_native(
         return malformed(
             KIND,
             format!(
-                "Pixel Data holds {vlen} bytes; {}×{} samples of {} bits need {need} (truncated file?)",
-                l.cols, l.rows, l.bits_allocated
+                "Pixel Data holds {vlen} bytes; {} frame(s) of {}×{} pixels of {} samples of {} bits need {need} (truncated file?)",
+                l.frames, l.cols, l.rows, l.photometric.planes(), l.bits_allocated
             ),
         );
     }
@@ -412,9 +492,10 @@ fn read_native(
         bits: l.bits_stored,
         signed: l.signed,
     };
-    let mut data = Vec::with_capacity(n);
+    let mut data = vec![0; n];
     let mut fixups: Vec<u8> = Vec::new();
     let mut nfix = 0u32;
+    let plain = l.photometric.planes() == 1 || l.planar;
     for i in 0..n {
         let w = if bpw == 2 {
             u16::from_le_bytes([raw[2 * i], raw[2 * i + 1]]) as u32
@@ -427,9 +508,10 @@ fn read_native(
             fixups.extend_from_slice(&(i as u32).to_le_bytes());
             fixups.extend_from_slice(&(w as u16).to_le_bytes());
         }
-        data.push(v);
+        data[if plain { i } else { l.tall_index(i) }] = v;
     }
-    let image = Image::new(l.cols, l.rows, l.bits_stored, l.signed, data)?;
+    let planes = l.photometric.planes() as u32;
+    let image = Image::new(l.cols, l.rows * l.frames * planes, l.bits_stored, l.signed, data)?;
     // Source block: layout, prefix, suffix, padding tail, fix-ups (and, for
     // a deflated data set, the file's bytes before and after the stream).
     let mut blob = Vec::new();
@@ -446,6 +528,7 @@ fn read_native(
     let flags = Flags {
         swap,
         deflated: deflated.is_some(),
+        planar: l.planar,
     };
     if let Some((head, trail, corrections)) = &deflated {
         for part in [head, trail, &corrections[..]] {
@@ -464,6 +547,7 @@ fn read_native(
     src.extend_from_slice(&medzip_entropy::bytes::compress_with(dict, &blob));
     let mut m = meta(SourceKind::Dicom, 16, l.photometric, src);
     m.container_bits = if l.bits_allocated == 8 { 8 } else { 16 };
+    m.frames = l.frames;
     m.file_sha256 = Some(medzip_format::sha256(bytes));
     Ok(Loaded { image, meta: m })
 }
@@ -656,8 +740,27 @@ pub(crate) fn write(img: &Image, m: &Metadata) -> Result<Vec<u8>> {
         signed: img.signed,
     };
     let bpw = ba as usize / 8;
+    let l = Layout {
+        rows: m.plane_rows(img),
+        cols: img.width,
+        bits_allocated: ba,
+        bits_stored: img.bits,
+        high_bit: hb,
+        signed: img.signed,
+        photometric: m.photometric,
+        frames: m.frames,
+        planar: st.flags.planar,
+    };
+    if m.photometric.planes() != m.planes
+        || (l.rows * l.frames * m.planes as u32 != img.height)
+        || l.frame_samples() * l.frames as usize != img.data.len()
+    {
+        return malformed(KIND, "stored frames and planes do not fit the image");
+    }
+    let plain = m.planes == 1 || l.planar;
     let mut value = Vec::with_capacity(img.data.len() * bpw + st.tail.len());
-    for &v in &img.data {
+    for i in 0..img.data.len() {
+        let v = img.data[if plain { i } else { l.tall_index(i) }];
         let w = wd.canonical(v);
         if bpw == 2 {
             value.extend_from_slice(&(w as u16).to_le_bytes());

@@ -100,6 +100,7 @@ pub struct PixelData {
 pub struct Attrs {
     pub samples_per_pixel: Option<u16>,
     pub photometric: Option<String>,
+    pub planar_configuration: Option<u16>,
     pub frames: Option<String>,
     pub rows: Option<u16>,
     pub columns: Option<u16>,
@@ -569,6 +570,7 @@ fn walk_top(b: &[u8], mut p: usize, parsed: &mut Parsed, header_only: bool) -> R
         match (h.group, h.elem) {
             (0x0028, 0x0002) => a.samples_per_pixel = us(value),
             (0x0028, 0x0004) => a.photometric = st(value),
+            (0x0028, 0x0006) => a.planar_configuration = us(value),
             (0x0028, 0x0008) => a.frames = st(value),
             (0x0028, 0x0010) => a.rows = us(value),
             (0x0028, 0x0011) => a.columns = us(value),
