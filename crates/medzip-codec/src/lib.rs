@@ -388,25 +388,25 @@ fn code_image(
         _ => None,
     };
     let coded = match alt {
-            Some((n2, t2)) => {
-                let b = trial_band(img);
-                let (x, y) = rayon::join(
-                    || code(&b, opts, net, init),
-                    || code(&b, opts, Some(n2), Some(t2)),
-                );
-                let (x, y) = (x?, y?);
-                let (pick, band) = if y.1.len() < x.1.len() {
-                    ((Some(n2), Some(t2)), y)
-                } else {
-                    ((net, init), x)
-                };
-                if b.height == img.height {
-                    Ok(band) // the band was the whole image
-                } else {
-                    code(img, opts, pick.0, pick.1)
-                }
+        Some((n2, t2)) => {
+            let b = trial_band(img);
+            let (x, y) = rayon::join(
+                || code(&b, opts, net, init),
+                || code(&b, opts, Some(n2), Some(t2)),
+            );
+            let (x, y) = (x?, y?);
+            let (pick, band) = if y.1.len() < x.1.len() {
+                ((Some(n2), Some(t2)), y)
+            } else {
+                ((net, init), x)
+            };
+            if b.height == img.height {
+                Ok(band) // the band was the whole image
+            } else {
+                code(img, opts, pick.0, pick.1)
             }
-            None => code(img, opts, net, init),
+        }
+        None => code(img, opts, net, init),
     };
     let (ids, pixels) = coded?;
     model_id.extend_from_slice(&ids);
@@ -624,8 +624,7 @@ pub fn decompress_frames(
     let frame_rows = d.height as usize / d.frames as usize;
     let need = frames.start as usize * frame_rows..frames.end as usize * frame_rows;
     let img = decode_pixels(&c, None, opts, need.clone())?;
-    if !cfg!(fuzzing) && need.len() == d.height as usize && img.hash() != c.header.pixel_sha256
-    {
+    if !cfg!(fuzzing) && need.len() == d.height as usize && img.hash() != c.header.pixel_sha256 {
         return Err(Error::HashMismatch);
     }
     let w = d.width as usize;
@@ -942,7 +941,8 @@ impl Stripes<'_> {
             .enumerate()
             .all(|(i, (chunk, bytes))| {
                 let first = i * self.rows;
-                let wanted = first < self.need.end && first + chunk.len() / self.w > self.need.start;
+                let wanted =
+                    first < self.need.end && first + chunk.len() / self.w > self.need.start;
                 !wanted || stripe(i, chunk, bytes)
             });
         if !ok {

@@ -140,7 +140,13 @@ mod tests {
 
     #[test]
     fn subtract_green_is_reversible_at_every_depth() {
-        for (bits, signed) in [(8u8, false), (12, true), (16, false), (16, true), (1, false)] {
+        for (bits, signed) in [
+            (8u8, false),
+            (12, true),
+            (16, false),
+            (16, true),
+            (1, false),
+        ] {
             let (lo, hi) = Image::range(bits, signed);
             let span = (hi - lo) as i64 + 1;
             // 2 frames of 3 planes of 3×5 (odd sizes), values over the

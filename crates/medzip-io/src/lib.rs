@@ -329,14 +329,19 @@ fn write_rgb(img: &Image, kind: SourceKind, container_bits: u8) -> Result<Vec<u8
             let mut out = Vec::new();
             let mut enc = png::Encoder::new(&mut out, w, h);
             enc.set_color(png::ColorType::Rgb);
-            enc.set_depth(if wide { png::BitDepth::Sixteen } else { png::BitDepth::Eight });
+            enc.set_depth(if wide {
+                png::BitDepth::Sixteen
+            } else {
+                png::BitDepth::Eight
+            });
             enc.set_compression(png::Compression::Fast);
             let mut wr = enc.write_header().map_err(|e| bad(e.to_string()))?;
             let bytes: Vec<u8> = match wide {
                 true => rgb.iter().flat_map(|v| v.to_be_bytes()).collect(),
                 false => rgb.iter().map(|&v| v as u8).collect(),
             };
-            wr.write_image_data(&bytes).map_err(|e| bad(e.to_string()))?;
+            wr.write_image_data(&bytes)
+                .map_err(|e| bad(e.to_string()))?;
             wr.finish().map_err(|e| bad(e.to_string()))?;
             Ok(out)
         }

@@ -2,7 +2,9 @@
 //! transfer syntax with native pixel data (implicit and explicit VR little
 //! endian, explicit VR big endian, deflated), with and without preamble,
 //! `DICM` and meta group, on 8-bit and 16-bit (signed and unsigned) images
-//! of odd sizes. Each file must read, and write back byte for byte.
+//! of odd sizes, grey and colour (RGB interleaved and planar, YBR_FULL,
+//! YBR_FULL_422, PALETTE COLOR), of one frame or several. Each file must
+//! read, and write back byte for byte.
 
 use medzip_io::{detect, read, write};
 
@@ -85,11 +87,56 @@ fn meta(ts: &str) -> Vec<u8> {
     o
 }
 
-/// The image pixel attributes (group 0028) of a `w`×`h` grey image of
-/// `bits` stored bits in `ba` allocated.
+/// What the pixels are: photometric interpretation (padded to even
+/// length), samples per pixel, planar configuration, number of frames.
+#[derive(Clone, Copy)]
+struct Kind {
+    pi: &'static str,
+    spp: u16,
+    planar: Option<u16>,
+    frames: Option<&'static str>,
+}
+
+const GREY: Kind = Kind {
+    pi: "MONOCHROME2 ",
+    spp: 1,
+    planar: None,
+    frames: None,
+};
+
+impl Kind {
+    fn frames(&self) -> usize {
+        self.frames.map_or(1, |f| f.trim().parse().unwrap())
+    }
+    /// Words of pixel data per pixel.
+    fn words(&self) -> usize {
+        match self.pi {
+            "YBR_FULL_422" => 2,
+            _ => self.spp as usize,
+        }
+    }
+}
+
+/// The image pixel attributes (group 0028) of a `w`×`h` image of `bits`
+/// stored bits in `ba` allocated.
 fn image_attrs(e: Enc, (w, h): (u16, u16), (ba, bits, signed): (u16, u16, bool)) -> Vec<u8> {
-    let mut o = us(e, 0x0002, 1);
-    o.extend(el(e, 0x0028, 0x0004, b"CS", b"MONOCHROME2 "));
+    image_attrs_of(e, GREY, (w, h), (ba, bits, signed))
+}
+
+fn image_attrs_of(
+    e: Enc,
+    k: Kind,
+    (w, h): (u16, u16),
+    (ba, bits, signed): (u16, u16, bool),
+) -> Vec<u8> {
+    let mut o = us(e, 0x0002, k.spp);
+    o.extend(el(e, 0x0028, 0x0004, b"CS", k.pi.as_bytes()));
+    if let Some(p) = k.planar {
+        o.extend(us(e, 0x0006, p));
+    }
+    if let Some(f) = k.frames {
+        o.extend(el(e, 0x0028, 0x0008, b"IS", f.as_bytes()));
+    }
     o.extend(us(e, 0x0010, h));
     o.extend(us(e, 0x0011, w));
     o.extend(us(e, 0x0100, ba));
@@ -108,6 +155,10 @@ fn sample(i: usize, bits: u16) -> u32 {
 /// with a private tag and a nested sequence of undefined length before the
 /// pixels, and trailing padding after them.
 fn dataset(e: Enc, w: u16, h: u16, ba: u16, bits: u16, signed: bool) -> Vec<u8> {
+    dataset_of(e, GREY, w, h, ba, bits, signed)
+}
+
+fn dataset_of(e: Enc, k: Kind, w: u16, h: u16, ba: u16, bits: u16, signed: bool) -> Vec<u8> {
     let mut o = el(e, 0x0008, 0x0060, b"CS", b"MR");
     // (0008,1140) SQ, undefined length, one item of undefined length.
     let mut sq = Vec::new();
@@ -130,8 +181,8 @@ fn dataset(e: Enc, w: u16, h: u16, ba: u16, bits: u16, signed: bool) -> Vec<u8> 
     o.extend(sq);
     o.extend(el(e, 0x0009, 0x0010, b"LO", b"PRIVATE CREATOR "));
     o.extend(el(e, 0x0010, 0x0010, b"PN", b"Doe^Jane"));
-    o.extend(image_attrs(e, (w, h), (ba, bits, signed)));
-    let n = w as usize * h as usize;
+    o.extend(image_attrs_of(e, k, (w, h), (ba, bits, signed)));
+    let n = w as usize * h as usize * k.frames() * k.words();
     let mut px = Vec::new();
     for i in 0..n {
         let v = sample(i, bits);
@@ -395,4 +446,125 @@ fn jpeg_ls_is_read_in_the_default_build_and_comes_back_native() {
     let (file, _) = jpegls_file("1.2.840.10008.1.2.4.80", (13, 7), (16, 12, false), true);
     let err = read(&file, None).unwrap_err().to_string();
     assert!(err.contains("JPEG-LS pixel data"), "{err}");
+}
+
+/// Multi-frame and colour pixel data in every layout DICOM writes natively,
+/// at every effort: the same pixels back (frame after frame, plane after
+/// plane), the same file, and each frame alone the same as in the whole.
+#[test]
+fn frames_and_colour_planes_round_trip_byte_for_byte() {
+    let kinds = [
+        (GREY, 1),
+        (
+            Kind {
+                frames: Some("5 "),
+                ..GREY
+            },
+            1,
+        ),
+        (
+            Kind {
+                pi: "RGB ",
+                spp: 3,
+                planar: Some(0),
+                frames: None,
+            },
+            3,
+        ),
+        (
+            Kind {
+                pi: "RGB ",
+                spp: 3,
+                planar: Some(1),
+                frames: Some("3 "),
+            },
+            3,
+        ),
+        (
+            Kind {
+                pi: "YBR_FULL",
+                spp: 3,
+                planar: Some(0),
+                frames: Some("2 "),
+            },
+            3,
+        ),
+        (
+            Kind {
+                pi: "YBR_FULL_422",
+                spp: 3,
+                planar: Some(0),
+                frames: None,
+            },
+            2,
+        ),
+        (
+            Kind {
+                pi: "PALETTE COLOR ",
+                spp: 1,
+                planar: None,
+                frames: Some("2 "),
+            },
+            1,
+        ),
+    ];
+    for (k, planes) in kinds {
+        for (ba, bits, signed) in CASES {
+            for e in [EXPLICIT, BIG] {
+                // (YBR_FULL_422 pairs pixels: an even width.)
+                let w = if k.pi == "YBR_FULL_422" { 14 } else { 13 };
+                let file = preamble_file(
+                    if e.big {
+                        "1.2.840.10008.1.2.2"
+                    } else {
+                        "1.2.840.10008.1.2.1"
+                    },
+                    &dataset_of(e, k, w, 7, ba, bits, signed),
+                );
+                let name = format!(
+                    "{} ×{} {ba}/{bits} signed={signed} big={}",
+                    k.pi,
+                    k.frames(),
+                    e.big
+                );
+                let l = read(&file, None).unwrap_or_else(|e| panic!("{name}: {e}"));
+                let frames = k.frames();
+                assert_eq!(
+                    (l.meta.frames, l.meta.planes),
+                    (frames as u32, planes),
+                    "{name}"
+                );
+                assert_eq!(
+                    l.image.height as usize,
+                    7 * frames * planes as usize,
+                    "{name}"
+                );
+                for effort in [1, 2, 3] {
+                    let opts = medzip_codec::Options::effort(effort);
+                    let mdz = medzip_codec::compress(&l.image, &l.meta, &opts)
+                        .unwrap_or_else(|e| panic!("{name} -e{effort}: {e}"));
+                    let (img, m) =
+                        medzip_codec::decompress(&mdz, &medzip_codec::Limits::default(), None)
+                            .unwrap();
+                    assert_eq!(img, l.image, "{name} -e{effort}");
+                    let back = write(&img, &m).unwrap_or_else(|e| panic!("{name}: {e}"));
+                    assert!(back == file, "{name} -e{effort}: not byte for byte");
+                    let one = l.image.data.len() / frames;
+                    let last = frames as u32 - 1;
+                    let (f, _) = medzip_codec::decompress_frames(
+                        &mdz,
+                        last..frames as u32,
+                        &Default::default(),
+                    )
+                    .unwrap();
+                    assert_eq!(f.len(), 1);
+                    assert_eq!(
+                        f[0].data,
+                        l.image.data[last as usize * one..],
+                        "{name} last frame"
+                    );
+                }
+            }
+        }
+    }
 }

@@ -288,7 +288,9 @@ pub(crate) fn decompress_one(
     ctx: &Ctx,
 ) -> Result<String> {
     let bytes = std::fs::read(inp).with_context(|| format!("cannot read {}", inp.display()))?;
-    let desc = medzip_codec::inspect(&bytes, &ctx.decode.limits)?.header.desc;
+    let desc = medzip_codec::inspect(&bytes, &ctx.decode.limits)?
+        .header
+        .desc;
     let read_kind = desc.source;
     // The kind to write: asked for, or named by -o's extension (raw
     // pixels are written as PNG in any case; a file stored whole is

@@ -483,24 +483,152 @@ fn golden_dicom_files_decode_byte_for_byte() {
 /// golden file.
 #[test]
 fn golden_stored_file_decodes_byte_for_byte() {
-    let d = tmpdir("golden-stored");
     let src = samples().join("mr12_jpegls_from_suyashkumar_3.dcm");
-    let golden = repo().join("tests/golden/golden_stored_jpegls.mdz");
+    check_golden_file(&src, "golden_stored_jpegls.mdz", 6);
+}
+
+/// Multi-frame and colour DICOM (format version 7; pydicom's test files in
+/// `tests/fixtures/dicom/`): a 10-frame MR, an RGB image of planar
+/// configuration 1 in explicit VR big endian (coded after the subtract-green
+/// transform), a YBR_FULL_422 image. Each golden file decodes to its file
+/// byte for byte, and coding the file again gives the golden file.
+#[test]
+fn golden_frames_and_colour_decode_byte_for_byte() {
+    let fixtures = repo().join("tests/fixtures/dicom");
+    for (src, golden, planes, transform) in [
+        ("emri_small.dcm", "golden_dicom_10frames.mdz", 1, None),
+        (
+            "ExplVR_BigEnd.dcm",
+            "golden_dicom_rgb_planar.mdz",
+            3,
+            Some("SubtractGreen"),
+        ),
+        (
+            "SC_ybr_full_422_uncompressed.dcm",
+            "golden_dicom_ybr422.mdz",
+            2,
+            Some("None"),
+        ),
+    ] {
+        let info = check_golden_file(&fixtures.join(src), golden, 7);
+        assert!(
+            info.contains(&format!("\"planes\":{planes}")),
+            "{golden}: {info}"
+        );
+        let t = transform.map_or("null".to_string(), |t| format!("\"{t}\""));
+        assert!(
+            info.contains(&format!("\"plane_transform\":{t}")),
+            "{golden}: {info}"
+        );
+    }
+}
+
+/// Frames written one file each: `--frames 2-3 --to png` of the 10-frame
+/// MR gives the second and third frames, the same as pydicom's order
+/// (frame after frame in the pixel data); `--to png` of an RGB image, an
+/// RGB PNG; frames it does not have, and frames without `--to`, are
+/// refused.
+#[test]
+fn frames_are_written_one_file_each() {
+    let d = tmpdir("frames");
+    let fixtures = repo().join("tests/fixtures/dicom");
+    let src = fixtures.join("emri_small.dcm");
+    let mdz = d.join("mr.mdz");
+    assert_eq!(run(&["compress", s(&src), "-o", s(&mdz)]).0, 0);
+    let out = d.join("mr.png");
+    let (code, _, err) = run(&[
+        "decompress",
+        s(&mdz),
+        "--frames",
+        "2-3",
+        "--to",
+        "png",
+        "-o",
+        s(&out),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let whole = medzip_io::read(&std::fs::read(&src).unwrap(), None)
+        .unwrap()
+        .image;
+    let frame = 64 * 64;
+    for (n, name) in [(2, "mr.f0002.png"), (3, "mr.f0003.png")] {
+        let f = medzip_io::read(&std::fs::read(d.join(name)).unwrap(), None)
+            .unwrap()
+            .image;
+        assert_eq!((f.width, f.height), (64, 64), "{name}");
+        assert_eq!(f.data, whole.data[(n - 1) * frame..n * frame], "{name}");
+    }
+    assert!(!d.join("mr.f0001.png").exists() && !d.join("mr.f0004.png").exists());
+    let (code, _, err) = run(&[
+        "decompress",
+        s(&mdz),
+        "--frames",
+        "10-11",
+        "--to",
+        "png",
+        "-o",
+        s(&out),
+    ]);
+    assert_ne!(code, 0);
+    assert!(err.contains("10 frame(s)"), "{err}");
+    let (code, _, err) = run(&["decompress", s(&mdz), "--frames", "1"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("--to"), "{err}");
+    // An RGB image as an RGB PNG: each sample where the planes put it.
+    let rgb = fixtures.join("SC_rgb_small_odd.dcm");
+    let mdz = d.join("rgb.mdz");
+    assert_eq!(run(&["compress", s(&rgb), "-o", s(&mdz)]).0, 0);
+    let png = d.join("rgb.png");
+    assert_eq!(
+        run(&["decompress", s(&mdz), "--to", "png", "-o", s(&png)]).0,
+        0
+    );
+    let planes = medzip_io::read(&std::fs::read(&rgb).unwrap(), None)
+        .unwrap()
+        .image;
+    let mut dec = png::Decoder::new(std::io::Cursor::new(std::fs::read(&png).unwrap()))
+        .read_info()
+        .unwrap();
+    let mut buf = vec![0; dec.output_buffer_size().unwrap()];
+    let info = dec.next_frame(&mut buf).unwrap();
+    assert_eq!(
+        (info.width, info.height, info.color_type),
+        (3, 3, png::ColorType::Rgb)
+    );
+    for (i, &b) in buf[..27].iter().enumerate() {
+        assert_eq!(b as i32, planes.data[(i % 3) * 9 + i / 3], "sample {i}");
+    }
+}
+
+/// Codes `src` with the CLI, compares with (or, under `MEDZIP_BLESS=1`,
+/// writes) the golden file `name`, decodes the golden file to `src` byte
+/// for byte and checks its format version; returns `info --json` of it.
+fn check_golden_file(src: &Path, name: &str, version: u16) -> String {
+    let d = tmpdir(&format!("golden-{name}"));
+    let golden = repo().join("tests/golden").join(name);
     let fresh = d.join("fresh.mdz");
-    assert_eq!(run(&["compress", s(&src), "-o", s(&fresh)]).0, 0);
+    assert_eq!(run(&["compress", s(src), "-o", s(&fresh)]).0, 0, "{name}");
     if std::env::var_os("MEDZIP_BLESS").is_some() {
         std::fs::copy(&fresh, &golden).unwrap();
     }
     let back = d.join("back.dcm");
-    assert_eq!(run(&["decompress", s(&golden), "-o", s(&back)]).0, 0);
-    assert_eq!(sha(&back), sha(&src));
+    assert_eq!(
+        run(&["decompress", s(&golden), "-o", s(&back)]).0,
+        0,
+        "{name}"
+    );
+    assert_eq!(sha(&back), sha(src), "{name}");
     let (_, info, _) = run(&["info", "--json", s(&golden)]);
-    assert!(info.contains("\"format_version\":6"), "{info}");
+    assert!(
+        info.contains(&format!("\"format_version\":{version}")),
+        "{name}: {info}"
+    );
     assert!(
         std::fs::read(&fresh).unwrap() == std::fs::read(&golden).unwrap(),
-        "storing {} changed: a format change must be deliberate (re-bless with MEDZIP_BLESS=1)",
+        "coding {} changed: a format change must be deliberate (re-bless with MEDZIP_BLESS=1)",
         src.display()
     );
+    info
 }
 
 /// Encodes `img`, compares with (or, under `MEDZIP_BLESS=1`, writes) the

@@ -511,7 +511,13 @@ fn read_native(
         data[if plain { i } else { l.tall_index(i) }] = v;
     }
     let planes = l.photometric.planes() as u32;
-    let image = Image::new(l.cols, l.rows * l.frames * planes, l.bits_stored, l.signed, data)?;
+    let image = Image::new(
+        l.cols,
+        l.rows * l.frames * planes,
+        l.bits_stored,
+        l.signed,
+        data,
+    )?;
     // Source block: layout, prefix, suffix, padding tail, fix-ups (and, for
     // a deflated data set, the file's bytes before and after the stream).
     let mut blob = Vec::new();
