@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Cross-CPU determinism: the release binary encodes and decodes the golden
-# files and the samples (at every effort level, with the context networks,
+# files, the samples and three multi-frame and colour DICOM fixtures (at every effort level, with the context networks,
 # without them, and with each embedded autoencoder prior)
 # natively (AVX2 if present), with SIMD off, and under
 # QEMU user-mode emulation of CPUs without AVX (Nehalem, qemu64). Every
@@ -29,7 +29,9 @@ for y in range(h):
 open(sys.argv[1], "wb").write(out)
 PY
 inputs=()
-for f in samples/*.png samples/*.dcm "$T/big16.pgm"; do
+# (With multi-frame and colour DICOM: a 10-frame MR, RGB planar, YBR_FULL_422.)
+for f in samples/*.png samples/*.dcm "$T/big16.pgm" tests/fixtures/dicom/emri_small.dcm \
+  tests/fixtures/dicom/ExplVR_BigEnd.dcm tests/fixtures/dicom/SC_ybr_full_422_uncompressed.dcm; do
   # Inputs this build cannot read are left out (none of the bundled samples today).
   if "$M" compress -q "$f" -o "$T/probe.mdz" --force 2>/dev/null; then inputs+=("$f"); else echo "skipping $f (unreadable by this build)"; fi
 done

@@ -24,7 +24,7 @@ pub const MAGIC: [u8; 8] = *b"\x89MDZ\r\n\x1a\n";
 /// byte: big-endian pixel words, deflated data sets); 5 for pixels coded by
 /// the fast coder (residual 3); 6 for files stored whole ([`SourceKind::File`],
 /// since 2026-11-30); 7 for images of several frames or planes, or of a
-/// colour photometric interpretation (since 2026-12-01): builds from before
+/// colour photometric interpretation (since 2026-11-30): builds from before
 /// refuse such files by version instead of decoding them wrongly or calling
 /// them damaged.
 pub const VERSION: u16 = 7;
@@ -227,9 +227,8 @@ pub enum SourceKind {
     Tiff = 3,
     Dicom = 4,
     /// A file stored whole, not as an image (any file medzip cannot model
-    /// as a grayscale image: a DICOM file without pixel data, a multi-frame
-    /// or colour one, an encapsulated one kept byte for byte, anything
-    /// else): no pixels; the `SRC` section holds the file's bytes, coded by
+    /// as an image: a DICOM file without pixel data, one of 1- or 32-bit
+    /// samples, an encapsulated one kept byte for byte, anything else): no pixels; the `SRC` section holds the file's bytes, coded by
     /// the file layer (`medzip-io`), and decoding gives them back.
     File = 5,
 }

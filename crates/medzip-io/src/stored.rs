@@ -1,6 +1,6 @@
 //! Files stored whole ([`SourceKind::File`]): what medzip cannot model as
-//! a grayscale image — a DICOM file without pixel data (structured reports,
-//! RT plans, encapsulated PDF, DICOMDIR), a multi-frame or colour one, an
+//! an image — a DICOM file without pixel data (structured reports, RT plans,
+//! encapsulated PDF, DICOMDIR), one of 1- or 32-bit samples, an
 //! encapsulated one kept byte for byte, a damaged or truncated file, any
 //! other file — is compressed as bytes, so that an archive can hand medzip
 //! every file it holds and get each back byte for byte.

@@ -50,10 +50,11 @@ pub enum Error {
 
 pub type Result<T> = std::result::Result<T, Error>;
 
-/// Compresses a file's bytes into the bytes of a `.mdz` file: a grayscale
-/// image (PNG, PGM, TIFF or DICOM; `name`, the file's name, helps tell them
-/// apart) by its pixels, any other file (a DICOM file without pixels, a
-/// multi-frame, colour or encapsulated one, a damaged one, …) stored whole
+/// Compresses a file's bytes into the bytes of a `.mdz` file: an image
+/// (grey PNG, PGM, TIFF; DICOM, grey or colour, of one frame or several;
+/// `name`, the file's name, helps tell them apart) by its pixels, any other
+/// file (a DICOM file without pixels, an encapsulated one, a damaged one,
+/// …) stored whole
 /// ([`medzip_io::stored`]), so that nothing is refused and every DICOM file
 /// comes back byte for byte.
 pub fn compress(file: &[u8], name: Option<&str>, opts: &Options) -> Result<Vec<u8>> {

@@ -204,7 +204,8 @@ enum Cmd {
         /// native DICOM with the same pixels, not to the same bytes. Without
         /// it such a file is stored whole and comes back byte for byte, as
         /// does every file medzip does not code as an image (no pixel data,
-        /// multi-frame, colour, damaged, not an image at all).
+        /// 1- or 32-bit samples, damaged, not an image at all). Lossy
+        /// colour pixel data is stored whole in any case.
         #[arg(long)]
         transcode: bool,
         /// A PNG file comes back byte for byte, not only with the same

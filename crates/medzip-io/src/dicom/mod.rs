@@ -376,7 +376,7 @@ const LOSSLESS_TS: [&str; 9] = [
 ];
 const JPEG_LS_NEAR_LOSSLESS: &str = "1.2.840.10008.1.2.4.81";
 
-/// Replaces the JPEG-LS pixel data of `obj` (one grey frame, layout `l`)
+/// Replaces the JPEG-LS pixel data of `obj` (grey frames, layout `l`)
 /// by the native samples and marks the object Explicit VR Little Endian,
 /// as dicom-rs's transcoding does for the codecs it has. The decoder is
 /// `pure_jpegls` (pure Rust, so the default build reads JPEG-LS without
@@ -396,17 +396,39 @@ fn jpegls_to_native(
             l.high_bit, l.bits_stored
         )));
     }
-    let stream: Vec<u8> = match obj.element(tags::PIXEL_DATA).map(|e| e.value()) {
-        Ok(Value::PixelSequence(seq)) => seq.fragments().concat(),
+    if l.photometric.planes() != 1 {
+        return Err(cannot(format!(
+            "{} pixel data (the JPEG-LS decoder here reads grey streams)",
+            l.photometric.name()
+        )));
+    }
+    // One stream per frame: one fragment each, or all fragments for one
+    // frame.
+    let streams: Vec<Vec<u8>> = match obj.element(tags::PIXEL_DATA).map(|e| e.value()) {
+        Ok(Value::PixelSequence(seq)) if l.frames == 1 => vec![seq.fragments().concat()],
+        Ok(Value::PixelSequence(seq)) if seq.fragments().len() == l.frames as usize => {
+            seq.fragments().iter().map(|f| f.to_vec()).collect()
+        }
+        Ok(Value::PixelSequence(seq)) => {
+            return Err(cannot(format!(
+                "{} fragments for {} frames",
+                seq.fragments().len(),
+                l.frames
+            )))
+        }
         _ => return Err(cannot("no encapsulated fragments".into())),
     };
-    let (samples, w, h) =
-        jpegls::decode(&stream, l.cols, l.rows).map_err(|e| cannot(e.to_string()))?;
-    if (w, h) != (l.cols, l.rows) || samples.len() != w as usize * h as usize {
-        return Err(cannot(format!(
-            "the stream is {w}×{h}, the header says {}×{}",
-            l.cols, l.rows
-        )));
+    let mut samples = Vec::new();
+    for stream in &streams {
+        let (frame, w, h) =
+            jpegls::decode(stream, l.cols, l.rows).map_err(|e| cannot(e.to_string()))?;
+        if (w, h) != (l.cols, l.rows) || frame.len() != w as usize * h as usize {
+            return Err(cannot(format!(
+                "a stream is {w}×{h}, the header says {}×{}",
+                l.cols, l.rows
+            )));
+        }
+        samples.extend(frame);
     }
     let max = if l.bits_stored >= 16 {
         u16::MAX
@@ -419,12 +441,12 @@ fn jpegls_to_native(
             l.bits_stored
         )));
     }
+    let len = (samples.len() * l.bits_allocated as usize / 8) as u32;
     let value = if l.bits_allocated == 8 {
         PrimitiveValue::from(samples.iter().map(|&v| v as u8).collect::<Vec<u8>>())
     } else {
         PrimitiveValue::U16(samples.into())
     };
-    let len = (w * h) * l.bits_allocated as u32 / 8;
     obj.put(DataElement::new_with_len(
         tags::PIXEL_DATA,
         VR::OW,
