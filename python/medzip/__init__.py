@@ -94,12 +94,28 @@ def encode(
 
 
 def decode(data: bytes, *, threads: Optional[int] = None) -> np.ndarray:
-    """The array ``encode`` was given: same dtype, shape and values."""
-    raw, w, h, _bits, signed, size = _native.decode_raw(bytes(data), threads)
+    """The array ``encode`` was given: same dtype, shape and values. The
+    pixels of a file compressed from an image file too; a multi-frame or
+    colour image (DICOM) in pydicom's shape: ``(frames, rows, columns)``,
+    ``(rows, columns, 3)``, ``(frames, rows, columns, 3)`` (YBR_FULL_422:
+    its two planes first, ``([frames,] 2, rows, columns)``, the second
+    holding each row's Cb samples then its Cr samples)."""
+    data = bytes(data)
+    raw, w, h, _bits, signed, size = _native.decode_raw(data, threads)
     dtype = {(1, False): "<u1", (1, True): "<i1", (2, False): "<u2", (2, True): "<i2"}[
         (size, signed)
     ]
-    return np.frombuffer(raw, dtype=dtype).reshape(h, w).astype(dtype[1:], copy=True)
+    a = np.frombuffer(raw, dtype=dtype).reshape(h, w).astype(dtype[1:], copy=True)
+    meta = _native.info(data)
+    frames, planes = meta["frames"], meta["planes"]
+    if frames == 1 and planes == 1:
+        return a
+    a = a.reshape(frames, planes, h // (frames * planes), w)
+    if planes == 3:
+        a = np.ascontiguousarray(a.transpose(0, 2, 3, 1))
+    elif planes == 1:
+        a = a[:, 0]
+    return a[0] if frames == 1 else a
 
 
 def compress(

@@ -211,6 +211,19 @@ def test_pydicom_bridge_gives_the_same_dataset():
         assert medzip.decompress(data) == src.read_bytes(), name
 
 
+def test_multi_frame_and_colour_dicom_decode_in_pydicoms_shape():
+    import pydicom
+
+    fixtures = REPO / "tests" / "fixtures" / "dicom"
+    for name in ["emri_small.dcm", "ExplVR_BigEnd.dcm", "SC_rgb_small_odd.dcm"]:
+        src = fixtures / name
+        data = medzip.compress(src.read_bytes(), name, effort=1)
+        info = medzip.info(data)
+        assert (info["frames"], info["planes"]) != (1, 1), name
+        assert medzip.decompress(data) == src.read_bytes(), name
+        assert np.array_equal(medzip.decode(data), pydicom.dcmread(src).pixel_array), name
+
+
 def test_numcodecs_codec_round_trips_chunks():
     import numcodecs
 
