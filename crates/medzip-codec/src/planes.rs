@@ -167,8 +167,8 @@ mod tests {
 
     #[test]
     fn grey_rgb_chooses_subtract_green() {
-        let w = 17;
-        let g: Vec<i32> = (0..w * 9).map(|i| (i * 13 % 251) as i32).collect();
+        let w: i32 = 17;
+        let g: Vec<i32> = (0..w * 9).map(|i| i * 13 % 251).collect();
         let data = [g.clone(), g.clone(), g].concat();
         let img = Image::new(w as u32, 27, 8, false, data).unwrap();
         assert_eq!(Transform::choose(&img, 3, 9), Transform::SubtractGreen);

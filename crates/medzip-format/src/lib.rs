@@ -330,7 +330,7 @@ impl ImageDesc {
         let layers = self.frames as u64 * self.planes as u64;
         if self.frames == 0
             || (self.source != SourceKind::File
-                && (self.height as u64 % layers != 0 || (self.height as u64) < layers))
+                && (!(self.height as u64).is_multiple_of(layers) || (self.height as u64) < layers))
         {
             return Err(Error::InvalidParameter(format!(
                 "{} rows for {} frames of {} planes (expected a multiple, at least one row each)",
@@ -438,11 +438,9 @@ impl Header {
             1 => true,
             v => return corrupt(format!("HEAD: signedness flag {v} (expected 0 or 1)")),
         };
-        let photometric = match r.u8()? {
-            v => Photometric::from_u8(v).ok_or_else(|| {
-                Error::Corrupt(format!("HEAD: photometric {v} (expected 1 to 6)"))
-            })?,
-        };
+        let v = r.u8()?;
+        let photometric = Photometric::from_u8(v)
+            .ok_or_else(|| Error::Corrupt(format!("HEAD: photometric {v} (expected 1 to 6)")))?;
         let source = SourceKind::from_u8(r.u8()?)
             .ok_or_else(|| Error::Corrupt("HEAD: unknown source kind".into()))?;
         let container_bits = r.u8()?;

@@ -315,7 +315,7 @@ pub fn write_as(img: &Image, kind: SourceKind, photometric: Photometric) -> Resu
 /// PNG or TIFF file of `container_bits` per sample.
 fn write_rgb(img: &Image, kind: SourceKind, container_bits: u8) -> Result<Vec<u8>> {
     let bad = |e: String| Error::Unsupported(format!("{} writer: {e}", kind.name()));
-    if img.signed || img.height % 3 != 0 {
+    if img.signed || !img.height.is_multiple_of(3) {
         return Err(bad("three unsigned planes expected".into()));
     }
     let (w, h) = (img.width, img.height / 3);
