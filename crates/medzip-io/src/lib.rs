@@ -299,7 +299,7 @@ pub fn write_as(img: &Image, kind: SourceKind, photometric: Photometric) -> Resu
     let container_bits = if img.bits <= 8 { 8 } else { 16 };
     match photometric {
         Photometric::Monochrome1 | Photometric::Monochrome2 => {}
-        Photometric::Rgb => return isolate(|| write_rgb(img, kind, container_bits)),
+        Photometric::Rgb => return isolate(|| write_rgb(img, kind, container_bits, &[])),
         p => {
             return Err(Error::Unsupported(format!(
                 "{} pixels cannot be written as {} (their colours need the DICOM file: decompress to it)",
@@ -312,8 +312,14 @@ pub fn write_as(img: &Image, kind: SourceKind, photometric: Photometric) -> Resu
 }
 
 /// One RGB frame (three planes one after the other, unsigned) as an RGB
-/// PNG or TIFF file of `container_bits` per sample.
-fn write_rgb(img: &Image, kind: SourceKind, container_bits: u8) -> Result<Vec<u8>> {
+/// PNG (with `chunks` in their places) or TIFF file of `container_bits`
+/// per sample.
+fn write_rgb(
+    img: &Image,
+    kind: SourceKind,
+    container_bits: u8,
+    chunks: &[pngfile::KeptChunk],
+) -> Result<Vec<u8>> {
     let bad = |e: String| Error::Unsupported(format!("{} writer: {e}", kind.name()));
     if img.signed || !img.height.is_multiple_of(3) {
         return Err(bad("three unsigned planes expected".into()));
@@ -336,12 +342,21 @@ fn write_rgb(img: &Image, kind: SourceKind, container_bits: u8) -> Result<Vec<u8
             });
             enc.set_compression(png::Compression::Fast);
             let mut wr = enc.write_header().map_err(|e| bad(e.to_string()))?;
+            let put_chunks = |wr: &mut png::Writer<&mut Vec<u8>>, after: bool| {
+                for (_, ty, data) in chunks.iter().filter(|c| c.0 == after) {
+                    wr.write_chunk(png::chunk::ChunkType(*ty), data)
+                        .map_err(|e| bad(format!("chunk: {e}")))?;
+                }
+                Ok::<_, Error>(())
+            };
+            put_chunks(&mut wr, false)?;
             let bytes: Vec<u8> = match wide {
                 true => rgb.iter().flat_map(|v| v.to_be_bytes()).collect(),
                 false => rgb.iter().map(|&v| v as u8).collect(),
             };
             wr.write_image_data(&bytes)
                 .map_err(|e| bad(e.to_string()))?;
+            put_chunks(&mut wr, true)?;
             wr.finish().map_err(|e| bad(e.to_string()))?;
             Ok(out)
         }
@@ -423,6 +438,7 @@ fn read_png(bytes: &[u8], exact_file: bool) -> Result<Loaded> {
     let line = frame.line_size;
     let n = w as usize * h as usize;
     let mut data = Vec::with_capacity(n);
+    let (mut green, mut blue, mut colour) = (Vec::new(), Vec::new(), false);
     for y in 0..h as usize {
         let row = &buf[y * line..(y + 1) * line];
         // Plain grey rows (nearly every PNG medzip meets) without the
@@ -453,10 +469,11 @@ fn read_png(bytes: &[u8], exact_file: bool) -> Result<Loaded> {
                 }
             };
             let g = sample(0);
-            if channels >= 3 && (sample(1) != g || sample(2) != g) {
-                return Err(Error::Unsupported(
-                    "colour PNG (channels differ); medzip codes grayscale images".into(),
-                ));
+            if channels >= 3 {
+                let (gg, b) = (sample(1), sample(2));
+                colour |= gg != g || b != g;
+                green.push(gg);
+                blue.push(b);
             }
             if channels == 2 || channels == 4 {
                 let a = sample(channels - 1);
@@ -469,6 +486,15 @@ fn read_png(bytes: &[u8], exact_file: bool) -> Result<Loaded> {
             data.push(g);
         }
     }
+    // Colour (channels that differ somewhere): three planes, R, G, B.
+    let (h, photometric) = match colour {
+        true => {
+            data.extend(green);
+            data.extend(blue);
+            (3 * h, Photometric::Rgb)
+        }
+        false => (h, Photometric::Monochrome2),
+    };
     let image = Image::new(w, h, depth, false, data)?;
     let container = if depth == 16 { 16 } else { 8 };
     let (src, file_sha256) = if exact_file {
@@ -476,9 +502,12 @@ fn read_png(bytes: &[u8], exact_file: bool) -> Result<Loaded> {
             .map_err(|why| Error::Unsupported(format!("PNG not rebuilt byte for byte: {why}")))?;
         (src, Some(medzip_format::sha256(bytes)))
     } else {
-        (pngfile::keep_chunks(bytes, channels == 1)?, None)
+        // (Chunks tied to the colour type are kept where the file written
+        // back has the same: grey from grey, RGB from RGB.)
+        let same_type = channels == 1 || (colour && channels == 3);
+        (pngfile::keep_chunks(bytes, same_type)?, None)
     };
-    let mut m = meta(SourceKind::Png, container, Photometric::Monochrome2, src);
+    let mut m = meta(SourceKind::Png, container, photometric, src);
     m.file_sha256 = file_sha256;
     Ok(Loaded { image, meta: m })
 }
@@ -494,6 +523,9 @@ fn write_png(img: &Image, meta: &Metadata) -> Result<Vec<u8>> {
     } else {
         Vec::new()
     };
+    if meta.photometric == Photometric::Rgb {
+        return write_rgb(img, SourceKind::Png, meta.container_bits, &chunks);
+    }
     let (lo, _) = Image::range(img.bits, img.signed);
     let depth = match img.bits {
         1 | 2 | 4 | 8 if meta.container_bits == 8 => img.bits,
@@ -556,15 +588,17 @@ fn read_tiff(bytes: &[u8]) -> Result<Loaded> {
     let mut dec = Decoder::new(std::io::Cursor::new(bytes)).map_err(bad)?;
     let (w, h) = dec.dimensions().map_err(bad)?;
     check_size(w, h)?;
-    match dec.colortype().map_err(bad)? {
-        tiff::ColorType::Gray(8) | tiff::ColorType::Gray(16) => {}
+    let rgb = match dec.colortype().map_err(bad)? {
+        tiff::ColorType::Gray(8) | tiff::ColorType::Gray(16) => false,
+        tiff::ColorType::RGB(8) | tiff::ColorType::RGB(16) => true,
         c => {
             return Err(Error::Unsupported(format!(
-                "TIFF colour type {c:?} (expected 8- or 16-bit gray)"
+                "TIFF colour type {c:?} (expected 8- or 16-bit gray or RGB)"
             )))
         }
-    }
+    };
     let photometric = match dec.get_tag_u32(tiff::tags::Tag::PhotometricInterpretation) {
+        _ if rgb => Photometric::Rgb,
         Ok(0) => Photometric::Monochrome1,
         _ => Photometric::Monochrome2,
     };
@@ -575,6 +609,16 @@ fn read_tiff(bytes: &[u8]) -> Result<Loaded> {
         DecodingResult::I16(v) => (v.into_iter().map(i32::from).collect(), 16, true),
         _ => return Err(Error::Unsupported("TIFF sample format".into())),
     };
+    // RGB: pixel by pixel in the file, three planes here.
+    let (h, data) = match rgb {
+        true => (
+            3 * h,
+            (0..3)
+                .flat_map(|c| data.iter().skip(c).step_by(3).copied())
+                .collect(),
+        ),
+        false => (h, data),
+    };
     let image = Image::new(w, h, bits, signed, data)?;
     Ok(Loaded {
         image,
@@ -584,6 +628,9 @@ fn read_tiff(bytes: &[u8]) -> Result<Loaded> {
 
 fn write_tiff(img: &Image, meta: &Metadata) -> Result<Vec<u8>> {
     use tiff::encoder::{colortype, TiffEncoder};
+    if meta.photometric == Photometric::Rgb {
+        return write_rgb(img, SourceKind::Tiff, meta.container_bits, &[]);
+    }
     let bad = |e: tiff::TiffError| Error::Unsupported(format!("TIFF writer: {e}"));
     let mut out = std::io::Cursor::new(Vec::new());
     {
@@ -651,20 +698,67 @@ mod tests {
             let b = write(&im, &m).unwrap();
             assert_eq!(read(&b, None).unwrap().image, im);
         }
+        // RGB: three planes (11×5 each) in, an RGB TIFF out.
+        for bits in [8u8, 16] {
+            let im = img(bits, false, 11, 15);
+            let m = meta(SourceKind::Tiff, bits, Photometric::Rgb, vec![]);
+            let b = write(&im, &m).unwrap();
+            let back = read(&b, None).unwrap();
+            assert_eq!((back.image, back.meta.photometric), (im, Photometric::Rgb));
+        }
     }
 
     #[test]
-    fn colour_png_is_refused() {
+    fn colour_png_comes_back_with_its_pixels_and_chunks() {
+        for (depth, w, h) in [(8u8, 7u32, 5u32), (16, 3, 9)] {
+            let mut out = Vec::new();
+            {
+                let mut enc = png::Encoder::new(&mut out, w, h);
+                enc.set_color(png::ColorType::Rgb);
+                enc.set_depth(png::BitDepth::from_u8(depth).unwrap());
+                let mut wr = enc.write_header().unwrap();
+                // A colour key (tRNS for RGB: three 16-bit samples) before
+                // the image, a text chunk after it.
+                wr.write_chunk(png::chunk::tRNS, &[0, 1, 0, 2, 0, 3])
+                    .unwrap();
+                let n = (w * h * 3) as usize * depth as usize / 8;
+                let data: Vec<u8> = (0..n).map(|i| (i * 37 % 251) as u8).collect();
+                wr.write_image_data(&data).unwrap();
+                wr.write_chunk(png::chunk::ChunkType(*b"tEXt"), b"Comment\0rgb")
+                    .unwrap();
+            }
+            let l = read(&out, None).unwrap();
+            assert_eq!((l.meta.photometric, l.meta.planes), (Photometric::Rgb, 3));
+            assert_eq!((l.image.width, l.image.height), (w, 3 * h));
+            let back = write(&l.image, &l.meta).unwrap();
+            let again = read(&back, None).unwrap();
+            assert_eq!(again.image, l.image, "{depth}-bit");
+            let types = |b: &[u8]| {
+                pngfile::chunks(b)
+                    .unwrap()
+                    .iter()
+                    .map(|c| c.ty)
+                    .filter(|t| t != b"IDAT")
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(
+                types(&back),
+                types(&out),
+                "{depth}-bit: chunks in their places"
+            );
+        }
+        // A colour image whose alpha is not opaque is not an image medzip
+        // codes (it is stored whole by `read_or_store`).
         let mut out = Vec::new();
         {
             let mut enc = png::Encoder::new(&mut out, 2, 1);
-            enc.set_color(png::ColorType::Rgb);
+            enc.set_color(png::ColorType::Rgba);
             enc.set_depth(png::BitDepth::Eight);
             let mut w = enc.write_header().unwrap();
-            w.write_image_data(&[1, 2, 3, 4, 4, 4]).unwrap();
+            w.write_image_data(&[1, 2, 3, 255, 4, 4, 4, 7]).unwrap();
         }
         let e = read(&out, None).unwrap_err();
-        assert!(e.to_string().contains("colour"), "{e}");
+        assert!(e.to_string().contains("alpha"), "{e}");
     }
 
     #[test]

@@ -31,8 +31,8 @@ const MAX_BLOCK: usize = 1 << 28;
 
 /// A chunk of a PNG file: its type, data, and its span in the file (from
 /// its length field to the end of its CRC).
-struct Chunk<'a> {
-    ty: [u8; 4],
+pub(crate) struct Chunk<'a> {
+    pub(crate) ty: [u8; 4],
     data: &'a [u8],
     start: usize,
     end: usize,
@@ -40,7 +40,7 @@ struct Chunk<'a> {
 
 /// The chunks of a PNG file up to and including `IEND` (`None` if they do
 /// not parse).
-fn chunks(bytes: &[u8]) -> Option<Vec<Chunk<'_>>> {
+pub(crate) fn chunks(bytes: &[u8]) -> Option<Vec<Chunk<'_>>> {
     if !bytes.starts_with(SIGNATURE) {
         return None;
     }
