@@ -4,6 +4,10 @@
 # with StorageCompression) on the same instances. Called by .ci/run; by hand:
 #   scripts/orthanc_test.sh [DICOM_DIR]     (default: the committed samples)
 #   MEDZIP_EFFORT  the plugin's effort (default 3)
+#   MEDZIP_COPIES  also send this many copies of each file, each with a new
+#                  Series and SOP Instance UID (dcmodify), so that a few
+#                  hundred instances go through the four clients at once
+#                  (default 0; .ci/run sends 75 copies of the samples)
 # Checks: every instance each Orthanc accepted comes back through REST
 # (/instances/{id}/file) byte for byte as the Orthanc with default storage
 # returns it (SHA-256); after a restart, the same; a damaged stored file is
@@ -48,7 +52,7 @@ start() { # name port
   done
   echo "Orthanc $1 did not start:" >&2; tail -20 "$WORK/$1/log.txt" >&2; exit 1
 }
-config MEDZIP 18142 14342 ", \"Plugins\": [\"$PLUGIN\"], \"Medzip\": {\"Root\": \"$WORK/MEDZIP/mdz\", \"Effort\": $EFFORT}"
+config MEDZIP 18142 14342 ", \"Plugins\": [\"$PLUGIN\"], \"Medzip\": {\"Root\": \"$WORK/MEDZIP/mdz\", \"Effort\": $EFFORT, \"Threads\": 2}"
 config PLAIN 18143 14343 ""
 config ZLIB 18144 14344 ", \"StorageCompression\": true"
 start MEDZIP 18142; MEDZIP_PID=${PIDS[-1]}
@@ -62,6 +66,22 @@ find "$DIR" -type f | sort | while read -r f; do
   uid=$(dcmdump -q +P 0008,0018 "$f" 2>/dev/null | head -1 | sed 's/.*\[\(.*\)\].*/\1/') || true
   printf '%s\t%s\n' "${uid:-none:$f}" "$f"
 done | awk -F'\t' '!seen[$1]++ { print $2 }' > "$WORK/files.txt"
+COPIES="${MEDZIP_COPIES:-0}"
+if [ "$COPIES" -gt 0 ]; then
+  mkdir -p "$WORK/copies"
+  n=0
+  while read -r f; do
+    for c in $(seq "$COPIES"); do
+      dst="$WORK/copies/$c-$n-$(basename "$f")"
+      cp "$f" "$dst"
+      # (Files dcmodify cannot rewrite, such as a PNG, get no copies.)
+      if dcmodify -q -nb -gse -gin "$dst" >/dev/null 2>&1; then echo "$dst"; else rm -f "$dst"; fi
+    done
+    n=$((n + 1))
+  done < "$WORK/files.txt" > "$WORK/copies.txt"
+  echo "made $(wc -l < "$WORK/copies.txt") copies with new Series and SOP Instance UIDs"
+  cat "$WORK/copies.txt" >> "$WORK/files.txt"
+fi
 echo "sending $(wc -l < "$WORK/files.txt") files from $DIR (one per SOP Instance UID)"
 send() { # aet port: four clients at once, each a quarter of the files
   local t0 pids=() k

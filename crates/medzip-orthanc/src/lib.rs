@@ -14,8 +14,12 @@
 //!
 //! ```json
 //! "Plugins": ["/path/to/libmedzip_orthanc.so"],
-//! "Medzip": { "Root": "/var/lib/orthanc/medzip", "Effort": 3 }
+//! "Medzip": { "Root": "/var/lib/orthanc/medzip", "Effort": 3, "Threads": 2 }
 //! ```
+//!
+//! `Threads` (default 0: every core) bounds the threads medzip codes one
+//! attachment with (its stripes and frames in parallel), in a pool of the
+//! plugin's own that all of Orthanc's storing threads share.
 //!
 //! `Root` (default: `StorageDirectory`, else `OrthancStorage`, with
 //! `/medzip` appended) holds the files as `Root/ab/cd/UUID.mdz`, as Orthanc
@@ -139,6 +143,8 @@ static PLUGIN: OnceLock<Plugin> = OnceLock::new();
 pub struct Store {
     root: PathBuf,
     options: medzip::Options,
+    /// The plugin's own thread pool (`Threads`), or none: rayon's global one.
+    pool: Option<rayon::ThreadPool>,
 }
 
 /// Why an attachment could not be stored or read.
@@ -178,6 +184,34 @@ impl Store {
         Store {
             root,
             options: medzip::Options::effort(effort),
+            pool: None,
+        }
+    }
+
+    /// [`new`](Self::new), coding each attachment on at most `threads`
+    /// threads (0: every core).
+    pub fn with_threads(root: PathBuf, effort: u8, threads: usize) -> Result<Store, String> {
+        let pool = match threads {
+            0 => None,
+            n => Some(
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(n)
+                    .thread_name(|i| format!("medzip-{i}"))
+                    .build()
+                    .map_err(|e| format!("cannot start {n} threads: {e}"))?,
+            ),
+        };
+        Ok(Store {
+            pool,
+            ..Store::new(root, effort)
+        })
+    }
+
+    /// Runs `f` in the store's pool.
+    fn run<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
+        match &self.pool {
+            Some(p) => p.install(f),
+            None => f(),
         }
     }
 
@@ -203,21 +237,7 @@ impl Store {
             transcode: false,
             exact_file: true,
         };
-        let write = |e: medzip::Error| StoreError::Write(e.to_string());
-        let mut mdz = medzip::compress_with(content, name, &self.options, &read).map_err(write)?;
-        let same = |mdz: &[u8]| {
-            medzip::decompress(mdz, &Default::default()).is_ok_and(|back| back == content)
-        };
-        if !same(&mdz) {
-            let whole = medzip::medzip_io::stored::store(content).map_err(|e| write(e.into()))?;
-            mdz = medzip::medzip_codec::compress(&whole.image, &whole.meta, &self.options)
-                .map_err(|e| write(e.into()))?;
-            if !same(&mdz) {
-                return Err(StoreError::Write(
-                    "the .mdz does not decode to the same bytes".into(),
-                ));
-            }
-        }
+        let mdz = self.run(|| self.coded(content, name, &read))?;
         let path = self.path(uuid);
         let dir = path.parent().expect("a file in a folder");
         let w = |e: std::io::Error| StoreError::Write(format!("{}: {e}", path.display()));
@@ -236,6 +256,32 @@ impl Store {
         Ok(mdz.len() as u64)
     }
 
+    /// The `.mdz` of `content`, decoded and compared (stored whole where
+    /// the image coding would not give the same bytes back).
+    fn coded(
+        &self,
+        content: &[u8],
+        name: Option<&str>,
+        read: &medzip::ReadOptions,
+    ) -> Result<Vec<u8>, StoreError> {
+        let write = |e: medzip::Error| StoreError::Write(e.to_string());
+        let mut mdz = medzip::compress_with(content, name, &self.options, read).map_err(write)?;
+        let same = |mdz: &[u8]| {
+            medzip::decompress(mdz, &Default::default()).is_ok_and(|back| back == content)
+        };
+        if !same(&mdz) {
+            let whole = medzip::medzip_io::stored::store(content).map_err(|e| write(e.into()))?;
+            mdz = medzip::medzip_codec::compress(&whole.image, &whole.meta, &self.options)
+                .map_err(|e| write(e.into()))?;
+            if !same(&mdz) {
+                return Err(StoreError::Write(
+                    "the .mdz does not decode to the same bytes".into(),
+                ));
+            }
+        }
+        Ok(mdz)
+    }
+
     /// The bytes of attachment `uuid`, checked (CRCs, pixel and file hashes).
     pub fn read(&self, uuid: &str) -> Result<Vec<u8>, StoreError> {
         let path = self.path(uuid);
@@ -243,7 +289,7 @@ impl Store {
             std::io::ErrorKind::NotFound => StoreError::Missing,
             _ => StoreError::Damaged(format!("{}: {e}", path.display())),
         })?;
-        medzip::decompress(&mdz, &Default::default())
+        self.run(|| medzip::decompress(&mdz, &Default::default()))
             .map_err(|e| StoreError::Damaged(format!("{}: {e}", path.display())))
     }
 
@@ -491,7 +537,15 @@ pub fn store_from_config(config: &serde_json::Value) -> Result<Store, String> {
             .ok_or("Medzip.Effort must be 1, 2 or 3")? as u8,
         None => 3,
     };
-    Ok(Store::new(root, effort))
+    let threads = match m.and_then(|m| m.get("Threads")) {
+        Some(t) => t
+            .as_u64()
+            .filter(|&t| t <= 1024)
+            .ok_or("Medzip.Threads must be a number of threads (0: every core)")?
+            as usize,
+        None => 0,
+    };
+    Store::with_threads(root, effort, threads)
 }
 
 /// Orthanc's configuration, as JSON.
@@ -654,6 +708,19 @@ mod tests {
         assert_eq!(s.root, Path::new("/s/medzip"));
         let c: serde_json::Value =
             serde_json::from_str(r#"{"Medzip": {"Root": "/r", "Effort": 7}}"#).unwrap();
+        assert!(store_from_config(&c).is_err());
+        let c: serde_json::Value =
+            serde_json::from_str(r#"{"Medzip": {"Root": "/r", "Threads": 2}}"#).unwrap();
+        assert_eq!(
+            store_from_config(&c)
+                .unwrap()
+                .pool
+                .unwrap()
+                .current_num_threads(),
+            2
+        );
+        let c: serde_json::Value =
+            serde_json::from_str(r#"{"Medzip": {"Root": "/r", "Threads": "many"}}"#).unwrap();
         assert!(store_from_config(&c).is_err());
         assert_eq!(version("1.10.1"), (1, 10));
         assert!(version("1.8.2") < (1, 9));
