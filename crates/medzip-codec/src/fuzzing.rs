@@ -1,11 +1,14 @@
 //! Shared by the `roundtrip` fuzz target and the test that replays its
 //! regression inputs (not part of the API).
 
-use crate::{compress, decompress, Image, Metadata, Options, Residual};
+use crate::{compress, decompress, decompress_frames, Image, Metadata, Options, Residual};
+use medzip_format::Photometric;
 
 /// Builds a small image from arbitrary bytes (any depth 1–16, signed or not,
-/// any residual coder, small stripes, with or without the trained state),
-/// encodes and decodes it, and panics unless the round trip is exact.
+/// any residual coder, small stripes, with or without the trained state;
+/// one to three frames, grey or of three RGB planes), encodes and decodes
+/// it, and panics unless the round trip is exact, the last frame decoded
+/// alone included.
 pub fn roundtrip_arbitrary(data: &[u8]) {
     if data.len() < 4 {
         return;
@@ -21,7 +24,12 @@ pub fn roundtrip_arbitrary(data: &[u8]) {
     let w = (data[2] % 40) as u32 + 1;
     let body = &data[3..];
     let n = (body.len() / 2).max(1);
-    let h = (n as u32).div_ceil(w).max(1);
+    let (frames, planes) = (
+        data[3] as u32 % 3 + 1,
+        if data[1] & 32 != 0 { 3 } else { 1 },
+    );
+    let layers = frames * planes as u32;
+    let h = (n as u32).div_ceil(w).div_ceil(layers).max(1) * layers;
     let (lo, hi) = Image::range(bits, signed);
     let span = (hi - lo + 1) as u32;
     let px: Vec<i32> = (0..(w * h) as usize)
@@ -40,7 +48,20 @@ pub fn roundtrip_arbitrary(data: &[u8]) {
         models: Default::default(),
         simd: Default::default(),
     };
-    let f = compress(&img, &Metadata::raw(), &opts).expect("encoding a valid image");
+    let meta = Metadata {
+        frames,
+        planes,
+        photometric: match planes {
+            3 => Photometric::Rgb,
+            _ => Photometric::Monochrome2,
+        },
+        ..Metadata::raw()
+    };
+    let f = compress(&img, &meta, &opts).expect("encoding a valid image");
     let (back, _) = decompress(&f, &Default::default(), None).expect("decoding what was encoded");
     assert_eq!(back, img);
+    let (last, _) = decompress_frames(&f, frames - 1..frames, None, &Default::default())
+        .expect("decoding the last frame");
+    let frame = img.data.len() / frames as usize;
+    assert_eq!(last[0].data, img.data[img.data.len() - frame..]);
 }

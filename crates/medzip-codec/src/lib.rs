@@ -259,9 +259,14 @@ pub fn compress_with_prior(
             // encoder chooses (its byte first), stripes of whole planes.
             let plane_rows = desc.plane_rows() as usize;
             let t = planes::Transform::choose(img, desc.planes, plane_rows);
-            let mut timg = img.clone();
-            t.forward(&mut timg, desc.planes, plane_rows);
-            let (ids, pixels) = code_image(&timg, opts, None, plane_rows)?;
+            let (ids, pixels) = match t {
+                planes::Transform::None => code_image(img, opts, None, plane_rows)?,
+                t => {
+                    let mut timg = img.clone();
+                    t.forward(&mut timg, desc.planes, plane_rows);
+                    code_image(&timg, opts, None, plane_rows)?
+                }
+            };
             Ok((ids, [&[t as u8][..], &pixels].concat()))
         },
     );
@@ -597,13 +602,14 @@ pub fn decompress_with(
 
 /// Decodes frames `frames` (0-based, end excluded) of a file of several
 /// frames (any file: a single image is frame 0), each as an image of its
-/// planes one after the other. Only the stripes that hold them are
+/// planes one after the other; `prior` as for [`decompress`]. Only the stripes that hold them are
 /// decoded. The pixel hash covers the whole image, so it is checked only
 /// when every frame is asked for; a part is checked by the pixel
 /// section's CRC-32 (and decoding is deterministic).
 pub fn decompress_frames(
     bytes: &[u8],
     frames: std::ops::Range<u32>,
+    prior: Option<&dyn Prior>,
     opts: &DecodeOptions,
 ) -> Result<(Vec<Image>, Metadata)> {
     let c = Container::parse(bytes, &opts.limits)?;
@@ -623,7 +629,7 @@ pub fn decompress_frames(
     }
     let frame_rows = d.height as usize / d.frames as usize;
     let need = frames.start as usize * frame_rows..frames.end as usize * frame_rows;
-    let img = decode_pixels(&c, None, opts, need.clone())?;
+    let img = decode_pixels(&c, prior, opts, need.clone())?;
     if !cfg!(fuzzing) && need.len() == d.height as usize && img.hash() != c.header.pixel_sha256 {
         return Err(Error::HashMismatch);
     }

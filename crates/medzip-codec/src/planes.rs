@@ -6,20 +6,24 @@
 //! other image, with two differences:
 //!
 //! * stripes (the units decoded independently and in parallel) hold whole
-//!   planes ([`aligned_rows`]), so that a frame decodes without the others
-//!   (`decompress_frames`) and threads work across frames;
-//! * three-plane RGB may be coded after the reversible *subtract green*
-//!   transform ([`Transform::SubtractGreen`]: G, R − G, B − G, each modulo
-//!   2^bits so that the planes keep their depth), which the encoder
-//!   chooses when it predicts better: grey areas (an ultrasound image with
-//!   a colour Doppler box, a secondary capture of a grey image) have zero
-//!   differences there.
+//!   planes where a plane is not much larger than a stripe
+//!   ([`aligned_rows`]), so that threads work across frames and a frame
+//!   decodes from its own stripes (`decompress_frames` decodes the stripes
+//!   that overlap the frame's rows, aligned or not; the decoder assumes no
+//!   alignment);
+//! * three planes (RGB, and YBR_FULL too) may be coded after the reversible
+//!   *subtract green* transform ([`Transform::SubtractGreen`]: the second
+//!   plane, then the first and third minus it, each modulo 2^bits so that
+//!   the planes keep their depth), which the encoder chooses when it
+//!   predicts better: grey areas (an ultrasound image with a colour Doppler
+//!   box, a secondary capture of a grey image) have zero differences
+//!   there.
 
 use crate::{Error, Result};
 use medzip_format::Image;
 
 /// How the planes of each frame are transformed before coding (the pixel
-/// section's first byte when the image has several planes).
+/// section's first byte when the image has several frames or planes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Transform {
     /// The planes as they are.
@@ -42,14 +46,42 @@ impl Transform {
 
     /// Chooses the transform for `img` (`planes` planes of `plane_rows`
     /// rows per frame): the one whose planes' median-edge predictions err
-    /// least on every fourth row (a cheap stand-in for coding them).
+    /// least on every fourth row (a cheap stand-in for coding them; only
+    /// those rows and the rows above them are transformed to measure it).
     pub fn choose(img: &Image, planes: u8, plane_rows: usize) -> Transform {
-        if planes != 3 {
+        if planes != 3 || plane_rows < 2 {
             return Transform::None;
         }
-        let mut t = img.clone();
-        Transform::SubtractGreen.forward(&mut t, planes, plane_rows);
-        if prediction_cost(&t, plane_rows) < prediction_cost(img, plane_rows) {
+        let w = img.width as usize;
+        let plane = plane_rows * w;
+        let (mut plain, mut sg) = (0u64, 0u64);
+        let mut rows = [vec![0; 6 * w], vec![0; 6 * w]];
+        for frame in img.data.chunks_exact(3 * plane) {
+            for y in (1..plane_rows).filter(|y| y % 4 == 1) {
+                // Rows y − 1 and y of the three planes, as they are and
+                // transformed (the transform works sample by sample).
+                let [a, t] = &mut rows;
+                for (c, pl) in frame.chunks_exact(plane).enumerate() {
+                    a[2 * c * w..2 * (c + 1) * w].copy_from_slice(&pl[(y - 1) * w..(y + 1) * w]);
+                }
+                t.copy_from_slice(a);
+                let mut band = Image {
+                    width: img.width,
+                    height: 6,
+                    bits: img.bits,
+                    signed: img.signed,
+                    data: std::mem::take(t),
+                };
+                Transform::SubtractGreen.forward(&mut band, 3, 2);
+                *t = band.data;
+                for c in 0..3 {
+                    let r = 2 * c * w..2 * (c + 1) * w;
+                    plain += row_cost(&a[r.clone()], w);
+                    sg += row_cost(&t[r], w);
+                }
+            }
+        }
+        if sg < plain {
             Transform::SubtractGreen
         } else {
             Transform::None
@@ -98,36 +130,31 @@ impl Transform {
 }
 
 /// Sum of the absolute errors of the median-edge predictor (JPEG-LS's) on
-/// every fourth row of every plane (rows of a plane predicted only from
-/// that plane).
-fn prediction_cost(img: &Image, plane_rows: usize) -> u64 {
-    let w = img.width as usize;
+/// the second of two rows of `w` samples (`two`: the row above, the row).
+fn row_cost(two: &[i32], w: usize) -> u64 {
+    let (up, row) = two.split_at(w);
     let mut cost = 0u64;
-    for (y, row) in img.data.chunks_exact(w).enumerate() {
-        if y % plane_rows == 0 || y % 4 != 1 {
-            continue;
-        }
-        let up = &img.data[(y - 1) * w..y * w];
-        for x in 1..w {
-            let (a, b, c) = (row[x - 1], up[x], up[x - 1]);
-            let p = if c >= a.max(b) {
-                a.min(b)
-            } else if c <= a.min(b) {
-                a.max(b)
-            } else {
-                a + b - c
-            };
-            cost += (row[x] - p).unsigned_abs() as u64;
-        }
+    for x in 1..w {
+        let (a, b, c) = (row[x - 1], up[x], up[x - 1]);
+        let p = if c >= a.max(b) {
+            a.min(b)
+        } else if c <= a.min(b) {
+            a.max(b)
+        } else {
+            a + b - c
+        };
+        cost += (row[x] - p).unsigned_abs() as u64;
     }
     cost
 }
 
 /// Stripe height for an image of `layers` planes of `plane_rows` rows
 /// each (all frames): `rows` (what the coder would choose) rounded to a
-/// whole number of planes, so that no plane spans two stripes.
+/// whole number of planes, so that no plane spans two stripes; or `rows`
+/// itself where a plane is more than twice that (a large colour image:
+/// stripes smaller than a plane keep every thread busy).
 pub fn aligned_rows(rows: usize, plane_rows: usize, layers: usize) -> usize {
-    if layers <= 1 {
+    if layers <= 1 || 2 * rows < plane_rows {
         return rows;
     }
     let k = ((rows + plane_rows / 2) / plane_rows).clamp(1, layers);
@@ -177,8 +204,11 @@ mod tests {
     #[test]
     fn stripes_hold_whole_planes() {
         assert_eq!(aligned_rows(100, 64, 10), 128);
-        assert_eq!(aligned_rows(10, 64, 10), 64);
+        assert_eq!(aligned_rows(40, 64, 10), 64);
+        assert_eq!(aligned_rows(10, 64, 10), 10);
         assert_eq!(aligned_rows(10_000, 64, 10), 640);
         assert_eq!(aligned_rows(37, 5, 1), 37);
+        // Planes of 2,000 rows, stripes of 524: stripes within planes.
+        assert_eq!(aligned_rows(524, 2000, 3), 524);
     }
 }

@@ -1,4 +1,4 @@
-//! The medzip container (format versions 1–6, see [`VERSION`]): magic,
+//! The medzip container (format versions 1–7, see [`VERSION`]): magic,
 //! version, a sequence of sections, each with a tag, a length and a CRC-32,
 //! and a terminating `END ` section.
 //!
@@ -307,7 +307,7 @@ impl ImageDesc {
     }
     /// Rows of one plane of one frame.
     pub fn plane_rows(&self) -> u32 {
-        self.height / (self.frames.max(1) * self.planes.max(1) as u32)
+        plane_rows(self.height, self.frames, self.planes)
     }
     /// Validates the fields against each other and against `limits`. A
     /// stored file ([`SourceKind::File`]) has no pixels (0×0), any other
@@ -358,6 +358,12 @@ impl ImageDesc {
         }
         Ok(())
     }
+}
+
+/// Rows of one plane of a tall image of `height` rows, `frames` frames of
+/// `planes` planes.
+fn plane_rows(height: u32, frames: u32, planes: u8) -> u32 {
+    (height as u64 / (frames.max(1) as u64 * planes.max(1) as u64)) as u32
 }
 
 /// SHA-256 of a pixel buffer in its canonical form: each sample as a
@@ -820,7 +826,7 @@ impl Metadata {
     /// Rows of one plane of one frame of `img` (the image's height for a
     /// single grey image).
     pub fn plane_rows(&self, img: &Image) -> u32 {
-        img.height / (self.frames.max(1) * self.planes.max(1) as u32)
+        plane_rows(img.height, self.frames, self.planes)
     }
 
     /// Metadata for raw pixels with no source file.
@@ -970,9 +976,13 @@ mod tests {
     #[test]
     fn future_version_is_named() {
         let mut b = sample().to_bytes();
-        b[8] = 6;
+        b[8] = (VERSION + 1) as u8;
         let e = Container::parse(&b, &Limits::default()).unwrap_err();
-        assert!(e.to_string().contains("version 6"), "{e}");
+        assert!(matches!(e, Error::UnsupportedVersion { .. }), "{e}");
+        assert!(
+            e.to_string().contains(&format!("version {}", VERSION + 1)),
+            "{e}"
+        );
     }
 
     #[test]

@@ -136,6 +136,30 @@ pub(crate) fn check_size(width: u32, height: u32) -> Result<()> {
         .map_err(|e| Error::Unsupported(e.to_string()))
 }
 
+/// Checks the samples of every plane and frame against the limits a
+/// decoder applies, so that nothing is coded that could not be decoded.
+pub(crate) fn check_samples(samples: u64) -> Result<()> {
+    medzip_format::Limits::default()
+        .check_pixels(samples)
+        .map_err(|e| Error::Unsupported(e.to_string()))
+}
+
+/// Samples given pixel by pixel (`planes` to a pixel) as planes, one after
+/// the other.
+fn planar(px: &[i32], planes: usize) -> Vec<i32> {
+    (0..planes)
+        .flat_map(|c| px.iter().skip(c).step_by(planes).copied())
+        .collect()
+}
+
+/// [`planar`]'s inverse: planes, one after the other, pixel by pixel.
+fn interleaved(data: &[i32], planes: usize) -> Vec<i32> {
+    let n = data.len() / planes;
+    (0..data.len())
+        .map(|i| data[(i % planes) * n + i / planes])
+        .collect()
+}
+
 const PNG_MAGIC: &[u8] = b"\x89PNG\r\n\x1a\n";
 
 /// Detects the kind of an input from its bytes (and its name, for a DICOM
@@ -325,11 +349,11 @@ fn write_rgb(
         return Err(bad("three unsigned planes expected".into()));
     }
     let (w, h) = (img.width, img.height / 3);
-    let plane = w as usize * h as usize;
-    let rgb: Vec<u16> = (0..3 * plane)
-        .map(|i| img.data[(i % 3) * plane + i / 3] as u16)
+    let rgb: Vec<u16> = interleaved(&img.data, 3)
+        .into_iter()
+        .map(|v| v as u16)
         .collect();
-    let wide = container_bits > 8;
+    let wide = container_bits > 8 || img.bits > 8;
     match kind {
         SourceKind::Png => {
             let mut out = Vec::new();
@@ -342,21 +366,14 @@ fn write_rgb(
             });
             enc.set_compression(png::Compression::Fast);
             let mut wr = enc.write_header().map_err(|e| bad(e.to_string()))?;
-            let put_chunks = |wr: &mut png::Writer<&mut Vec<u8>>, after: bool| {
-                for (_, ty, data) in chunks.iter().filter(|c| c.0 == after) {
-                    wr.write_chunk(png::chunk::ChunkType(*ty), data)
-                        .map_err(|e| bad(format!("chunk: {e}")))?;
-                }
-                Ok::<_, Error>(())
-            };
-            put_chunks(&mut wr, false)?;
+            put_chunks(&mut wr, chunks, false)?;
             let bytes: Vec<u8> = match wide {
                 true => rgb.iter().flat_map(|v| v.to_be_bytes()).collect(),
                 false => rgb.iter().map(|&v| v as u8).collect(),
             };
             wr.write_image_data(&bytes)
                 .map_err(|e| bad(e.to_string()))?;
-            put_chunks(&mut wr, true)?;
+            put_chunks(&mut wr, chunks, true)?;
             wr.finish().map_err(|e| bad(e.to_string()))?;
             Ok(out)
         }
@@ -489,6 +506,7 @@ fn read_png(bytes: &[u8], exact_file: bool) -> Result<Loaded> {
     // Colour (channels that differ somewhere): three planes, R, G, B.
     let (h, photometric) = match colour {
         true => {
+            check_samples(3 * n as u64)?;
             data.extend(green);
             data.extend(blue);
             (3 * h, Photometric::Rgb)
@@ -510,6 +528,20 @@ fn read_png(bytes: &[u8], exact_file: bool) -> Result<Loaded> {
     let mut m = meta(SourceKind::Png, container, photometric, src);
     m.file_sha256 = file_sha256;
     Ok(Loaded { image, meta: m })
+}
+
+/// Writes the kept chunks that go before (`after` false) or after the
+/// image data.
+fn put_chunks(
+    wr: &mut png::Writer<&mut Vec<u8>>,
+    chunks: &[pngfile::KeptChunk],
+    after: bool,
+) -> Result<()> {
+    for (_, ty, data) in chunks.iter().filter(|c| c.0 == after) {
+        wr.write_chunk(png::chunk::ChunkType(*ty), data)
+            .map_err(|e| Error::Unsupported(format!("PNG chunk: {e}")))?;
+    }
+    Ok(())
 }
 
 fn write_png(img: &Image, meta: &Metadata) -> Result<Vec<u8>> {
@@ -542,14 +574,7 @@ fn write_png(img: &Image, meta: &Metadata) -> Result<Vec<u8>> {
         let mut wr = enc
             .write_header()
             .map_err(|e| Error::Unsupported(e.to_string()))?;
-        let put_chunks = |wr: &mut png::Writer<&mut Vec<u8>>, after: bool| -> Result<()> {
-            for (_, ty, data) in chunks.iter().filter(|c| c.0 == after) {
-                wr.write_chunk(png::chunk::ChunkType(*ty), data)
-                    .map_err(|e| Error::Unsupported(format!("PNG chunk: {e}")))?;
-            }
-            Ok(())
-        };
-        put_chunks(&mut wr, false)?;
+        put_chunks(&mut wr, &chunks, false)?;
         let w = img.width as usize;
         let line = (w * depth as usize).div_ceil(8);
         let mut buf = vec![0u8; line * img.height as usize];
@@ -571,7 +596,7 @@ fn write_png(img: &Image, meta: &Metadata) -> Result<Vec<u8>> {
         }
         wr.write_image_data(&buf)
             .map_err(|e| Error::Unsupported(e.to_string()))?;
-        put_chunks(&mut wr, true)?;
+        put_chunks(&mut wr, &chunks, true)?;
         wr.finish().map_err(|e| Error::Unsupported(e.to_string()))?;
     }
     Ok(out)
@@ -611,12 +636,15 @@ fn read_tiff(bytes: &[u8]) -> Result<Loaded> {
     };
     // RGB: pixel by pixel in the file, three planes here.
     let (h, data) = match rgb {
-        true => (
-            3 * h,
-            (0..3)
-                .flat_map(|c| data.iter().skip(c).step_by(3).copied())
-                .collect(),
-        ),
+        true if signed => {
+            return Err(Error::Unsupported(
+                "TIFF of signed RGB samples (medzip codes unsigned colour)".into(),
+            ))
+        }
+        true => {
+            check_samples(3 * w as u64 * h as u64)?;
+            (3 * h, planar(&data, 3))
+        }
         false => (h, data),
     };
     let image = Image::new(w, h, bits, signed, data)?;

@@ -554,6 +554,7 @@ fn frames_and_colour_planes_round_trip_byte_for_byte() {
                     let (f, _) = medzip_codec::decompress_frames(
                         &mdz,
                         last..frames as u32,
+                        None,
                         &Default::default(),
                     )
                     .unwrap();

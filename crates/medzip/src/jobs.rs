@@ -365,7 +365,7 @@ fn write_frames(
 ) -> Result<String> {
     let digits = count.to_string().len().max(4);
     let first = range.start;
-    let (imgs, meta) = medzip_codec::decompress_frames(bytes, range, &ctx.decode)?;
+    let (imgs, meta) = medzip_codec::decompress_frames(bytes, range, ctx.prior(), &ctx.decode)?;
     let mut skipped = 0;
     for (i, img) in imgs.iter().enumerate() {
         let path = match count {

@@ -146,10 +146,7 @@ fn layout(a: &parse::Attrs) -> Result<Layout> {
     }
     // One plane, then the tall image: every plane of every frame.
     crate::check_size(cols as u32, rows as u32)?;
-    let samples = cols as u64 * rows as u64 * frames as u64 * photometric.planes() as u64;
-    medzip_format::Limits::default()
-        .check_pixels(samples)
-        .map_err(|e| Error::Unsupported(e.to_string()))?;
+    crate::check_samples(cols as u64 * rows as u64 * frames as u64 * photometric.planes() as u64)?;
     Ok(Layout {
         rows: rows as u32,
         cols: cols as u32,
@@ -780,7 +777,8 @@ pub(crate) fn write(img: &Image, m: &Metadata) -> Result<Vec<u8>> {
         planar: st.flags.planar,
     };
     if m.photometric.planes() != m.planes
-        || (l.rows * l.frames * m.planes as u32 != img.height)
+        || (m.photometric == Photometric::YbrFull422 && !img.width.is_multiple_of(2))
+        || (l.rows as u64 * l.frames as u64 * m.planes as u64 != img.height as u64)
         || l.frame_samples() * l.frames as usize != img.data.len()
     {
         return malformed(KIND, "stored frames and planes do not fit the image");
