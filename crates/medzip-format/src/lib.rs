@@ -513,7 +513,12 @@ impl Container {
         // Stored files; PNG files with their chunks (or bytes): a build
         // before would drop them.
         let d = &self.header.desc;
-        if d.frames != 1 || d.planes != 1 || d.photometric as u8 > 2 {
+        // (And TIFF files kept byte for byte: their source block.)
+        if d.frames != 1
+            || d.planes != 1
+            || d.photometric as u8 > 2
+            || (d.source == SourceKind::Tiff && !self.source.is_empty())
+        {
             return 7;
         }
         if d.source == SourceKind::File || (d.source == SourceKind::Png && !self.source.is_empty())

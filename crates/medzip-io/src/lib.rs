@@ -27,6 +27,7 @@ pub mod dicom;
 mod pgm;
 pub mod pngfile;
 pub mod stored;
+mod tifffile;
 
 pub use medzip_format::{Image, Metadata};
 use medzip_format::{Photometric, SourceKind};
@@ -634,6 +635,10 @@ fn read_tiff(bytes: &[u8]) -> Result<Loaded> {
         DecodingResult::I16(v) => (v.into_iter().map(i32::from).collect(), 16, true),
         _ => return Err(Error::Unsupported("TIFF sample format".into())),
     };
+    // Every tag and byte kept: the file rebuilds byte for byte from the
+    // samples, or it is not read as an image (and so stored whole).
+    let src = tifffile::exact(bytes, &data, bits as usize / 8)
+        .map_err(|why| Error::Unsupported(format!("TIFF not kept byte for byte: {why}")))?;
     // RGB: pixel by pixel in the file, three planes here.
     let (h, data) = match rgb {
         true if signed => {
@@ -648,14 +653,16 @@ fn read_tiff(bytes: &[u8]) -> Result<Loaded> {
         false => (h, data),
     };
     let image = Image::new(w, h, bits, signed, data)?;
-    Ok(Loaded {
-        image,
-        meta: meta(SourceKind::Tiff, bits, photometric, Vec::new()),
-    })
+    let mut m = meta(SourceKind::Tiff, bits, photometric, src);
+    m.file_sha256 = Some(medzip_format::sha256(bytes));
+    Ok(Loaded { image, meta: m })
 }
 
 fn write_tiff(img: &Image, meta: &Metadata) -> Result<Vec<u8>> {
     use tiff::encoder::{colortype, TiffEncoder};
+    if meta.source == SourceKind::Tiff && !meta.source_data.is_empty() {
+        return tifffile::rebuild(img, meta.photometric == Photometric::Rgb, &meta.source_data);
+    }
     if meta.photometric == Photometric::Rgb {
         return write_rgb(img, SourceKind::Tiff, meta.container_bits, &[]);
     }
@@ -733,6 +740,111 @@ mod tests {
             let b = write(&im, &m).unwrap();
             let back = read(&b, None).unwrap();
             assert_eq!((back.image, back.meta.photometric), (im, Photometric::Rgb));
+        }
+    }
+
+    /// A TIFF comes back byte for byte, private tags included, big and
+    /// little endian, grey and RGB, through the codec; one medzip cannot
+    /// rebuild so (several pages, compressed strips) is not read as an
+    /// image, and `read_or_store` keeps it whole.
+    #[test]
+    fn tiff_comes_back_byte_for_byte_or_is_stored_whole() {
+        use tiff::encoder::{colortype, TiffEncoder};
+        use tiff::tags::Tag;
+        // A TIFF written by hand: 5×3 16-bit grey in two strips, a private
+        // ASCII tag, either byte order. Header (8 bytes), IFD of 9 entries
+        // (8..122), strip offsets (122..130) and counts (130..138), strips
+        // of rows 0–1 (138..158) and row 2 (158..168).
+        let by_hand = |big: bool| {
+            let u16b = |v: u16| {
+                if big {
+                    v.to_be_bytes()
+                } else {
+                    v.to_le_bytes()
+                }
+            };
+            let u32b = |v: u32| {
+                if big {
+                    v.to_be_bytes()
+                } else {
+                    v.to_le_bytes()
+                }
+            };
+            let mut f: Vec<u8> = if big {
+                b"MM\0*".to_vec()
+            } else {
+                b"II*\0".to_vec()
+            };
+            f.extend(u32b(8));
+            f.extend(u16b(9));
+            let short =
+                |tag: u16, v: u16| [&u16b(tag)[..], &u16b(3), &u32b(1), &u16b(v), &[0, 0]].concat();
+            let long = |tag: u16, ty: u16, n: u32, v: [u8; 4]| {
+                [&u16b(tag)[..], &u16b(ty), &u32b(n), &v].concat()
+            };
+            for (tag, v) in [(256, 5), (257, 3), (258, 16), (259, 1), (262, 1)] {
+                f.extend(short(tag, v));
+            }
+            f.extend(long(273, 4, 2, u32b(122)));
+            f.extend(short(278, 2));
+            f.extend(long(279, 4, 2, u32b(130)));
+            f.extend(long(65000, 2, 4, *b"abc\0"));
+            f.extend(u32b(0));
+            assert_eq!(f.len(), 122);
+            for v in [138, 158, 20, 10] {
+                f.extend(u32b(v));
+            }
+            for i in 0..15u16 {
+                f.extend(u16b(i * 4099));
+            }
+            f
+        };
+        // And RGB with tags, as the tiff crate writes it.
+        let rgb = {
+            let mut out = std::io::Cursor::new(Vec::new());
+            let mut enc = TiffEncoder::new(&mut out).unwrap();
+            let d: Vec<u16> = (0..7 * 5 * 3).map(|i| (i * 977 % 65536) as u16).collect();
+            let mut im = enc.new_image::<colortype::RGB16>(7, 5).unwrap();
+            im.encoder().write_tag(Tag::Artist, "medzip test").unwrap();
+            im.write_data(&d).unwrap();
+            out.into_inner()
+        };
+        for (name, file, planes) in [
+            ("II", by_hand(false), 1),
+            ("MM", by_hand(true), 1),
+            ("RGB", rgb, 3),
+        ] {
+            let l = read(&file, None).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(l.meta.planes, planes, "{name}");
+            let mdz = medzip_codec::compress(&l.image, &l.meta, &medzip_codec::Options::effort(1))
+                .unwrap();
+            let (img, m) = medzip_codec::decompress(&mdz, &Default::default(), None).unwrap();
+            assert!(
+                write(&img, &m).unwrap() == file,
+                "{name}: not byte for byte"
+            );
+        }
+        // Two pages; compressed strips.
+        let mut two = std::io::Cursor::new(Vec::new());
+        {
+            let mut enc = TiffEncoder::new(&mut two).unwrap();
+            enc.write_image::<colortype::Gray8>(3, 2, &[1, 2, 3, 4, 5, 6])
+                .unwrap();
+            enc.write_image::<colortype::Gray8>(3, 2, &[6, 5, 4, 3, 2, 1])
+                .unwrap();
+        }
+        let mut lzw = std::io::Cursor::new(Vec::new());
+        TiffEncoder::new(&mut lzw)
+            .unwrap()
+            .with_compression(tiff::encoder::Compression::Lzw)
+            .write_image::<colortype::Gray8>(3, 2, &[1, 2, 3, 4, 5, 6])
+            .unwrap();
+        for (name, file) in [("two pages", two.into_inner()), ("LZW", lzw.into_inner())] {
+            let e = read(&file, None).unwrap_err();
+            assert!(e.to_string().contains("byte for byte"), "{name}: {e}");
+            let (l, why) = read_or_store(&file, None, &ReadOptions::default()).unwrap();
+            assert!(why.is_some() && l.meta.source == SourceKind::File, "{name}");
+            assert!(write(&l.image, &l.meta).unwrap() == file, "{name}");
         }
     }
 

@@ -232,7 +232,7 @@ impl Store {
         }
         let name = dicom.then_some("instance.dcm");
         // PNG byte for byte too; a file medzip would give back as other
-        // bytes (a TIFF, a PGM: pixels only) is stored whole.
+        // bytes (a PGM: pixels only) is stored whole.
         let read = medzip::ReadOptions {
             transcode: false,
             exact_file: true,

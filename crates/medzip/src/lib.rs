@@ -74,9 +74,10 @@ pub fn compress_with(
     Ok(medzip_codec::compress(&loaded.image, &loaded.meta, opts)?)
 }
 
-/// The file a `.mdz` was made from: the same bytes for DICOM and for files
+/// The file a `.mdz` was made from: the same bytes for DICOM, TIFF and files
 /// stored whole (and PNG compressed with [`ReadOptions::exact_file`]); the
-/// same pixels, kind and layout for PNG (and every chunk), PGM and TIFF;
+/// same pixels, kind and layout for PNG (and every chunk) and PGM (and TIFF
+/// compressed before 2026-11-30);
 /// native DICOM with the same pixels for an encapsulated DICOM file
 /// compressed with [`ReadOptions::transcode`].
 pub fn decompress(mdz: &[u8], opts: &DecodeOptions) -> Result<Vec<u8>> {
