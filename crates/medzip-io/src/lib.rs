@@ -109,7 +109,10 @@ pub fn fuzz_read_and_write(data: &[u8], hint: &str) {
             let back = write_unisolated(&l.image, &l.meta);
             // What promises the file's bytes (DICOM, TIFF) gives them.
             if l.meta.file_sha256.is_some() {
-                assert!(back.ok().as_deref() == Some(data), "not the same bytes back");
+                assert!(
+                    back.ok().as_deref() == Some(data),
+                    "not the same bytes back"
+                );
             }
         }
     }
