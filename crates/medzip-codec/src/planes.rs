@@ -55,29 +55,27 @@ impl Transform {
         let w = img.width as usize;
         let plane = plane_rows * w;
         let (mut plain, mut sg) = (0u64, 0u64);
-        let mut rows = [vec![0; 6 * w], vec![0; 6 * w]];
         for frame in img.data.chunks_exact(3 * plane) {
             for y in (1..plane_rows).filter(|y| y % 4 == 1) {
                 // Rows y − 1 and y of the three planes, as they are and
                 // transformed (the transform works sample by sample).
-                let [a, t] = &mut rows;
-                for (c, pl) in frame.chunks_exact(plane).enumerate() {
-                    a[2 * c * w..2 * (c + 1) * w].copy_from_slice(&pl[(y - 1) * w..(y + 1) * w]);
-                }
-                t.copy_from_slice(a);
                 let mut band = Image {
                     width: img.width,
                     height: 6,
                     bits: img.bits,
                     signed: img.signed,
-                    data: std::mem::take(t),
+                    data: frame
+                        .chunks_exact(plane)
+                        .flat_map(|pl| &pl[(y - 1) * w..(y + 1) * w])
+                        .copied()
+                        .collect(),
                 };
+                let before = band.data.clone();
                 Transform::SubtractGreen.forward(&mut band, 3, 2);
-                *t = band.data;
-                for c in 0..3 {
-                    let r = 2 * c * w..2 * (c + 1) * w;
-                    plain += row_cost(&a[r.clone()], w);
-                    sg += row_cost(&t[r], w);
+                for two in 0..3 {
+                    let r = 2 * two * w..2 * (two + 1) * w;
+                    plain += row_cost(&before[r.clone()], w);
+                    sg += row_cost(&band.data[r], w);
                 }
             }
         }
