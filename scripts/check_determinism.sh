@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Cross-CPU determinism: the release binary encodes and decodes the golden
-# files, the samples and three multi-frame and colour DICOM fixtures (at every effort level, with the context networks,
+# files, the samples, three multi-frame and colour DICOM fixtures and a
+# decoded JPEG (at every effort level, with the context networks,
 # without them, and with each embedded autoencoder prior)
 # natively (AVX2 if present), with SIMD off, and under
 # QEMU user-mode emulation of CPUs without AVX (Nehalem, qemu64). Every
@@ -29,9 +30,11 @@ for y in range(h):
 open(sys.argv[1], "wb").write(out)
 PY
 inputs=()
-# (With multi-frame and colour DICOM: a 10-frame MR, RGB planar, YBR_FULL_422.)
+# (With multi-frame and colour DICOM: a 10-frame MR, RGB planar, YBR_FULL_422;
+# and an image that was once a JPEG, whose encoder's search is floating point.)
 for f in samples/*.png samples/*.dcm "$T/big16.pgm" tests/fixtures/dicom/emri_small.dcm \
-  tests/fixtures/dicom/ExplVR_BigEnd.dcm tests/fixtures/dicom/SC_ybr_full_422_uncompressed.dcm; do
+  tests/fixtures/dicom/ExplVR_BigEnd.dcm tests/fixtures/dicom/SC_ybr_full_422_uncompressed.dcm \
+  tests/fixtures/jpeg/decoded_q75.png; do
   # Inputs this build cannot read are left out (none of the bundled samples today).
   if "$M" compress -q "$f" -o "$T/probe.mdz" --force 2>/dev/null; then inputs+=("$f"); else echo "skipping $f (unreadable by this build)"; fi
 done

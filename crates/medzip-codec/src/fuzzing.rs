@@ -47,6 +47,7 @@ pub fn roundtrip_arbitrary(data: &[u8]) {
         net: data[1] & 16 == 0,
         models: Default::default(),
         simd: Default::default(),
+        jpeg: data[1] & 32 == 0,
     };
     let meta = Metadata {
         frames,

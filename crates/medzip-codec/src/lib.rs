@@ -17,6 +17,7 @@
 
 pub mod cm;
 pub mod fast;
+pub mod jpeg;
 mod logistic;
 pub mod map;
 pub mod paper;
@@ -79,15 +80,21 @@ pub enum Residual {
     /// The fast coder ([`fast`]: blended classical predictors, one adaptive
     /// multi-symbol token per pixel over rANS).
     Fast,
+    /// The pixels as a decoded JPEG ([`jpeg`]): its coefficients, and the
+    /// image's samples where they differ. Chosen by the encoder for 8-bit
+    /// images it recovers the JPEG of (see [`Options::jpeg`]); as an
+    /// option, it codes only such images.
+    Jpeg,
 }
 
 impl Residual {
     /// Every coder, by its id in the pixel section's first byte.
-    const ALL: [Residual; 4] = [
+    const ALL: [Residual; 5] = [
         Residual::Context,
         Residual::Huffman,
         Residual::Png,
         Residual::Fast,
+        Residual::Jpeg,
     ];
 
     /// The coder's id: the pixel section's first byte.
@@ -106,6 +113,7 @@ impl Residual {
             Residual::Huffman => "huffman",
             Residual::Png => "png",
             Residual::Fast => "fast",
+            Residual::Jpeg => "jpeg",
         }
     }
 }
@@ -129,6 +137,11 @@ pub struct Options {
     pub models: Models,
     /// The instructions the coder runs on (the same bits either way).
     pub simd: Simd,
+    /// Look for the JPEG an 8-bit grey image was decoded from, and code its
+    /// coefficients instead of the pixels when it reproduces at least
+    /// [`jpeg::MIN_EXACT`] of the image's 8×8 blocks ([`Residual::Jpeg`];
+    /// context and fast coders).
+    pub jpeg: bool,
 }
 
 impl Default for Options {
@@ -140,6 +153,7 @@ impl Default for Options {
             net: true,
             models: Models::default(),
             simd: Simd::Auto,
+            jpeg: true,
         }
     }
 }
@@ -283,6 +297,30 @@ fn code_image(
     prior: Option<&dyn Prior>,
     align: usize,
 ) -> Result<(Vec<u8>, Vec<u8>)> {
+    // A decoded JPEG: its coefficients.
+    let jpeg_ok = prior.is_none()
+        && align == 1
+        && img.bits == 8
+        && !img.signed
+        && matches!(
+            opts.residual,
+            Residual::Context | Residual::Fast | Residual::Jpeg
+        );
+    let (w, h) = (img.width as usize, img.height as usize);
+    if (opts.jpeg || opts.residual == Residual::Jpeg) && jpeg_ok {
+        if let Some(r) = jpeg::recover(&img.data, w, h) {
+            let mut out = vec![Residual::Jpeg.id(), 0];
+            out.extend_from_slice(&0u32.to_le_bytes());
+            out.extend_from_slice(&jpeg::encode(&r, &img.data, w, h));
+            return Ok((Vec::new(), out));
+        }
+    }
+    if opts.residual == Residual::Jpeg {
+        return Err(Error::InvalidImage(
+            "no JPEG found in the pixels (the JPEG coder takes 8-bit grey images decoded from a JPEG)"
+                .into(),
+        ));
+    }
     let mut model_id = Vec::new();
     let (latent, recon) = match prior {
         Some(p) => {
@@ -499,6 +537,11 @@ fn encode_pixels(
     out.extend_from_slice(latent);
     let u = img.unsigned();
     match opts.residual {
+        Residual::Jpeg => {
+            return Err(Error::Internal(
+                "the jpeg coder codes from the recovered JPEG only".into(),
+            ))
+        }
         Residual::Huffman => out.extend_from_slice(&paper::huffman_encode(&u, recon)),
         Residual::Png => out.extend_from_slice(&paper::png_encode(
             &u, recon, img.width, img.height, img.bits,
@@ -584,6 +627,11 @@ pub struct DecodeOptions {
     pub models: Models,
     /// The instructions the coder runs on (the same bits either way).
     pub simd: Simd,
+    /// Look for the JPEG an 8-bit grey image was decoded from, and code its
+    /// coefficients instead of the pixels when it reproduces at least
+    /// [`jpeg::MIN_EXACT`] of the image's 8×8 blocks ([`Residual::Jpeg`];
+    /// context and fast coders).
+    pub jpeg: bool,
 }
 
 /// [`decompress`] with explicit [`DecodeOptions`].
@@ -657,7 +705,7 @@ pub fn inspect(bytes: &[u8], limits: &Limits) -> Result<Container> {
 pub fn fast_config_of(c: &Container) -> Option<fast::Config> {
     match PixelSection::parse(c).ok()?.body {
         Body::Stripes { cfg, .. } => cfg,
-        Body::Delta(_) => None,
+        Body::Delta(_) | Body::Jpeg(_) => None,
     }
 }
 
@@ -686,6 +734,8 @@ struct PixelSection<'a> {
 enum Body<'a> {
     /// The paper's coders (Huffman, PNG): the coded delta.
     Delta(&'a [u8]),
+    /// A recovered JPEG ([`jpeg::encode`]'s body).
+    Jpeg(&'a [u8]),
     /// The context and fast coders: the value map, the stripe height, the
     /// fast coder's configuration, one stream per stripe.
     Stripes {
@@ -718,14 +768,21 @@ impl<'a> PixelSection<'a> {
             v => return Err(Error::Corrupt(format!("prior flag {v} (expected 0 or 1)"))),
         };
         let llen = r.u32()? as usize;
-        if kind == Residual::Fast && (has_prior || llen != 0) {
+        if matches!(kind, Residual::Fast | Residual::Jpeg) && (has_prior || llen != 0) {
+            return Err(Error::Corrupt(format!(
+                "the {} coder takes no prior and no latent",
+                kind.name()
+            )));
+        }
+        if kind == Residual::Jpeg && transform != planes::Transform::None {
             return Err(Error::Corrupt(
-                "the fast coder takes no prior and no latent".into(),
+                "the jpeg coder codes single grey images only".into(),
             ));
         }
         let latent = r.bytes(llen)?;
         let body = match kind {
             Residual::Huffman | Residual::Png => Body::Delta(&c.pixels[r.position()..]),
+            Residual::Jpeg => Body::Jpeg(&c.pixels[r.position()..]),
             Residual::Context | Residual::Fast => {
                 let (lo, hi) = Image::range(d.bits_stored, d.signed);
                 let map = ValueMap::read(&mut r, 0, hi - lo)?;
@@ -850,6 +907,16 @@ fn decode_pixels(
                 None,
             ),
         },
+        Body::Jpeg(body) => {
+            if !entries.is_empty() || d.bits_stored != 8 || d.signed {
+                return Err(Error::Corrupt(
+                    "the jpeg coder codes 8-bit unsigned samples and takes no models".into(),
+                ));
+            }
+            let px = jpeg::decode(body, w, h)
+                .ok_or_else(|| Error::Corrupt("JPEG-coded pixels do not decode".into()))?;
+            (px, None)
+        }
         Body::Stripes {
             map,
             rows,

@@ -1,4 +1,4 @@
-//! The medzip container (format versions 1–7, see [`VERSION`]): magic,
+//! The medzip container (format versions 1–8, see [`VERSION`]): magic,
 //! version, a sequence of sections, each with a tag, a length and a CRC-32,
 //! and a terminating `END ` section.
 //!
@@ -26,8 +26,9 @@ pub const MAGIC: [u8; 8] = *b"\x89MDZ\r\n\x1a\n";
 /// since 2026-11-30); 7 for images of several frames or planes, or of a
 /// colour photometric interpretation (since 2026-11-30): builds from before
 /// refuse such files by version instead of decoding them wrongly or calling
-/// them damaged.
-pub const VERSION: u16 = 7;
+/// them damaged; 8 for pixels coded as a recovered JPEG (residual 4, since
+/// 2026-12-01).
+pub const VERSION: u16 = 8;
 
 /// Section tags.
 pub mod tag {
@@ -513,6 +514,11 @@ impl Container {
         // Stored files; PNG files with their chunks (or bytes): a build
         // before would drop them.
         let d = &self.header.desc;
+        // Pixels coded as a recovered JPEG (residual 4; single images only,
+        // whose pixel section begins with the coder's id).
+        if d.frames == 1 && d.planes == 1 && self.pixels.first() == Some(&4) {
+            return 8;
+        }
         // (And TIFF files kept byte for byte: their source block.)
         if d.frames != 1
             || d.planes != 1
@@ -921,6 +927,9 @@ mod tests {
         assert_eq!(c.version(), 4);
         let pixels = std::mem::replace(&mut c.pixels, vec![3, 0]);
         assert_eq!(c.version(), 5);
+        // Pixels coded as a recovered JPEG: version 8.
+        c.pixels = vec![4, 0];
+        assert_eq!(c.version(), 8);
         c.pixels = pixels;
         c.header.desc.source = SourceKind::Png;
         // A PNG with a source block (its chunks) needs version 6.

@@ -223,6 +223,11 @@ enum Cmd {
         /// per cent larger).
         #[arg(long)]
         no_net: bool,
+        /// Code an 8-bit image that was decoded from a JPEG by its pixels,
+        /// not by the JPEG's coefficients (about 3× larger; for
+        /// measurements). docs/RESULTS.md §11.
+        #[arg(long)]
+        no_jpeg: bool,
         #[command(flatten)]
         site: SiteArgs,
         /// Autoencoder prior (the paper's models): an embedded one by name
@@ -399,6 +404,7 @@ fn run(cli: Cli) -> Result<bool> {
             exact_file,
             untrained,
             no_net,
+            no_jpeg,
             site,
             model,
             stripe_pixels,
@@ -437,6 +443,7 @@ fn run(cli: Cli) -> Result<bool> {
                 net: !no_net,
                 models: ctx.decode.models.clone(),
                 simd: Default::default(),
+                jpeg: !no_jpeg,
             };
             let read = medzip_io::ReadOptions {
                 transcode,

@@ -356,6 +356,24 @@ fn golden_files_decode_and_encoding_is_unchanged() {
     .image;
     let name = "golden_8u_kermany256_snet.mdz";
     check_golden(&dir, &table, name, &k256, &Options::default(), None);
+    // An image that was once a JPEG (`tests/fixtures/jpeg/decoded_q75.png`,
+    // decoded by libjpeg-turbo): coded as the recovered JPEG's coefficients
+    // (format version 8), the same file at every level.
+    let src = repo().join("tests/fixtures/jpeg/decoded_q75.png");
+    let jpeg_img = medzip_io::read(&std::fs::read(&src).unwrap(), None)
+        .unwrap()
+        .image;
+    let name = "golden_8u_jpeg.mdz";
+    check_golden(&dir, &table, name, &jpeg_img, &Options::default(), None);
+    let golden = std::fs::read(dir.join(name)).unwrap();
+    let c = medzip_codec::inspect(&golden, &Default::default()).unwrap();
+    assert_eq!(medzip_codec::residual_of(&c), Some(Residual::Jpeg));
+    assert_eq!(c.version(), 8);
+    for e in [1, 2] {
+        let raw = medzip_codec::Metadata::raw();
+        let f = medzip_codec::compress(&jpeg_img, &raw, &Options::effort(e)).unwrap();
+        assert!(f == golden, "-e {e}");
+    }
     // Which pair each default-coded 8-bit golden file names.
     let models = medzip_codec::Models::embedded();
     for (name, pair) in [

@@ -1,0 +1,953 @@
+//! Images that were once JPEGs: the JPEG recovered from the pixels, and
+//! its quantized DCT coefficients coded instead of the pixels.
+//!
+//! Many 8-bit images that archives keep as PNG, TIFF or native DICOM are
+//! decoded JPEGs (public chest X-ray collections, exports of lossy DICOM).
+//! Every 8×8 block of such an image is the inverse DCT of quantized
+//! coefficients, computed by the decoder's integer arithmetic. The encoder
+//! here finds the quantization table from the pixels (the DCT values of
+//! the blocks cluster at multiples of each frequency's step), rounds each
+//! block's DCT to those multiples, and checks which blocks libjpeg's
+//! integer inverse DCT (`jpeg_idct_islow`, the default of libjpeg-turbo
+//! and so of Pillow, imagecodecs and pylibjpeg) gives back exactly. When
+//! nearly all do, the image is coded as:
+//!
+//! * the quantization table,
+//! * each block's coefficients (context-modelled binary decisions:
+//!   the count of nonzero AC coefficients, the DC from its neighbours'
+//!   DC, the AC coefficients in zigzag order with the same frequency in
+//!   the blocks left and above as context),
+//! * the difference between the image and the decoded JPEG, block by block
+//!   (a flag per block; the pixels of a block that differs).
+//!
+//! The decoder is integer arithmetic only ([`idct_islow`] is libjpeg's,
+//! bit for bit), like the rest of the decode path. The encoder's forward
+//! DCT is floating point: it only proposes coefficients, and what the file
+//! holds is checked by decoding.
+
+use crate::cm::BitIo;
+use medzip_entropy::{BinDecoder, BinEncoder, BitModel};
+
+/// The variant byte of a JPEG-coded pixel section: libjpeg's islow inverse
+/// DCT, 8-bit samples, the block grid at the image's top-left corner.
+pub const ISLOW: u8 = 0;
+
+/// Natural index of the `i`-th coefficient in zigzag order.
+pub const ZIGZAG: [usize; 64] = [
+    0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27,
+    20, 13, 6, 7, 14, 21, 28, 35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58,
+    59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63,
+];
+
+// libjpeg's jidctint.c constants: FIX(x) = round(x * 2^13).
+const CONST_BITS: u32 = 13;
+const PASS1_BITS: u32 = 2;
+const FIX_0_298631336: i64 = 2446;
+const FIX_0_390180644: i64 = 3196;
+const FIX_0_541196100: i64 = 4433;
+const FIX_0_765366865: i64 = 6270;
+const FIX_0_899976223: i64 = 7373;
+const FIX_1_175875602: i64 = 9633;
+const FIX_1_501321110: i64 = 12299;
+const FIX_1_847759065: i64 = 15137;
+const FIX_1_961570560: i64 = 16069;
+const FIX_2_053119869: i64 = 16819;
+const FIX_2_562915447: i64 = 20995;
+const FIX_3_072711026: i64 = 25172;
+
+#[inline(always)]
+fn descale(x: i64, n: u32) -> i64 {
+    (x + (1 << (n - 1))) >> n
+}
+
+/// libjpeg's range limit after the IDCT (`sample_range_limit +
+/// CENTERJSAMPLE`, indexed with `& RANGE_MASK`): `x + 128` clamped to
+/// 0..=255 for `x` in −512..=511, wrapping beyond as libjpeg's table does.
+#[inline(always)]
+fn range_limit(x: i64) -> u8 {
+    let v = (x as i32 & 1023) as u32;
+    match v {
+        0..=127 => (v + 128) as u8,
+        128..=511 => 255,
+        512..=895 => 0,
+        _ => (v - 896) as u8,
+    }
+}
+
+/// One pass of the 8-point islow IDCT over `x[0..8]` (stride-free), in the
+/// even/odd form of jidctint.c; returns the eight outputs before descaling.
+#[inline(always)]
+fn idct8(x: [i64; 8]) -> [i64; 8] {
+    // Even part.
+    let (z2, z3) = (x[2], x[6]);
+    let z1 = (z2 + z3) * FIX_0_541196100;
+    let tmp2 = z1 + z3 * -FIX_1_847759065;
+    let tmp3 = z1 + z2 * FIX_0_765366865;
+    let tmp0 = (x[0] + x[4]) << CONST_BITS;
+    let tmp1 = (x[0] - x[4]) << CONST_BITS;
+    let (tmp10, tmp13) = (tmp0 + tmp3, tmp0 - tmp3);
+    let (tmp11, tmp12) = (tmp1 + tmp2, tmp1 - tmp2);
+    // Odd part.
+    let (mut t0, mut t1, mut t2, mut t3) = (x[7], x[5], x[3], x[1]);
+    let z1 = t0 + t3;
+    let z2 = t1 + t2;
+    let z3 = t0 + t2;
+    let z4 = t1 + t3;
+    let z5 = (z3 + z4) * FIX_1_175875602;
+    t0 *= FIX_0_298631336;
+    t1 *= FIX_2_053119869;
+    t2 *= FIX_3_072711026;
+    t3 *= FIX_1_501321110;
+    let z1 = z1 * -FIX_0_899976223;
+    let z2 = z2 * -FIX_2_562915447;
+    let z3 = z3 * -FIX_1_961570560 + z5;
+    let z4 = z4 * -FIX_0_390180644 + z5;
+    t0 += z1 + z3;
+    t1 += z2 + z4;
+    t2 += z2 + z3;
+    t3 += z1 + z4;
+    [
+        tmp10 + t3,
+        tmp11 + t2,
+        tmp12 + t1,
+        tmp13 + t0,
+        tmp13 - t0,
+        tmp12 - t1,
+        tmp11 - t2,
+        tmp10 - t3,
+    ]
+}
+
+/// libjpeg's `jpeg_idct_islow`, bit for bit: `deq` holds the dequantized
+/// coefficients (coefficient × step) in natural order; `out` the 8×8
+/// samples, row after row. (libjpeg's shortcuts for columns and rows whose
+/// AC terms are zero give the same values as the full computation.)
+pub fn idct_islow(deq: &[i32; 64], out: &mut [u8; 64]) {
+    let mut ws = [0i32; 64];
+    for c in 0..8 {
+        let col = std::array::from_fn(|r| deq[r * 8 + c] as i64);
+        let o = idct8(col);
+        for r in 0..8 {
+            ws[r * 8 + c] = descale(o[r], CONST_BITS - PASS1_BITS) as i32;
+        }
+    }
+    for r in 0..8 {
+        let row = std::array::from_fn(|c| ws[r * 8 + c] as i64);
+        let o = idct8(row);
+        for c in 0..8 {
+            out[r * 8 + c] = range_limit(descale(o[c], CONST_BITS + PASS1_BITS + 3));
+        }
+    }
+}
+
+/// `cos(kπ/16)` for k = 0..=8, written out: the platform's `cos` may
+/// differ in the last bit between CPUs, and the encoder's output must not.
+const COS16: [f64; 9] = [
+    1.0,
+    0.980_785_280_403_230_4,
+    0.923_879_532_511_286_7,
+    0.831_469_612_302_545_2,
+    0.707_106_781_186_547_6,
+    0.555_570_233_019_602_2,
+    0.382_683_432_365_089_8,
+    0.195_090_322_016_128_25,
+    0.0,
+];
+
+/// The orthonormal 8-point DCT-II basis, `B[u][x] = c(u)/2 cos((2x+1)uπ/16)`
+/// with `c(0) = √½`, else 1.
+fn basis() -> &'static [[f64; 8]; 8] {
+    static B: std::sync::OnceLock<[[f64; 8]; 8]> = std::sync::OnceLock::new();
+    B.get_or_init(|| {
+        std::array::from_fn(|u| {
+            std::array::from_fn(|x| {
+                let m = ((2 * x + 1) * u) % 32;
+                let cos = match m {
+                    0..=8 => COS16[m],
+                    9..=16 => -COS16[16 - m],
+                    17..=24 => -COS16[m - 16],
+                    _ => COS16[32 - m],
+                };
+                let c = if u == 0 { COS16[4] } else { 1.0 };
+                c / 2.0 * cos
+            })
+        })
+    })
+}
+
+/// The JPEG forward DCT (orthonormal, as the standard defines it) of a block
+/// of level-shifted samples, natural order.
+fn fdct(px: &[f64; 64]) -> [f64; 64] {
+    let b = basis();
+    let mut t = [0f64; 64];
+    for y in 0..8 {
+        for u in 0..8 {
+            t[y * 8 + u] = (0..8).map(|x| b[u][x] * px[y * 8 + x]).sum();
+        }
+    }
+    std::array::from_fn(|i| {
+        let (v, u) = (i / 8, i % 8);
+        (0..8).map(|y| b[v][y] * t[y * 8 + u]).sum()
+    })
+}
+
+/// The 8×8 block at block column `bx`, row `by`: samples level-shifted,
+/// the image's last column and row repeated past its edges (as libjpeg's
+/// encoder pads).
+fn block_of(px: &[i32], w: usize, h: usize, bx: usize, by: usize) -> [f64; 64] {
+    std::array::from_fn(|i| {
+        let y = (by * 8 + i / 8).min(h - 1);
+        let x = (bx * 8 + i % 8).min(w - 1);
+        (px[y * w + x] - 128) as f64
+    })
+}
+
+/// Whether block (`bx`, `by`) of the image equals `rec` where it is visible.
+fn block_equals(px: &[i32], w: usize, h: usize, bx: usize, by: usize, rec: &[u8; 64]) -> bool {
+    let (x0, y0) = (bx * 8, by * 8);
+    (0..8.min(h - y0)).all(|r| {
+        (0..8.min(w - x0)).all(|c| px[(y0 + r) * w + x0 + c] == rec[r * 8 + c] as i32)
+    })
+}
+
+/// Chooses one frequency's quantization step from its DCT values in blocks
+/// that cannot have been clamped: among the steps (2..=255) that put all
+/// but a few values within 0.3 × the step of a multiple (at most 1.5: the
+/// decoder's rounding moves 1 % of the values by more than 1), the one whose
+/// multiples fit best (the largest within the noise of the best); 1 when
+/// none does.
+fn step_of(vals: &[f64], total: usize) -> u16 {
+    // Values near zero fit every step: only the others decide.
+    let big: Vec<f64> = vals.iter().copied().filter(|v| v.abs() > 1.5).collect();
+    if big.is_empty() {
+        return 255;
+    }
+    // Distance of `v` to the nearest multiple of `q`, and its square
+    // capped (one outlier must not decide).
+    let dist = |v: f64, q: u16| {
+        let qf = q as f64;
+        (v - qf * (v / qf).round()).abs()
+    };
+    let err = |v: f64, q: u16| dist(v, q).min(1.5).powi(2);
+    // The decoder's rounding puts about 1 % of the values more than 1.5
+    // from their multiple.
+    let allowed = total / 100 + 4;
+    let passing: Vec<u16> = (2..=255u16)
+        .rev()
+        .filter(|&q| {
+            let tol = (0.3 * q as f64).min(1.5);
+            let mut miss = 0;
+            big.iter().all(|&v| {
+                miss += (dist(v, q) > tol) as usize;
+                miss <= allowed
+            })
+        })
+        .collect();
+    // A step too large (255 where a few blocks hold a coefficient) leaves
+    // those blocks wrong; a divisor of the step only costs bits: the
+    // candidates explain (nearly) as many values of 4 or more as a nonzero
+    // multiple as the best does.
+    let explained = |q: u16| {
+        let tol = (0.3 * q as f64).min(1.5);
+        big.iter()
+            .filter(|&&v| v.abs() >= 4.0 && dist(v, q) <= tol && (v / q as f64).round() != 0.0)
+            .count()
+    };
+    let most = passing.iter().map(|&q| explained(q)).max().unwrap_or(0);
+    let candidates: Vec<u16> = passing
+        .into_iter()
+        .filter(|&q| 10 * explained(q) >= 9 * most)
+        .collect();
+    // When the values are all 0 or ± the step, the step + 1 fits too, but
+    // clearly worse than the step: the largest candidate that no candidate
+    // less than a quarter below it fits clearly better on the values it
+    // does not round to zero.
+    candidates
+        .iter()
+        .copied()
+        .find(|&q| {
+            let s: Vec<f64> = big.iter().copied().filter(|v| v.abs() > q as f64 / 2.0).collect();
+            let mean = |q: u16| s.iter().map(|&v| err(v, q)).sum::<f64>() / s.len().max(1) as f64;
+            let e = mean(q);
+            !candidates
+                .iter()
+                .any(|&q2| q2 < q && 4 * q2 >= 3 * q && mean(q2) < e - 0.15)
+        })
+        .unwrap_or(1)
+}
+
+/// A JPEG recovered from an image's pixels.
+pub struct Recovered {
+    /// Quantization steps, natural order.
+    pub q: [u16; 64],
+    /// Blocks across and down (partial blocks at the right and bottom
+    /// included).
+    pub bw: usize,
+    pub bh: usize,
+    /// Each block's quantized coefficients, natural order.
+    pub coefs: Vec<[i16; 64]>,
+    /// Which blocks the coefficients reproduce exactly.
+    pub exact: Vec<bool>,
+}
+
+impl Recovered {
+    /// The fraction of blocks reproduced exactly.
+    pub fn exact_fraction(&self) -> f64 {
+        self.exact.iter().filter(|&&e| e).count() as f64 / self.exact.len().max(1) as f64
+    }
+}
+
+/// The decoded block of quantized coefficients `n` with steps `q`.
+pub fn decode_block(n: &[i16; 64], q: &[u16; 64], out: &mut [u8; 64]) {
+    let deq: [i32; 64] = std::array::from_fn(|i| n[i] as i32 * q[i] as i32);
+    idct_islow(&deq, out);
+}
+
+/// The float inverse of [`fdct`].
+fn idct_f(c: &[f64; 64]) -> [f64; 64] {
+    let b = basis();
+    let mut t = [0f64; 64];
+    for v in 0..8 {
+        for x in 0..8 {
+            t[v * 8 + x] = (0..8).map(|u| b[u][x] * c[v * 8 + u]).sum();
+        }
+    }
+    std::array::from_fn(|i| {
+        let (y, x) = (i / 8, i % 8);
+        (0..8).map(|v| b[v][y] * t[v * 8 + x]).sum()
+    })
+}
+
+/// The quantized coefficients of block (`bx`, `by`) with steps `q`, and
+/// whether they reproduce it. Where the rounded DCT does not, the samples
+/// the block cannot show are sought: those past the image's edge (the
+/// JPEG's encoder padded with samples the decoded image does not hold),
+/// and those at 0 or 255 (the decoder clamped them). A few rounds
+/// alternate between the coefficients and the samples they give, keeping
+/// the known samples and the clamped ones' bounds.
+fn block_coefs(px: &[i32], w: usize, h: usize, bx: usize, by: usize, q: &[u16; 64]) -> ([i16; 64], bool) {
+    let quantize = |d: &[f64; 64]| -> [i16; 64] {
+        std::array::from_fn(|k| (d[k] / q[k] as f64).round().clamp(-32767.0, 32767.0) as i16)
+    };
+    let mut blk = block_of(px, w, h, bx, by);
+    let mut rec = [0u8; 64];
+    let mut n = quantize(&fdct(&blk));
+    decode_block(&n, q, &mut rec);
+    if block_equals(px, w, h, bx, by, &rec) {
+        return (n, true);
+    }
+    let first = n;
+    let (x0, y0) = (bx * 8, by * 8);
+    for _ in 0..8 {
+        let deq: [f64; 64] = std::array::from_fn(|k| n[k] as f64 * q[k] as f64);
+        let f = idct_f(&deq);
+        for (i, b) in blk.iter_mut().enumerate() {
+            let (y, x) = (y0 + i / 8, x0 + i % 8);
+            *b = if y >= h || x >= w {
+                f[i]
+            } else {
+                match px[y * w + x] {
+                    0 => f[i].min(-128.0),
+                    255 => f[i].max(127.0),
+                    v => (v - 128) as f64,
+                }
+            };
+        }
+        n = quantize(&fdct(&blk));
+        decode_block(&n, q, &mut rec);
+        if block_equals(px, w, h, bx, by, &rec) {
+            return (n, true);
+        }
+    }
+    // Then a descent, one coefficient at a time by ± 1, on the squared
+    // distance of the samples it gives to those the block shows (to the
+    // clamped ones' bounds).
+    let p = unit_images();
+    let mut f = idct_f(&std::array::from_fn(|k| n[k] as f64 * q[k] as f64));
+    let target: Vec<(usize, f64, i32)> = (0..64)
+        .filter_map(|i| {
+            let (y, x) = (y0 + i / 8, x0 + i % 8);
+            (y < h && x < w).then(|| (i, (px[y * w + x] - 128) as f64, px[y * w + x]))
+        })
+        .collect();
+    let miss = |i: usize, t: f64, v: i32, f: f64| -> f64 {
+        let d = match v {
+            0 => (f - t).max(0.0),
+            255 => (t - f).max(0.0),
+            _ => f - t,
+        };
+        let _ = i;
+        d * d
+    };
+    let total = |f: &[f64; 64]| target.iter().map(|&(i, t, v)| miss(i, t, v, f[i])).sum::<f64>();
+    let mut e = total(&f);
+    for _ in 0..6 {
+        let mut better = false;
+        for &k in &ZIGZAG {
+            for d in [1i16, -1] {
+                let s = d as f64 * q[k] as f64;
+                let e2: f64 = target
+                    .iter()
+                    .map(|&(i, t, v)| miss(i, t, v, f[i] + s * p[k][i]))
+                    .sum();
+                if e2 < e - 1e-9 && n[k].checked_add(d).is_some() {
+                    n[k] += d;
+                    for (i, fi) in f.iter_mut().enumerate() {
+                        *fi += s * p[k][i];
+                    }
+                    e = e2;
+                    better = true;
+                }
+            }
+        }
+        decode_block(&n, q, &mut rec);
+        if block_equals(px, w, h, bx, by, &rec) {
+            return (n, true);
+        }
+        if !better {
+            break;
+        }
+    }
+    (first, false)
+}
+
+/// The samples (level-shifted, float) of each coefficient alone at 1.
+fn unit_images() -> &'static [[f64; 64]; 64] {
+    static P: std::sync::OnceLock<Box<[[f64; 64]; 64]>> = std::sync::OnceLock::new();
+    P.get_or_init(|| {
+        Box::new(std::array::from_fn(|k| {
+            let mut c = [0f64; 64];
+            c[k] = 1.0;
+            idct_f(&c)
+        }))
+    })
+}
+
+/// Least share of blocks a recovered JPEG must reproduce exactly.
+pub const MIN_EXACT: f64 = 0.9;
+
+/// Looks for the JPEG an 8-bit image (`px`, `w`×`h`, samples 0..=255) was
+/// decoded from. `None` when it does not look like one: fewer than 32
+/// unclamped whole blocks, no frequency quantized with a step above 2 in
+/// the low frequencies, or fewer than [`MIN_EXACT`] of the blocks of a
+/// sample reproduced exactly.
+pub fn recover(px: &[i32], w: usize, h: usize) -> Option<Recovered> {
+    if w < 16 || h < 16 || px.len() != w * h {
+        return None;
+    }
+    let (bw, bh) = (w.div_ceil(8), h.div_ceil(8));
+    // Whole blocks with no sample at 0 or 255 (no clamping in the decoder
+    // could have moved their DCT).
+    let clean = |bx: usize, by: usize| {
+        (0..8).all(|r| {
+            let row = &px[(by * 8 + r) * w + bx * 8..][..8];
+            row.iter().all(|&v| v > 0 && v < 255)
+        })
+    };
+    // A first look at a sample of up to 512 clean blocks.
+    let whole: Vec<(usize, usize)> = (0..h / 8)
+        .flat_map(|by| (0..w / 8).map(move |bx| (bx, by)))
+        .collect();
+    let stride = (whole.len() / 2048).max(1);
+    let sample: Vec<(usize, usize)> = whole
+        .iter()
+        .step_by(stride)
+        .copied()
+        .filter(|&(bx, by)| clean(bx, by))
+        .take(512)
+        .collect();
+    if sample.len() < 32 {
+        return None;
+    }
+    let dcts: Vec<[f64; 64]> = sample
+        .iter()
+        .map(|&(bx, by)| fdct(&block_of(px, w, h, bx, by)))
+        .collect();
+    let low_steps: Vec<u16> = ZIGZAG[..6]
+        .iter()
+        .map(|&k| {
+            let v: Vec<f64> = dcts.iter().map(|d| d[k]).collect();
+            step_of(&v, v.len())
+        })
+        .collect();
+    if low_steps.iter().filter(|&&q| q > 2 && q < 255).count() < 3 {
+        return None;
+    }
+    // Every clean whole block decides the table; then only those whose
+    // first ten frequencies sit on it (not samples changed after decoding,
+    // whose values some small step would explain by chance where the
+    // JPEG's coefficients are rare).
+    let all: Vec<[f64; 64]> = whole
+        .iter()
+        .filter(|&&(bx, by)| clean(bx, by))
+        .map(|&(bx, by)| fdct(&block_of(px, w, h, bx, by)))
+        .collect();
+    let table = |blocks: &[&[f64; 64]]| -> [u16; 64] {
+        std::array::from_fn(|k| {
+            let v: Vec<f64> = blocks.iter().map(|d| d[k]).collect();
+            step_of(&v, v.len())
+        })
+    };
+    let q = table(&all.iter().collect::<Vec<_>>());
+    let on_grid: Vec<&[f64; 64]> = all
+        .iter()
+        .filter(|d| {
+            ZIGZAG[..10].iter().all(|&k| {
+                let qf = q[k] as f64;
+                (d[k] - qf * (d[k] / qf).round()).abs() <= (0.3 * qf).clamp(0.5, 1.5)
+            })
+        })
+        .collect();
+    let q = if on_grid.len() >= 32 { table(&on_grid) } else { q };
+    // The sample must come back (nearly) exactly before every block is tried.
+    let mut rec = [0u8; 64];
+    let quantize = |d: &[f64; 64]| -> [i16; 64] {
+        std::array::from_fn(|k| (d[k] / q[k] as f64).round().clamp(-32767.0, 32767.0) as i16)
+    };
+    let good = sample
+        .iter()
+        .zip(&dcts)
+        .filter(|(&(bx, by), d)| {
+            decode_block(&quantize(d), &q, &mut rec);
+            block_equals(px, w, h, bx, by, &rec)
+        })
+        .count();
+    if (good as f64) < MIN_EXACT * sample.len() as f64 {
+        return None;
+    }
+    let mut coefs = Vec::with_capacity(bw * bh);
+    let mut exact = Vec::with_capacity(bw * bh);
+    for by in 0..bh {
+        for bx in 0..bw {
+            let (n, e) = block_coefs(px, w, h, bx, by, &q);
+            exact.push(e);
+            coefs.push(n);
+        }
+    }
+    let r = Recovered {
+        q,
+        bw,
+        bh,
+        coefs,
+        exact,
+    };
+    (r.exact_fraction() >= MIN_EXACT).then_some(r)
+}
+
+/// Contexts of an unsigned number coded as its bit length in unary, then
+/// the bits below the leading one (the top two modelled by length and
+/// position, the rest by length).
+const UINT: usize = 17 + 17 * 2;
+
+/// Codes `v` (encoder; ignored by the decoder) with the models `m` (one
+/// context's [`UINT`] models); returns the (de)coded value.
+fn code_uint<IO: BitIo>(io: &mut IO, m: &mut [BitModel], v: u32) -> u32 {
+    let len = 32 - v.leading_zeros(); // 0 for v = 0
+    let mut k = 0;
+    while k < 16 {
+        let b = io.bit(len > k, m[k as usize].p());
+        m[k as usize].update(b);
+        if !b {
+            break;
+        }
+        k += 1;
+    }
+    if k == 0 {
+        return 0;
+    }
+    let mut out = 1u32;
+    for j in (0..k - 1).rev() {
+        let slot = 17 + k as usize * 2 + ((k - 1 - j) > 1) as usize;
+        let b = io.bit((v >> j) & 1 != 0, m[slot].p());
+        m[slot].update(b);
+        out = (out << 1) | b as u32;
+    }
+    out
+}
+
+/// Bucket of a small count or magnitude: 0, 1, 2, 3, 4–5, 6–8, 9–15,
+/// 16–31, 32 and more.
+fn bucket(v: u32) -> usize {
+    match v {
+        0..=3 => v as usize,
+        4..=5 => 4,
+        6..=8 => 5,
+        9..=15 => 6,
+        16..=31 => 7,
+        _ => 8,
+    }
+}
+const NB: usize = 9;
+
+/// Position band of a zigzag index (1..=63) for the magnitude contexts.
+fn band(i: usize) -> usize {
+    match i {
+        0..=2 => 0,
+        3..=5 => 1,
+        6..=9 => 2,
+        10..=20 => 3,
+        _ => 4,
+    }
+}
+
+/// The adaptive models of the coefficient and difference coder.
+struct Models {
+    nz: Vec<BitModel>,
+    dc_zero: Vec<BitModel>,
+    dc_sign: Vec<BitModel>,
+    dc_mag: Vec<BitModel>,
+    ac_zero: Vec<BitModel>,
+    ac_sign: Vec<BitModel>,
+    ac_mag: Vec<BitModel>,
+    exact: Vec<BitModel>,
+    diff_zero: Vec<BitModel>,
+    diff_sign: Vec<BitModel>,
+    diff_mag: Vec<BitModel>,
+}
+
+impl Models {
+    fn new() -> Models {
+        let v = |n: usize| vec![BitModel::new(); n];
+        Models {
+            nz: v(NB * UINT),
+            dc_zero: v(NB),
+            dc_sign: v(NB),
+            dc_mag: v(NB * UINT),
+            ac_zero: v(64 * NB * 6),
+            ac_sign: v(4 * 3),
+            ac_mag: v(5 * 6 * UINT),
+            exact: v(3),
+            diff_zero: v(2),
+            diff_sign: v(1),
+            diff_mag: v(2 * UINT),
+        }
+    }
+}
+
+/// Codes a signed value: zero?, sign, magnitude − 1.
+fn code_sint<IO: BitIo>(
+    io: &mut IO,
+    zero: &mut BitModel,
+    sign: &mut BitModel,
+    mag: &mut [BitModel],
+    v: i32,
+) -> i32 {
+    let z = io.bit(v == 0, zero.p());
+    zero.update(z);
+    if z {
+        return 0;
+    }
+    let neg = io.bit(v < 0, sign.p());
+    sign.update(neg);
+    let m = code_uint(io, mag, v.unsigned_abs().saturating_sub(1)) as i32 + 1;
+    if neg {
+        -m
+    } else {
+        m
+    }
+}
+
+/// Codes (or decodes) every block: its coefficients, then whether the
+/// JPEG's block is the image's, and if not the image's samples as
+/// differences from it. `coefs` and `px` hold the encoder's values and
+/// receive the decoder's; `q` the steps.
+fn code_blocks<IO: BitIo>(
+    io: &mut IO,
+    q: &[u16; 64],
+    coefs: &mut [[i16; 64]],
+    exact: &mut [bool],
+    px: &mut [i32],
+    w: usize,
+    h: usize,
+) {
+    let (bw, bh) = (w.div_ceil(8), h.div_ceil(8));
+    let mut m = Models::new();
+    let mut nzs = vec![0u32; bw * bh];
+    let mut rec = [0u8; 64];
+    for by in 0..bh {
+        for bx in 0..bw {
+            let b = by * bw + bx;
+            let left = (bx > 0).then(|| b - 1);
+            let above = (by > 0).then(|| b - bw);
+            // Count of nonzero AC coefficients, from the neighbours'.
+            let nz_in = coefs[b][1..].iter().filter(|&&c| c != 0).count() as u32;
+            let pred = match (left, above) {
+                (Some(l), Some(a)) => (nzs[l] + nzs[a]).div_ceil(2),
+                (Some(n), None) | (None, Some(n)) => nzs[n],
+                (None, None) => 0,
+            };
+            let c = bucket(pred) * UINT;
+            let nz = code_uint(io, &mut m.nz[c..c + UINT], nz_in).min(63);
+            nzs[b] = nz;
+            // DC from the neighbours' (LOCO-I's median predictor).
+            let dc = |n: Option<usize>| n.map(|n| coefs[n][0] as i32);
+            let (l, a, la) = (dc(left), dc(above), dc(left.and_then(|_| above).map(|a| a - 1)));
+            let (pred, act) = match (l, a, la) {
+                (Some(l), Some(a), Some(la)) => {
+                    let p = if la >= l.max(a) {
+                        l.min(a)
+                    } else if la <= l.min(a) {
+                        l.max(a)
+                    } else {
+                        l + a - la
+                    };
+                    (p, (l - la).unsigned_abs() + (a - la).unsigned_abs())
+                }
+                (Some(n), _, _) | (None, Some(n), _) => (n, 8),
+                _ => (0, 16),
+            };
+            let c = bucket(act);
+            let d = code_sint(
+                io,
+                &mut m.dc_zero[c],
+                &mut m.dc_sign[c],
+                &mut m.dc_mag[c * UINT..(c + 1) * UINT],
+                coefs[b][0] as i32 - pred,
+            );
+            coefs[b][0] = (pred + d).clamp(-32767, 32767) as i16;
+            // AC coefficients in zigzag order until the last nonzero one.
+            let mut left_nz = nz;
+            for (i, &k) in ZIGZAG.iter().enumerate().skip(1) {
+                if left_nz == 0 {
+                    coefs[b][k] = 0;
+                    continue;
+                }
+                let nb = |n: Option<usize>| n.map(|n| coefs[n][k] as i32);
+                let (nl, na) = (nb(left), nb(above));
+                let (mag, sgn) = match (nl, na) {
+                    (Some(x), Some(y)) => (x.unsigned_abs() + y.unsigned_abs(), (x + y).signum()),
+                    (Some(x), None) | (None, Some(x)) => (2 * x.unsigned_abs(), x.signum()),
+                    (None, None) => (0, 0),
+                };
+                let nbk = bucket(mag).min(5);
+                let v = coefs[b][k] as i32;
+                let zi = (i * NB + bucket(left_nz)) * 6 + nbk;
+                let z = io.bit(v == 0, m.ac_zero[zi].p());
+                m.ac_zero[zi].update(z);
+                if z {
+                    coefs[b][k] = 0;
+                    continue;
+                }
+                left_nz -= 1;
+                let si = i.min(3) * 3 + (sgn + 1) as usize;
+                let neg = io.bit(v < 0, m.ac_sign[si].p());
+                m.ac_sign[si].update(neg);
+                let mi = (band(i) * 6 + nbk) * UINT;
+                let mag = code_uint(io, &mut m.ac_mag[mi..mi + UINT], v.unsigned_abs().saturating_sub(1)) + 1;
+                let mag = mag.min(32767) as i16;
+                coefs[b][k] = if neg { -mag } else { mag };
+            }
+            // The image's samples where the JPEG's differ.
+            let ec = left.is_some_and(|n| !exact[n]) as usize + above.is_some_and(|n| !exact[n]) as usize;
+            let e = io.bit(exact[b], m.exact[ec].p());
+            m.exact[ec].update(e);
+            exact[b] = e;
+            decode_block(&coefs[b], q, &mut rec);
+            let (x0, y0) = (bx * 8, by * 8);
+            let mut prev_zero = 1;
+            for r in 0..8.min(h - y0) {
+                for c in 0..8.min(w - x0) {
+                    let p = &mut px[(y0 + r) * w + x0 + c];
+                    let j = rec[r * 8 + c] as i32;
+                    if e {
+                        *p = j;
+                        continue;
+                    }
+                    let d = code_sint(
+                        io,
+                        &mut m.diff_zero[prev_zero],
+                        &mut m.diff_sign[0],
+                        &mut m.diff_mag[prev_zero * UINT..(prev_zero + 1) * UINT],
+                        *p - j,
+                    );
+                    prev_zero = (d != 0) as usize;
+                    *p = j + d;
+                }
+            }
+        }
+    }
+}
+
+/// The pixel section's body for a recovered JPEG: variant byte, the 64
+/// steps (u16, natural order), then the coded blocks.
+pub fn encode(r: &Recovered, px: &[i32], w: usize, h: usize) -> Vec<u8> {
+    let mut out = vec![ISLOW];
+    for q in r.q {
+        out.extend_from_slice(&q.to_le_bytes());
+    }
+    let mut enc = BinEncoder::new();
+    let mut coefs = r.coefs.clone();
+    let mut exact = r.exact.clone();
+    let mut px = px.to_vec();
+    code_blocks(&mut enc, &r.q, &mut coefs, &mut exact, &mut px, w, h);
+    out.extend_from_slice(&enc.finish());
+    out
+}
+
+/// Decodes a body written by [`encode`] into `w`×`h` samples; `None` when
+/// it is damaged (or of a variant this build does not know).
+pub fn decode(body: &[u8], w: usize, h: usize) -> Option<Vec<i32>> {
+    if body.len() < 129 || body[0] != ISLOW || w == 0 || h == 0 {
+        return None;
+    }
+    let q: [u16; 64] = std::array::from_fn(|i| u16::from_le_bytes([body[1 + 2 * i], body[2 + 2 * i]]));
+    let mut dec = BinDecoder::new(&body[129..]).ok()?;
+    let nb = w.div_ceil(8) * h.div_ceil(8);
+    let mut coefs = vec![[0i16; 64]; nb];
+    let mut exact = vec![false; nb];
+    let mut px = vec![0i32; w * h];
+    code_blocks(&mut dec, &q, &mut coefs, &mut exact, &mut px, w, h);
+    (!dec.failed()).then_some(px)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A deterministic pseudo-random sequence (xorshift).
+    fn rng(seed: u64) -> impl FnMut() -> u64 {
+        let mut s = seed;
+        move || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        }
+    }
+
+    /// The quality-75 luminance table of the JPEG standard (natural order).
+    const Q75: [u16; 64] = [
+        8, 6, 5, 8, 12, 20, 26, 31, 6, 6, 7, 10, 13, 29, 30, 28, 7, 7, 8, 12, 20, 29, 35, 28, 7,
+        9, 11, 15, 26, 44, 40, 31, 9, 11, 19, 28, 34, 55, 52, 39, 12, 18, 28, 32, 41, 52, 57, 46,
+        25, 32, 39, 44, 52, 61, 60, 51, 36, 46, 48, 49, 56, 50, 52, 50,
+    ];
+
+    /// What a JPEG encoder and decoder make of a smooth `w`×`h` image with
+    /// noise: padded by repeating its last column and row, each block's DCT
+    /// quantized with `q`, decoded by [`idct_islow`], cropped.
+    fn decoded_jpeg(w: usize, h: usize, q: &[u16; 64], seed: u64) -> Vec<i32> {
+        let mut r = rng(seed);
+        let orig: Vec<i32> = (0..w * h)
+            .map(|i| {
+                let (x, y) = ((i % w) as f64, (i / w) as f64);
+                let v = 120.0 + 50.0 * (x / 9.0).sin() * (y / 13.0).cos() + (r() % 9) as f64;
+                v.round() as i32
+            })
+            .collect();
+        let mut px = vec![0i32; w * h];
+        let mut rec = [0u8; 64];
+        for by in 0..h.div_ceil(8) {
+            for bx in 0..w.div_ceil(8) {
+                let d = fdct(&block_of(&orig, w, h, bx, by));
+                let n: [i16; 64] = std::array::from_fn(|k| (d[k] / q[k] as f64).round() as i16);
+                decode_block(&n, q, &mut rec);
+                for y in 0..8.min(h - by * 8) {
+                    for x in 0..8.min(w - bx * 8) {
+                        px[(by * 8 + y) * w + bx * 8 + x] = rec[y * 8 + x] as i32;
+                    }
+                }
+            }
+        }
+        px
+    }
+
+    #[test]
+    fn idct_of_a_dc_block_is_flat_and_clamped() {
+        let mut out = [0u8; 64];
+        let mut deq = [0i32; 64];
+        for (dc, want) in [(0, 128), (80, 138), (-80, 118), (4000, 255), (-4000, 0)] {
+            deq[0] = dc;
+            idct_islow(&deq, &mut out);
+            assert!(out.iter().all(|&v| v == want), "{dc}: {out:?}");
+        }
+    }
+
+    #[test]
+    fn idct_islow_is_within_one_of_the_exact_transform() {
+        let mut r = rng(7);
+        let mut out = [0u8; 64];
+        for _ in 0..2000 {
+            let deq: [i32; 64] = std::array::from_fn(|k| {
+                let v = (r() % 61) as i32 - 30;
+                if k == 0 { v * 8 } else if r() % 4 == 0 { v } else { 0 }
+            });
+            idct_islow(&deq, &mut out);
+            let f = idct_f(&std::array::from_fn(|k| deq[k] as f64));
+            for i in 0..64 {
+                let want = (f[i] + 128.0).round().clamp(0.0, 255.0);
+                assert!((out[i] as f64 - want).abs() <= 1.0, "{i}: {} vs {want}", out[i]);
+            }
+        }
+    }
+
+    #[test]
+    fn the_written_out_basis_is_the_cosine_basis() {
+        let b = basis();
+        for (u, row) in b.iter().enumerate() {
+            for (x, &v) in row.iter().enumerate() {
+                let c = if u == 0 { 0.5f64.sqrt() } else { 1.0 };
+                let want = c / 2.0 * ((2 * x + 1) as f64 * u as f64 * std::f64::consts::PI / 16.0).cos();
+                assert!((v - want).abs() < 1e-15, "{u} {x}");
+            }
+        }
+    }
+
+    #[test]
+    fn forward_and_inverse_float_transforms_invert() {
+        let mut r = rng(3);
+        let x: [f64; 64] = std::array::from_fn(|_| (r() % 255) as f64 - 128.0);
+        let y = idct_f(&fdct(&x));
+        assert!(x.iter().zip(&y).all(|(a, b)| (a - b).abs() < 1e-9));
+    }
+
+    /// Odd sizes (partial blocks at the right and bottom), the steps found
+    /// from the pixels, every block exact, and the coded blocks decode to
+    /// the image; with some samples changed afterwards (annotations), the
+    /// changed blocks are coded as differences and still come back exactly.
+    #[test]
+    fn recovered_jpegs_round_trip() {
+        for (w, h, seed) in [(101, 77, 1), (64, 64, 2), (203, 157, 3)] {
+            let mut px = decoded_jpeg(w, h, &Q75, seed);
+            let r = recover(&px, w, h).expect("a decoded JPEG");
+            for &k in &ZIGZAG[..6] {
+                assert_eq!(r.q[k], Q75[k], "{w}×{h}: step {k}");
+            }
+            // Every whole block exact (partial ones at the edges, whose
+            // padding the encoder saw and the image does not hold, mostly).
+            for (b, &e) in r.exact.iter().enumerate() {
+                let (bx, by) = (b % r.bw, b / r.bw);
+                assert!(e || bx * 8 + 8 > w || by * 8 + 8 > h, "{w}×{h}: block {b}");
+            }
+            let body = encode(&r, &px, w, h);
+            assert_eq!(decode(&body, w, h).as_deref(), Some(&px[..]));
+            // Marks burned in after decoding.
+            for i in (0..px.len()).step_by(2503) {
+                px[i] = 255 - px[i];
+            }
+            let r = recover(&px, w, h).unwrap_or_else(|| panic!("{w}×{h}: still a decoded JPEG"));
+            assert!(r.exact.iter().any(|&e| !e));
+            let body = encode(&r, &px, w, h);
+            assert_eq!(decode(&body, w, h).as_deref(), Some(&px[..]));
+            // Damage is refused or decodes to something else, never panics.
+            for cut in [130, body.len() / 2] {
+                if let Some(d) = decode(&body[..cut - cut % 4], w, h) {
+                    assert_eq!(d.len(), w * h);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn images_that_never_were_jpegs_are_not_taken_for_one() {
+        let mut r = rng(11);
+        let (w, h) = (96, 80);
+        let noise: Vec<i32> = (0..w * h).map(|_| (r() % 256) as i32).collect();
+        assert!(recover(&noise, w, h).is_none());
+        let smooth: Vec<i32> = (0..w * h)
+            .map(|i| ((i % w) + (i / w) + (r() % 5) as usize) as i32 % 256)
+            .collect();
+        assert!(recover(&smooth, w, h).is_none());
+        // Too small to tell.
+        assert!(recover(&decoded_jpeg(15, 40, &Q75, 1), 15, 40).is_none());
+    }
+}
