@@ -7,7 +7,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/../fuzz"
 secs=${1:-600}; shift || true
-targets=("$@"); [ ${#targets[@]} -gt 0 ] || targets=(container decode roundtrip read_png read_pgm read_tiff read_dicom dicom_parse)
+targets=("$@"); [ ${#targets[@]} -gt 0 ] || targets=(container decode roundtrip jpeg read_png read_pgm read_tiff read_dicom dicom_parse)
 export RUSTC_BOOTSTRAP=1  # cargo-fuzz needs nightly flags; the stable toolchain accepts them with this
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/medzip-fuzz-target}
 cargo fuzz build -O >/dev/null 2>&1 || { echo "fuzz build failed"; exit 2; }

@@ -1,4 +1,4 @@
-//! Shared by the `roundtrip` fuzz target and the test that replays its
+//! Shared by the `roundtrip` and `jpeg` fuzz targets and the test that replays their
 //! regression inputs (not part of the API).
 
 use crate::{compress, decompress, decompress_frames, Image, Metadata, Options, Residual};
@@ -65,4 +65,34 @@ pub fn roundtrip_arbitrary(data: &[u8]) {
         .expect("decoding the last frame");
     let frame = img.data.len() / frames as usize;
     assert_eq!(last[0].data, img.data[img.data.len() - frame..]);
+}
+
+/// The recovered-JPEG coder alone (fuzz target `jpeg`): `data` as the steps
+/// and coded stream of a small image decodes or is refused, never panics;
+/// what decodes (blocks of dequantized coefficients, plus differences),
+/// when the encoder recovers a JPEG from it, codes back to the same samples.
+pub fn jpeg_arbitrary(data: &[u8]) {
+    use crate::jpeg;
+    if data.len() < 2 {
+        return;
+    }
+    let (w, h) = (1 + data[0] as usize % 96, 1 + data[1] as usize % 96);
+    let mut body = vec![jpeg::ISLOW];
+    // Steps from the input (never zero), then the stream.
+    for i in 0..64 {
+        body.extend_from_slice(&(1 + *data.get(2 + i).unwrap_or(&7) as u16).to_le_bytes());
+    }
+    let rest = data.get(66..).unwrap_or_default();
+    body.extend_from_slice(&rest[..rest.len() - rest.len() % 4]);
+    let Some(px) = jpeg::decode(&body, w, h) else {
+        return;
+    };
+    assert_eq!(px.len(), w * h);
+    if px.iter().any(|&v| !(0..=255).contains(&v)) {
+        return; // (the codec refuses such samples as damage)
+    }
+    if let Some(r) = jpeg::recover(&px, w, h) {
+        let coded = jpeg::encode(&r, &px, w, h);
+        assert_eq!(jpeg::decode(&coded, w, h).as_deref(), Some(&px[..]));
+    }
 }

@@ -26,7 +26,7 @@
 //! holds is checked by decoding.
 
 use crate::cm::BitIo;
-use medzip_entropy::{BinDecoder, BinEncoder, BitModel};
+use medzip_entropy::{BinDecoder, BinEncoder, BitModel, Mixer};
 
 /// The variant byte of a JPEG-coded pixel section: libjpeg's islow inverse
 /// DCT, 8-bit samples, the block grid at the image's top-left corner.
@@ -34,9 +34,9 @@ pub const ISLOW: u8 = 0;
 
 /// Natural index of the `i`-th coefficient in zigzag order.
 pub const ZIGZAG: [usize; 64] = [
-    0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27,
-    20, 13, 6, 7, 14, 21, 28, 35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58,
-    59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63,
+    0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20,
+    13, 6, 7, 14, 21, 28, 35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58, 59,
+    52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63,
 ];
 
 // libjpeg's jidctint.c constants: FIX(x) = round(x * 2^13).
@@ -147,7 +147,7 @@ const COS16: [f64; 9] = [
     0.980_785_280_403_230_4,
     0.923_879_532_511_286_7,
     0.831_469_612_302_545_2,
-    0.707_106_781_186_547_6,
+    std::f64::consts::FRAC_1_SQRT_2,
     0.555_570_233_019_602_2,
     0.382_683_432_365_089_8,
     0.195_090_322_016_128_25,
@@ -205,9 +205,8 @@ fn block_of(px: &[i32], w: usize, h: usize, bx: usize, by: usize) -> [f64; 64] {
 /// Whether block (`bx`, `by`) of the image equals `rec` where it is visible.
 fn block_equals(px: &[i32], w: usize, h: usize, bx: usize, by: usize, rec: &[u8; 64]) -> bool {
     let (x0, y0) = (bx * 8, by * 8);
-    (0..8.min(h - y0)).all(|r| {
-        (0..8.min(w - x0)).all(|c| px[(y0 + r) * w + x0 + c] == rec[r * 8 + c] as i32)
-    })
+    (0..8.min(h - y0))
+        .all(|r| (0..8.min(w - x0)).all(|c| px[(y0 + r) * w + x0 + c] == rec[r * 8 + c] as i32))
 }
 
 /// Chooses one frequency's quantization step from its DCT values in blocks
@@ -266,7 +265,11 @@ fn step_of(vals: &[f64], total: usize) -> u16 {
         .iter()
         .copied()
         .find(|&q| {
-            let s: Vec<f64> = big.iter().copied().filter(|v| v.abs() > q as f64 / 2.0).collect();
+            let s: Vec<f64> = big
+                .iter()
+                .copied()
+                .filter(|v| v.abs() > q as f64 / 2.0)
+                .collect();
             let mean = |q: u16| s.iter().map(|&v| err(v, q)).sum::<f64>() / s.len().max(1) as f64;
             let e = mean(q);
             !candidates
@@ -325,7 +328,14 @@ fn idct_f(c: &[f64; 64]) -> [f64; 64] {
 /// and those at 0 or 255 (the decoder clamped them). A few rounds
 /// alternate between the coefficients and the samples they give, keeping
 /// the known samples and the clamped ones' bounds.
-fn block_coefs(px: &[i32], w: usize, h: usize, bx: usize, by: usize, q: &[u16; 64]) -> ([i16; 64], bool) {
+fn block_coefs(
+    px: &[i32],
+    w: usize,
+    h: usize,
+    bx: usize,
+    by: usize,
+    q: &[u16; 64],
+) -> ([i16; 64], bool) {
     let quantize = |d: &[f64; 64]| -> [i16; 64] {
         std::array::from_fn(|k| (d[k] / q[k] as f64).round().clamp(-32767.0, 32767.0) as i16)
     };
@@ -379,7 +389,12 @@ fn block_coefs(px: &[i32], w: usize, h: usize, bx: usize, by: usize, q: &[u16; 6
         let _ = i;
         d * d
     };
-    let total = |f: &[f64; 64]| target.iter().map(|&(i, t, v)| miss(i, t, v, f[i])).sum::<f64>();
+    let total = |f: &[f64; 64]| {
+        target
+            .iter()
+            .map(|&(i, t, v)| miss(i, t, v, f[i]))
+            .sum::<f64>()
+    };
     let mut e = total(&f);
     for _ in 0..6 {
         let mut better = false;
@@ -498,7 +513,11 @@ pub fn recover(px: &[i32], w: usize, h: usize) -> Option<Recovered> {
             })
         })
         .collect();
-    let q = if on_grid.len() >= 32 { table(&on_grid) } else { q };
+    let q = if on_grid.len() >= 32 {
+        table(&on_grid)
+    } else {
+        q
+    };
     // The sample must come back (nearly) exactly before every block is tried.
     let mut rec = [0u8; 64];
     let quantize = |d: &[f64; 64]| -> [i16; 64] {
@@ -590,6 +609,31 @@ fn band(i: usize) -> usize {
     }
 }
 
+/// Learning rate of the mixers.
+const ZMIX_RATE: i32 = 12;
+
+/// A decision mixed from the models `ms` (and a bias) by `mixer`'s weight
+/// set `sel`; every model and the mixer learn the coded bit.
+fn mixed<IO: BitIo, const N: usize>(
+    io: &mut IO,
+    ms: [&mut BitModel; N],
+    mixer: &mut Mixer,
+    sel: usize,
+    bit: bool,
+) -> bool {
+    for m in &ms {
+        mixer.add(m.st());
+    }
+    mixer.add(256);
+    let p = mixer.mix(sel).clamp(1, 4095) as u32;
+    let b = io.bit(bit, p);
+    for m in ms {
+        m.update(b);
+    }
+    mixer.update(b);
+    b
+}
+
 /// The adaptive models of the coefficient and difference coder.
 struct Models {
     nz: Vec<BitModel>,
@@ -597,8 +641,26 @@ struct Models {
     dc_sign: Vec<BitModel>,
     dc_mag: Vec<BitModel>,
     ac_zero: Vec<BitModel>,
+    /// By the previous coefficient's magnitude and the nonzeros left.
+    ac_zero2: Vec<BitModel>,
+    /// By the neighbours' magnitude (finer) and which of them is nonzero.
+    ac_zero3: Vec<BitModel>,
+    /// By the edge coefficient's prediction (and the nonzeros left).
+    edge_zero: Vec<BitModel>,
+    /// Mixes the four, a weight set per position.
+    zmix: Mixer,
     ac_sign: Vec<BitModel>,
+    /// By the prediction's size and sign.
+    edge_sign: Vec<BitModel>,
+    smix: Mixer,
     ac_mag: Vec<BitModel>,
+    /// By position and the nonzeros left.
+    ac_mag2: Vec<BitModel>,
+    /// By position and the prediction's size.
+    edge_mag: Vec<BitModel>,
+    /// Mixes the three for the magnitude's length, a weight set per band
+    /// and step.
+    mmix: Mixer,
     exact: Vec<BitModel>,
     diff_zero: Vec<BitModel>,
     diff_sign: Vec<BitModel>,
@@ -609,13 +671,22 @@ impl Models {
     fn new() -> Models {
         let v = |n: usize| vec![BitModel::new(); n];
         Models {
-            nz: v(NB * UINT),
+            nz: v(2 * NB * 5 * UINT),
             dc_zero: v(NB),
             dc_sign: v(NB),
             dc_mag: v(NB * UINT),
             ac_zero: v(64 * NB * 6),
+            ac_zero2: v(64 * 4 * NB),
+            ac_zero3: v(64 * NB * 4),
+            edge_zero: v(64 * (NB + 1) * 4),
+            zmix: Mixer::new(5, 64, ZMIX_RATE),
             ac_sign: v(4 * 3),
+            edge_sign: v(64 * (NB + 1) * 3),
+            smix: Mixer::new(3, 64, ZMIX_RATE),
             ac_mag: v(5 * 6 * UINT),
+            ac_mag2: v(64 * 6 * UINT),
+            edge_mag: v(64 * (NB + 1) * UINT),
+            mmix: Mixer::new(4, 5 * 17, ZMIX_RATE),
             exact: v(3),
             diff_zero: v(2),
             diff_sign: v(1),
@@ -647,10 +718,282 @@ fn code_sint<IO: BitIo>(
     }
 }
 
+/// libjpeg's islow IDCT without the range limit: the samples − 128,
+/// unclamped (integer arithmetic, as [`idct_islow`]).
+fn idct_unclamped(deq: &[i32; 64]) -> [i32; 64] {
+    let mut ws = [0i32; 64];
+    for c in 0..8 {
+        let o = idct8(std::array::from_fn(|r| deq[r * 8 + c] as i64));
+        for r in 0..8 {
+            ws[r * 8 + c] = descale(o[r], CONST_BITS - PASS1_BITS) as i32;
+        }
+    }
+    let mut out = [0i32; 64];
+    for r in 0..8 {
+        let o = idct8(std::array::from_fn(|c| ws[r * 8 + c] as i64));
+        for c in 0..8 {
+            out[r * 8 + c] = descale(o[c], CONST_BITS + PASS1_BITS + 3) as i32;
+        }
+    }
+    out
+}
+
+/// The DC coefficient that block (`bx`, `by`) of AC coefficients `n` (its
+/// DC ignored) most likely has, from the image's samples `px` left of and
+/// above it: at each edge sample, the step across the edge taken as the
+/// mean of the gradients on either side. Returns the prediction and the
+/// disagreement of the left and upper edges (in steps of the DC), or
+/// `None` for the first block.
+fn dc_from_edges(
+    px: &[i32],
+    w: usize,
+    h: usize,
+    bx: usize,
+    by: usize,
+    n: &[i16; 64],
+    q: &[u16; 64],
+) -> Option<(i32, u32)> {
+    let mut deq: [i32; 64] = std::array::from_fn(|k| n[k] as i32 * q[k] as i32);
+    deq[0] = 0;
+    let f = idct_unclamped(&deq);
+    let (x0, y0) = (bx * 8, by * 8);
+    let (vw, vh) = (8.min(w - x0), 8.min(h - y0));
+    // Sums of twice the offset (samples − 128 − AC part) each edge suggests.
+    let edge = |count: usize, at: &dyn Fn(usize) -> (i32, i32, i32, i32)| -> (i64, i64) {
+        let mut sum = 0i64;
+        for i in 0..count {
+            let (out1, out0, in0, in1) = at(i);
+            sum += (2 * (out0 - 128 - in0) + (out0 - out1) + (in1 - in0)) as i64;
+        }
+        (sum, 2 * count as i64)
+    };
+    let l = (bx > 0 && vw > 1).then(|| {
+        edge(vh, &|r| {
+            let row = (y0 + r) * w + x0;
+            (px[row - 2], px[row - 1], f[r * 8], f[r * 8 + 1])
+        })
+    });
+    let a = (by > 0 && vh > 1).then(|| {
+        edge(vw, &|c| {
+            let col = y0 * w + x0 + c;
+            (px[col - 2 * w], px[col - w], f[c], f[8 + c])
+        })
+    });
+    // Offset `sum / den` in samples is a DC of 8 × that: in steps of q[0].
+    let steps = |(sum, den): (i64, i64)| -> i32 {
+        let (num, d) = (8 * sum, den * q[0].max(1) as i64);
+        (num + d / 2).div_euclid(d) as i32
+    };
+    match (l, a) {
+        (Some(l), Some(a)) => {
+            let p = steps((l.0 + a.0, l.1 + a.1));
+            Some((p, steps(l).abs_diff(steps(a))))
+        }
+        (Some(e), None) | (None, Some(e)) => Some((steps(e), 8)),
+        (None, None) => None,
+    }
+}
+
+/// The orthonormal DCT basis in fixed point: `round(2^13 B[v][y])`.
+const BI: [[i64; 8]; 8] = [
+    [2896, 2896, 2896, 2896, 2896, 2896, 2896, 2896],
+    [4017, 3406, 2276, 799, -799, -2276, -3406, -4017],
+    [3784, 1567, -1567, -3784, -3784, -1567, 1567, 3784],
+    [3406, -799, -4017, -2276, 2276, 4017, 799, -3406],
+    [2896, -2896, -2896, 2896, 2896, -2896, -2896, 2896],
+    [2276, -4017, 799, 3406, -3406, -799, 4017, -2276],
+    [1567, -3784, 3784, -1567, -1567, 3784, -3784, 1567],
+    [799, -2276, 3406, -4017, 4017, -3406, 2276, -799],
+];
+
+/// Whether natural index `k` is on the coefficient block's first row or
+/// column (an edge coefficient: constant along one direction), DC aside.
+const fn is_edge(k: usize) -> bool {
+    k != 0 && (k < 8 || k.is_multiple_of(8))
+}
+
+/// The zigzag positions (1..=63) of the interior coefficients, then of the
+/// edge ones, each in zigzag order.
+const ORDER: ([usize; 49], [usize; 14]) = {
+    let (mut int, mut edge) = ([0usize; 49], [0usize; 14]);
+    let (mut a, mut b, mut i) = (0, 0, 1);
+    while i < 64 {
+        if is_edge(ZIGZAG[i]) {
+            edge[b] = i;
+            b += 1;
+        } else {
+            int[a] = i;
+            a += 1;
+        }
+        i += 1;
+    }
+    (int, edge)
+};
+
+/// Predictions of the edge coefficients of block (`bx`, `by`) (steps of
+/// `q`, natural index; `None` where there is none) from its interior
+/// coefficients in `n` and the image's two rows above it (for the first
+/// row: frequencies along x) and two columns left of it (first column):
+/// the block's edge samples, projected on each frequency, continue those
+/// outside with the mean of the gradients on either side (Lepton's edge
+/// prediction). Integer arithmetic only.
+fn edge_predictions(
+    px: &[i32],
+    w: usize,
+    h: usize,
+    bx: usize,
+    by: usize,
+    n: &[i16; 64],
+    q: &[u16; 64],
+) -> [Option<i32>; 64] {
+    let mut out = [None; 64];
+    let (x0, y0) = (bx * 8, by * 8);
+    let d = |v: usize, u: usize| n[v * 8 + u] as i64 * q[v * 8 + u] as i64;
+    // `along(f)`: projection of the 8 samples f(0..8) on frequency `j`.
+    let proj = |j: usize, f: &dyn Fn(usize) -> i64| (0..8).map(|t| f(t) * BI[j][t]).sum::<i64>();
+    let whole_x = x0 + 8 <= w;
+    let whole_y = y0 + 8 <= h;
+    for j in 1..8 {
+        // First row (vertical frequency 0, horizontal j): from above.
+        if by > 0 && whole_x {
+            let a7 = proj(j, &|x| (px[(y0 - 1) * w + x0 + x] - 128) as i64);
+            let a6 = proj(j, &|x| (px[(y0 - 2) * w + x0 + x] - 128) as i64);
+            let k: i64 = (1..8).map(|v| (BI[v][1] - BI[v][0]) * d(v, j)).sum();
+            let s: i64 = (1..8).map(|v| BI[v][0] * d(v, j)).sum();
+            out[j] = Some(ratio(
+                2 * a7 + (a7 - a6) + k - 2 * s,
+                2 * BI[0][0] * q[j].max(1) as i64,
+            ));
+        }
+        // First column (horizontal frequency 0, vertical j): from the left.
+        if bx > 0 && whole_y {
+            let l7 = proj(j, &|y| (px[(y0 + y) * w + x0 - 1] - 128) as i64);
+            let l6 = proj(j, &|y| (px[(y0 + y) * w + x0 - 2] - 128) as i64);
+            let k: i64 = (1..8).map(|u| (BI[u][1] - BI[u][0]) * d(j, u)).sum();
+            let s: i64 = (1..8).map(|u| BI[u][0] * d(j, u)).sum();
+            out[j * 8] = Some(ratio(
+                2 * l7 + (l7 - l6) + k - 2 * s,
+                2 * BI[0][0] * q[j * 8].max(1) as i64,
+            ));
+        }
+    }
+    out
+}
+
+/// `num / den` rounded to the nearest integer (`den > 0`), saturated to i16.
+fn ratio(num: i64, den: i64) -> i32 {
+    (num + den / 2).div_euclid(den).clamp(-32767, 32767) as i32
+}
+
+/// Codes (or decodes) one AC coefficient at zigzag position `i` of block
+/// `b`: zero?, sign, magnitude, mixed from the contexts of the same
+/// frequency in the blocks left and above, the magnitude of the one coded
+/// before it in the block (`prev`), the nonzero ones left to code
+/// (`left_nz`), and for edge coefficients their prediction `pred`.
+#[allow(clippy::too_many_arguments)]
+fn code_ac<IO: BitIo>(
+    io: &mut IO,
+    m: &mut Models,
+    coefs: &mut [[i16; 64]],
+    b: usize,
+    left: Option<usize>,
+    above: Option<usize>,
+    i: usize,
+    prev: u32,
+    left_nz: u32,
+    pred: Option<i32>,
+) {
+    let k = ZIGZAG[i];
+    let nb = |n: Option<usize>| n.map(|n| coefs[n][k] as i32);
+    let (nl, na) = (nb(left), nb(above));
+    let (mag, sgn) = match (nl, na) {
+        (Some(x), Some(y)) => (x.unsigned_abs() + y.unsigned_abs(), (x + y).signum()),
+        (Some(x), None) | (None, Some(x)) => (2 * x.unsigned_abs(), x.signum()),
+        (None, None) => (0, 0),
+    };
+    let nbk = bucket(mag).min(5);
+    let v = coefs[b][k] as i32;
+    let prev = bucket(prev).min(3);
+    let pattern = nl.is_some_and(|x| x != 0) as usize * 2 + na.is_some_and(|x| x != 0) as usize;
+    let ln = bucket(left_nz);
+    // The prediction's size (NB: none) and sign.
+    let (pb, ps) = match pred {
+        Some(p) => (bucket(p.unsigned_abs()), (p.signum() + 1) as usize),
+        None => (NB, 1),
+    };
+    let z = mixed(
+        io,
+        [
+            &mut m.ac_zero[(i * NB + ln) * 6 + nbk],
+            &mut m.ac_zero2[(i * 4 + prev) * NB + ln],
+            &mut m.ac_zero3[(i * NB + bucket(mag)) * 4 + pattern],
+            &mut m.edge_zero[(i * (NB + 1) + pb) * 4 + ln.min(3)],
+        ],
+        &mut m.zmix,
+        i,
+        v == 0,
+    );
+    if z {
+        coefs[b][k] = 0;
+        return;
+    }
+    let si = i.min(3) * 3 + (sgn + 1) as usize;
+    let neg = mixed(
+        io,
+        [
+            &mut m.ac_sign[si],
+            &mut m.edge_sign[(i * (NB + 1) + pb) * 3 + ps],
+        ],
+        &mut m.smix,
+        i,
+        v < 0,
+    );
+    // The magnitude − 1: its length in unary (mixed), the bits below its
+    // leading one.
+    let mv = v.unsigned_abs().saturating_sub(1);
+    let len = 32 - mv.leading_zeros();
+    let (m1, m2) = ((band(i) * 6 + nbk) * UINT, (i * 6 + ln.min(5)) * UINT);
+    let m3 = (i * (NB + 1) + pb) * UINT;
+    let mut kk = 0;
+    while kk < 16 {
+        let more = mixed(
+            io,
+            [
+                &mut m.ac_mag[m1 + kk],
+                &mut m.ac_mag2[m2 + kk],
+                &mut m.edge_mag[m3 + kk],
+            ],
+            &mut m.mmix,
+            band(i) * 17 + kk,
+            len > kk as u32,
+        );
+        if !more {
+            break;
+        }
+        kk += 1;
+    }
+    let mut out = 0u32;
+    if kk > 0 {
+        out = 1;
+        for j in (0..kk - 1).rev() {
+            let slot = m1 + 17 + kk * 2 + ((kk - 1 - j) > 1) as usize;
+            let bit = io.bit((mv >> j) & 1 != 0, m.ac_mag[slot].p());
+            m.ac_mag[slot].update(bit);
+            out = (out << 1) | bit as u32;
+        }
+    }
+    let out = (out + 1).min(32767) as i16;
+    coefs[b][k] = if neg { -out } else { out };
+}
+
 /// Codes (or decodes) every block: its coefficients, then whether the
 /// JPEG's block is the image's, and if not the image's samples as
 /// differences from it. `coefs` and `px` hold the encoder's values and
-/// receive the decoder's; `q` the steps.
+/// receive the decoder's; `q` the steps. Per block: the count of nonzero
+/// interior coefficients (neither on the first row nor column), those in
+/// zigzag order up to the last nonzero one; the count of nonzero edge
+/// coefficients, those likewise (with their predictions from the
+/// neighbouring samples); the DC (predicted likewise).
 fn code_blocks<IO: BitIo>(
     io: &mut IO,
     q: &[u16; 64],
@@ -662,41 +1005,66 @@ fn code_blocks<IO: BitIo>(
 ) {
     let (bw, bh) = (w.div_ceil(8), h.div_ceil(8));
     let mut m = Models::new();
-    let mut nzs = vec![0u32; bw * bh];
+    let mut nzs = vec![[0u32; 2]; bw * bh];
     let mut rec = [0u8; 64];
     for by in 0..bh {
         for bx in 0..bw {
             let b = by * bw + bx;
             let left = (bx > 0).then(|| b - 1);
             let above = (by > 0).then(|| b - bw);
-            // Count of nonzero AC coefficients, from the neighbours'.
-            let nz_in = coefs[b][1..].iter().filter(|&&c| c != 0).count() as u32;
-            let pred = match (left, above) {
-                (Some(l), Some(a)) => (nzs[l] + nzs[a]).div_ceil(2),
-                (Some(n), None) | (None, Some(n)) => nzs[n],
-                (None, None) => 0,
-            };
-            let c = bucket(pred) * UINT;
-            let nz = code_uint(io, &mut m.nz[c..c + UINT], nz_in).min(63);
-            nzs[b] = nz;
-            // DC from the neighbours' (LOCO-I's median predictor).
-            let dc = |n: Option<usize>| n.map(|n| coefs[n][0] as i32);
-            let (l, a, la) = (dc(left), dc(above), dc(left.and_then(|_| above).map(|a| a - 1)));
-            let (pred, act) = match (l, a, la) {
-                (Some(l), Some(a), Some(la)) => {
-                    let p = if la >= l.max(a) {
-                        l.min(a)
-                    } else if la <= l.min(a) {
-                        l.max(a)
+            for part in 0..2 {
+                let positions: &[usize] = if part == 0 { &ORDER.0 } else { &ORDER.1 };
+                // Count of nonzero coefficients of this part, from the
+                // neighbours' (and, for the edges, the interior's).
+                let nz_in = positions
+                    .iter()
+                    .filter(|&&i| coefs[b][ZIGZAG[i]] != 0)
+                    .count() as u32;
+                let pred = match (left, above) {
+                    (Some(l), Some(a)) => (nzs[l][part] + nzs[a][part]).div_ceil(2),
+                    (Some(n), None) | (None, Some(n)) => nzs[n][part],
+                    (None, None) => 0,
+                };
+                let c = (part * NB + bucket(pred)) * 5
+                    + if part == 0 {
+                        0
                     } else {
-                        l + a - la
+                        bucket(nzs[b][0]).min(4)
                     };
-                    (p, (l - la).unsigned_abs() + (a - la).unsigned_abs())
+                let nz = code_uint(io, &mut m.nz[c * UINT..(c + 1) * UINT], nz_in)
+                    .min(positions.len() as u32);
+                nzs[b][part] = nz;
+                let preds = match part {
+                    0 => [None; 64],
+                    _ => edge_predictions(px, w, h, bx, by, &coefs[b], q),
+                };
+                let (mut left_nz, mut prev) = (nz, 0);
+                for &i in positions {
+                    let k = ZIGZAG[i];
+                    if left_nz == 0 {
+                        coefs[b][k] = 0;
+                        continue;
+                    }
+                    code_ac(
+                        io, &mut m, coefs, b, left, above, i, prev, left_nz, preds[k],
+                    );
+                    prev = coefs[b][k].unsigned_abs() as u32;
+                    left_nz -= (prev != 0) as u32;
                 }
-                (Some(n), _, _) | (None, Some(n), _) => (n, 8),
-                _ => (0, 16),
+            }
+            // The DC: the offset that continues the image's samples left
+            // of and above the block into the block's AC part (its
+            // gradients across the edges the mean of those on either
+            // side), else the neighbour's DC.
+            let (pred, spread) = match dc_from_edges(px, w, h, bx, by, &coefs[b], q) {
+                Some(p) => p,
+                None => {
+                    let dc = |n: Option<usize>| n.map(|n| coefs[n][0] as i32);
+                    let (l, a) = (dc(left), dc(above));
+                    (l.or(a).unwrap_or(0), 16)
+                }
             };
-            let c = bucket(act);
+            let c = bucket(spread);
             let d = code_sint(
                 io,
                 &mut m.dc_zero[c],
@@ -705,40 +1073,9 @@ fn code_blocks<IO: BitIo>(
                 coefs[b][0] as i32 - pred,
             );
             coefs[b][0] = (pred + d).clamp(-32767, 32767) as i16;
-            // AC coefficients in zigzag order until the last nonzero one.
-            let mut left_nz = nz;
-            for (i, &k) in ZIGZAG.iter().enumerate().skip(1) {
-                if left_nz == 0 {
-                    coefs[b][k] = 0;
-                    continue;
-                }
-                let nb = |n: Option<usize>| n.map(|n| coefs[n][k] as i32);
-                let (nl, na) = (nb(left), nb(above));
-                let (mag, sgn) = match (nl, na) {
-                    (Some(x), Some(y)) => (x.unsigned_abs() + y.unsigned_abs(), (x + y).signum()),
-                    (Some(x), None) | (None, Some(x)) => (2 * x.unsigned_abs(), x.signum()),
-                    (None, None) => (0, 0),
-                };
-                let nbk = bucket(mag).min(5);
-                let v = coefs[b][k] as i32;
-                let zi = (i * NB + bucket(left_nz)) * 6 + nbk;
-                let z = io.bit(v == 0, m.ac_zero[zi].p());
-                m.ac_zero[zi].update(z);
-                if z {
-                    coefs[b][k] = 0;
-                    continue;
-                }
-                left_nz -= 1;
-                let si = i.min(3) * 3 + (sgn + 1) as usize;
-                let neg = io.bit(v < 0, m.ac_sign[si].p());
-                m.ac_sign[si].update(neg);
-                let mi = (band(i) * 6 + nbk) * UINT;
-                let mag = code_uint(io, &mut m.ac_mag[mi..mi + UINT], v.unsigned_abs().saturating_sub(1)) + 1;
-                let mag = mag.min(32767) as i16;
-                coefs[b][k] = if neg { -mag } else { mag };
-            }
             // The image's samples where the JPEG's differ.
-            let ec = left.is_some_and(|n| !exact[n]) as usize + above.is_some_and(|n| !exact[n]) as usize;
+            let ec = left.is_some_and(|n| !exact[n]) as usize
+                + above.is_some_and(|n| !exact[n]) as usize;
             let e = io.bit(exact[b], m.exact[ec].p());
             m.exact[ec].update(e);
             exact[b] = e;
@@ -784,13 +1121,35 @@ pub fn encode(r: &Recovered, px: &[i32], w: usize, h: usize) -> Vec<u8> {
     out
 }
 
+/// What a JPEG-coded body records of the JPEG: the inverse DCT (variant
+/// byte) and the quantization steps (natural order).
+pub fn steps(body: &[u8]) -> Option<(u8, [u16; 64])> {
+    if body.len() < 129 {
+        return None;
+    }
+    let q = std::array::from_fn(|i| u16::from_le_bytes([body[1 + 2 * i], body[2 + 2 * i]]));
+    Some((body[0], q))
+}
+
+/// The IJG quality (1–100) whose luminance table has DC step `dc`, as
+/// libjpeg scales the standard table (DC 16 at quality 50): an estimate of
+/// the quality the JPEG was saved with.
+pub fn quality_of_dc(dc: u16) -> u32 {
+    let s = dc as u32 * 100 / 16; // the scale factor in per cent
+    match s {
+        0..=100 => (200 - s) / 2,
+        _ => (5000 / s).max(1),
+    }
+    .clamp(1, 100)
+}
+
 /// Decodes a body written by [`encode`] into `w`×`h` samples; `None` when
 /// it is damaged (or of a variant this build does not know).
 pub fn decode(body: &[u8], w: usize, h: usize) -> Option<Vec<i32>> {
-    if body.len() < 129 || body[0] != ISLOW || w == 0 || h == 0 {
+    let (variant, q) = steps(body)?;
+    if variant != ISLOW || w == 0 || h == 0 {
         return None;
     }
-    let q: [u16; 64] = std::array::from_fn(|i| u16::from_le_bytes([body[1 + 2 * i], body[2 + 2 * i]]));
     let mut dec = BinDecoder::new(&body[129..]).ok()?;
     let nb = w.div_ceil(8) * h.div_ceil(8);
     let mut coefs = vec![[0i16; 64]; nb];
@@ -817,9 +1176,9 @@ mod tests {
 
     /// The quality-75 luminance table of the JPEG standard (natural order).
     const Q75: [u16; 64] = [
-        8, 6, 5, 8, 12, 20, 26, 31, 6, 6, 7, 10, 13, 29, 30, 28, 7, 7, 8, 12, 20, 29, 35, 28, 7,
-        9, 11, 15, 26, 44, 40, 31, 9, 11, 19, 28, 34, 55, 52, 39, 12, 18, 28, 32, 41, 52, 57, 46,
-        25, 32, 39, 44, 52, 61, 60, 51, 36, 46, 48, 49, 56, 50, 52, 50,
+        8, 6, 5, 8, 12, 20, 26, 31, 6, 6, 7, 10, 13, 29, 30, 28, 7, 7, 8, 12, 20, 29, 35, 28, 7, 9,
+        11, 15, 26, 44, 40, 31, 9, 11, 19, 28, 34, 55, 52, 39, 12, 18, 28, 32, 41, 52, 57, 46, 25,
+        32, 39, 44, 52, 61, 60, 51, 36, 46, 48, 49, 56, 50, 52, 50,
     ];
 
     /// What a JPEG encoder and decoder make of a smooth `w`×`h` image with
@@ -852,6 +1211,13 @@ mod tests {
     }
 
     #[test]
+    fn quality_from_the_dc_step() {
+        for (dc, q) in [(8, 75), (16, 50), (2, 94), (1, 97), (32, 25), (255, 3)] {
+            assert_eq!(quality_of_dc(dc), q, "{dc}");
+        }
+    }
+
+    #[test]
     fn idct_of_a_dc_block_is_flat_and_clamped() {
         let mut out = [0u8; 64];
         let mut deq = [0i32; 64];
@@ -869,13 +1235,23 @@ mod tests {
         for _ in 0..2000 {
             let deq: [i32; 64] = std::array::from_fn(|k| {
                 let v = (r() % 61) as i32 - 30;
-                if k == 0 { v * 8 } else if r() % 4 == 0 { v } else { 0 }
+                if k == 0 {
+                    v * 8
+                } else if r().is_multiple_of(4) {
+                    v
+                } else {
+                    0
+                }
             });
             idct_islow(&deq, &mut out);
             let f = idct_f(&std::array::from_fn(|k| deq[k] as f64));
             for i in 0..64 {
                 let want = (f[i] + 128.0).round().clamp(0.0, 255.0);
-                assert!((out[i] as f64 - want).abs() <= 1.0, "{i}: {} vs {want}", out[i]);
+                assert!(
+                    (out[i] as f64 - want).abs() <= 1.0,
+                    "{i}: {} vs {want}",
+                    out[i]
+                );
             }
         }
     }
@@ -886,7 +1262,8 @@ mod tests {
         for (u, row) in b.iter().enumerate() {
             for (x, &v) in row.iter().enumerate() {
                 let c = if u == 0 { 0.5f64.sqrt() } else { 1.0 };
-                let want = c / 2.0 * ((2 * x + 1) as f64 * u as f64 * std::f64::consts::PI / 16.0).cos();
+                let want =
+                    c / 2.0 * ((2 * x + 1) as f64 * u as f64 * std::f64::consts::PI / 16.0).cos();
                 assert!((v - want).abs() < 1e-15, "{u} {x}");
             }
         }

@@ -709,6 +709,15 @@ pub fn fast_config_of(c: &Container) -> Option<fast::Config> {
     }
 }
 
+/// The JPEG a parsed container's pixels were coded as (residual 4): its
+/// inverse DCT's variant byte and quantization steps (natural order).
+pub fn jpeg_of(c: &Container) -> Option<(u8, [u16; 64])> {
+    match PixelSection::parse(c).ok()?.body {
+        Body::Jpeg(body) => jpeg::steps(body),
+        _ => None,
+    }
+}
+
 /// Name of the residual coder used by a parsed container.
 pub fn residual_of(c: &Container) -> Option<Residual> {
     PixelSection::parse(c).ok().map(|s| s.kind)

@@ -47,7 +47,12 @@ fn main() {
                         8.0 * body.len() as f64 / (w * h) as f64,
                     )
                 }
-                None => println!("{} {}x{} none {ms:.1} ms", f.display(), img.width, img.height),
+                None => println!(
+                    "{} {}x{} none {ms:.1} ms",
+                    f.display(),
+                    img.width,
+                    img.height
+                ),
             }
         }
     }

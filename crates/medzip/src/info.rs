@@ -19,6 +19,21 @@ pub(crate) fn info(p: &Path, json: bool, ctx: &Ctx) -> Result<String> {
         (Some(r), _) => r.name().to_string(),
         (None, _) => "unknown".to_string(),
     };
+    // A recovered JPEG: what was found.
+    let jpeg = medzip_codec::jpeg_of(&c);
+    let idct = |v: u8| match v {
+        medzip_codec::jpeg::ISLOW => "libjpeg islow",
+        _ => "unknown",
+    };
+    let residual = match jpeg {
+        Some((v, q)) => format!(
+            "{residual} (a decoded JPEG: {} inverse DCT, DC step {}, quality ≈ {})",
+            idct(v),
+            q[0],
+            medzip_codec::jpeg::quality_of_dc(q[0])
+        ),
+        None => residual,
+    };
     let bpp = 8.0 * bytes.len() as f64 / d.pixels() as f64;
     // The model id's entries (tag, length, id), named.
     use medzip_format::model;
@@ -81,6 +96,10 @@ pub(crate) fn info(p: &Path, json: bool, ctx: &Ctx) -> Result<String> {
             "residual": medzip_codec::residual_of(&c).map_or("unknown", |r| r.name()),
             "fast_grid_contexts": fast.map(|cfg| cfg.grid),
             "fast_quick_adaptation": fast.map(|cfg| cfg.quick),
+            "jpeg": jpeg.map(|(v, q)| serde_json::json!({
+                "idct": idct(v), "steps": q.to_vec(),
+                "quality_estimate": medzip_codec::jpeg::quality_of_dc(q[0]),
+            })),
             "model_id": medzip_format::hex(&c.header.model_id),
             "models": models.iter().map(|(k, h, n)| serde_json::json!({"kind": k, "id": h, "name": n})).collect::<Vec<_>>(),
             "bytes": bytes.len(), "bpp": bpp,

@@ -369,6 +369,9 @@ fn golden_files_decode_and_encoding_is_unchanged() {
     let c = medzip_codec::inspect(&golden, &Default::default()).unwrap();
     assert_eq!(medzip_codec::residual_of(&c), Some(Residual::Jpeg));
     assert_eq!(c.version(), 8);
+    let (_, info, _) = run(&["info", "--json", s(&dir.join(name))]);
+    assert!(info.contains("\"idct\":\"libjpeg islow\""), "{info}");
+    assert!(info.contains("\"quality_estimate\":75"), "{info}");
     for e in [1, 2] {
         let raw = medzip_codec::Metadata::raw();
         let f = medzip_codec::compress(&jpeg_img, &raw, &Options::effort(e)).unwrap();

@@ -36,6 +36,7 @@ fn run_target(target: &str, data: &[u8]) {
         "read_dicom" => medzip_io::fuzz_read_and_write(data, "x.dcm"),
         "dicom_parse" => medzip_io::dicom::parse::fuzz_check(data),
         "roundtrip" => medzip_codec::fuzzing::roundtrip_arbitrary(data),
+        "jpeg" => medzip_codec::fuzzing::jpeg_arbitrary(data),
         t => panic!("fuzz target {t} has no replay here: add it to run_target"),
     }
 }
@@ -129,7 +130,7 @@ fn fuzz_regressions_replay_without_panicking() {
     // every input is replayed: a moved or renamed folder fails here instead
     // of replaying nothing.
     let targets = fuzz_targets();
-    assert_eq!(targets.len(), 8, "fuzz targets: {targets:?}");
+    assert_eq!(targets.len(), 9, "fuzz targets: {targets:?}");
     let mut replayed = 0;
     for target in &targets {
         let dir = root.join(target);
