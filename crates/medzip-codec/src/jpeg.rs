@@ -13,10 +13,12 @@
 //! nearly all do, the image is coded as:
 //!
 //! * the quantization table,
-//! * each block's coefficients (context-modelled binary decisions:
-//!   the count of nonzero AC coefficients, the DC from its neighbours'
-//!   DC, the AC coefficients in zigzag order with the same frequency in
-//!   the blocks left and above as context),
+//! * each block's coefficients: binary decisions whose probabilities mix
+//!   several adaptive context models (the same frequency in the blocks
+//!   left and above, the coefficients already coded, the nonzero ones
+//!   left), interior coefficients first; then the first row and column,
+//!   each with a prediction from the image's samples across the block's
+//!   edge (Lepton's idea), then the DC likewise;
 //! * the difference between the image and the decoded JPEG, block by block
 //!   (a flag per block; the pixels of a block that differs).
 //!
@@ -123,21 +125,30 @@ fn idct8(x: [i64; 8]) -> [i64; 8] {
 /// samples, row after row. (libjpeg's shortcuts for columns and rows whose
 /// AC terms are zero give the same values as the full computation.)
 pub fn idct_islow(deq: &[i32; 64], out: &mut [u8; 64]) {
+    let v = idct_unclamped(deq);
+    for (o, &v) in out.iter_mut().zip(&v) {
+        *o = range_limit(v as i64);
+    }
+}
+
+/// libjpeg's islow IDCT without the range limit: the samples − 128,
+/// unclamped (their low ten bits are what the range limit reads).
+fn idct_unclamped(deq: &[i32; 64]) -> [i32; 64] {
     let mut ws = [0i32; 64];
     for c in 0..8 {
-        let col = std::array::from_fn(|r| deq[r * 8 + c] as i64);
-        let o = idct8(col);
+        let o = idct8(std::array::from_fn(|r| deq[r * 8 + c] as i64));
         for r in 0..8 {
             ws[r * 8 + c] = descale(o[r], CONST_BITS - PASS1_BITS) as i32;
         }
     }
+    let mut out = [0i32; 64];
     for r in 0..8 {
-        let row = std::array::from_fn(|c| ws[r * 8 + c] as i64);
-        let o = idct8(row);
+        let o = idct8(std::array::from_fn(|c| ws[r * 8 + c] as i64));
         for c in 0..8 {
-            out[r * 8 + c] = range_limit(descale(o[c], CONST_BITS + PASS1_BITS + 3));
+            out[r * 8 + c] = descale(o[c], CONST_BITS + PASS1_BITS + 3) as i32;
         }
     }
+    out
 }
 
 /// `cos(kπ/16)` for k = 0..=8, written out: the platform's `cos` may
@@ -311,6 +322,11 @@ pub fn decode_block(n: &[i16; 64], q: &[u16; 64], out: &mut [u8; 64]) {
     idct_islow(&deq, out);
 }
 
+/// DCT values `d` rounded to multiples of the steps `q`.
+fn quantize(d: &[f64; 64], q: &[u16; 64]) -> [i16; 64] {
+    std::array::from_fn(|k| (d[k] / q[k] as f64).round().clamp(-32767.0, 32767.0) as i16)
+}
+
 /// The float inverse of [`fdct`].
 fn idct_f(c: &[f64; 64]) -> [f64; 64] {
     let b = basis();
@@ -341,9 +357,7 @@ fn block_coefs(
     by: usize,
     q: &[u16; 64],
 ) -> ([i16; 64], bool) {
-    let quantize = |d: &[f64; 64]| -> [i16; 64] {
-        std::array::from_fn(|k| (d[k] / q[k] as f64).round().clamp(-32767.0, 32767.0) as i16)
-    };
+    let quantize = |d: &[f64; 64]| quantize(d, q);
     let mut blk = block_of(px, w, h, bx, by);
     let mut rec = [0u8; 64];
     let mut n = quantize(&fdct(&blk));
@@ -385,19 +399,18 @@ fn block_coefs(
             (y < h && x < w).then(|| (i, (px[y * w + x] - 128) as f64, px[y * w + x]))
         })
         .collect();
-    let miss = |i: usize, t: f64, v: i32, f: f64| -> f64 {
+    let miss = |t: f64, v: i32, f: f64| -> f64 {
         let d = match v {
             0 => (f - t).max(0.0),
             255 => (t - f).max(0.0),
             _ => f - t,
         };
-        let _ = i;
         d * d
     };
     let total = |f: &[f64; 64]| {
         target
             .iter()
-            .map(|&(i, t, v)| miss(i, t, v, f[i]))
+            .map(|&(i, t, v)| miss(t, v, f[i]))
             .sum::<f64>()
     };
     let mut e = total(&f);
@@ -408,7 +421,7 @@ fn block_coefs(
                 let s = d as f64 * q[k] as f64;
                 let e2: f64 = target
                     .iter()
-                    .map(|&(i, t, v)| miss(i, t, v, f[i] + s * p[k][i]))
+                    .map(|&(i, t, v)| miss(t, v, f[i] + s * p[k][i]))
                     .sum();
                 if e2 < e - 1e-9 && n[k].checked_add(d).is_some() {
                     n[k] += d;
@@ -525,14 +538,11 @@ pub fn recover(px: &[i32], w: usize, h: usize) -> Option<Recovered> {
     };
     // The sample must come back (nearly) exactly before every block is tried.
     let mut rec = [0u8; 64];
-    let quantize = |d: &[f64; 64]| -> [i16; 64] {
-        std::array::from_fn(|k| (d[k] / q[k] as f64).round().clamp(-32767.0, 32767.0) as i16)
-    };
     let good = sample
         .iter()
         .zip(&dcts)
         .filter(|(&(bx, by), d)| {
-            decode_block(&quantize(d), &q, &mut rec);
+            decode_block(&quantize(d, &q), &q, &mut rec);
             block_equals(px, w, h, bx, by, &rec)
         })
         .count();
@@ -721,26 +731,6 @@ fn code_sint<IO: BitIo>(
     } else {
         m
     }
-}
-
-/// libjpeg's islow IDCT without the range limit: the samples − 128,
-/// unclamped (integer arithmetic, as [`idct_islow`]).
-fn idct_unclamped(deq: &[i32; 64]) -> [i32; 64] {
-    let mut ws = [0i32; 64];
-    for c in 0..8 {
-        let o = idct8(std::array::from_fn(|r| deq[r * 8 + c] as i64));
-        for r in 0..8 {
-            ws[r * 8 + c] = descale(o[r], CONST_BITS - PASS1_BITS) as i32;
-        }
-    }
-    let mut out = [0i32; 64];
-    for r in 0..8 {
-        let o = idct8(std::array::from_fn(|c| ws[r * 8 + c] as i64));
-        for c in 0..8 {
-            out[r * 8 + c] = descale(o[c], CONST_BITS + PASS1_BITS + 3) as i32;
-        }
-    }
-    out
 }
 
 /// The DC coefficient that block (`bx`, `by`) of AC coefficients `n` (its

@@ -627,11 +627,6 @@ pub struct DecodeOptions {
     pub models: Models,
     /// The instructions the coder runs on (the same bits either way).
     pub simd: Simd,
-    /// Look for the JPEG an 8-bit grey image was decoded from, and code its
-    /// coefficients instead of the pixels when it reproduces at least
-    /// [`jpeg::MIN_EXACT`] of the image's 8×8 blocks ([`Residual::Jpeg`];
-    /// context and fast coders).
-    pub jpeg: bool,
 }
 
 /// [`decompress`] with explicit [`DecodeOptions`].
