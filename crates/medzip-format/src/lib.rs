@@ -26,8 +26,8 @@ pub const MAGIC: [u8; 8] = *b"\x89MDZ\r\n\x1a\n";
 /// since 2026-11-30); 7 for images of several frames or planes, or of a
 /// colour photometric interpretation (since 2026-11-30): builds from before
 /// refuse such files by version instead of decoding them wrongly or calling
-/// them damaged; 8 for pixels coded as a recovered JPEG (residual 4, since
-/// 2026-12-01).
+/// them damaged; 8 for pixels coded as a recovered JPEG (residual 4), or
+/// DICOM pixel data of 1-bit samples (since 2026-12-01).
 pub const VERSION: u16 = 8;
 
 /// Section tags.
@@ -515,8 +515,11 @@ impl Container {
         // before would drop them.
         let d = &self.header.desc;
         // Pixels coded as a recovered JPEG (residual 4; single images only,
-        // whose pixel section begins with the coder's id).
-        if d.frames == 1 && d.planes == 1 && self.pixels.first() == Some(&4) {
+        // whose pixel section begins with the coder's id); DICOM pixel data
+        // of 1-bit samples (the source block's second byte: bits allocated).
+        if (d.frames == 1 && d.planes == 1 && self.pixels.first() == Some(&4))
+            || (d.source == SourceKind::Dicom && self.source.get(1) == Some(&1))
+        {
             return 8;
         }
         // (And TIFF files kept byte for byte: their source block.)
@@ -930,6 +933,15 @@ mod tests {
         // Pixels coded as a recovered JPEG: version 8.
         c.pixels = vec![4, 0];
         assert_eq!(c.version(), 8);
+        // (As DICOM of 1-bit samples would be.)
+        c.pixels = vec![0, 0];
+        let (src, kind) = (
+            std::mem::replace(&mut c.source, vec![3, 1, 0, 0]),
+            c.header.desc.source,
+        );
+        c.header.desc.source = SourceKind::Dicom;
+        assert_eq!(c.version(), 8);
+        (c.source, c.header.desc.source) = (src, kind);
         c.pixels = pixels;
         c.header.desc.source = SourceKind::Png;
         // A PNG with a source block (its chunks) needs version 6.

@@ -184,7 +184,18 @@ fn dataset_of(e: Enc, k: Kind, w: u16, h: u16, ba: u16, bits: u16, signed: bool)
     o.extend(image_attrs_of(e, k, (w, h), (ba, bits, signed)));
     let n = w as usize * h as usize * k.frames() * k.words();
     let mut px = Vec::new();
-    for i in 0..n {
+    if ba == 1 {
+        // Packed eight to a byte, the first sample in the lowest bit; a
+        // stray padding bit after the last sample (kept as a fix-up).
+        px = vec![0u8; n.div_ceil(8)];
+        for i in 0..n {
+            px[i / 8] |= (sample(i, 1) as u8) << (i % 8);
+        }
+        if !n.is_multiple_of(8) {
+            px[n / 8] |= 0x80;
+        }
+    }
+    for i in (0..n).filter(|_| ba != 1) {
         let v = sample(i, bits);
         if ba == 16 {
             // Sign-extended words for signed data (canonical), one odd word
@@ -237,7 +248,8 @@ fn roundtrip(name: &str, file: &[u8], bits: u8, signed: bool) {
     assert!(back == file, "{name}: not byte for byte");
 }
 
-const CASES: [(u16, u16, bool); 4] = [
+const CASES: [(u16, u16, bool); 5] = [
+    (1, 1, false),
     (8, 8, false),
     (16, 12, false),
     (16, 12, true),
@@ -420,7 +432,8 @@ fn jpegls_file(
 #[test]
 fn jpeg_ls_is_read_in_the_default_build_and_comes_back_native() {
     for ts in ["1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.81"] {
-        for (ba, bits, signed) in CASES {
+        // (JPEG-LS has no 1-bit samples.)
+        for (ba, bits, signed) in CASES.into_iter().filter(|c| c.0 != 1) {
             let name = format!("{ts} {ba}/{bits} signed={signed}");
             let (file, expected) = jpegls_file(ts, (13, 7), (ba, bits, signed), false);
             let l = read(&file, None).unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -509,7 +522,9 @@ fn frames_and_colour_planes_round_trip_byte_for_byte() {
         ),
     ];
     for (k, planes) in kinds {
-        for (ba, bits, signed) in CASES {
+        // (1-bit samples: grey only; several frames packed without padding.)
+        let one_bit = k.pi.starts_with("MONOCHROME");
+        for (ba, bits, signed) in CASES.into_iter().filter(|c| c.0 != 1 || one_bit) {
             for e in [EXPLICIT, BIG] {
                 // (YBR_FULL_422 pairs pixels: an even width.)
                 let w = if k.pi == "YBR_FULL_422" { 14 } else { 13 };

@@ -544,6 +544,17 @@ fn golden_frames_and_colour_decode_byte_for_byte() {
     }
 }
 
+/// 1-bit samples (a segmentation: pydicom's `liver_1frame.dcm` in
+/// `tests/fixtures/dicom/`; format version 8): coded by their pixels, the
+/// file back byte for byte.
+#[test]
+fn golden_one_bit_dicom_decodes_byte_for_byte() {
+    let src = repo().join("tests/fixtures/dicom/liver_1frame.dcm");
+    let info = check_golden_file(&src, "golden_dicom_1bit.mdz", 8);
+    assert!(info.contains("\"bits_stored\":1"), "{info}");
+    assert!(info.contains("\"residual\":\"context\""), "{info}");
+}
+
 /// Frames written one file each: `--frames 2-3 --to png` of the 10-frame
 /// MR gives the second and third frames, the same as pydicom's order
 /// (frame after frame in the pixel data); `--to png` of an RGB image, an

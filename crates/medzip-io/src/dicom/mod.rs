@@ -127,9 +127,11 @@ fn layout(a: &parse::Attrs) -> Result<Layout> {
     let bs = a.bits_stored.map(i64::from).unwrap_or(ba);
     let hb = a.high_bit.map(i64::from).unwrap_or(bs - 1);
     let pr = a.pixel_representation.unwrap_or(0);
-    if !(ba == 8 || ba == 16) {
+    // 1-bit samples (segmentations, overlays as images): grey, unsigned.
+    let one_bit = ba == 1 && spp == 1 && photometric != Photometric::Palette && pr == 0;
+    if !(ba == 8 || ba == 16 || one_bit) {
         return Err(Error::Unsupported(format!(
-            "BitsAllocated {ba} (expected 8 or 16)"
+            "BitsAllocated {ba} (expected 8 or 16, or 1 for unsigned grey samples)"
         )));
     }
     if !(1..=ba).contains(&bs) || hb < bs - 1 || hb >= ba {
@@ -186,6 +188,34 @@ impl Words {
             w |= word_mask & !((1u32 << (self.shift + self.bits as u32)) - 1);
         }
         w
+    }
+}
+
+/// Bytes of `n` samples of `ba` bits allocated: 1-bit samples are packed
+/// eight to a byte, the first in the least significant bit (PS3.5 8.1.1),
+/// frame after frame without padding.
+fn pixel_bytes(ba: u8, n: usize) -> usize {
+    match ba {
+        1 => n.div_ceil(8),
+        _ => n * (ba as usize / 8),
+    }
+}
+
+/// Word `i` of pixel data `raw` of `ba` bits allocated (little endian).
+fn word_at(raw: &[u8], ba: u8, i: usize) -> u32 {
+    match ba {
+        1 => (raw[i / 8] >> (i % 8)) as u32 & 1,
+        8 => raw[i] as u32,
+        _ => u16::from_le_bytes([raw[2 * i], raw[2 * i + 1]]) as u32,
+    }
+}
+
+/// Writes word `w` as word `i` of `raw` (which starts zeroed).
+fn put_word(raw: &mut [u8], ba: u8, i: usize, w: u32) {
+    match ba {
+        1 => raw[i / 8] |= (w as u8 & 1) << (i % 8),
+        8 => raw[i] = w as u8,
+        _ => raw[2 * i..2 * i + 2].copy_from_slice(&(w as u16).to_le_bytes()),
     }
 }
 
@@ -468,7 +498,7 @@ fn read_native(
     let l = layout(&p.attrs)?;
     let n = l.frame_samples() * l.frames as usize;
     let bpw = l.bits_allocated as usize / 8;
-    let need = n * bpw;
+    let need = pixel_bytes(l.bits_allocated, n);
     let vlen = px.len.unwrap_or(0);
     if vlen < need {
         return malformed(
@@ -486,6 +516,11 @@ fn read_native(
         };
     if swap && vlen % 2 == 1 {
         return malformed(KIND, "big-endian Pixel Data of odd length");
+    }
+    if swap && l.bits_allocated == 1 {
+        return Err(Error::Unsupported(
+            "1-bit pixel data in big-endian words (OW)".into(),
+        ));
     }
     // The data set: the file's bytes, or the inflated deflate stream.
     let (ds, deflated) = if p.deflated() {
@@ -516,11 +551,7 @@ fn read_native(
     let mut nfix = 0u32;
     let plain = l.photometric.planes() == 1 || l.planar;
     for i in 0..n {
-        let w = if bpw == 2 {
-            u16::from_le_bytes([raw[2 * i], raw[2 * i + 1]]) as u32
-        } else {
-            raw[i] as u32
-        };
+        let w = word_at(&raw, l.bits_allocated, i);
         let v = wd.value(w);
         if wd.canonical(v) != w {
             nfix += 1;
@@ -528,6 +559,13 @@ fn read_native(
             fixups.extend_from_slice(&(w as u16).to_le_bytes());
         }
         data[if plain { i } else { l.tall_index(i) }] = v;
+    }
+    // 1-bit samples: the bits after the last sample in its byte, when not
+    // zero, as a fix-up of the last sample (the byte that holds it).
+    if l.bits_allocated == 1 && !n.is_multiple_of(8) && raw[need - 1] >> (n % 8) != 0 {
+        nfix += 1;
+        fixups.extend_from_slice(&(n as u32 - 1).to_le_bytes());
+        fixups.extend_from_slice(&(raw[need - 1] as u16).to_le_bytes());
     }
     let planes = l.photometric.planes() as u32;
     let image = Image::new(
@@ -571,7 +609,7 @@ fn read_native(
     src.extend_from_slice(id);
     src.extend_from_slice(&medzip_entropy::bytes::compress_with(dict, &blob));
     let mut m = meta(SourceKind::Dicom, 16, l.photometric, src);
-    m.container_bits = if l.bits_allocated == 8 { 8 } else { 16 };
+    m.container_bits = if l.bits_allocated <= 8 { 8 } else { 16 };
     m.frames = l.frames;
     m.file_sha256 = Some(medzip_format::sha256(bytes));
     Ok(Loaded { image, meta: m })
@@ -754,7 +792,10 @@ pub fn header_bytes(bytes: &[u8]) -> Result<Vec<u8>> {
 
 pub(crate) fn write(img: &Image, m: &Metadata) -> Result<Vec<u8>> {
     let (ba, hb, flags, blob) = unpack(m)?;
-    if !(ba == 8 || ba == 16) || hb >= ba || hb + 1 < img.bits {
+    if !(ba == 8 || ba == 16 || (ba == 1 && img.bits == 1 && !img.signed))
+        || hb >= ba
+        || hb + 1 < img.bits
+    {
         return malformed(KIND, "stored pixel layout is inconsistent");
     }
     let st = Stored::parse(flags, &blob)?;
@@ -764,7 +805,6 @@ pub(crate) fn write(img: &Image, m: &Metadata) -> Result<Vec<u8>> {
         bits: img.bits,
         signed: img.signed,
     };
-    let bpw = ba as usize / 8;
     let l = Layout {
         rows: m.plane_rows(img),
         cols: img.width,
@@ -784,24 +824,22 @@ pub(crate) fn write(img: &Image, m: &Metadata) -> Result<Vec<u8>> {
         return malformed(KIND, "stored frames and planes do not fit the image");
     }
     let plain = m.planes == 1 || l.planar;
-    let mut value = Vec::with_capacity(img.data.len() * bpw + st.tail.len());
-    for i in 0..img.data.len() {
+    let n = img.data.len();
+    let mut value = vec![0u8; pixel_bytes(ba, n)];
+    value.reserve(st.tail.len());
+    for i in 0..n {
         let v = img.data[if plain { i } else { l.tall_index(i) }];
-        let w = wd.canonical(v);
-        if bpw == 2 {
-            value.extend_from_slice(&(w as u16).to_le_bytes());
-        } else {
-            value.push(w as u8);
-        }
+        put_word(&mut value, ba, i, wd.canonical(v));
     }
     for &(i, w) in &st.fixups {
-        if i >= img.data.len() {
+        if i >= n {
             return malformed(KIND, "fix-up outside the pixel data");
         }
-        if bpw == 2 {
-            value[2 * i..2 * i + 2].copy_from_slice(&w.to_le_bytes());
-        } else {
-            value[i] = w as u8;
+        match ba {
+            // (The byte that holds the sample, padding bits included.)
+            1 => value[i / 8] = w as u8,
+            8 => value[i] = w as u8,
+            _ => value[2 * i..2 * i + 2].copy_from_slice(&w.to_le_bytes()),
         }
     }
     value.extend_from_slice(st.tail);
