@@ -346,9 +346,11 @@ fn idct_f(c: &[f64; 64]) -> [f64; 64] {
 /// whether they reproduce it. Where the rounded DCT does not, the samples
 /// the block cannot show are sought: those past the image's edge (the
 /// JPEG's encoder padded with samples the decoded image does not hold),
-/// and those at 0 or 255 (the decoder clamped them). A few rounds
-/// alternate between the coefficients and the samples they give, keeping
-/// the known samples and the clamped ones' bounds.
+/// and those at 0 or 255 (the decoder clamped them): for a partial block,
+/// the encoder's input repeated past the edge, estimated from the decoded
+/// samples corrected by the error left; then rounds that alternate between
+/// the coefficients and the samples they give, keeping the known samples
+/// and the clamped ones' bounds; then a descent by ± 1 per coefficient.
 fn block_coefs(
     px: &[i32],
     w: usize,
@@ -367,6 +369,27 @@ fn block_coefs(
     }
     let first = n;
     let (x0, y0) = (bx * 8, by * 8);
+    // A partial block: the encoder saw the original samples repeated past
+    // the image's edge, the decoded ones differ from them by the JPEG's
+    // error. An estimate of the originals, nudged by the error left.
+    let (vw, vh) = ((w - x0).min(8), (h - y0).min(8));
+    if vw < 8 || vh < 8 {
+        let mut o = block_of(px, w, h, bx, by);
+        for _ in 0..8 {
+            let ext: [f64; 64] =
+                std::array::from_fn(|i| o[(i / 8).min(vh - 1) * 8 + (i % 8).min(vw - 1)]);
+            let n2 = quantize(&fdct(&ext));
+            decode_block(&n2, q, &mut rec);
+            if block_equals(px, w, h, bx, by, &rec) {
+                return (n2, true);
+            }
+            for r in 0..vh {
+                for c in 0..vw {
+                    o[r * 8 + c] += (px[(y0 + r) * w + x0 + c] - rec[r * 8 + c] as i32) as f64;
+                }
+            }
+        }
+    }
     for _ in 0..8 {
         let deq: [f64; 64] = std::array::from_fn(|k| n[k] as f64 * q[k] as f64);
         let f = idct_f(&deq);
