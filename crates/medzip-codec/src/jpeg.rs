@@ -221,11 +221,12 @@ fn block_equals(px: &[i32], w: usize, h: usize, bx: usize, by: usize, rec: &[u8;
 }
 
 /// Chooses one frequency's quantization step from its DCT values in blocks
-/// that cannot have been clamped: among the steps (2..=255) that put all
-/// but a few values within 0.3 × the step of a multiple (at most 1.5: the
-/// decoder's rounding moves 1 % of the values by more than 1), the one whose
-/// multiples fit best (the largest within the noise of the best); 1 when
-/// none does.
+/// that cannot have been clamped (`total` of them): among the steps
+/// (2..=255) that put all but a few values within 0.3 × the step of a
+/// multiple (at most 1.5: the decoder's rounding moves 1 % of the values by
+/// more than 1) and explain nearly as many of the large values as any, the
+/// largest that no slightly smaller one fits clearly better; 1 when none
+/// passes.
 fn step_of(vals: &[f64], total: usize) -> u16 {
     // Values near zero fit every step: only the others decide.
     let big: Vec<f64> = vals.iter().copied().filter(|v| v.abs() > 1.5).collect();
@@ -484,9 +485,9 @@ pub const MIN_EXACT: f64 = 0.9;
 
 /// Looks for the JPEG an 8-bit image (`px`, `w`×`h`, samples 0..=255) was
 /// decoded from. `None` when it does not look like one: fewer than 32
-/// unclamped whole blocks, no frequency quantized with a step above 2 in
-/// the low frequencies, or fewer than [`MIN_EXACT`] of the blocks of a
-/// sample reproduced exactly.
+/// unclamped whole blocks, fewer than three of the six lowest frequencies
+/// quantized with a step of 2 or more, or fewer than [`MIN_EXACT`] of the
+/// blocks of a sample, or of all blocks, reproduced exactly.
 pub fn recover(px: &[i32], w: usize, h: usize) -> Option<Recovered> {
     if w < 16 || h < 16 || px.len() != w * h {
         return None;
