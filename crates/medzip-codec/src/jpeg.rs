@@ -190,15 +190,21 @@ fn basis() -> &'static [[f64; 8]; 8] {
 /// of level-shifted samples, natural order.
 fn fdct(px: &[f64; 64]) -> [f64; 64] {
     let b = basis();
+    separable(px, |j, i| b[j][i])
+}
+
+/// A separable 8×8 transform: rows, then columns, each output `j` the sum
+/// over `i` of `k(j, i)` × input `i` (the DCT's basis, or its transpose).
+fn separable(a: &[f64; 64], k: impl Fn(usize, usize) -> f64) -> [f64; 64] {
     let mut t = [0f64; 64];
-    for y in 0..8 {
-        for u in 0..8 {
-            t[y * 8 + u] = (0..8).map(|x| b[u][x] * px[y * 8 + x]).sum();
+    for r in 0..8 {
+        for j in 0..8 {
+            t[r * 8 + j] = (0..8).map(|i| k(j, i) * a[r * 8 + i]).sum();
         }
     }
-    std::array::from_fn(|i| {
-        let (v, u) = (i / 8, i % 8);
-        (0..8).map(|y| b[v][y] * t[y * 8 + u]).sum()
+    std::array::from_fn(|n| {
+        let (j, c) = (n / 8, n % 8);
+        (0..8).map(|i| k(j, i) * t[i * 8 + c]).sum()
     })
 }
 
@@ -331,16 +337,7 @@ fn quantize(d: &[f64; 64], q: &[u16; 64]) -> [i16; 64] {
 /// The float inverse of [`fdct`].
 fn idct_f(c: &[f64; 64]) -> [f64; 64] {
     let b = basis();
-    let mut t = [0f64; 64];
-    for v in 0..8 {
-        for x in 0..8 {
-            t[v * 8 + x] = (0..8).map(|u| b[u][x] * c[v * 8 + u]).sum();
-        }
-    }
-    std::array::from_fn(|i| {
-        let (y, x) = (i / 8, i % 8);
-        (0..8).map(|v| b[v][y] * t[v * 8 + x]).sum()
-    })
+    separable(c, |j, i| b[i][j])
 }
 
 /// The quantized coefficients of block (`bx`, `by`) with steps `q`, and
@@ -610,12 +607,18 @@ fn code_uint<IO: BitIo>(io: &mut IO, m: &mut [BitModel], v: u32) -> u32 {
         }
         k += 1;
     }
+    code_mantissa(io, m, k as usize, v)
+}
+
+/// The bits of `v` below its leading one, `v` being `k` bits long (`k = 0`:
+/// zero), with the models of [`code_uint`]'s layout; returns `v`.
+fn code_mantissa<IO: BitIo>(io: &mut IO, m: &mut [BitModel], k: usize, v: u32) -> u32 {
     if k == 0 {
         return 0;
     }
     let mut out = 1u32;
     for j in (0..k - 1).rev() {
-        let slot = 17 + k as usize * 2 + ((k - 1 - j) > 1) as usize;
+        let slot = 17 + k * 2 + ((k - 1 - j) > 1) as usize;
         let b = io.bit((v >> j) & 1 != 0, m[slot].p());
         m[slot].update(b);
         out = (out << 1) | b as u32;
@@ -991,16 +994,7 @@ fn code_ac<IO: BitIo>(
         }
         kk += 1;
     }
-    let mut out = 0u32;
-    if kk > 0 {
-        out = 1;
-        for j in (0..kk - 1).rev() {
-            let slot = m1 + 17 + kk * 2 + ((kk - 1 - j) > 1) as usize;
-            let bit = io.bit((mv >> j) & 1 != 0, m.ac_mag[slot].p());
-            m.ac_mag[slot].update(bit);
-            out = (out << 1) | bit as u32;
-        }
-    }
+    let out = code_mantissa(io, &mut m.ac_mag[m1..m1 + UINT], kk, mv);
     let out = (out + 1).min(32767) as i16;
     coefs[b][k] = if neg { -out } else { out };
 }
