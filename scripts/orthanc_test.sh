@@ -3,7 +3,7 @@
 # (dcmtk's dcmsend), against Orthanc with its own storage (plain, and zlib
 # with StorageCompression) on the same instances. Called by .ci/run; by hand:
 #   scripts/orthanc_test.sh [DICOM_DIR]     (default: the committed samples)
-#   MEDZIP_EFFORT  the plugin's effort (default 3)
+#   MEDZIP_EFFORT  the plugin's effort (default 2, the plugin's default)
 #   MEDZIP_COPIES  also send this many copies of each file, each with a new
 #                  Series and SOP Instance UID (dcmodify), so that a few
 #                  hundred instances go through the four clients at once
@@ -21,7 +21,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/medzip-target}"
 DIR="${1:-samples}"
-EFFORT="${MEDZIP_EFFORT:-3}"
+EFFORT="${MEDZIP_EFFORT:-2}"
 command -v Orthanc >/dev/null && command -v dcmsend >/dev/null || {
   echo "needs Orthanc and dcmtk (Debian: apt-get install orthanc dcmtk)" >&2; exit 1; }
 cargo build --release -q -p medzip-orthanc

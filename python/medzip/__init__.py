@@ -65,7 +65,7 @@ def encode(
 
     ``bits``: the significant bits of each sample (default: the dtype's
     size; every value must fit, e.g. 0..4095 for ``bits=12`` unsigned).
-    ``effort``: 1 (fast) to 3 (default, smallest). ``threads``: worker
+    ``effort``: 1 (fast), 2 (default) or 3 (smallest, slowest). ``threads``: worker
     threads for this call (default: one per core).
     """
     a = np.asarray(array)
@@ -177,7 +177,7 @@ def write_atomic(path: PathLike, data: bytes) -> None:
 
 def _effort(effort: Optional[int]) -> int:
     if effort is None:
-        return 3
+        return 2
     if int(effort) not in (1, 2, 3):
         raise ValueError(f"effort {effort} (expected 1, 2 or 3)")
     return int(effort)

@@ -57,7 +57,7 @@ CASES = [
 
 @pytest.mark.parametrize("dtype,bits", CASES)
 @pytest.mark.parametrize("shape", [(1, 1), (5, 3), (17, 31), (61, 97)])
-@pytest.mark.parametrize("effort", [1, 3])
+@pytest.mark.parametrize("effort", [1, 2, 3])
 def test_arrays_round_trip_exactly(dtype, bits, shape, effort):
     a = random_image(shape, dtype, bits, seed=shape[0] * 1000 + bits)
     data = medzip.encode(a, bits=bits, effort=effort)
@@ -68,7 +68,7 @@ def test_arrays_round_trip_exactly(dtype, bits, shape, effort):
     i = medzip.info(data)
     assert (i["width"], i["height"], i["bits"]) == (shape[1], shape[0], bits)
     assert i["signed"] == (np.iinfo(dtype).min < 0)
-    assert i["coder"].startswith("fast" if effort == 1 else "context")
+    assert i["coder"].startswith({1: "fast", 2: "logistic", 3: "context"}[effort])
 
 
 def test_non_contiguous_and_big_endian_arrays():

@@ -60,16 +60,55 @@ impl BitIo for BinDecoder {
     }
 }
 
+/// What the model knows of a pixel when its residual is coded.
+pub struct Pixel<'a> {
+    /// The context of each mixer input.
+    pub(crate) ctx: &'a [usize; NIN],
+    /// The energy bucket (from the network's scale, with a network).
+    pub(crate) q: usize,
+    /// Exponent classes `0..=kmax`.
+    pub(crate) kmax: u32,
+    /// The mixer's selectors: texture and position in the 8×8 grid.
+    pub(crate) sel: (usize, usize),
+    /// The network's distribution around `pred`, with a network.
+    pub(crate) dist: Option<Dist>,
+    /// The integer prediction and the largest value.
+    pub(crate) pred: i32,
+    pub(crate) maxv: i32,
+    /// The prediction's fraction (eighths).
+    pub(crate) frac: usize,
+}
+
+/// Codes (or decodes) a pixel's residual once the model has predicted it:
+/// as binary decisions, mixed ([`BitIo`]: the context-mixing coder), or as
+/// one token of the network's distribution (`crate::tokens`).
+pub trait ResidualCoder {
+    /// Codes residual `e_in` (ignored when decoding); returns the
+    /// (de)coded residual.
+    fn residual(&mut self, m: &mut Model, px: &Pixel, e_in: i32) -> i32;
+    /// Whether this coder needs the context network's distribution.
+    fn needs_net(&self) -> bool {
+        false
+    }
+}
+
+impl<IO: BitIo> ResidualCoder for IO {
+    #[inline(always)]
+    fn residual(&mut self, m: &mut Model, px: &Pixel, e_in: i32) -> i32 {
+        code_residual(self, m, px.ctx, px.q, px.kmax, px.sel, px.dist, e_in)
+    }
+}
+
 /// Number of classical predictors blended.
 const NP: usize = 11;
 /// Energy buckets.
-const NQ: usize = 24;
+pub(crate) const NQ: usize = 24;
 /// Decision slots: 0 zero flag, 1 sign, 2.. exponent unary (up to 18 classes).
 const SLOTS: usize = 2 + 19;
 const SLOT_SIGN: usize = 1;
 const SLOT_EXP: usize = 2;
 /// Number of context-model inputs to the mixer (plus one bias input).
-const NIN: usize = 6;
+pub const NIN: usize = 6;
 // The mixer's lanes hold the inputs, the bias input and the network's.
 const _: () = assert!(NIN + 2 <= LANES);
 
@@ -389,7 +428,12 @@ impl Trace {
 /// Codes (or decodes) one stripe. `px` holds the pixels: read by the
 /// encoder, written by the decoder. Returns `false` if a decoded value fell
 /// outside `0..=maxv` (corrupt stream).
-pub fn code_stripe<IO: BitIo>(io: &mut IO, s: &Stripe, px: &mut [i32], m: &mut Model) -> bool {
+pub fn code_stripe<C: ResidualCoder>(
+    io: &mut C,
+    s: &Stripe,
+    px: &mut [i32],
+    m: &mut Model,
+) -> bool {
     #[cfg(target_arch = "x86_64")]
     if s.simd.avx2() {
         // SAFETY: `Simd::avx2` is only true when the CPU has AVX2.
@@ -402,8 +446,8 @@ pub fn code_stripe<IO: BitIo>(io: &mut IO, s: &Stripe, px: &mut [i32], m: &mut M
 /// differs (integer sums are exact in any order), so the bits are identical.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn code_stripe_avx2<IO: BitIo>(
-    io: &mut IO,
+unsafe fn code_stripe_avx2<C: ResidualCoder>(
+    io: &mut C,
     s: &Stripe,
     px: &mut [i32],
     m: &mut Model,
@@ -416,7 +460,12 @@ unsafe fn code_stripe_avx2<IO: BitIo>(
 pub use medzip_nn::simd;
 
 #[inline(always)]
-fn code_stripe_impl<IO: BitIo>(io: &mut IO, s: &Stripe, px: &mut [i32], m: &mut Model) -> bool {
+fn code_stripe_impl<C: ResidualCoder>(
+    io: &mut C,
+    s: &Stripe,
+    px: &mut [i32],
+    m: &mut Model,
+) -> bool {
     let w = s.width;
     let h = s.height;
     let maxv = s.maxv;
@@ -440,8 +489,12 @@ fn code_stripe_impl<IO: BitIo>(io: &mut IO, s: &Stripe, px: &mut [i32], m: &mut 
     let mut ok = true;
     let mid = (maxv + 1) / 2;
     let mut bufs = medzip_nn::mlp::Scratch::default();
-    if m.net != s.net.is_some() {
-        // A state for the other coder (callers check; never decode with it).
+    // The network's last features and outputs (no pixel's features hold
+    // `i16::MIN`: `features` gives values within ±4095).
+    let mut last = ([i16::MIN; NF], (0, 0));
+    if m.net != s.net.is_some() || (io.needs_net() && s.net.is_none()) {
+        // A state for the other coder, or a coder of the network's
+        // distribution without a network (callers check; never decode so).
         return false;
     }
 
@@ -603,7 +656,13 @@ fn code_stripe_impl<IO: BitIo>(io: &mut IO, s: &Stripe, px: &mut [i32], m: &mut 
             // The coding prediction and the energy bucket of the coding contexts.
             let (code8, q, s8) = match (s.net, &feats) {
                 (Some(net), Some(f)) => {
-                    let (mu, ls) = net.eval(f, s.simd, &mut bufs);
+                    // The network is a function of its features: the same
+                    // features as the last pixel's (flat regions) give the
+                    // same outputs without running it again.
+                    if *f != last.0 {
+                        last = (*f, net.eval(f, s.simd, &mut bufs));
+                    }
+                    let (mu, ls) = last.1;
                     let c8 = (pred8 as i64 + ((mu as i64 * norm8) >> 8)).clamp(0, 8 * maxv as i64);
                     let s8 = scale_by(norm8, ls).clamp(1, 1 << 30);
                     (c8 as i32, qlog(s8 as u32).min(NQ - 1), s8)
@@ -631,7 +690,17 @@ fn code_stripe_impl<IO: BitIo>(io: &mut IO, s: &Stripe, px: &mut [i32], m: &mut 
                 | (((x & 7 == 7) as usize) << 1)
                 | (((y & 7 == 0) as usize) << 2)
                 | (((y & 7 == 7) as usize) << 3);
-            let e = code_residual(io, m, &ctx, q, kmax, (tex, bpos), dist, e_in);
+            let pixel = Pixel {
+                ctx: &ctx,
+                q,
+                kmax,
+                sel: (tex, bpos),
+                dist,
+                pred,
+                maxv,
+                frac,
+            };
+            let e = io.residual(m, &pixel, e_in);
             let xv = pred + e;
             let xv = if (0..=maxv).contains(&xv) {
                 xv

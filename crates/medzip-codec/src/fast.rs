@@ -25,6 +25,7 @@ use medzip_entropy::rans::{Adaptation, AdaptiveCdf, RansDecoder, RansEncoder};
 const DIRECT: u32 = 16;
 /// Mantissa bits (below the leading one) carried in a token.
 const MSB: u32 = 2;
+const _: () = assert!(1 << MSB <= DIRECT);
 /// Number of contexts (classes of the neighbours' error size).
 const CONTEXTS: usize = ERR_CLASSES * 4 * 2;
 /// Contexts of [`Config::exact`] (see `Model::predict_exact`).
@@ -98,45 +99,47 @@ fn weight(i: usize, e: u32) -> u32 {
     }
 }
 
-/// Tokens needed for values `0..=zmax`.
-fn tokens_for(zmax: u32) -> usize {
+/// Tokens needed for values `0..=zmax`, with `M` mantissa bits per token
+/// (`M ≤ 4`: tokens below [`DIRECT`] are values).
+pub(crate) fn tokens_for<const M: u32>(zmax: u32) -> usize {
     if zmax < DIRECT {
         (zmax as usize + 1).max(2)
     } else {
-        (DIRECT + (floor_log2(zmax) - floor_log2(DIRECT) + 1) * (1 << MSB)) as usize
+        (DIRECT + (floor_log2(zmax) - floor_log2(DIRECT) + 1) * (1 << M)) as usize
     }
 }
 
-/// (token, raw bits, number of raw bits).
+/// (token, raw bits, number of raw bits): the exponent class and the `M`
+/// mantissa bits below the leading one in the token, the rest raw.
 #[inline]
-fn tokenize(z: u32) -> (usize, u32, u32) {
+pub(crate) fn tokenize<const M: u32>(z: u32) -> (usize, u32, u32) {
     if z < DIRECT {
         return (z as usize, 0, 0);
     }
     let n = floor_log2(z);
-    let nraw = n - MSB;
-    let m = (z >> nraw) & ((1 << MSB) - 1);
-    let tok = DIRECT + ((n - floor_log2(DIRECT)) << MSB) + m;
+    let nraw = n - M;
+    let m = (z >> nraw) & ((1 << M) - 1);
+    let tok = DIRECT + ((n - floor_log2(DIRECT)) << M) + m;
     (tok as usize, z & ((1 << nraw) - 1), nraw)
 }
 
 /// The number of raw bits of a token, and its value without them.
 #[inline]
-fn untokenize(tok: usize) -> (u32, u32) {
+pub(crate) fn untokenize<const M: u32>(tok: usize) -> (u32, u32) {
     let t = tok as u32;
     if t < DIRECT {
         return (t, 0);
     }
-    let n = ((t - DIRECT) >> MSB) + floor_log2(DIRECT);
-    let m = (t - DIRECT) & ((1 << MSB) - 1);
-    let nraw = n - MSB;
-    ((((1 << MSB) | m) << nraw), nraw)
+    let n = ((t - DIRECT) >> M) + floor_log2(DIRECT);
+    let m = (t - DIRECT) & ((1 << M) - 1);
+    let nraw = n - M;
+    ((((1 << M) | m) << nraw), nraw)
 }
 
 /// A residual `e` of a pixel predicted as `p` (both ends of `0..=maxv`
 /// reachable) as an unsigned value, small for small errors.
 #[inline]
-fn fold(e: i32, p: i32, maxv: i32) -> u32 {
+pub(crate) fn fold(e: i32, p: i32, maxv: i32) -> u32 {
     let m = p.min(maxv - p);
     if e.abs() <= m {
         if e >= 0 {
@@ -150,7 +153,7 @@ fn fold(e: i32, p: i32, maxv: i32) -> u32 {
 }
 
 #[inline]
-fn unfold(z: u32, p: i32, maxv: i32) -> i32 {
+pub(crate) fn unfold(z: u32, p: i32, maxv: i32) -> i32 {
     let m = p.min(maxv - p);
     let z = z as i32;
     // Both cases computed, one selected (no data-dependent branch).
@@ -437,7 +440,7 @@ struct Prediction {
 
 impl Model {
     fn new(cfg: Config, w: usize, maxv: i32) -> Self {
-        let ntok = tokens_for(maxv as u32);
+        let ntok = tokens_for::<MSB>(maxv as u32);
         // Each context starts from the shape its error class suggests: flat
         // up to the token of the error size the class stands for, then
         // falling (halving every two tokens); adaptation does the rest.
@@ -458,7 +461,7 @@ impl Model {
                     } else {
                         (2 + (ec & 1)) << (ec / 2 - 1)
                     };
-                    let t0 = tokenize((a / 4).min(maxv as u32)).0 as u32;
+                    let t0 = tokenize::<MSB>((a / 4).min(maxv as u32)).0 as u32;
                     let weights: Vec<u32> = (0..ntok as u32)
                         .map(|t| (1 << 16) >> (t.saturating_sub(t0) / 2).min(15))
                         .collect();
@@ -782,7 +785,7 @@ fn encode_rows<const EXACT: bool>(
     for (y, row) in px.chunks(w).enumerate() {
         m.row::<EXACT>(y0 + y, y == 0, |x, pr, cdf| {
             let v = row[x];
-            let (tok, raw, nraw) = tokenize(fold(v - pr.p, pr.p, maxv));
+            let (tok, raw, nraw) = tokenize::<MSB>(fold(v - pr.p, pr.p, maxv));
             cdf.encode(&mut enc, tok);
             enc.put_bits(raw, nraw);
             v
@@ -823,7 +826,7 @@ fn decode_rows<const EXACT: bool>(
     let mut bad = false;
     for (y, row) in px.chunks_mut(w).enumerate() {
         m.row::<EXACT>(y0 + y, y == 0, |x, pr, cdf| {
-            let (base, nraw) = untokenize(cdf.decode(&mut dec));
+            let (base, nraw) = untokenize::<MSB>(cdf.decode(&mut dec));
             let z = base | dec.get_bits(nraw);
             bad |= z > maxv as u32;
             let v = (pr.p + unfold(z.min(maxv as u32), pr.p, maxv)).clamp(0, maxv);
@@ -841,11 +844,11 @@ mod tests {
     #[test]
     fn tokens_and_folding_are_bijective() {
         for zmax in [1u32, 15, 16, 17, 255, 4095, 65535] {
-            let n = tokens_for(zmax);
+            let n = tokens_for::<MSB>(zmax);
             for z in (0..=zmax).step_by(1 + zmax as usize / 5000) {
-                let (t, raw, nraw) = tokenize(z);
+                let (t, raw, nraw) = tokenize::<MSB>(z);
                 assert!(t < n, "{z} {zmax}");
-                let (base, nr) = untokenize(t);
+                let (base, nr) = untokenize::<MSB>(t);
                 assert_eq!(nr, nraw);
                 assert_eq!(base | raw, z);
             }

@@ -16,6 +16,7 @@ pub fn roundtrip_arbitrary(data: &[u8]) {
     let bits = data[0] % 16 + 1;
     let signed = data[1] & 1 == 1;
     let residual = match data[1] >> 1 & 3 {
+        0 if data[0] & 128 != 0 => Residual::Logistic,
         0 => Residual::Context,
         1 => Residual::Huffman,
         2 => Residual::Png,

@@ -23,6 +23,7 @@ pub mod map;
 pub mod paper;
 pub mod planes;
 pub mod priors;
+mod tokens;
 pub mod trained;
 
 #[doc(hidden)]
@@ -70,8 +71,7 @@ pub type Result<T> = std::result::Result<T, Error>;
 /// How the residual is coded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Residual {
-    /// Context-mixing model + arithmetic coding (default, best).
-    #[default]
+    /// Context-mixing model + arithmetic coding (the strongest level).
     Context,
     /// The paper's Huffman coding of the exact integer delta.
     Huffman,
@@ -85,16 +85,23 @@ pub enum Residual {
     /// images it recovers the JPEG of (see [`Options::jpeg`]); as an
     /// option, it codes only such images.
     Jpeg,
+    /// The context coder's model and network, the residual coded as one
+    /// token per pixel of the network's distribution over rANS
+    /// ([`tokens`]): the default since 2026-12-01. Without a network for
+    /// the image's depth, the context coder codes it.
+    #[default]
+    Logistic,
 }
 
 impl Residual {
     /// Every coder, by its id in the pixel section's first byte.
-    const ALL: [Residual; 5] = [
+    const ALL: [Residual; 6] = [
         Residual::Context,
         Residual::Huffman,
         Residual::Png,
         Residual::Fast,
         Residual::Jpeg,
+        Residual::Logistic,
     ];
 
     /// The coder's id: the pixel section's first byte.
@@ -114,6 +121,7 @@ impl Residual {
             Residual::Png => "png",
             Residual::Fast => "fast",
             Residual::Jpeg => "jpeg",
+            Residual::Logistic => "logistic",
         }
     }
 }
@@ -147,7 +155,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
-            residual: Residual::Context,
+            residual: Residual::Logistic,
             stripe_pixels: 1 << 20,
             trained: true,
             net: true,
@@ -160,19 +168,20 @@ impl Default for Options {
 
 impl Options {
     /// The options of effort level `effort` (`medzip compress -e N`): 1 the
-    /// fast coder, 2 the context-mixing coder without its network, 3 (and
-    /// anything else) the default.
+    /// fast coder, 2 the default (the network's distribution coded as
+    /// tokens), 3 (and anything above) the context-mixing coder with its
+    /// network, the strongest.
     pub fn effort(effort: u8) -> Options {
         match effort {
             1 => Options {
                 residual: Residual::Fast,
                 ..Default::default()
             },
-            2 => Options {
-                net: false,
+            2 => Options::default(),
+            _ => Options {
+                residual: Residual::Context,
                 ..Default::default()
             },
-            _ => Options::default(),
         }
     }
 }
@@ -304,7 +313,7 @@ fn code_image(
         && !img.signed
         && matches!(
             opts.residual,
-            Residual::Context | Residual::Fast | Residual::Jpeg
+            Residual::Context | Residual::Fast | Residual::Jpeg | Residual::Logistic
         );
     let (w, h) = (img.width as usize, img.height as usize);
     if (opts.jpeg || opts.residual == Residual::Jpeg) && jpeg_ok {
@@ -335,13 +344,14 @@ fn code_image(
         }
         None => (Vec::new(), None),
     };
-    let net = match (opts.residual, opts.net) {
-        (Residual::Context, true) => opts.models.net_for_bits(img.bits),
-        _ => None,
+    let context = matches!(opts.residual, Residual::Context | Residual::Logistic);
+    let net = match context && opts.net {
+        true => opts.models.net_for_bits(img.bits),
+        false => None,
     };
-    let init = match (opts.residual, opts.trained) {
-        (Residual::Context, true) => opts.models.for_bits(img.bits, net.is_some()),
-        _ => None,
+    let init = match context && opts.trained {
+        true => opts.models.for_bits(img.bits, net.is_some()),
+        false => None,
     };
     // The pixels coded with a network and state: the ids they add to the
     // header's model id, and the pixel section.
@@ -383,10 +393,7 @@ fn code_image(
     // gradient where that pays) and the context coder without its network:
     // a band of its rows is coded each way, and the image with the one
     // that codes the band smallest.
-    if opts.residual == Residual::Context
-        && recon.is_none()
-        && fast::synthetic(&img.data, img.width as usize)
-    {
+    if context && recon.is_none() && fast::synthetic(&img.data, img.width as usize) {
         let fast_opts = Options {
             residual: Residual::Fast,
             ..opts.clone()
@@ -532,11 +539,17 @@ fn encode_pixels(
     net: Option<&cm::CtxNet>,
     align: usize,
 ) -> Result<Vec<u8>> {
-    let mut out = vec![opts.residual.id(), recon.is_some() as u8];
+    // The network's distribution needs a network: without one, the
+    // context-mixing coder.
+    let kind = match (opts.residual, net) {
+        (Residual::Logistic, None) => Residual::Context,
+        (k, _) => k,
+    };
+    let mut out = vec![kind.id(), recon.is_some() as u8];
     out.extend_from_slice(&(latent.len() as u32).to_le_bytes());
     out.extend_from_slice(latent);
     let u = img.unsigned();
-    match opts.residual {
+    match kind {
         Residual::Jpeg => {
             return Err(Error::Internal(
                 "the jpeg coder codes from the recovered JPEG only".into(),
@@ -546,14 +559,14 @@ fn encode_pixels(
         Residual::Png => out.extend_from_slice(&paper::png_encode(
             &u, recon, img.width, img.height, img.bits,
         )?),
-        Residual::Context | Residual::Fast => {
+        Residual::Context | Residual::Fast | Residual::Logistic => {
             let map = ValueMap::analyse(&u);
             map.write(&mut out);
             let mapped = map.forward(&u);
             let prior_mapped: Option<Vec<i32>> =
                 recon.map(|r| r.iter().map(|&v| map.forward_nearest(v)).collect());
             let w = img.width as usize;
-            let rows = if opts.residual == Residual::Fast {
+            let rows = if kind == Residual::Fast {
                 fast::stripe_rows(img.width, img.height, opts.stripe_pixels)
             } else {
                 stripe_rows(img.width, img.height, opts.stripe_pixels)
@@ -561,8 +574,7 @@ fn encode_pixels(
             let rows = planes::aligned_rows(rows, align, img.height as usize / align);
             out.extend_from_slice(&(rows as u32).to_le_bytes());
             let maxv = map.levels() as i32 - 1;
-            let fast =
-                (opts.residual == Residual::Fast).then(|| fast::Config::choose(&mapped, w, maxv));
+            let fast = (kind == Residual::Fast).then(|| fast::Config::choose(&mapped, w, maxv));
             if let Some(cfg) = fast {
                 out.push(cfg.byte());
             }
@@ -584,6 +596,11 @@ fn encode_pixels(
                         net,
                         opts.simd,
                     );
+                    if kind == Residual::Logistic {
+                        let mut enc = tokens::TokenEncoder::new(maxv, px.len());
+                        cm::code_stripe(&mut enc, &s, &mut px, &mut init.clone());
+                        return enc.finish();
+                    }
                     let mut enc = BinEncoder::new();
                     cm::code_stripe(&mut enc, &s, &mut px, &mut init.clone());
                     enc.finish()
@@ -787,7 +804,7 @@ impl<'a> PixelSection<'a> {
         let body = match kind {
             Residual::Huffman | Residual::Png => Body::Delta(&c.pixels[r.position()..]),
             Residual::Jpeg => Body::Jpeg(&c.pixels[r.position()..]),
-            Residual::Context | Residual::Fast => {
+            Residual::Context | Residual::Fast | Residual::Logistic => {
                 let (lo, hi) = Image::range(d.bits_stored, d.signed);
                 let map = ValueMap::read(&mut r, 0, hi - lo)?;
                 let rows = r.u32()? as usize;
@@ -948,6 +965,7 @@ fn decode_pixels(
                         .map(|rc| rc.iter().map(|&v| map.forward_nearest(v)).collect());
                     decode_context_stripes(
                         &stripes,
+                        section.kind == Residual::Logistic,
                         prior_mapped.as_deref(),
                         &find,
                         &opts.models,
@@ -1040,9 +1058,11 @@ fn decode_fast_stripes(s: &Stripes, cfg: fast::Config) -> Result<Vec<i32>> {
 
 /// Decodes the context coder's stripes (in parallel) into mapped values,
 /// with the network and state the file names (`find` looks an entry of its
-/// model id up by tag).
+/// model id up by tag); `tokens`: residuals coded as tokens of the
+/// network's distribution ([`Residual::Logistic`]).
 fn decode_context_stripes<'a>(
     s: &Stripes,
+    tokens: bool,
     prior: Option<&[i32]>,
     find: &dyn Fn(u8) -> Option<&'a [u8]>,
     models: &Models,
@@ -1096,6 +1116,22 @@ fn decode_context_stripes<'a>(
         return Err(Error::Corrupt(
             "the file pairs a context state and network that do not go together".into(),
         ));
+    }
+    if tokens {
+        if net.is_none() {
+            return Err(Error::Corrupt(
+                "the logistic coder's file names no context network".into(),
+            ));
+        }
+        return s.decode_each("logistic", |i, chunk, bytes| {
+            let st = stripe_at(i, s.rows, s.w, chunk.len(), s.maxv, prior, net, simd);
+            match tokens::TokenDecoder::new(bytes, s.maxv) {
+                Ok(mut dec) => {
+                    cm::code_stripe(&mut dec, &st, chunk, &mut init.clone()) && !dec.failed()
+                }
+                Err(_) => false,
+            }
+        });
     }
     s.decode_each("context", |i, chunk, bytes| {
         let st = stripe_at(i, s.rows, s.w, chunk.len(), s.maxv, prior, net, simd);

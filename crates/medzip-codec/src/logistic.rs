@@ -220,6 +220,14 @@ impl Dist {
         self.z12(t2).clamp(-(1 << 30), 1 << 30)
     }
 
+    /// `P(residual < t2/2)` in Q16 (`t2` odd: a half-integer boundary),
+    /// the distribution's cumulative function (for a coder of whole
+    /// residuals: `crate::tokens`).
+    #[inline]
+    pub fn below(&self, t2: i32) -> i64 {
+        sigmoid_q16(self.z(t2))
+    }
+
     /// Log-odds that the residual is 0.
     pub fn zero(&self) -> i32 {
         // P(e = 0) = 1 − F(−½) − (1 − F(½)), both tails in Q16.

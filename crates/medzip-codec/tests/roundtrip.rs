@@ -82,9 +82,16 @@ const CONTENTS: [Content; 6] = [
     Content::Extremes,
 ];
 
+/// The default level (the network's distribution as tokens) and the
+/// context-mixing coder (effort 3).
 #[test]
-fn every_depth_signedness_size_and_content_context_coder() {
-    let opts = Options::default();
+fn every_depth_signedness_size_and_content_context_coders() {
+    for opts in [Options::default(), Options::effort(3)] {
+        every_depth_signedness_size_and_content(&opts);
+    }
+}
+
+fn every_depth_signedness_size_and_content(opts: &Options) {
     for bits in 1..=16u8 {
         for signed in [false, true] {
             for (i, &(w, h)) in SIZES.iter().enumerate() {
@@ -98,7 +105,7 @@ fn every_depth_signedness_size_and_content_context_coder() {
                             c,
                             (bits as u64) << 16 | (i * 8 + j) as u64,
                         ),
-                        &opts,
+                        opts,
                     );
                 }
             }
@@ -127,7 +134,7 @@ fn paper_residual_paths_and_fast_coder_roundtrip() {
 
 #[test]
 fn many_stripes_and_thread_counts_give_the_same_bits() {
-    for residual in [Residual::Context, Residual::Fast] {
+    for residual in [Residual::Logistic, Residual::Context, Residual::Fast] {
         same_bits_with_one_and_two_threads(residual);
     }
 }
@@ -374,7 +381,11 @@ fn the_context_network_is_named_and_an_unknown_one_refused() {
     assert_ne!(with, without);
     // Format version 2 marks files that need a context network, so that
     // builds from before it refuse them by version; others stay version 1.
-    assert_eq!((with[8], without[8]), (2, 1));
+    // The default level's files (tokens of the network's distribution)
+    // are version 9.
+    assert_eq!((with[8], without[8]), (9, 1));
+    let cm = compress(&img, &Metadata::raw(), &Options::effort(3)).unwrap();
+    assert_eq!(cm[8], 2);
     // A kind of model this build does not know is refused by name.
     let mut c = medzip_format::Container::parse(&without, &Limits::default()).unwrap();
     c.header.model_id.extend_from_slice(&[b'Z', 1, 7]);

@@ -10,7 +10,8 @@
 //!   arithmetic with lookup tables, so encoder and decoder agree bit for bit
 //!   on every CPU.
 //! * [`rans`]: adaptive multi-symbol distributions over a rANS coder (the
-//!   fast coders).
+//!   fast coders); [`rans64`]: a rANS coder of finer precision (the
+//!   default coder's token stream).
 //! * [`huffman`]: the seed paper's Huffman coder over integer symbols.
 //!
 //! Nothing here knows about images or ML frameworks.
@@ -25,6 +26,7 @@ pub mod bytes;
 pub mod huffman;
 mod mix;
 pub mod rans;
+pub mod rans64;
 
 pub use mix::{squash, stretch, Apm, BitModel, Mixer, Mixer2, State, LANES};
 

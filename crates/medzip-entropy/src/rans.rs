@@ -245,6 +245,26 @@ impl AdaptiveCdf {
         table::update(&mut self.a[1..], s as u16, rate, free);
     }
 
+    /// The cumulative frequency below symbol `s` (`0..=n`; 2^[`PRECISION`]
+    /// at `n`): for a caller that mixes this distribution with another.
+    #[inline]
+    pub fn start(&self, s: usize) -> u32 {
+        self.a[s] as u32 + s as u32
+    }
+
+    /// The symbol whose span holds `slot` (`0..2^PRECISION`).
+    #[inline]
+    pub fn find(&self, slot: u32) -> usize {
+        table::count_le(&self.a[1..], slot as u16) as usize
+    }
+
+    /// Adapts towards symbol `s` (what [`Self::encode`] and
+    /// [`Self::decode`] do after coding it).
+    #[inline]
+    pub fn learn(&mut self, s: usize) {
+        self.update(s);
+    }
+
     /// Records symbol `s` for the encoder and adapts.
     #[inline]
     pub fn encode(&mut self, enc: &mut RansEncoder, s: usize) {
@@ -256,11 +276,9 @@ impl AdaptiveCdf {
     /// Decodes a symbol and adapts.
     #[inline]
     pub fn decode(&mut self, dec: &mut RansDecoder) -> usize {
-        let slot = dec.peek(PRECISION) as u16;
         // The table is strictly increasing (padding lies beyond every
         // slot): the symbol is the number of boundaries at or below the slot.
-        let s = table::count_le(&self.a[1..], slot);
-        let s = s as usize;
+        let s = self.find(dec.peek(PRECISION));
         let (lo, f) = self.span(s);
         dec.advance(lo, f, PRECISION);
         self.update(s);

@@ -1,4 +1,4 @@
-//! The medzip container (format versions 1–8, see [`VERSION`]): magic,
+//! The medzip container (format versions 1–9, see [`VERSION`]): magic,
 //! version, a sequence of sections, each with a tag, a length and a CRC-32,
 //! and a terminating `END ` section.
 //!
@@ -27,8 +27,10 @@ pub const MAGIC: [u8; 8] = *b"\x89MDZ\r\n\x1a\n";
 /// colour photometric interpretation (since 2026-11-30): builds from before
 /// refuse such files by version instead of decoding them wrongly or calling
 /// them damaged; 8 for pixels coded as a recovered JPEG (residual 4), or
-/// DICOM pixel data of 1-bit samples (since 2026-12-01).
-pub const VERSION: u16 = 8;
+/// DICOM pixel data of 1-bit samples (since 2026-12-01); 9 for pixels
+/// coded by the network's distribution as tokens (residual 5, the default
+/// since 2026-12-01).
+pub const VERSION: u16 = 9;
 
 /// Section tags.
 pub mod tag {
@@ -514,6 +516,14 @@ impl Container {
         // Stored files; PNG files with their chunks (or bytes): a build
         // before would drop them.
         let d = &self.header.desc;
+        // Pixels coded as tokens of the network's distribution (residual
+        // 5; the coder's id follows the planes' transform byte in an image
+        // of several frames or planes).
+        let single = d.frames == 1 && d.planes == 1;
+        let coder = self.pixels.get(if single { 0 } else { 1 });
+        if d.source != SourceKind::File && coder == Some(&5) {
+            return 9;
+        }
         // Pixels coded as a recovered JPEG (residual 4; single images only,
         // whose pixel section begins with the coder's id); DICOM pixel data
         // of 1-bit samples (the source block's second byte: bits allocated).
@@ -933,6 +943,15 @@ mod tests {
         // Pixels coded as a recovered JPEG: version 8.
         c.pixels = vec![4, 0];
         assert_eq!(c.version(), 8);
+        // As tokens of the network's distribution: version 9 (the coder's
+        // id after the transform byte in an image of several planes).
+        c.pixels = vec![5, 0];
+        assert_eq!(c.version(), 9);
+        c.header.desc.planes = 3;
+        assert_eq!(c.version(), 7);
+        c.pixels = vec![1, 5, 0];
+        assert_eq!(c.version(), 9);
+        c.header.desc.planes = 1;
         // (As DICOM of 1-bit samples would be.)
         c.pixels = vec![0, 0];
         let (src, kind) = (

@@ -14,7 +14,7 @@
 //!
 //! ```json
 //! "Plugins": ["/path/to/libmedzip_orthanc.so"],
-//! "Medzip": { "Root": "/var/lib/orthanc/medzip", "Effort": 3, "Threads": 2 }
+//! "Medzip": { "Root": "/var/lib/orthanc/medzip", "Effort": 2, "Threads": 2 }
 //! ```
 //!
 //! `Threads` (default 0: every core) bounds the threads medzip codes one
@@ -535,7 +535,7 @@ pub fn store_from_config(config: &serde_json::Value) -> Result<Store, String> {
             .as_u64()
             .filter(|e| (1..=3).contains(e))
             .ok_or("Medzip.Effort must be 1, 2 or 3")? as u8,
-        None => 3,
+        None => 2,
     };
     let threads = match m.and_then(|m| m.get("Threads")) {
         Some(t) => t

@@ -80,7 +80,7 @@ fn run<T: Send>(
 /// of `sample_bytes` bytes (1 or 2, little endian, two's complement when
 /// `signed`), of which `bits` are significant.
 #[pyfunction]
-#[pyo3(signature = (data, width, height, bits, signed, sample_bytes, effort=3, threads=None))]
+#[pyo3(signature = (data, width, height, bits, signed, sample_bytes, effort=2, threads=None))]
 #[allow(clippy::too_many_arguments)]
 fn encode_raw<'py>(
     py: Python<'py>,
@@ -171,7 +171,7 @@ fn decode_raw<'py>(
 /// `transcode` codes an encapsulated DICOM file by its pixels, `exact_file`
 /// gives a PNG file back byte for byte.
 #[pyfunction]
-#[pyo3(signature = (file, name=None, effort=3, threads=None, transcode=false, exact_file=false))]
+#[pyo3(signature = (file, name=None, effort=2, threads=None, transcode=false, exact_file=false))]
 fn compress_file<'py>(
     py: Python<'py>,
     file: &[u8],

@@ -180,14 +180,14 @@ enum Cmd {
         inputs: Vec<PathBuf>,
         #[command(flatten)]
         out: OutArgs,
-        /// Effort: 1 the fast coder (decodes about 7× as fast as 3, at
-        /// about JPEG XL's speed; files 5–17 % larger, still 0.2–4 %
-        /// smaller than JPEG XL e7's on chest X-rays), 2 the
-        /// context-mixing coder without its network (about
-        /// 1.8× as fast as 3, 2–8 % larger), 3 with it (the default, the
+        /// Effort: 1 the fast coder (at about JPEG XL's decoding speed;
+        /// files 5–17 % larger than 3's, still 0.2–4 % smaller than JPEG
+        /// XL e7's on chest X-rays), 2 the default (the context network's
+        /// distribution coded as one token per pixel: about twice as fast
+        /// as 3), 3 the context-mixing coder with its network (the
         /// smallest files). The file records the coder; decoding needs no
-        /// flag. Measured sizes and speeds: docs/RESULTS.md §6.
-        #[arg(short = 'e', long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=3))]
+        /// flag. Measured sizes and speeds: docs/RESULTS.md §6 and §12.
+        #[arg(short = 'e', long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=3))]
         effort: u8,
         /// The fastest level (same as `-e 1`).
         #[arg(long, conflicts_with = "effort")]
@@ -219,8 +219,8 @@ enum Cmd {
         /// Start the context model empty instead of from the embedded trained state.
         #[arg(long)]
         untrained: bool,
-        /// Code without the context network (about twice as fast, a few
-        /// per cent larger).
+        /// Code without the context network: the context-mixing coder
+        /// alone (effort 2 and 3; what `-e 2` was before 2026-12-01).
         #[arg(long)]
         no_net: bool,
         /// Code an 8-bit image that was decoded from a JPEG by its pixels,
@@ -420,6 +420,7 @@ fn run(cli: Cli) -> Result<bool> {
                 (1, _) => {
                     bail!("-e 1 (the fast coder) and --residual huffman|png exclude each other")
                 }
+                (2, ResidualArg::Context) => Residual::Logistic,
                 (_, ResidualArg::Context) => Residual::Context,
                 (_, ResidualArg::Huffman) => Residual::Huffman,
                 (_, ResidualArg::Png) => Residual::Png,
@@ -429,10 +430,6 @@ fn run(cli: Cli) -> Result<bool> {
             {
                 bail!("-e 1 (the fast coder) uses no context network or state");
             }
-            if effort == 2 && site.context_net.is_some() {
-                bail!("-e 2 codes without a context network: leave out --context-net, or use -e 3");
-            }
-            let no_net = no_net || effort == 2;
             ctx.decode.models = site.models(Some(!no_net))?;
             ctx.prior = model.as_deref().map(load_prior).transpose()?;
             set_threads(out.threads)?;
@@ -605,10 +602,10 @@ mod tests {
     #[test]
     fn effort_levels_parse_and_out_of_range_ones_are_refused() {
         for (args, want) in [
-            (&["compress", "a.png"][..], 3),
+            (&["compress", "a.png"][..], 2),
             (&["compress", "-e", "1", "a.png"], 1),
-            (&["compress", "--effort", "2", "a.png"], 2),
-            (&["compress", "--fast", "a.png"], 3),
+            (&["compress", "--effort", "3", "a.png"], 3),
+            (&["compress", "--fast", "a.png"], 2),
         ] {
             match parse(args).unwrap().cmd {
                 Cmd::Compress { effort, fast, .. } => {

@@ -241,7 +241,7 @@ fn golden_files_decode_and_encoding_is_unchanged() {
         (
             "golden_12s_context_wnet.mdz",
             golden_image(),
-            Options::default(),
+            Options::effort(3),
         ),
         (
             "golden_12s_huffman.mdz",
@@ -285,7 +285,7 @@ fn golden_files_decode_and_encoding_is_unchanged() {
         (
             "golden_12s_default_synthetic.mdz",
             golden_image12_synthetic(),
-            Options::default(),
+            Options::effort(3),
         ),
         (
             "golden_8u_context.mdz",
@@ -308,22 +308,42 @@ fn golden_files_decode_and_encoding_is_unchanged() {
         (
             "golden_8u_context_wnet_large.mdz",
             golden_image8_sized(601, 437),
-            Options::default(),
+            Options::effort(3),
         ),
         // Small: also tried with the pair for downscaled images, whose
         // code of this image (the trial band is all of it) is smaller.
         (
             "golden_8u_context_snet.mdz",
             golden_image8(),
-            Options::default(),
+            Options::effort(3),
         ),
         (
             "golden_8u_context_wnet_untrained.mdz",
             golden_image8(),
             Options {
                 trained: false,
-                ..Default::default()
+                ..Options::effort(3)
             },
+        ),
+        // The default level (since 2026-12-01, format version 9): the
+        // context coder's model and network, one token per pixel of the
+        // network's distribution; 12-bit signed (the 16-bit network), 8-bit
+        // large (the network for native images) and small (also tried with
+        // the pair for downscaled images).
+        (
+            "golden_12s_logistic.mdz",
+            golden_image(),
+            Options::default(),
+        ),
+        (
+            "golden_8u_logistic_large.mdz",
+            golden_image8_sized(601, 437),
+            Options::default(),
+        ),
+        (
+            "golden_8u_logistic_small.mdz",
+            golden_image8(),
+            Options::default(),
         ),
     ];
     for (name, img, opts) in cases {
@@ -355,7 +375,23 @@ fn golden_files_decode_and_encoding_is_unchanged() {
     .unwrap()
     .image;
     let name = "golden_8u_kermany256_snet.mdz";
+    check_golden(&dir, &table, name, &k256, &Options::effort(3), None);
+    let name = "golden_8u_kermany256_logistic.mdz";
     check_golden(&dir, &table, name, &k256, &Options::default(), None);
+    for name in [
+        "golden_12s_logistic.mdz",
+        "golden_8u_logistic_large.mdz",
+        "golden_8u_kermany256_logistic.mdz",
+    ] {
+        let c = medzip_codec::inspect(&std::fs::read(dir.join(name)).unwrap(), &Default::default())
+            .unwrap();
+        assert_eq!(
+            medzip_codec::residual_of(&c),
+            Some(Residual::Logistic),
+            "{name}"
+        );
+        assert_eq!(c.version(), 9, "{name}");
+    }
     // An image that was once a JPEG (`tests/fixtures/jpeg/decoded_q75.png`,
     // decoded by libjpeg-turbo): coded as the recovered JPEG's coefficients
     // (format version 8), the same file at every level.
@@ -372,7 +408,7 @@ fn golden_files_decode_and_encoding_is_unchanged() {
     let (_, info, _) = run(&["info", "--json", s(&dir.join(name))]);
     assert!(info.contains("\"idct\":\"libjpeg islow\""), "{info}");
     assert!(info.contains("\"quality_estimate\":75"), "{info}");
-    for e in [1, 2] {
+    for e in [1, 2, 3] {
         let raw = medzip_codec::Metadata::raw();
         let f = medzip_codec::compress(&jpeg_img, &raw, &Options::effort(e)).unwrap();
         assert!(f == golden, "-e {e}");
@@ -462,7 +498,7 @@ fn golden_dicom_files_decode_byte_for_byte() {
     let dir = repo().join("tests/golden");
     let src = samples().join("pt16s_suyashkumar_1.dcm");
     let fresh = d.join("fresh.mdz");
-    let (code, _, err) = run(&["compress", s(&src), "-o", s(&fresh)]);
+    let (code, _, err) = run(&["compress", "-e", "3", s(&src), "-o", s(&fresh)]);
     assert_eq!(code, 0, "{err}");
     let current = dir.join("golden_dicom_header_dict.mdz");
     if std::env::var_os("MEDZIP_BLESS").is_some() {
@@ -505,7 +541,7 @@ fn golden_dicom_files_decode_byte_for_byte() {
 #[test]
 fn golden_stored_file_decodes_byte_for_byte() {
     let src = samples().join("mr12_jpegls_from_suyashkumar_3.dcm");
-    check_golden_file(&src, "golden_stored_jpegls.mdz", 6);
+    check_golden_file(&src, "golden_stored_jpegls.mdz", 6, 2);
 }
 
 /// Multi-frame and colour DICOM (format version 7; pydicom's test files in
@@ -531,7 +567,7 @@ fn golden_frames_and_colour_decode_byte_for_byte() {
             Some("None"),
         ),
     ] {
-        let info = check_golden_file(&fixtures.join(src), golden, 7);
+        let info = check_golden_file(&fixtures.join(src), golden, 7, 3);
         assert!(
             info.contains(&format!("\"planes\":{planes}")),
             "{golden}: {info}"
@@ -550,9 +586,19 @@ fn golden_frames_and_colour_decode_byte_for_byte() {
 #[test]
 fn golden_one_bit_dicom_decodes_byte_for_byte() {
     let src = repo().join("tests/fixtures/dicom/liver_1frame.dcm");
-    let info = check_golden_file(&src, "golden_dicom_1bit.mdz", 8);
+    let info = check_golden_file(&src, "golden_dicom_1bit.mdz", 8, 3);
     assert!(info.contains("\"bits_stored\":1"), "{info}");
     assert!(info.contains("\"residual\":\"context\""), "{info}");
+}
+
+/// The default level (format version 9) on an image of several frames
+/// (the 10-frame MR fixture): its coder's id follows the planes'
+/// transform byte.
+#[test]
+fn golden_default_level_multi_frame_dicom_decodes_byte_for_byte() {
+    let src = repo().join("tests/fixtures/dicom/emri_small.dcm");
+    let info = check_golden_file(&src, "golden_dicom_10frames_logistic.mdz", 9, 2);
+    assert!(info.contains("\"residual\":\"logistic\""), "{info}");
 }
 
 /// Frames written one file each: `--frames 2-3 --to png` of the 10-frame
@@ -632,14 +678,20 @@ fn frames_are_written_one_file_each() {
     }
 }
 
-/// Codes `src` with the CLI, compares with (or, under `MEDZIP_BLESS=1`,
-/// writes) the golden file `name`, decodes the golden file to `src` byte
-/// for byte and checks its format version; returns `info --json` of it.
-fn check_golden_file(src: &Path, name: &str, version: u16) -> String {
+/// Codes `src` with the CLI at effort `effort`, compares with (or, under
+/// `MEDZIP_BLESS=1`, writes) the golden file `name`, decodes the golden
+/// file to `src` byte for byte and checks its format version; returns
+/// `info --json` of it.
+fn check_golden_file(src: &Path, name: &str, version: u16, effort: u8) -> String {
     let d = tmpdir(&format!("golden-{name}"));
     let golden = repo().join("tests/golden").join(name);
     let fresh = d.join("fresh.mdz");
-    assert_eq!(run(&["compress", s(src), "-o", s(&fresh)]).0, 0, "{name}");
+    let e = effort.to_string();
+    assert_eq!(
+        run(&["compress", "-e", &e, s(src), "-o", s(&fresh)]).0,
+        0,
+        "{name}"
+    );
     if std::env::var_os("MEDZIP_BLESS").is_some() {
         std::fs::copy(&fresh, &golden).unwrap();
     }
@@ -869,11 +921,10 @@ fn info_json_and_pgm_tiff_inputs() {
         let (code, json, _) = run(&["info", "--json", s(&mdz)]);
         assert_eq!(code, 0);
         assert!(json.contains(&format!("\"width\":{}", img.width)), "{json}");
-        // Coded with the 16-bit network and its state: version 2, both
-        // named (7 for the TIFF file, kept byte for byte since 2026-11-30).
+        // Coded with the 16-bit network and its state, both named; by the
+        // default level since 2026-12-01: version 9.
         let v: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
-        let tiff = name.ends_with(".tif");
-        assert_eq!(v["format_version"], if tiff { 7 } else { 2 }, "{json}");
+        assert_eq!(v["format_version"], 9, "{json}");
         let models: Vec<(&str, &str)> = v["models"]
             .as_array()
             .unwrap()
@@ -889,7 +940,7 @@ fn info_json_and_pgm_tiff_inputs() {
         assert_eq!(run(&["decompress", s(&mdz)]).0, 0);
         let back = medzip_io::read(&std::fs::read(&p).unwrap(), Some(name)).unwrap();
         assert_eq!(&back.image, im);
-        if tiff {
+        if name.ends_with(".tif") {
             assert!(std::fs::read(&p).unwrap() == file, "the TIFF byte for byte");
         }
     }
@@ -1189,8 +1240,9 @@ fn site_context_network_and_state() {
 }
 
 /// Effort levels: `-e 1` (or `--fast`) codes with the fast coder, `-e 2`
-/// without the context network, `-e 3` (the default) with it; the file
-/// says which coder made it and decoding needs no flag. Decoding to
+/// (the default) with the context network's distribution as tokens, `-e 3`
+/// with the context-mixing coder and the network; the file says which
+/// coder made it and decoding needs no flag. Decoding to
 /// pixels: `-o` with another image extension, or `--to`.
 #[test]
 fn effort_levels_and_decoding_to_pixels() {
@@ -1203,8 +1255,11 @@ fn effort_levels_and_decoding_to_pixels() {
         let (code, _, err) = run(&["compress", "-e", e, "--verify", s(&png), "-o", s(&mdz)]);
         assert_eq!(code, 0, "{err}");
         let (_, info, _) = run(&["info", "--json", s(&mdz)]);
-        let fast = info.contains("\"residual\":\"fast\"");
-        assert_eq!(fast, e == "1", "{info}");
+        let coder = ["fast", "logistic", "context"][e.parse::<usize>().unwrap() - 1];
+        assert!(
+            info.contains(&format!("\"residual\":\"{coder}\"")),
+            "{info}"
+        );
         // The fast coder's configuration is named (a 256×256 image
         // downscaled from a JPEG has no 8×8 grid left to use).
         let cfg = if e == "1" {
@@ -1213,7 +1268,7 @@ fn effort_levels_and_decoding_to_pixels() {
             "\"fast_grid_contexts\":null"
         };
         assert!(info.contains(cfg), "{info}");
-        assert_eq!(info.contains("context network"), e == "3", "{info}");
+        assert_eq!(info.contains("context network"), e != "1", "{info}");
         let back = d.join(format!("e{e}.png"));
         assert_eq!(run(&["decompress", s(&mdz), "-o", s(&back)]).0, 0);
         let a = medzip_io::read(&std::fs::read(&back).unwrap(), None).unwrap();
@@ -1347,8 +1402,7 @@ fn two_sites_models_in_two_threads_give_the_cli_bytes() {
             let cli = d.join("cli.mdz");
             let (code, _, err) = run(&[
                 "compress",
-                "-e",
-                "2",
+                "--no-net",
                 "--context-state",
                 s(state),
                 s(img),
