@@ -351,8 +351,9 @@ enum Cmd {
         dir: PathBuf,
         #[arg(short = 'j', long, default_value_t = 1)]
         threads: usize,
-        /// Effort level, as for `compress` (1 the fast coder, 3 the default).
-        #[arg(short = 'e', long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=3))]
+        /// Effort level, as for `compress` (1 the fast coder, 2 the
+        /// default, 3 the context-mixing coder).
+        #[arg(short = 'e', long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=3))]
         effort: u8,
     },
 }
