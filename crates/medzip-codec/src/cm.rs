@@ -24,7 +24,10 @@
 //!    every machine.
 //!
 //! One function ([`code_stripe`]) serves both directions through the
-//! [`BitIo`] trait, so the encoder and decoder cannot drift apart.
+//! [`ResidualCoder`] trait, so the encoder and decoder cannot drift apart:
+//! the binary coders of [`BitIo`] (step 4 above, effort level 3) or the
+//! default level's tokens of the network's distribution (`crate::tokens`,
+//! instead of step 4).
 
 use crate::logistic::{scale_by, Dist};
 use medzip_entropy::{Apm, BinDecoder, BinEncoder, BitModel, Mixer2, State, LANES};
@@ -108,7 +111,7 @@ const SLOTS: usize = 2 + 19;
 const SLOT_SIGN: usize = 1;
 const SLOT_EXP: usize = 2;
 /// Number of context-model inputs to the mixer (plus one bias input).
-pub const NIN: usize = 6;
+const NIN: usize = 6;
 // The mixer's lanes hold the inputs, the bias input and the network's.
 const _: () = assert!(NIN + 2 <= LANES);
 

@@ -8,9 +8,11 @@
 //! assert_eq!(back, img);
 //! ```
 //!
-//! Residual coders: the context-model coder ([`cm`], the default), the fast
-//! coder ([`fast`], effort level 1) and the seed paper's exact-delta paths
-//! ([`paper`]: Huffman, PNG). A prior reconstruction (from an autoencoder,
+//! Residual coders: the context model ([`cm`]) with the network's
+//! distribution coded as tokens (the default, effort level 2) or with its
+//! binary decisions mixed (effort level 3), the fast coder ([`fast`],
+//! effort level 1), recovered JPEGs ([`jpeg`]) and the seed paper's
+//! exact-delta paths ([`paper`]: Huffman, PNG). A prior reconstruction (from an autoencoder,
 //! see [`Prior`]) plugs in as context. The context models a coder may use
 //! (the embedded ones, a site's) are a value, [`Models`], passed in
 //! [`Options::models`] and to [`decompress_with`].
@@ -87,7 +89,7 @@ pub enum Residual {
     Jpeg,
     /// The context coder's model and network, the residual coded as one
     /// token per pixel of the network's distribution over rANS
-    /// ([`tokens`]): the default since 2026-12-01. Without a network for
+    /// (`tokens.rs`): the default since 2026-12-01. Without a network for
     /// the image's depth, the context coder codes it.
     #[default]
     Logistic,

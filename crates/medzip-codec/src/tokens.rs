@@ -16,9 +16,10 @@
 //! network misses in this image), a mixture of 2^17 coded by a 64-bit rANS
 //! ([`medzip_entropy::rans64`]). Measured on dev images (2026-12-01): the
 //! network's distribution alone codes them within 0.2 % of the
-//! context-mixing coder's files (256×256 chest X-rays) to 0.5–2 % above
-//! them (high-bit images, full-size chest X-rays); the adaptive quarter
-//! takes back most of that. Integer arithmetic only.
+//! context-mixing coder's files (256×256 chest X-rays) to 0.5–2.5 % above
+//! them (high-bit images, full-size chest X-rays); with the adaptive
+//! quarter the dev sets come out 0.0–1.5 % above them (docs/RESULTS.md
+//! §12). Integer arithmetic only.
 
 use crate::cm::{Model, Pixel, ResidualCoder, NQ};
 use crate::fast::{fold, tokenize, tokens_for, unfold, untokenize};
