@@ -3,8 +3,9 @@
 //! [`crate::rans`]'s 2^15: each symbol comes with its own precision (up to
 //! 2^[`MAX_PRECISION`]), so a caller can code a 17-bit mixture of two
 //! distributions and raw bits in one stream. The state never falls below
-//! 2^31, so a symbol of precision 17 costs at most 2^-14 more than its
-//! ideal length (the 32-bit coder's margin at 2^15 is 2^-8).
+//! 2^31, 2^14 times a 17-bit symbol's total, so rounding costs such a
+//! symbol at most log2(1 + 2^-14) bits beyond its ideal length (the 32-bit
+//! coder of [`crate::rans`] at its 2^15: log2(1 + 2^-8)).
 //!
 //! Like [`crate::rans::RansEncoder`], the encoder records each symbol in
 //! decoding order and codes them backwards in [`Rans64Encoder::finish`].
