@@ -109,6 +109,22 @@ pub(crate) fn tokens_for<const M: u32>(zmax: u32) -> usize {
     }
 }
 
+/// Starting weights of a distribution of `ntok` tokens (`M` mantissa
+/// bits) for a context of size class `ec` (two classes per octave of the
+/// residual ×8: 0, 1, 2, 3, 4, 6, 8, 12, …): flat up to the token of that
+/// size, then halving every two tokens.
+pub(crate) fn class_weights<const M: u32>(ec: u32, ntok: usize, maxv: i32) -> Vec<u32> {
+    let a = if ec < 2 {
+        ec
+    } else {
+        (2 + (ec & 1)) << (ec / 2 - 1)
+    };
+    let t0 = tokenize::<M>((a / 4).min(maxv as u32)).0 as u32;
+    (0..ntok as u32)
+        .map(|t| (1 << 16) >> (t.saturating_sub(t0) / 2).min(15))
+        .collect()
+}
+
 /// (token, raw bits, number of raw bits): the exponent class and the `M`
 /// mantissa bits below the leading one in the token, the rest raw.
 #[inline]
@@ -454,17 +470,7 @@ impl Model {
         } else {
             (0..if cfg.grid { CONTEXTS } else { CONTEXTS / 2 })
                 .map(|c| {
-                    let ec = (c / per_class) as u32;
-                    // The class's error size (×8), as an unsigned residual.
-                    let a = if ec < 2 {
-                        ec
-                    } else {
-                        (2 + (ec & 1)) << (ec / 2 - 1)
-                    };
-                    let t0 = tokenize::<MSB>((a / 4).min(maxv as u32)).0 as u32;
-                    let weights: Vec<u32> = (0..ntok as u32)
-                        .map(|t| (1 << 16) >> (t.saturating_sub(t0) / 2).min(15))
-                        .collect();
+                    let weights = class_weights::<MSB>((c / per_class) as u32, ntok, maxv);
                     AdaptiveCdf::with_weights(&weights, cfg.adaptation())
                 })
                 .collect()

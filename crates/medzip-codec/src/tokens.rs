@@ -22,7 +22,7 @@
 //! §12). Integer arithmetic only.
 
 use crate::cm::{Model, Pixel, ResidualCoder, NQ};
-use crate::fast::{fold, tokenize, tokens_for, unfold, untokenize};
+use crate::fast::{class_weights, fold, tokenize, tokens_for, unfold, untokenize};
 use crate::logistic::Dist;
 use medzip_entropy::rans::{Adaptation, AdaptiveCdf, MAX_SYMBOLS, PRECISION};
 use medzip_entropy::rans64::{Rans64Decoder, Rans64Encoder};
@@ -50,18 +50,8 @@ impl Tokens {
         assert!(ntok <= MAX_SYMBOLS, "values up to 2^16");
         let cdfs = (0..CONTEXTS)
             .map(|c| {
-                let q = (c / 8) as u32;
-                // The bucket's scale (×8, the inverse of `qlog`); the
-                // folded residual is about twice the residual.
-                let s8 = if q < 4 {
-                    q
-                } else {
-                    (2 + (q & 1)) << (q / 2 - 1)
-                };
-                let t0 = tokenize::<MSB>((s8 / 4).min(maxv as u32)).0 as u32;
-                let weights: Vec<u32> = (0..ntok as u32)
-                    .map(|t| (1 << 16) >> (t.saturating_sub(t0) / 2).min(15))
-                    .collect();
+                // The bucket's scale (×8), about half the folded residual.
+                let weights = class_weights::<MSB>((c / 8) as u32, ntok, maxv);
                 AdaptiveCdf::with_weights(&weights, Adaptation::Quick)
             })
             .collect();
