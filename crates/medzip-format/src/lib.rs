@@ -1,4 +1,4 @@
-//! The medzip container (format versions 1–9, see [`VERSION`]): magic,
+//! The medzip container (format versions 1–10, see [`VERSION`]): magic,
 //! version, a sequence of sections, each with a tag, a length and a CRC-32,
 //! and a terminating `END ` section.
 //!
@@ -29,8 +29,10 @@ pub const MAGIC: [u8; 8] = *b"\x89MDZ\r\n\x1a\n";
 /// them damaged; 8 for pixels coded as a recovered JPEG (residual 4), or
 /// DICOM pixel data of 1-bit samples (since 2026-12-01); 9 for pixels
 /// coded by the network's distribution as tokens (residual 5, the default
-/// since 2026-12-01).
-pub const VERSION: u16 = 9;
+/// since 2026-12-01); 10 for DICOM files whose encapsulated pixel data is
+/// rebuilt from the samples (source block layout 3 with flag bit 3, since
+/// 2026-12-01).
+pub const VERSION: u16 = 10;
 
 /// Section tags.
 pub mod tag {
@@ -516,6 +518,14 @@ impl Container {
         // Stored files; PNG files with their chunks (or bytes): a build
         // before would drop them.
         let d = &self.header.desc;
+        // DICOM encapsulated pixel data rebuilt from the samples (source
+        // layout 3, flag bit 3).
+        if d.source == SourceKind::Dicom
+            && self.source.first() == Some(&3)
+            && self.source.get(3).is_some_and(|f| f & 8 != 0)
+        {
+            return 10;
+        }
         // Pixels coded as tokens of the network's distribution (residual
         // 5; the coder's id follows the planes' transform byte in an image
         // of several frames or planes).
@@ -947,6 +957,15 @@ mod tests {
         // id after the transform byte in an image of several planes).
         c.pixels = vec![5, 0];
         assert_eq!(c.version(), 9);
+        // Encapsulated DICOM pixel data rebuilt from the samples: 10.
+        let (src, kind) = (
+            std::mem::replace(&mut c.source, vec![3, 16, 15, 8]),
+            std::mem::replace(&mut c.header.desc.source, SourceKind::Dicom),
+        );
+        assert_eq!(c.version(), 10);
+        c.source = vec![3, 16, 15, 1];
+        assert_eq!(c.version(), 9);
+        (c.source, c.header.desc.source) = (src, kind);
         c.header.desc.planes = 3;
         assert_eq!(c.version(), 7);
         c.pixels = vec![1, 5, 0];

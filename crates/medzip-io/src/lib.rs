@@ -11,10 +11,12 @@
 //! * **DICOM** (single frame, one sample per pixel, bits allocated 8 or 16;
 //!   read leniently, see [`dicom::parse`]): with native pixel data (implicit
 //!   or explicit VR, little or big endian, deflated) the file comes back
-//!   **byte for byte**; an
-//!   encapsulated file (JPEG Lossless, JPEG 2000, RLE) is first transcoded
-//!   to Explicit VR Little Endian, and that native file comes back byte for
-//!   byte (same pixels and attributes, native pixel data).
+//!   **byte for byte**, and so does encapsulated JPEG Lossless (its
+//!   samples coded, each stream rebuilt exactly); any other encapsulated
+//!   file is stored whole, or with [`ReadOptions::transcode`] (which [`read`]
+//!   sets) first transcoded to Explicit VR Little Endian, and that native
+//!   file comes back byte for byte (same pixels and attributes, native pixel
+//!   data).
 //!
 //! A colour image (channels that differ) is refused with a clear error.
 //!

@@ -14,14 +14,20 @@
 //! explicit VR, little or big endian, deflated), never rewritten: odd
 //! files come back as odd as they were.
 //!
-//! Encapsulated inputs (JPEG Lossless, JPEG 2000, RLE, …) are first
+//! Encapsulated JPEG Lossless pixel data (the lossless transfer syntax
+//! modalities send most) is taken apart into its samples and the few bytes
+//! that rebuild each stream exactly (module `encaps`): the file comes back byte
+//! for byte, its pixels coded by medzip. Other encapsulated inputs (JPEG
+//! 2000, RLE, JPEG-LS, …) are kept whole, or with `--transcode` first
 //! transcoded by dicom-rs to Explicit VR Little Endian; that native file is
-//! what comes back, byte for byte.
+//! then what comes back, byte for byte.
 
 use crate::{malformed, meta, Error, Loaded, Result};
 use medzip_format::{Image, Metadata, Photometric, SourceKind};
 use parse::{Parsed, PixelData};
 
+mod encaps;
+mod ljpeg;
 pub mod parse;
 
 const KIND: &str = "DICOM";
@@ -237,20 +243,27 @@ struct Flags {
     /// Colour samples plane after plane (PlanarConfiguration 1; format
     /// version 7).
     planar: bool,
+    /// Encapsulated pixel data rebuilt from the samples and a recipe
+    /// ([`encaps`]; format version 10).
+    encapsulated: bool,
 }
 
 impl Flags {
     fn byte(self) -> u8 {
-        self.swap as u8 | (self.deflated as u8) << 1 | (self.planar as u8) << 2
+        self.swap as u8
+            | (self.deflated as u8) << 1
+            | (self.planar as u8) << 2
+            | (self.encapsulated as u8) << 3
     }
     fn from_byte(b: u8) -> Result<Flags> {
-        if b & !7 != 0 {
+        if b & !15 != 0 {
             return malformed(KIND, format!("stored header flags {b:#04x} are unknown"));
         }
         Ok(Flags {
             swap: b & 1 != 0,
             deflated: b & 2 != 0,
             planar: b & 4 != 0,
+            encapsulated: b & 8 != 0,
         })
     }
 }
@@ -319,6 +332,9 @@ pub(crate) fn read_transcoding(bytes: &[u8], transcode: bool) -> Result<Loaded> 
             ),
         ),
         (false, _) if transcode => read_encapsulated(bytes, &p),
+        (false, None) if JPEG_LOSSLESS_TS.contains(&p.ts.as_str()) => {
+            read_jpeg_lossless(bytes, &p, px)
+        }
         (false, _) => Err(Error::Unsupported(format!(
             "encapsulated DICOM (transfer syntax {}) kept byte for byte (--transcode codes its pixels and gives back native DICOM)",
             p.ts
@@ -383,6 +399,58 @@ fn read_encapsulated(bytes: &[u8], p: &Parsed) -> Result<Loaded> {
             format!("transcoding of {ts} gave no native pixel data"),
         ),
     }
+}
+
+/// JPEG Lossless, process 14 (any predictor) and its first-order
+/// predictor variant (SV1).
+const JPEG_LOSSLESS_TS: [&str; 2] = ["1.2.840.10008.1.2.4.57", "1.2.840.10008.1.2.4.70"];
+
+/// Encapsulated JPEG Lossless kept byte for byte: its samples coded by
+/// medzip, the rest of each stream in the stored header ([`encaps`]).
+/// Streams that this reader does not rewrite exactly are refused, and the
+/// file is then kept whole.
+fn read_jpeg_lossless(bytes: &[u8], p: &Parsed, px: PixelData) -> Result<Loaded> {
+    let l = layout(&p.attrs)?;
+    let planes = l.photometric.planes() as u32;
+    let refused = |why: String| {
+        Error::Unsupported(format!(
+            "JPEG Lossless pixel data (transfer syntax {}) kept byte for byte: {why}",
+            p.ts
+        ))
+    };
+    if l.photometric == Photometric::YbrFull422 || l.bits_allocated == 1 {
+        return Err(refused(format!("{} samples", l.photometric.name())));
+    }
+    let shape = encaps::Shape {
+        rows: l.rows,
+        cols: l.cols,
+        frames: l.frames,
+        planes,
+        signed: l.signed,
+    };
+    let (data, bits, recipe, end) =
+        encaps::take_apart(bytes, px.offset, &shape).map_err(refused)?;
+    let image = Image::new(l.cols, l.rows * l.frames * planes, bits, l.signed, data)
+        .map_err(|e| refused(e.to_string()))?;
+    let mut blob = Vec::new();
+    for part in [&bytes[..px.offset], &bytes[end..], &[], &[]] {
+        medzip_format::put_part(&mut blob, part);
+    }
+    blob.extend_from_slice(&0u32.to_le_bytes());
+    medzip_format::put_part(&mut blob, &recipe);
+    let flags = Flags {
+        encapsulated: true,
+        ..Flags::default()
+    };
+    let (dict, id) = header_dictionary();
+    let mut src = vec![LAYOUT_FLAGS, l.bits_allocated, l.high_bit, flags.byte()];
+    src.extend_from_slice(id);
+    src.extend_from_slice(&medzip_entropy::bytes::compress_with(dict, &blob));
+    let mut m = meta(SourceKind::Dicom, 16, l.photometric, src);
+    m.container_bits = if bits <= 8 { 8 } else { 16 };
+    m.frames = l.frames;
+    m.file_sha256 = Some(medzip_format::sha256(bytes));
+    Ok(Loaded { image, meta: m })
 }
 
 const JPEG_LS_LOSSLESS: &str = "1.2.840.10008.1.2.4.80";
@@ -592,6 +660,7 @@ fn read_native(
         swap,
         deflated: deflated.is_some(),
         planar: l.planar,
+        encapsulated: false,
     };
     if let Some((head, trail, corrections)) = &deflated {
         for part in [head, trail, &corrections[..]] {
@@ -629,6 +698,8 @@ struct Stored<'a> {
     head: &'a [u8],
     trail: &'a [u8],
     corrections: &'a [u8],
+    /// Encapsulated pixel data: how to rebuild it ([`encaps`]).
+    recipe: &'a [u8],
 }
 
 impl<'a> Stored<'a> {
@@ -654,6 +725,11 @@ impl<'a> Stored<'a> {
         } else {
             (&[][..], &[][..], &[][..])
         };
+        let recipe = if flags.encapsulated {
+            part(&mut r)?
+        } else {
+            &[][..]
+        };
         Ok(Stored {
             flags,
             prefix,
@@ -664,6 +740,7 @@ impl<'a> Stored<'a> {
             head,
             trail,
             corrections,
+            recipe,
         })
     }
 }
@@ -705,6 +782,11 @@ pub fn notes(meta: &Metadata) -> Result<Vec<String>> {
             "Pixel Data holds {} bytes beyond the image (kept as they are)",
             st.tail.len()
         ));
+    }
+    if st.flags.encapsulated {
+        notes.push(
+            "encapsulated JPEG Lossless pixel data, rebuilt byte for byte from the samples".into(),
+        );
     }
     if !st.transcoded_from.is_empty() {
         notes.push(format!(
@@ -792,6 +874,9 @@ pub fn header_bytes(bytes: &[u8]) -> Result<Vec<u8>> {
 
 pub(crate) fn write(img: &Image, m: &Metadata) -> Result<Vec<u8>> {
     let (ba, hb, flags, blob) = unpack(m)?;
+    if flags.encapsulated {
+        return write_encapsulated(img, m, &Stored::parse(flags, &blob)?);
+    }
     if !(ba == 8 || ba == 16 || (ba == 1 && img.bits == 1 && !img.signed))
         || hb >= ba
         || hb + 1 < img.bits
@@ -860,6 +945,23 @@ pub(crate) fn write(img: &Image, m: &Metadata) -> Result<Vec<u8>> {
     })
 }
 
+/// [`write`] for encapsulated pixel data.
+fn write_encapsulated(img: &Image, m: &Metadata, st: &Stored) -> Result<Vec<u8>> {
+    let shape = encaps::Shape {
+        rows: m.plane_rows(img),
+        cols: img.width,
+        frames: m.frames,
+        planes: m.planes as u32,
+        signed: img.signed,
+    };
+    if shape.rows as u64 * shape.frames as u64 * shape.planes as u64 != img.height as u64 {
+        return malformed(KIND, "stored frames and planes do not fit the image");
+    }
+    let value = encaps::rebuild(st.recipe, &img.data, img.bits, &shape)
+        .map_err(|msg| Error::Malformed { kind: KIND, msg })?;
+    Ok([st.prefix, &value, st.suffix].concat())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -886,6 +988,101 @@ mod tests {
                     v,
                     "{ba} {bits} {hb} {signed} {v}"
                 );
+            }
+        }
+    }
+
+    /// An explicit VR little endian JPEG Lossless file of `frames` frames
+    /// of `w`×`h` pixels, `spp` samples each, `bits` stored in `ba`.
+    fn jpeg_lossless_file(
+        (w, h, spp, frames): (u16, u16, u8, usize),
+        (ba, bits, signed): (u16, u16, bool),
+        split: usize,
+    ) -> Vec<u8> {
+        fn el(g: u16, n: u16, vr: &[u8; 2], v: &[u8]) -> Vec<u8> {
+            let mut o = [g.to_le_bytes(), n.to_le_bytes()].concat();
+            o.extend(vr);
+            if matches!(vr, b"OB" | b"OW") {
+                o.extend([0, 0]);
+                o.extend((v.len() as u32).to_le_bytes());
+            } else {
+                o.extend((v.len() as u16).to_le_bytes());
+            }
+            o.extend(v);
+            o
+        }
+        let us = |n: u16, v: u16| el(0x0028, n, b"US", &v.to_le_bytes());
+        let ts = b"1.2.840.10008.1.2.4.70";
+        let body = [el(2, 1, b"OB", &[0, 1]), el(2, 0x10, b"UI", ts)].concat();
+        let mut f = vec![0u8; 128];
+        f.extend(b"DICM");
+        f.extend(el(2, 0, b"UL", &(body.len() as u32).to_le_bytes()));
+        f.extend(body);
+        f.extend(el(0x0008, 0x0060, b"CS", b"CT"));
+        f.extend(us(0x0002, spp as u16));
+        let pi: &[u8] = if spp == 3 { b"RGB " } else { b"MONOCHROME2 " };
+        f.extend(el(0x0028, 0x0004, b"CS", pi));
+        if spp == 3 {
+            f.extend(us(0x0006, 0));
+        }
+        f.extend(el(0x0028, 0x0008, b"IS", format!("{frames:<2}").as_bytes()));
+        for (n, v) in [(0x10, h), (0x11, w), (0x100, ba), (0x101, bits)] {
+            f.extend(us(n, v));
+        }
+        f.extend(us(0x0102, bits - 1));
+        f.extend(us(0x0103, signed as u16));
+        let n = w as usize * h as usize * spp as usize * frames;
+        let raw: Vec<u16> = (0..n)
+            .map(|i| ((i * 7919 + i * i * 31) & ((1 << bits) - 1)) as u16)
+            .collect();
+        f.extend([
+            0xE0, 0x7F, 0x10, 0x00, b'O', b'B', 0, 0, 0xFF, 0xFF, 0xFF, 0xFF,
+        ]);
+        f.extend(encaps::tests::value_of(
+            &raw,
+            (w, h, bits as u8, spp, frames),
+            6,
+            split,
+        ));
+        f.extend(el(0xFFFC, 0xFFFC, b"OB", &[0; 4]));
+        f
+    }
+
+    /// JPEG Lossless files come back byte for byte, their samples coded by
+    /// medzip at every effort: 8- and 16-bit, signed and unsigned, odd
+    /// sizes, several frames and fragments, colour.
+    #[test]
+    fn jpeg_lossless_comes_back_byte_for_byte() {
+        for shape in [(13u16, 7u16, 1u8, 1usize), (13, 7, 1, 3), (9, 5, 3, 2)] {
+            for px in [
+                (8u16, 8u16, false),
+                (16, 12, false),
+                (16, 12, true),
+                (16, 16, true),
+            ] {
+                for split in [1, 2] {
+                    let name = format!("{shape:?} {px:?} split {split}");
+                    let file = jpeg_lossless_file(shape, px, split);
+                    let l =
+                        read_transcoding(&file, false).unwrap_or_else(|e| panic!("{name}: {e}"));
+                    assert_eq!((l.image.bits, l.image.signed), (px.1 as u8, px.2), "{name}");
+                    let nt = notes(&l.meta).unwrap();
+                    assert!(
+                        nt.iter().any(|n| n.contains("JPEG Lossless")),
+                        "{name}: {nt:?}"
+                    );
+                    assert_eq!(l.meta.file_sha256, Some(medzip_format::sha256(&file)));
+                    for effort in [1, 2] {
+                        let opts = medzip_codec::Options::effort(effort);
+                        let mdz = medzip_codec::compress(&l.image, &l.meta, &opts).unwrap();
+                        let (img, m) =
+                            medzip_codec::decompress(&mdz, &medzip_codec::Limits::default(), None)
+                                .unwrap();
+                        assert_eq!(img, l.image, "{name}");
+                        let back = crate::write(&img, &m).unwrap();
+                        assert!(back == file, "{name} -e{effort}: not byte for byte");
+                    }
+                }
             }
         }
     }
