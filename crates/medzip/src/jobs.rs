@@ -228,7 +228,12 @@ pub(crate) fn compress_one(
         ));
     }
     let (original, loaded, stored) = read_any(inp, read)?;
-    let mdz = medzip_codec::compress_with_prior(&loaded.image, &loaded.meta, opts, ctx.prior())?;
+    let (mdz, loaded, floored) = medzip::code_or_store(&original, loaded, opts, ctx.prior())?;
+    let stored = if floored {
+        Some("its pixels coded were larger".to_string())
+    } else {
+        stored
+    };
     if verify {
         let (img, meta) = ctx.decompress(&mdz)?;
         let rebuilt = medzip_io::write(&img, &meta)

@@ -71,7 +71,29 @@ pub fn compress_with(
     read: &ReadOptions,
 ) -> Result<Vec<u8>> {
     let (loaded, _) = medzip_io::read_or_store(file, name, read)?;
-    Ok(medzip_codec::compress(&loaded.image, &loaded.meta, opts)?)
+    Ok(code_or_store(file, loaded, opts, None)?.0)
+}
+
+/// The `.mdz` of `file`, read as `loaded` ([`medzip_io::read_or_store`]):
+/// its pixels coded, or the file stored whole where that is smaller — the
+/// floor that keeps a DICOM file whose pixel data came compressed from
+/// costing more than its bytes would ([`medzip_io::stored::worth_trying`]). Returns the `.mdz`, what it holds
+/// (`loaded`, or the file stored whole), and whether the floor stored it.
+pub fn code_or_store(
+    file: &[u8],
+    loaded: medzip_io::Loaded,
+    opts: &Options,
+    prior: Option<&dyn medzip_codec::Prior>,
+) -> Result<(Vec<u8>, medzip_io::Loaded, bool)> {
+    let mdz = medzip_codec::compress_with_prior(&loaded.image, &loaded.meta, opts, prior)?;
+    if medzip_io::stored::worth_trying(file, &loaded.meta, mdz.len()) {
+        let stored = medzip_io::isolate(|| medzip_io::stored::store(file))?;
+        let whole = medzip_codec::compress(&stored.image, &stored.meta, opts)?;
+        if whole.len() < mdz.len() {
+            return Ok((whole, stored, true));
+        }
+    }
+    Ok((mdz, loaded, false))
 }
 
 /// The file a `.mdz` was made from: the same bytes for DICOM, TIFF and files

@@ -2,32 +2,61 @@
 //! medzip: the Pixel Data value (an offset-table item, fragment items, a
 //! sequence delimiter) is taken apart into each frame's samples and a
 //! recipe — the offset table, each frame's fragment lengths, and the bytes
-//! of each frame's stream that are not its entropy-coded data — from which
+//! of each frame's stream that the samples do not determine — from which
 //! [`rebuild`] writes the value again. [`take_apart`] keeps a value only
 //! where that rebuild gives back exactly the original bytes.
 //!
-//! The stream kind: JPEG Lossless, process 14 ([`super::ljpeg`]).
+//! The stream kinds ([`Kind`]): JPEG Lossless, process 14
+//! ([`super::ljpeg`]), and RLE (PS3.5 annex G: per frame a 64-byte header
+//! of segment offsets, then one PackBits segment per byte of each sample,
+//! most significant first, plane after plane).
 //!
-//! Recipe: kind u8 (1: JPEG Lossless), the offset table's bytes (a part:
-//! u32 length + bytes), frames u32, then per frame: fragments u32, each
-//! fragment's length u32, the stream's header (a part: SOI through SOS),
-//! its trailer (a part: from the marker after the entropy-coded data on),
-//! and the padding bit u8 (1: ones).
+//! Recipe: kind u8, the offset table's bytes (a part: u32 length + bytes),
+//! frames u32, then per frame: fragments u32, each fragment's length u32,
+//! then for JPEG Lossless the stream's header (a part: SOI through SOS),
+//! its trailer (a part: from the marker after the entropy-coded data on)
+//! and the padding bit u8 (1: ones); for RLE the 64-byte header (a part)
+//! and per segment how its PackBits header bytes are known (u8: 0, as a
+//! part that follows; 1–3, by the [`Packing`] rule of that number, which
+//! gives the same ones from the byte plane) and what follows its data up
+//! to the next segment (a part).
 
-use super::ljpeg;
+use super::{ljpeg, Words};
 use medzip_format::{put_part, Reader};
 
 const ITEM: [u8; 4] = [0xFE, 0xFF, 0x00, 0xE0];
 const DELIMITER: [u8; 8] = [0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0];
-const JPEG_LOSSLESS: u8 = 1;
 
-/// What the recipe does not hold: the frames' samples.
+/// How each frame's stream codes its samples.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(super) enum Kind {
+    JpegLossless = 1,
+    Rle = 2,
+}
+
+/// What the recipe does not hold: the frames' samples and their layout.
 pub(super) struct Shape {
     pub rows: u32,
     pub cols: u32,
     pub frames: u32,
     pub planes: u32,
     pub signed: bool,
+    /// BitsAllocated, BitsStored and HighBit (RLE segments hold the whole
+    /// words; a JPEG stream says its precision itself).
+    pub bits_allocated: u8,
+    pub bits_stored: u8,
+    pub high_bit: u8,
+}
+
+impl Shape {
+    fn words(&self, bits: u8) -> Words {
+        Words {
+            ba: self.bits_allocated,
+            shift: (self.high_bit + 1).saturating_sub(bits) as u32,
+            bits,
+            signed: self.signed,
+        }
+    }
 }
 
 /// The Pixel Data value that begins at `ds[offset..]`, taken apart: the
@@ -37,6 +66,7 @@ pub(super) fn take_apart(
     ds: &[u8],
     offset: usize,
     sh: &Shape,
+    kind: Kind,
 ) -> Result<(Vec<i32>, u8, Vec<u8>, usize), ljpeg::Why> {
     // The items.
     let mut items: Vec<&[u8]> = Vec::new();
@@ -61,14 +91,14 @@ pub(super) fn take_apart(
         at += 8 + len;
     };
     let (bot, fragments) = items.split_first().ok_or("no offset table item")?;
-    // Fragments to frames: all in one frame, one each, or a new frame at
-    // each fragment that begins a JPEG stream.
+    // Fragments to frames: all in one frame, one each, or (JPEG) a new
+    // frame at each fragment that begins a JPEG stream.
     let frames = sh.frames as usize;
     let groups: Vec<&[&[u8]]> = if frames == 1 {
         vec![fragments]
     } else if fragments.len() == frames {
         fragments.chunks(1).collect()
-    } else {
+    } else if kind == Kind::JpegLossless {
         let mut g: Vec<&[&[u8]]> = Vec::new();
         let mut start = 0;
         for i in 1..=fragments.len() {
@@ -78,6 +108,8 @@ pub(super) fn take_apart(
             }
         }
         g
+    } else {
+        Vec::new()
     };
     if groups.len() != frames || fragments.is_empty() {
         return Err(format!(
@@ -85,39 +117,234 @@ pub(super) fn take_apart(
             fragments.len()
         ));
     }
-    let mut recipe = vec![JPEG_LOSSLESS];
+    let mut recipe = vec![kind as u8];
     put_part(&mut recipe, bot);
     recipe.extend_from_slice(&(frames as u32).to_le_bytes());
     let mut data = Vec::new();
     let mut bits = None;
     for g in groups {
         let stream = g.concat();
-        // (The shape first: a header's sizes are not allocated unchecked.)
-        let (w, h, nc) = ljpeg::dimensions(&stream)?;
-        if (w, h, nc) != (sh.cols as usize, sh.rows as usize, sh.planes as usize) {
-            return Err(format!(
-                "a stream of {w}×{h} pixels of {nc} components in a {}×{} image of {}",
-                sh.cols, sh.rows, sh.planes
-            ));
-        }
-        let d = ljpeg::decode(&stream)?;
-        if *bits.get_or_insert(d.bits) != d.bits {
-            return Err("frames of different precisions".into());
-        }
         recipe.extend_from_slice(&(g.len() as u32).to_le_bytes());
         for f in g {
             recipe.extend_from_slice(&(f.len() as u32).to_le_bytes());
         }
-        put_part(&mut recipe, &stream[..d.ecs.start]);
-        put_part(&mut recipe, &stream[d.ecs.end..]);
-        recipe.push(d.pad_ones as u8);
-        data.extend(d.samples.iter().map(|&s| value(s, d.bits, sh.signed)));
+        let b = match kind {
+            Kind::JpegLossless => jpeg_apart(&stream, sh, &mut recipe, &mut data)?,
+            Kind::Rle => rle_apart(&stream, sh, &mut recipe, &mut data)?,
+        };
+        if *bits.get_or_insert(b) != b {
+            return Err("frames of different precisions".into());
+        }
     }
     let bits = bits.expect("one frame at least");
     if rebuild(&recipe, &data, bits, sh)? != ds[offset..end] {
-        return Err("the JPEG streams are not rewritten byte for byte from their samples".into());
+        return Err("the streams are not rewritten byte for byte from their samples".into());
     }
     Ok((data, bits, recipe, end))
+}
+
+/// One frame's JPEG Lossless stream: its samples appended to `data`, its
+/// part of the recipe to `recipe`; returns the samples' bits.
+fn jpeg_apart(
+    stream: &[u8],
+    sh: &Shape,
+    recipe: &mut Vec<u8>,
+    data: &mut Vec<i32>,
+) -> Result<u8, ljpeg::Why> {
+    // (The shape first: a header's sizes are not allocated unchecked.)
+    let (w, h, nc) = ljpeg::dimensions(stream)?;
+    if (w, h, nc) != (sh.cols as usize, sh.rows as usize, sh.planes as usize) {
+        return Err(format!(
+            "a stream of {w}×{h} pixels of {nc} components in a {}×{} image of {}",
+            sh.cols, sh.rows, sh.planes
+        ));
+    }
+    let d = ljpeg::decode(stream)?;
+    put_part(recipe, &stream[..d.ecs.start]);
+    put_part(recipe, &stream[d.ecs.end..]);
+    recipe.push(d.pad_ones as u8);
+    data.extend(d.samples.iter().map(|&s| value(s, d.bits, sh.signed)));
+    Ok(d.bits)
+}
+
+/// Where each RLE segment of a frame begins: the offsets of its 64-byte
+/// header `head`, checked (one segment per byte plane, in order).
+fn rle_segments(head: &[u8], sh: &Shape) -> Result<Vec<usize>, ljpeg::Why> {
+    if sh.bits_allocated != 8 && sh.bits_allocated != 16 {
+        return Err(format!("RLE of {}-bit samples", sh.bits_allocated));
+    }
+    if head.len() != 64 {
+        return Err("an RLE frame shorter than its header".into());
+    }
+    let word = |i: usize| u32::from_le_bytes(head[4 * i..4 * i + 4].try_into().expect("4 bytes"));
+    let nseg = sh.planes as usize * sh.bits_allocated as usize / 8;
+    if word(0) as usize != nseg {
+        return Err(format!("{} RLE segments for {nseg} byte planes", word(0)));
+    }
+    let starts: Vec<usize> = (1..=nseg).map(|i| word(i) as usize).collect();
+    if starts[0] != 64 || starts.windows(2).any(|w| w[0] >= w[1]) {
+        return Err("RLE segment offsets out of order".into());
+    }
+    Ok(starts)
+}
+
+/// The bytes of segment `i` of `stream`.
+fn segment<'a>(stream: &'a [u8], starts: &[usize], i: usize) -> &'a [u8] {
+    let end = starts.get(i + 1).copied().unwrap_or(stream.len());
+    &stream[starts[i]..end]
+}
+
+/// One frame's RLE stream: as [`jpeg_apart`].
+fn rle_apart(
+    stream: &[u8],
+    sh: &Shape,
+    recipe: &mut Vec<u8>,
+    data: &mut Vec<i32>,
+) -> Result<u8, ljpeg::Why> {
+    let starts = rle_segments(stream.get(..64).unwrap_or(stream), sh)?;
+    if starts[starts.len() - 1] >= stream.len() {
+        return Err("an RLE segment offset past the end of its frame".into());
+    }
+    put_part(recipe, &stream[..64]);
+    let n = sh.rows as usize * sh.cols as usize;
+    let mut planes = Vec::with_capacity(starts.len());
+    for i in 0..starts.len() {
+        let seg = segment(stream, &starts, i);
+        let (bytes, headers, used) = unpack_bits(seg, n)?;
+        match Packing::ALL
+            .iter()
+            .find(|p| p.headers(&bytes, sh.cols as usize) == headers)
+        {
+            Some(&p) => recipe.push(p as u8),
+            None => {
+                recipe.push(0);
+                put_part(recipe, &headers);
+            }
+        }
+        put_part(recipe, &seg[used..]);
+        planes.push(bytes);
+    }
+    let per = sh.bits_allocated as usize / 8;
+    let words = sh.words(sh.bits_stored);
+    for p in planes.chunks_exact(per) {
+        data.extend((0..n).map(|j| {
+            let w = p.iter().fold(0u32, |w, b| w << 8 | b[j] as u32);
+            words.value(w)
+        }));
+    }
+    Ok(sh.bits_stored)
+}
+
+/// How DICOM writers cut a byte plane into PackBits runs, each row alone
+/// (PS3.5 G.3.1): a segment written by one of these rules needs no stored
+/// headers (RLE files of pydicom's and pydicom-data's test sets: of their
+/// 8- and 16-bit segments, most follow [`Packing::Adaptive`]).
+#[derive(Clone, Copy)]
+enum Packing {
+    /// Equal bytes replicated from three on, or from two where no literal
+    /// run is open (GDCM's encoder).
+    Adaptive = 1,
+    /// Equal bytes replicated from three on.
+    FromThree = 2,
+    /// Equal bytes replicated from two on.
+    FromTwo = 3,
+}
+
+impl Packing {
+    const ALL: [Packing; 3] = [Packing::Adaptive, Packing::FromThree, Packing::FromTwo];
+
+    /// The header bytes this rule writes for `plane`, rows of `cols` bytes.
+    fn headers(self, plane: &[u8], cols: usize) -> Vec<u8> {
+        let mut out = Vec::with_capacity(plane.len() / 64);
+        let flush = |out: &mut Vec<u8>, mut lit: usize| {
+            while lit > 0 {
+                let k = lit.min(128);
+                out.push(k as u8 - 1);
+                lit -= k;
+            }
+        };
+        for row in plane.chunks(cols.max(1)) {
+            let (mut i, mut lit) = (0, 0);
+            while i < row.len() {
+                let run = row[i..]
+                    .iter()
+                    .take(128)
+                    .take_while(|&&b| b == row[i])
+                    .count();
+                let replicate = match self {
+                    Packing::Adaptive => run >= 3 || (run == 2 && lit == 0),
+                    Packing::FromThree => run >= 3,
+                    Packing::FromTwo => run >= 2,
+                };
+                if replicate {
+                    flush(&mut out, lit);
+                    lit = 0;
+                    out.push((257 - run) as u8);
+                    i += run;
+                } else {
+                    lit += 1;
+                    i += 1;
+                }
+            }
+            flush(&mut out, lit);
+        }
+        out
+    }
+}
+
+/// A PackBits segment (PS3.5 G.3.1) decoded to `n` bytes: the bytes, its
+/// header bytes in order, and how many bytes of `seg` that took.
+fn unpack_bits(seg: &[u8], n: usize) -> Result<(Vec<u8>, Vec<u8>, usize), ljpeg::Why> {
+    const SHORT: &str = "an RLE segment ends before its samples";
+    let mut out = Vec::with_capacity(n);
+    let mut headers = Vec::with_capacity(n / 64);
+    let mut at = 0;
+    while out.len() < n {
+        let h = *seg.get(at).ok_or(SHORT)?;
+        headers.push(h);
+        at += 1;
+        match h {
+            0..=127 => {
+                let k = h as usize + 1;
+                out.extend_from_slice(seg.get(at..at + k).ok_or(SHORT)?);
+                at += k;
+            }
+            128 => {}
+            _ => {
+                let b = *seg.get(at).ok_or(SHORT)?;
+                out.resize(out.len() + 257 - h as usize, b);
+                at += 1;
+            }
+        }
+    }
+    if out.len() != n {
+        return Err("an RLE run past the end of its byte plane".into());
+    }
+    Ok((out, headers, at))
+}
+
+/// A PackBits segment of `plane` written with the header bytes `headers`.
+fn pack_bits(plane: &[u8], headers: &[u8], out: &mut Vec<u8>) -> Result<(), ljpeg::Why> {
+    let mut at = 0;
+    for &h in headers {
+        out.push(h);
+        match h {
+            0..=127 => {
+                let k = h as usize + 1;
+                out.extend_from_slice(plane.get(at..at + k).ok_or("stored RLE headers too long")?);
+                at += k;
+            }
+            128 => {}
+            _ => {
+                out.push(*plane.get(at).ok_or("stored RLE headers too long")?);
+                at += 257 - h as usize;
+            }
+        }
+    }
+    if at != plane.len() {
+        return Err("stored RLE headers do not fit the byte plane".into());
+    }
+    Ok(())
 }
 
 /// A sample of `bits` bits as the image holds it: sign-extended for signed
@@ -139,18 +366,19 @@ pub(super) fn rebuild(
     bits: u8,
     sh: &Shape,
 ) -> Result<Vec<u8>, ljpeg::Why> {
-    let bad = |e: medzip_format::Error| format!("stored recipe: {e}");
+    let bad = stored;
     let mut r = Reader::new(recipe, "encapsulated pixel data");
-    if r.u8().map_err(bad)? != JPEG_LOSSLESS {
-        return Err("stored recipe of an unknown kind".into());
-    }
+    let kind = match r.u8().map_err(bad)? {
+        1 => Kind::JpegLossless,
+        2 => Kind::Rle,
+        _ => return Err("stored recipe of an unknown kind".into()),
+    };
     let bot = r.part().map_err(bad)?;
     let frames = r.u32().map_err(bad)? as usize;
     let per_frame = sh.rows as usize * sh.cols as usize * sh.planes as usize;
     if frames != sh.frames as usize || data.len() != frames * per_frame {
         return Err("stored recipe does not fit the image".into());
     }
-    let mask = (1u32 << bits) - 1;
     let mut out = Vec::with_capacity(recipe.len() + data.len() * bits.div_ceil(8) as usize);
     let item = |out: &mut Vec<u8>, b: &[u8]| {
         out.extend_from_slice(&ITEM);
@@ -167,13 +395,11 @@ pub(super) fn rebuild(
             .map(|_| r.u32().map(|v| v as usize))
             .collect::<Result<_, _>>()
             .map_err(bad)?;
-        let (head, trail) = (r.part().map_err(bad)?, r.part().map_err(bad)?);
-        let pad = r.u8().map_err(bad)? != 0;
-        let samples: Vec<u16> = data[f * per_frame..(f + 1) * per_frame]
-            .iter()
-            .map(|&v| (v as u32 & mask) as u16)
-            .collect();
-        let stream = [head, &ljpeg::encode(head, &samples, pad)?, trail].concat();
+        let samples = &data[f * per_frame..(f + 1) * per_frame];
+        let stream = match kind {
+            Kind::JpegLossless => jpeg_stream(&mut r, samples, bits)?,
+            Kind::Rle => rle_stream(&mut r, samples, bits, sh)?,
+        };
         if lens.iter().sum::<usize>() != stream.len() {
             return Err("the rewritten stream's length differs from its fragments'".into());
         }
@@ -186,6 +412,49 @@ pub(super) fn rebuild(
     r.finish().map_err(bad)?;
     out.extend_from_slice(&DELIMITER);
     Ok(out)
+}
+
+fn stored(e: medzip_format::Error) -> ljpeg::Why {
+    format!("stored recipe: {e}")
+}
+
+/// A frame's JPEG Lossless stream from its part of the recipe.
+fn jpeg_stream(r: &mut Reader, samples: &[i32], bits: u8) -> Result<Vec<u8>, ljpeg::Why> {
+    let (head, trail) = (r.part().map_err(stored)?, r.part().map_err(stored)?);
+    let pad = r.u8().map_err(stored)? != 0;
+    let mask = (1u32 << bits) - 1;
+    let samples: Vec<u16> = samples.iter().map(|&v| (v as u32 & mask) as u16).collect();
+    Ok([head, &ljpeg::encode(head, &samples, pad)?, trail].concat())
+}
+
+/// A frame's RLE stream from its part of the recipe.
+fn rle_stream(
+    r: &mut Reader,
+    samples: &[i32],
+    bits: u8,
+    sh: &Shape,
+) -> Result<Vec<u8>, ljpeg::Why> {
+    let head = r.part().map_err(stored)?;
+    let mut stream = head.to_vec();
+    let starts = rle_segments(head, sh)?;
+    let per = sh.bits_allocated as usize / 8;
+    let n = sh.rows as usize * sh.cols as usize;
+    let words = sh.words(bits);
+    let mut plane = vec![0u8; n];
+    for i in 0..starts.len() {
+        let (p, b) = (i / per, per - 1 - i % per);
+        for (d, &v) in plane.iter_mut().zip(&samples[p * n..(p + 1) * n]) {
+            *d = (words.canonical(v) >> (8 * b)) as u8;
+        }
+        let headers = match r.u8().map_err(stored)? {
+            0 => r.part().map_err(stored)?.to_vec(),
+            p @ 1..=3 => Packing::ALL[p as usize - 1].headers(&plane, sh.cols as usize),
+            _ => return Err("stored recipe: an unknown RLE packing".into()),
+        };
+        pack_bits(&plane, &headers, &mut stream)?;
+        stream.extend_from_slice(r.part().map_err(stored)?);
+    }
+    Ok(stream)
 }
 
 #[cfg(test)]
@@ -256,8 +525,11 @@ pub(super) mod tests {
                 frames: frames as u32,
                 planes: nc as u32,
                 signed,
+                bits_allocated: if p > 8 { 16 } else { 8 },
+                bits_stored: p,
+                high_bit: p - 1,
             };
-            let (data, bits, recipe, end) = take_apart(&ds, 4, &sh).unwrap();
+            let (data, bits, recipe, end) = take_apart(&ds, 4, &sh, Kind::JpegLossless).unwrap();
             assert_eq!((bits, end), (p, ds.len() - 4));
             assert_eq!(
                 data.iter()
@@ -289,13 +561,17 @@ pub(super) mod tests {
             frames: 1,
             planes: 1,
             signed: false,
+            bits_allocated: 8,
+            bits_stored: 8,
+            high_bit: 7,
         };
-        assert!(take_apart(&v, 0, &sh).is_ok());
+        let take_apart = |v: &[u8], sh: &Shape| take_apart(v, 0, sh, Kind::JpegLossless);
+        assert!(take_apart(&v, &sh).is_ok());
         // Another shape than the stream's.
-        let err = take_apart(&v, 0, &Shape { rows: 8, ..sh }).unwrap_err();
+        let err = take_apart(&v, &Shape { rows: 8, ..sh }).unwrap_err();
         assert!(err.contains("13×7"), "{err}");
         // No delimiter: truncated.
-        assert!(take_apart(&v[..v.len() - 8], 0, &sh).is_err());
+        assert!(take_apart(&v[..v.len() - 8], &sh).is_err());
         // A stray byte between the segment and EOI.
         let mut odd = v.clone();
         let eoi = odd.windows(2).rposition(|m| m == [0xFF, 0xD9]).unwrap();
@@ -303,10 +579,184 @@ pub(super) mod tests {
         let len_at = 8 + 4 + 4; // the fragment's length (after the offset table's item)
         let len = u32::from_le_bytes(odd[len_at..len_at + 4].try_into().unwrap()) + 1;
         odd[len_at..len_at + 4].copy_from_slice(&len.to_le_bytes());
-        let err = take_apart(&odd, 0, &sh).unwrap_err();
+        let err = take_apart(&odd, &sh).unwrap_err();
         assert!(err.contains("next marker"), "{err}");
         // Fragments that do not divide into the frames.
         let two = Shape { frames: 2, ..sh };
-        assert!(take_apart(&v, 0, &two).unwrap_err().contains("frames"));
+        assert!(take_apart(&v, &two).unwrap_err().contains("frames"));
+    }
+
+    /// PackBits: runs of three or more equal bytes replicated, the rest
+    /// literal, at most 128 bytes a header; each row alone as DICOM asks
+    /// (`cols`), or across rows as some writers do.
+    fn pack(plane: &[u8], cols: Option<usize>) -> Vec<u8> {
+        if let Some(c) = cols {
+            return plane.chunks(c).flat_map(|row| pack(row, None)).collect();
+        }
+        let mut out = Vec::new();
+        let mut lit: Vec<u8> = Vec::new();
+        let flush = |out: &mut Vec<u8>, lit: &mut Vec<u8>| {
+            for c in lit.chunks(128) {
+                out.push(c.len() as u8 - 1);
+                out.extend_from_slice(c);
+            }
+            lit.clear();
+        };
+        let mut i = 0;
+        while i < plane.len() {
+            let run = plane[i..]
+                .iter()
+                .take(128)
+                .take_while(|&&b| b == plane[i])
+                .count();
+            if run >= 3 {
+                flush(&mut out, &mut lit);
+                out.extend_from_slice(&[(257 - run) as u8, plane[i]]);
+                i += run;
+            } else {
+                lit.push(plane[i]);
+                i += 1;
+            }
+        }
+        flush(&mut out, &mut lit);
+        out
+    }
+
+    /// A Pixel Data value of RLE frames, one fragment each, of the
+    /// samples `values` (frame after frame, plane after plane), rows packed
+    /// alone if `by_row`; odd segments padded with a zero byte.
+    pub(in crate::dicom) fn rle_value_of(values: &[i32], sh: &Shape, by_row: bool) -> Vec<u8> {
+        let words = sh.words(sh.bits_stored);
+        let per = sh.bits_allocated as usize / 8;
+        let n = sh.rows as usize * sh.cols as usize;
+        let mut v = [&ITEM[..], &[0; 4]].concat();
+        for frame in values.chunks(n * sh.planes as usize) {
+            let mut segs = Vec::new();
+            for p in frame.chunks(n) {
+                for b in (0..per).rev() {
+                    let plane: Vec<u8> = p
+                        .iter()
+                        .map(|&x| (words.canonical(x) >> (8 * b)) as u8)
+                        .collect();
+                    let mut seg = pack(&plane, by_row.then_some(sh.cols as usize));
+                    if seg.len() % 2 == 1 {
+                        seg.push(0);
+                    }
+                    segs.push(seg);
+                }
+            }
+            let mut head = vec![0u8; 64];
+            head[..4].copy_from_slice(&(segs.len() as u32).to_le_bytes());
+            let mut at = 64u32;
+            for (i, seg) in segs.iter().enumerate() {
+                head[4 + 4 * i..8 + 4 * i].copy_from_slice(&at.to_le_bytes());
+                at += seg.len() as u32;
+            }
+            let stream = [head, segs.concat()].concat();
+            v.extend_from_slice(&ITEM);
+            v.extend_from_slice(&(stream.len() as u32).to_le_bytes());
+            v.extend_from_slice(&stream);
+        }
+        v.extend_from_slice(&DELIMITER);
+        v
+    }
+
+    /// Samples of `sh`: runs, ramps and noise, negative ones where signed.
+    pub(in crate::dicom) fn samples_for(sh: &Shape) -> Vec<i32> {
+        let n = (sh.rows * sh.cols * sh.planes * sh.frames) as usize;
+        let bits = sh.bits_stored;
+        let lo = if sh.signed { -(1i64 << (bits - 1)) } else { 0 };
+        (0..n)
+            .map(|i| {
+                let r = match i % 50 {
+                    0..=19 => 5,
+                    20..=34 => i as i64 * 3,
+                    _ => (i as i64 * 7919) ^ (i as i64 * i as i64 * 31),
+                };
+                (lo + r.rem_euclid(1 << bits)) as i32
+            })
+            .collect()
+    }
+
+    #[test]
+    fn rle_values_are_rebuilt_byte_for_byte() {
+        for (cols, rows, planes, frames, ba, bs, signed) in [
+            (13u32, 7u32, 1u32, 1u32, 8u8, 8u8, false),
+            (11, 5, 1, 2, 16, 12, true),
+            (9, 3, 3, 2, 8, 8, false),
+            (7, 3, 3, 1, 16, 16, true),
+            (300, 2, 1, 3, 16, 10, false),
+        ] {
+            let sh = Shape {
+                rows,
+                cols,
+                frames,
+                planes,
+                signed,
+                bits_allocated: ba,
+                bits_stored: bs,
+                high_bit: bs - 1,
+            };
+            let values = samples_for(&sh);
+            assert!(!signed || values.iter().any(|&x| x < 0));
+            let mut recipes = Vec::new();
+            for by_row in [false, true] {
+                let v = rle_value_of(&values, &sh, by_row);
+                let ds = [&b"head"[..], &v, b"tail"].concat();
+                let (data, bits, recipe, end) = take_apart(&ds, 4, &sh, Kind::Rle).unwrap();
+                assert_eq!((bits, end), (bs, ds.len() - 4));
+                assert_eq!(data, values);
+                assert_eq!(rebuild(&recipe, &data, bits, &sh).unwrap(), v);
+                // Other samples never give the same value (with a packing
+                // rule their runs, and so the length, may differ: an error).
+                let mut other = data.clone();
+                other[values.len() / 2] ^= 1;
+                assert!(rebuild(&recipe, &other, bits, &sh).map_or(true, |o| o != v));
+                for cut in [1, recipe.len() / 2, recipe.len() - 1] {
+                    assert!(rebuild(&recipe[..cut], &data, bits, &sh).is_err());
+                }
+                recipes.push(recipe);
+            }
+            // Rows packed alone by a known rule: no headers stored.
+            assert!(recipes[1].len() < recipes[0].len(), "{cols}×{rows}");
+        }
+    }
+
+    #[test]
+    fn rle_values_it_cannot_rebuild_are_refused() {
+        let sh = Shape {
+            rows: 5,
+            cols: 9,
+            frames: 1,
+            planes: 1,
+            signed: false,
+            bits_allocated: 16,
+            bits_stored: 12,
+            high_bit: 11,
+        };
+        let v = rle_value_of(&samples_for(&sh), &sh, true);
+        let take_apart = |v: &[u8], sh: &Shape| take_apart(v, 0, sh, Kind::Rle);
+        assert!(take_apart(&v, &sh).is_ok());
+        // The header's segment count, an offset, a sample's bits above the
+        // high bit (not what the samples give back).
+        let head = 16; // the stream, after two item headers and the empty offset table
+        for (at, byte, why) in [
+            (head, 3u8, "segments"),
+            (head + 8, 60, "order"),
+            (head + 65, 0xF0, "byte for byte"),
+        ] {
+            let mut bad = v.clone();
+            bad[at] = byte;
+            let err = take_apart(&bad, &sh).unwrap_err();
+            assert!(err.contains(why), "{err}");
+        }
+        // 32-bit words, and more rows than the segments hold.
+        let wide = Shape {
+            bits_allocated: 32,
+            ..sh
+        };
+        assert!(take_apart(&v, &wide).unwrap_err().contains("32-bit"));
+        let tall = Shape { rows: 6, ..sh };
+        assert!(take_apart(&v, &tall).is_err());
     }
 }

@@ -14,11 +14,11 @@
 //! explicit VR, little or big endian, deflated), never rewritten: odd
 //! files come back as odd as they were.
 //!
-//! Encapsulated JPEG Lossless pixel data (the lossless transfer syntax
-//! modalities send most) is taken apart into its samples and the few bytes
-//! that rebuild each stream exactly (module `encaps`): the file comes back byte
-//! for byte, its pixels coded by medzip. Other encapsulated inputs (JPEG
-//! 2000, RLE, JPEG-LS, …) are kept whole, or with `--transcode` first
+//! Encapsulated JPEG Lossless and RLE pixel data (the lossless transfer
+//! syntaxes modalities send most) is taken apart into its samples and the
+//! few bytes that rebuild each stream exactly (module `encaps`): the file
+//! comes back byte for byte, its pixels coded by medzip. Other encapsulated
+//! inputs (JPEG 2000, JPEG-LS, lossy JPEG, …) are kept whole, or with `--transcode` first
 //! transcoded by dicom-rs to Explicit VR Little Endian; that native file is
 //! then what comes back, byte for byte.
 
@@ -333,8 +333,9 @@ pub(crate) fn read_transcoding(bytes: &[u8], transcode: bool) -> Result<Loaded> 
         ),
         (false, _) if transcode => read_encapsulated(bytes, &p),
         (false, None) if JPEG_LOSSLESS_TS.contains(&p.ts.as_str()) => {
-            read_jpeg_lossless(bytes, &p, px)
+            read_taken_apart(bytes, &p, px, encaps::Kind::JpegLossless)
         }
+        (false, None) if p.ts == RLE_TS => read_taken_apart(bytes, &p, px, encaps::Kind::Rle),
         (false, _) => Err(Error::Unsupported(format!(
             "encapsulated DICOM (transfer syntax {}) kept byte for byte (--transcode codes its pixels and gives back native DICOM)",
             p.ts
@@ -405,21 +406,32 @@ fn read_encapsulated(bytes: &[u8], p: &Parsed) -> Result<Loaded> {
 /// predictor variant (SV1).
 const JPEG_LOSSLESS_TS: [&str; 2] = ["1.2.840.10008.1.2.4.57", "1.2.840.10008.1.2.4.70"];
 
-/// Encapsulated JPEG Lossless kept byte for byte: its samples coded by
-/// medzip, the rest of each stream in the stored header ([`encaps`]).
+/// RLE Lossless.
+const RLE_TS: &str = "1.2.840.10008.1.2.5";
+
+/// Encapsulated JPEG Lossless or RLE kept byte for byte: its samples coded
+/// by medzip, the rest of each stream in the stored header ([`encaps`]).
 /// Streams that this reader does not rewrite exactly are refused, and the
 /// file is then kept whole.
-fn read_jpeg_lossless(bytes: &[u8], p: &Parsed, px: PixelData) -> Result<Loaded> {
+fn read_taken_apart(bytes: &[u8], p: &Parsed, px: PixelData, kind: encaps::Kind) -> Result<Loaded> {
     let l = layout(&p.attrs)?;
     let planes = l.photometric.planes() as u32;
     let refused = |why: String| {
         Error::Unsupported(format!(
-            "JPEG Lossless pixel data (transfer syntax {}) kept byte for byte: {why}",
+            "{} pixel data (transfer syntax {}) kept byte for byte: {why}",
+            match kind {
+                encaps::Kind::JpegLossless => "JPEG Lossless",
+                encaps::Kind::Rle => "RLE",
+            },
             p.ts
         ))
     };
     if l.photometric == Photometric::YbrFull422 || l.bits_allocated == 1 {
-        return Err(refused(format!("{} samples", l.photometric.name())));
+        return Err(refused(format!(
+            "{} samples of {} bits",
+            l.photometric.name(),
+            l.bits_allocated
+        )));
     }
     let shape = encaps::Shape {
         rows: l.rows,
@@ -427,9 +439,12 @@ fn read_jpeg_lossless(bytes: &[u8], p: &Parsed, px: PixelData) -> Result<Loaded>
         frames: l.frames,
         planes,
         signed: l.signed,
+        bits_allocated: l.bits_allocated,
+        bits_stored: l.bits_stored,
+        high_bit: l.high_bit,
     };
     let (data, bits, recipe, end) =
-        encaps::take_apart(bytes, px.offset, &shape).map_err(refused)?;
+        encaps::take_apart(bytes, px.offset, &shape, kind).map_err(refused)?;
     let image = Image::new(l.cols, l.rows * l.frames * planes, bits, l.signed, data)
         .map_err(|e| refused(e.to_string()))?;
     let mut blob = Vec::new();
@@ -745,6 +760,14 @@ impl<'a> Stored<'a> {
     }
 }
 
+/// Whether the file's pixel data is kept encapsulated: its samples taken
+/// out of JPEG Lossless or RLE streams that are rebuilt byte for byte, so
+/// that the file as bytes is already compressed.
+pub fn kept_encapsulated(meta: &Metadata) -> bool {
+    meta.source == SourceKind::Dicom
+        && unpack(meta).is_ok_and(|(_, _, flags, _)| flags.encapsulated)
+}
+
 /// The transfer syntax the original file had, when it was transcoded.
 pub fn transcoded_from(meta: &Metadata) -> Option<String> {
     if meta.source != SourceKind::Dicom {
@@ -784,9 +807,14 @@ pub fn notes(meta: &Metadata) -> Result<Vec<String>> {
         ));
     }
     if st.flags.encapsulated {
-        notes.push(
-            "encapsulated JPEG Lossless pixel data, rebuilt byte for byte from the samples".into(),
-        );
+        let what = match st.recipe.first() {
+            Some(1) => "JPEG Lossless",
+            Some(2) => "RLE",
+            _ => "encoded",
+        };
+        notes.push(format!(
+            "encapsulated {what} pixel data, rebuilt byte for byte from the samples"
+        ));
     }
     if !st.transcoded_from.is_empty() {
         notes.push(format!(
@@ -875,7 +903,7 @@ pub fn header_bytes(bytes: &[u8]) -> Result<Vec<u8>> {
 pub(crate) fn write(img: &Image, m: &Metadata) -> Result<Vec<u8>> {
     let (ba, hb, flags, blob) = unpack(m)?;
     if flags.encapsulated {
-        return write_encapsulated(img, m, &Stored::parse(flags, &blob)?);
+        return write_encapsulated(img, m, ba, hb, &Stored::parse(flags, &blob)?);
     }
     if !(ba == 8 || ba == 16 || (ba == 1 && img.bits == 1 && !img.signed))
         || hb >= ba
@@ -946,13 +974,16 @@ pub(crate) fn write(img: &Image, m: &Metadata) -> Result<Vec<u8>> {
 }
 
 /// [`write`] for encapsulated pixel data.
-fn write_encapsulated(img: &Image, m: &Metadata, st: &Stored) -> Result<Vec<u8>> {
+fn write_encapsulated(img: &Image, m: &Metadata, ba: u8, hb: u8, st: &Stored) -> Result<Vec<u8>> {
     let shape = encaps::Shape {
         rows: m.plane_rows(img),
         cols: img.width,
         frames: m.frames,
         planes: m.planes as u32,
         signed: img.signed,
+        bits_allocated: ba,
+        bits_stored: img.bits,
+        high_bit: hb,
     };
     if shape.rows as u64 * shape.frames as u64 * shape.planes as u64 != img.height as u64 {
         return malformed(KIND, "stored frames and planes do not fit the image");
@@ -992,9 +1023,12 @@ mod tests {
         }
     }
 
-    /// An explicit VR little endian JPEG Lossless file of `frames` frames
-    /// of `w`×`h` pixels, `spp` samples each, `bits` stored in `ba`.
-    fn jpeg_lossless_file(
+    /// An explicit VR little endian file of JPEG Lossless or RLE pixel
+    /// data: `frames` frames of `w`×`h` pixels, `spp` samples each, `bits`
+    /// stored in `ba`; JPEG streams cut into `split` fragments, RLE rows
+    /// packed alone if `split` is 1 (else across rows, as some writers do).
+    fn encapsulated_file(
+        kind: encaps::Kind,
         (w, h, spp, frames): (u16, u16, u8, usize),
         (ba, bits, signed): (u16, u16, bool),
         split: usize,
@@ -1012,7 +1046,10 @@ mod tests {
             o
         }
         let us = |n: u16, v: u16| el(0x0028, n, b"US", &v.to_le_bytes());
-        let ts = b"1.2.840.10008.1.2.4.70";
+        let ts: &[u8] = match kind {
+            encaps::Kind::JpegLossless => b"1.2.840.10008.1.2.4.70",
+            encaps::Kind::Rle => b"1.2.840.10008.1.2.5\0",
+        };
         let body = [el(2, 1, b"OB", &[0, 1]), el(2, 0x10, b"UI", ts)].concat();
         let mut f = vec![0u8; 128];
         f.extend(b"DICM");
@@ -1038,21 +1075,34 @@ mod tests {
         f.extend([
             0xE0, 0x7F, 0x10, 0x00, b'O', b'B', 0, 0, 0xFF, 0xFF, 0xFF, 0xFF,
         ]);
-        f.extend(encaps::tests::value_of(
-            &raw,
-            (w, h, bits as u8, spp, frames),
-            6,
-            split,
-        ));
+        f.extend(match kind {
+            encaps::Kind::JpegLossless => {
+                encaps::tests::value_of(&raw, (w, h, bits as u8, spp, frames), 6, split)
+            }
+            encaps::Kind::Rle => {
+                let sh = encaps::Shape {
+                    rows: h as u32,
+                    cols: w as u32,
+                    frames: frames as u32,
+                    planes: spp as u32,
+                    signed,
+                    bits_allocated: ba as u8,
+                    bits_stored: bits as u8,
+                    high_bit: bits as u8 - 1,
+                };
+                encaps::tests::rle_value_of(&encaps::tests::samples_for(&sh), &sh, split == 1)
+            }
+        });
         f.extend(el(0xFFFC, 0xFFFC, b"OB", &[0; 4]));
         f
     }
 
-    /// JPEG Lossless files come back byte for byte, their samples coded by
-    /// medzip at every effort: 8- and 16-bit, signed and unsigned, odd
-    /// sizes, several frames and fragments, colour.
+    /// JPEG Lossless and RLE files come back byte for byte, their samples
+    /// coded by medzip at every effort: 8- and 16-bit, signed and unsigned,
+    /// odd sizes, several frames and fragments, colour.
     #[test]
-    fn jpeg_lossless_comes_back_byte_for_byte() {
+    fn jpeg_lossless_and_rle_come_back_byte_for_byte() {
+        use encaps::Kind::{JpegLossless, Rle};
         for shape in [(13u16, 7u16, 1u8, 1usize), (13, 7, 1, 3), (9, 5, 3, 2)] {
             for px in [
                 (8u16, 8u16, false),
@@ -1060,17 +1110,15 @@ mod tests {
                 (16, 12, true),
                 (16, 16, true),
             ] {
-                for split in [1, 2] {
-                    let name = format!("{shape:?} {px:?} split {split}");
-                    let file = jpeg_lossless_file(shape, px, split);
+                for (kind, split) in [(JpegLossless, 1), (JpegLossless, 2), (Rle, 1), (Rle, 2)] {
+                    let name = format!("{kind:?} {shape:?} {px:?} split {split}");
+                    let file = encapsulated_file(kind, shape, px, split);
                     let l =
                         read_transcoding(&file, false).unwrap_or_else(|e| panic!("{name}: {e}"));
                     assert_eq!((l.image.bits, l.image.signed), (px.1 as u8, px.2), "{name}");
                     let nt = notes(&l.meta).unwrap();
-                    assert!(
-                        nt.iter().any(|n| n.contains("JPEG Lossless")),
-                        "{name}: {nt:?}"
-                    );
+                    let what = if kind == Rle { "RLE" } else { "JPEG Lossless" };
+                    assert!(nt.iter().any(|n| n.contains(what)), "{name}: {nt:?}");
                     assert_eq!(l.meta.file_sha256, Some(medzip_format::sha256(&file)));
                     for effort in [1, 2] {
                         let opts = medzip_codec::Options::effort(effort);
