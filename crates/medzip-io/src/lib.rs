@@ -11,8 +11,9 @@
 //! * **DICOM** (single frame, one sample per pixel, bits allocated 8 or 16;
 //!   read leniently, see [`dicom::parse`]): with native pixel data (implicit
 //!   or explicit VR, little or big endian, deflated) the file comes back
-//!   **byte for byte**, and so does encapsulated JPEG Lossless and RLE (its
-//!   samples coded, each stream rebuilt exactly); any other encapsulated
+//!   **byte for byte**, and so does encapsulated JPEG Lossless, RLE and
+//!   grey JPEG-LS (its samples coded, each stream rebuilt exactly); any
+//!   other encapsulated
 //!   file is stored whole, or with [`ReadOptions::transcode`] (which [`read`]
 //!   sets) first transcoded to Explicit VR Little Endian, and that native
 //!   file comes back byte for byte (same pixels and attributes, native pixel
@@ -289,9 +290,9 @@ fn read_unisolated(bytes: &[u8], name_hint: Option<&str>, opts: &ReadOptions) ->
 /// changing its bytes, else stored whole ([`stored`]): a file that is not
 /// an image, or one that [`read`] refuses, is kept as bytes instead of
 /// refused. An encapsulated DICOM file is read by its samples where its
-/// streams are rebuilt from them byte for byte (JPEG Lossless, RLE), with
-/// [`ReadOptions::transcode`] transcoded to native DICOM with the same
-/// pixels (JPEG-LS, JPEG 2000 too: a smaller `.mdz`, other bytes), and
+/// streams are rebuilt from them byte for byte (JPEG Lossless, RLE, grey
+/// JPEG-LS), with [`ReadOptions::transcode`] transcoded to native DICOM
+/// with the same pixels (JPEG 2000 too: a smaller `.mdz`, other bytes), and
 /// stored whole otherwise, so that it comes back byte for byte; a PNG file that [`ReadOptions::exact_file`] asks back byte for
 /// byte and that cannot be rebuilt so is stored whole too. Returns what was
 /// read and, for a file stored whole, why. Only an I/O error or a file too

@@ -7,9 +7,12 @@
 //! where that rebuild gives back exactly the original bytes.
 //!
 //! The stream kinds ([`Kind`]): JPEG Lossless, process 14
-//! ([`super::ljpeg`]), and RLE (PS3.5 annex G: per frame a 64-byte header
-//! of segment offsets, then one PackBits segment per byte of each sample,
-//! most significant first, plane after plane).
+//! ([`super::ljpeg`]); RLE (PS3.5 annex G: per frame a 64-byte header of
+//! segment offsets, then one PackBits segment per byte of each sample, most
+//! significant first, plane after plane); JPEG-LS of one component,
+//! lossless or near-lossless (T.87; `pure_jpegls` decodes and re-encodes
+//! the scan: its parameters are all in the stream's header, so a
+//! conforming encoder writes the same scan again from the decoded samples).
 //!
 //! Recipe: kind u8, the offset table's bytes (a part: u32 length + bytes),
 //! frames u32, then per frame: fragments u32, each fragment's length u32,
@@ -19,7 +22,9 @@
 //! and per segment how its PackBits header bytes are known (u8: 0, as a
 //! part that follows; 1–3, by the [`Packing`] rule of that number, which
 //! gives the same ones from the byte plane) and what follows its data up
-//! to the next segment (a part).
+//! to the next segment (a part); for JPEG-LS the stream's header (a part:
+//! SOI through SOS) and its trailer (a part: from the marker after the
+//! scan on).
 
 use super::{ljpeg, Words};
 use medzip_format::{put_part, Reader};
@@ -32,6 +37,27 @@ const DELIMITER: [u8; 8] = [0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0];
 pub(super) enum Kind {
     JpegLossless = 1,
     Rle = 2,
+    JpegLs = 3,
+}
+
+impl Kind {
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            Kind::JpegLossless => "JPEG Lossless",
+            Kind::Rle => "RLE",
+            Kind::JpegLs => "JPEG-LS",
+        }
+    }
+
+    /// The kind a stored recipe is of.
+    pub(super) fn of_recipe(recipe: &[u8]) -> Option<Kind> {
+        match recipe.first()? {
+            1 => Some(Kind::JpegLossless),
+            2 => Some(Kind::Rle),
+            3 => Some(Kind::JpegLs),
+            _ => None,
+        }
+    }
 }
 
 /// What the recipe does not hold: the frames' samples and their layout.
@@ -91,14 +117,14 @@ pub(super) fn take_apart(
         at += 8 + len;
     };
     let (bot, fragments) = items.split_first().ok_or("no offset table item")?;
-    // Fragments to frames: all in one frame, one each, or (JPEG) a new
-    // frame at each fragment that begins a JPEG stream.
+    // Fragments to frames: all in one frame, one each, or (JPEG, JPEG-LS)
+    // a new frame at each fragment that begins a stream (SOI).
     let frames = sh.frames as usize;
     let groups: Vec<&[&[u8]]> = if frames == 1 {
         vec![fragments]
     } else if fragments.len() == frames {
         fragments.chunks(1).collect()
-    } else if kind == Kind::JpegLossless {
+    } else if kind != Kind::Rle {
         let mut g: Vec<&[&[u8]]> = Vec::new();
         let mut start = 0;
         for i in 1..=fragments.len() {
@@ -131,6 +157,7 @@ pub(super) fn take_apart(
         let b = match kind {
             Kind::JpegLossless => jpeg_apart(&stream, sh, &mut recipe, &mut data)?,
             Kind::Rle => rle_apart(&stream, sh, &mut recipe, &mut data)?,
+            Kind::JpegLs => jpegls_apart(&stream, sh, &mut recipe, &mut data)?,
         };
         if *bits.get_or_insert(b) != b {
             return Err("frames of different precisions".into());
@@ -233,6 +260,124 @@ fn rle_apart(
         }));
     }
     Ok(sh.bits_stored)
+}
+
+/// What the header of a JPEG-LS stream (SOI through SOS) says: where the
+/// scan begins, precision, width, height, NEAR; one component, no point
+/// transform, else refused.
+fn jpegls_header(s: &[u8]) -> Result<(usize, u8, usize, usize, u8), ljpeg::Why> {
+    if !s.starts_with(&[0xFF, 0xD8]) {
+        return Err("no JPEG-LS SOI marker".into());
+    }
+    let mut at = 2;
+    let mut frame = None;
+    loop {
+        let m = match s.get(at..at + 2) {
+            Some(&[0xFF, m]) => m,
+            _ => return Err(format!("no JPEG-LS marker at byte {at}")),
+        };
+        let len = s
+            .get(at + 2..at + 4)
+            .map(|v| u16::from_be_bytes([v[0], v[1]]) as usize)
+            .filter(|&l| l >= 2)
+            .ok_or("truncated JPEG-LS header")?;
+        let seg = s
+            .get(at + 4..at + 2 + len)
+            .ok_or("truncated JPEG-LS segment")?;
+        at += 2 + len;
+        match m {
+            0xF7 if seg.len() == 9 && seg[5] == 1 => {
+                let (h, w) = (
+                    u16::from_be_bytes([seg[1], seg[2]]) as usize,
+                    u16::from_be_bytes([seg[3], seg[4]]) as usize,
+                );
+                frame = Some((seg[0], w, h));
+            }
+            0xF7 => return Err("a JPEG-LS frame of other than one component".into()),
+            0xDA => {
+                let (p, w, h) = frame.ok_or("JPEG-LS SOS before SOF55")?;
+                if seg.len() != 6 || seg[0] != 1 || seg[5] != 0 {
+                    return Err(
+                        "a JPEG-LS scan of other than one component, or a point transform".into(),
+                    );
+                }
+                return Ok((at, p, w, h, seg[3]));
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Where a JPEG-LS scan that begins at `from` ends: the next marker (an
+/// 0xFF followed by a byte of its high bit set; in the scan an 0xFF is
+/// followed by a stuffed zero bit).
+fn jpegls_scan_end(s: &[u8], from: usize) -> Result<usize, ljpeg::Why> {
+    (from..s.len().saturating_sub(1))
+        .find(|&i| s[i] == 0xFF && s[i + 1] >= 0x80)
+        .ok_or_else(|| "a JPEG-LS scan without a marker after it".into())
+}
+
+/// The scan `pure_jpegls` writes for `samples` at precision `p` and `near`.
+fn jpegls_scan(
+    samples: &[u16],
+    w: usize,
+    h: usize,
+    p: u8,
+    near: u8,
+) -> Result<Vec<u8>, ljpeg::Why> {
+    let mut o = jpegls::EncodeOptions::default();
+    o.near = near;
+    o.precision = Some(p);
+    let mut out = Vec::new();
+    jpegls::encode_with_options(samples, w as u32, h as u32, &o, &mut out)
+        .map_err(|e| format!("JPEG-LS re-encoding: {e}"))?;
+    let (start, ..) = jpegls_header(&out)?;
+    let end = jpegls_scan_end(&out, start)?;
+    out.truncate(end);
+    Ok(out.split_off(start))
+}
+
+/// One frame's JPEG-LS stream: as [`jpeg_apart`].
+fn jpegls_apart(
+    stream: &[u8],
+    sh: &Shape,
+    recipe: &mut Vec<u8>,
+    data: &mut Vec<i32>,
+) -> Result<u8, ljpeg::Why> {
+    let (start, p, w, h, _) = jpegls_header(stream)?;
+    if (w, h, 1) != (sh.cols as usize, sh.rows as usize, sh.planes) || !(2..=16).contains(&p) {
+        return Err(format!(
+            "a JPEG-LS stream of {w}×{h} pixels, {p} bits, in a {}×{} image of {} planes",
+            sh.cols, sh.rows, sh.planes
+        ));
+    }
+    let end = jpegls_scan_end(stream, start)?;
+    let (samples, ..) =
+        jpegls::decode(stream, w as u32, h as u32).map_err(|e| format!("JPEG-LS decoding: {e}"))?;
+    if samples.len() != w * h || samples.iter().any(|&v| (v as u32) >> p != 0) {
+        return Err("JPEG-LS samples beyond the stream's precision".into());
+    }
+    put_part(recipe, &stream[..start]);
+    put_part(recipe, &stream[end..]);
+    data.extend(samples.iter().map(|&s| value(s, p, sh.signed)));
+    Ok(p)
+}
+
+/// A frame's JPEG-LS stream from its part of the recipe.
+fn jpegls_stream(
+    r: &mut Reader,
+    samples: &[i32],
+    bits: u8,
+    sh: &Shape,
+) -> Result<Vec<u8>, ljpeg::Why> {
+    let (head, trail) = (r.part().map_err(stored)?, r.part().map_err(stored)?);
+    let (_, p, w, h, near) = jpegls_header(head)?;
+    if p != bits || (w, h) != (sh.cols as usize, sh.rows as usize) {
+        return Err("stored JPEG-LS header does not fit the image".into());
+    }
+    let mask = (1u32 << bits) - 1;
+    let samples: Vec<u16> = samples.iter().map(|&v| (v as u32 & mask) as u16).collect();
+    Ok([head, &jpegls_scan(&samples, w, h, p, near)?, trail].concat())
 }
 
 /// How DICOM writers cut a byte plane into PackBits runs, each row alone
@@ -368,11 +513,8 @@ pub(super) fn rebuild(
 ) -> Result<Vec<u8>, ljpeg::Why> {
     let bad = stored;
     let mut r = Reader::new(recipe, "encapsulated pixel data");
-    let kind = match r.u8().map_err(bad)? {
-        1 => Kind::JpegLossless,
-        2 => Kind::Rle,
-        _ => return Err("stored recipe of an unknown kind".into()),
-    };
+    let kind = Kind::of_recipe(recipe).ok_or("stored recipe of an unknown kind")?;
+    r.u8().map_err(bad)?;
     let bot = r.part().map_err(bad)?;
     let frames = r.u32().map_err(bad)? as usize;
     let per_frame = sh.rows as usize * sh.cols as usize * sh.planes as usize;
@@ -399,6 +541,7 @@ pub(super) fn rebuild(
         let stream = match kind {
             Kind::JpegLossless => jpeg_stream(&mut r, samples, bits)?,
             Kind::Rle => rle_stream(&mut r, samples, bits, sh)?,
+            Kind::JpegLs => jpegls_stream(&mut r, samples, bits, sh)?,
         };
         if lens.iter().sum::<usize>() != stream.len() {
             return Err("the rewritten stream's length differs from its fragments'".into());
@@ -758,5 +901,123 @@ pub(super) mod tests {
         assert!(take_apart(&v, &wide).unwrap_err().contains("32-bit"));
         let tall = Shape { rows: 6, ..sh };
         assert!(take_apart(&v, &tall).is_err());
+    }
+
+    /// Damaged values and recipes (bytes changed, cut short): an error or a
+    /// value rebuilt byte for byte, never a panic.
+    #[test]
+    fn damaged_values_and_recipes_are_errors_not_panics() {
+        let sh = Shape {
+            rows: 5,
+            cols: 9,
+            frames: 2,
+            planes: 1,
+            signed: true,
+            bits_allocated: 16,
+            bits_stored: 12,
+            high_bit: 11,
+        };
+        let values = samples_for(&sh);
+        let raw: Vec<u16> = values.iter().map(|&v| (v as u32 & 0xFFF) as u16).collect();
+        let cases = [
+            (Kind::Rle, rle_value_of(&values, &sh, true)),
+            (Kind::Rle, rle_value_of(&values, &sh, false)),
+            (Kind::JpegLossless, value_of(&raw, (9, 5, 12, 1, 2), 1, 2)),
+            (Kind::JpegLs, jpegls_value_of(&raw, &sh, 0)),
+        ];
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = |m: usize| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % m as u64) as usize
+        };
+        for (kind, v) in &cases {
+            let (data, bits, recipe, _) = take_apart(v, 0, &sh, *kind).unwrap();
+            for _ in 0..3000 {
+                let mut bad = v.clone();
+                for _ in 0..1 + next(3) {
+                    let at = next(bad.len());
+                    bad[at] = next(256) as u8;
+                }
+                if next(8) == 0 {
+                    bad.truncate(next(bad.len()));
+                }
+                if let Ok((d, b, r, end)) = take_apart(&bad, 0, &sh, *kind) {
+                    assert_eq!(rebuild(&r, &d, b, &sh).unwrap(), bad[..end]);
+                }
+                let mut r = recipe.clone();
+                let at = next(r.len());
+                r[at] = next(256) as u8;
+                r.truncate(r.len() - next(3));
+                let _ = rebuild(&r, &data, bits, &sh);
+            }
+        }
+    }
+
+    /// A Pixel Data value of JPEG-LS frames (one fragment each, padded to
+    /// even length) of the samples `raw`, as `pure_jpegls` writes them.
+    pub(in crate::dicom) fn jpegls_value_of(raw: &[u16], sh: &Shape, near: u8) -> Vec<u8> {
+        let n = (sh.rows * sh.cols) as usize;
+        let mut v = [&ITEM[..], &[0; 4]].concat();
+        for frame in raw.chunks(n) {
+            let mut o = jpegls::EncodeOptions::default();
+            o.near = near;
+            o.precision = Some(sh.bits_stored);
+            let mut s = Vec::new();
+            jpegls::encode_with_options(frame, sh.cols, sh.rows, &o, &mut s).unwrap();
+            if s.len() % 2 == 1 {
+                s.push(0);
+            }
+            v.extend_from_slice(&ITEM);
+            v.extend_from_slice(&(s.len() as u32).to_le_bytes());
+            v.extend_from_slice(&s);
+        }
+        v.extend_from_slice(&DELIMITER);
+        v
+    }
+
+    #[test]
+    fn jpegls_values_are_rebuilt_byte_for_byte() {
+        for (cols, rows, frames, bs, signed, near) in [
+            (13u32, 7u32, 1u32, 8u8, false, 0u8),
+            (11, 5, 3, 12, true, 0),
+            (9, 4, 2, 16, true, 0),
+            (17, 3, 1, 10, false, 2),
+        ] {
+            let sh = Shape {
+                rows,
+                cols,
+                frames,
+                planes: 1,
+                signed,
+                bits_allocated: if bs > 8 { 16 } else { 8 },
+                bits_stored: bs,
+                high_bit: bs - 1,
+            };
+            let mask = (1u32 << bs) - 1;
+            let raw: Vec<u16> = samples_for(&sh)
+                .iter()
+                .map(|&v| (v as u32 & mask) as u16)
+                .collect();
+            let v = jpegls_value_of(&raw, &sh, near);
+            let ds = [&b"head"[..], &v, b"tail"].concat();
+            let (data, bits, recipe, end) = take_apart(&ds, 4, &sh, Kind::JpegLs).unwrap();
+            assert_eq!((bits, end), (bs, ds.len() - 4));
+            let back: Vec<u16> = data.iter().map(|&v| (v as u32 & mask) as u16).collect();
+            if near == 0 {
+                assert_eq!(back, raw);
+            } else {
+                assert!(back
+                    .iter()
+                    .zip(&raw)
+                    .all(|(&a, &b)| a.abs_diff(b) <= near as u16));
+            }
+            assert!(!signed || data.iter().any(|&x| x < 0));
+            assert_eq!(rebuild(&recipe, &data, bits, &sh).unwrap(), v);
+            // Colour, and a stream of another size, are refused.
+            let rgb = Shape { planes: 3, ..sh };
+            assert!(take_apart(&ds, 4, &rgb, Kind::JpegLs).is_err());
+        }
     }
 }

@@ -14,11 +14,12 @@
 //! explicit VR, little or big endian, deflated), never rewritten: odd
 //! files come back as odd as they were.
 //!
-//! Encapsulated JPEG Lossless and RLE pixel data (the lossless transfer
-//! syntaxes modalities send most) is taken apart into its samples and the
-//! few bytes that rebuild each stream exactly (module `encaps`): the file
-//! comes back byte for byte, its pixels coded by medzip. Other encapsulated
-//! inputs (JPEG 2000, JPEG-LS, lossy JPEG, …) are kept whole, or with `--transcode` first
+//! Encapsulated JPEG Lossless, RLE and grey JPEG-LS pixel data (the
+//! lossless transfer syntaxes modalities send most) is taken apart into its
+//! samples and the few bytes that rebuild each stream exactly (module
+//! `encaps`): the file comes back byte for byte, its pixels coded by
+//! medzip. Other encapsulated inputs (JPEG 2000, colour JPEG-LS, lossy
+//! JPEG, …) are kept whole, or with `--transcode` first
 //! transcoded by dicom-rs to Explicit VR Little Endian; that native file is
 //! then what comes back, byte for byte.
 
@@ -336,6 +337,9 @@ pub(crate) fn read_transcoding(bytes: &[u8], transcode: bool) -> Result<Loaded> 
             read_taken_apart(bytes, &p, px, encaps::Kind::JpegLossless)
         }
         (false, None) if p.ts == RLE_TS => read_taken_apart(bytes, &p, px, encaps::Kind::Rle),
+        (false, None) if p.ts == JPEG_LS_LOSSLESS || p.ts == JPEG_LS_NEAR_LOSSLESS => {
+            read_taken_apart(bytes, &p, px, encaps::Kind::JpegLs)
+        }
         (false, _) => Err(Error::Unsupported(format!(
             "encapsulated DICOM (transfer syntax {}) kept byte for byte (--transcode codes its pixels and gives back native DICOM)",
             p.ts
@@ -409,7 +413,7 @@ const JPEG_LOSSLESS_TS: [&str; 2] = ["1.2.840.10008.1.2.4.57", "1.2.840.10008.1.
 /// RLE Lossless.
 const RLE_TS: &str = "1.2.840.10008.1.2.5";
 
-/// Encapsulated JPEG Lossless or RLE kept byte for byte: its samples coded
+/// Encapsulated JPEG Lossless, RLE or JPEG-LS kept byte for byte: its samples coded
 /// by medzip, the rest of each stream in the stored header ([`encaps`]).
 /// Streams that this reader does not rewrite exactly are refused, and the
 /// file is then kept whole.
@@ -419,10 +423,7 @@ fn read_taken_apart(bytes: &[u8], p: &Parsed, px: PixelData, kind: encaps::Kind)
     let refused = |why: String| {
         Error::Unsupported(format!(
             "{} pixel data (transfer syntax {}) kept byte for byte: {why}",
-            match kind {
-                encaps::Kind::JpegLossless => "JPEG Lossless",
-                encaps::Kind::Rle => "RLE",
-            },
+            kind.name(),
             p.ts
         ))
     };
@@ -761,7 +762,7 @@ impl<'a> Stored<'a> {
 }
 
 /// Whether the file's pixel data is kept encapsulated: its samples taken
-/// out of JPEG Lossless or RLE streams that are rebuilt byte for byte, so
+/// out of JPEG Lossless, RLE or JPEG-LS streams that are rebuilt byte for byte, so
 /// that the file as bytes is already compressed.
 pub fn kept_encapsulated(meta: &Metadata) -> bool {
     meta.source == SourceKind::Dicom
@@ -807,11 +808,7 @@ pub fn notes(meta: &Metadata) -> Result<Vec<String>> {
         ));
     }
     if st.flags.encapsulated {
-        let what = match st.recipe.first() {
-            Some(1) => "JPEG Lossless",
-            Some(2) => "RLE",
-            _ => "encoded",
-        };
+        let what = encaps::Kind::of_recipe(st.recipe).map_or("encoded", encaps::Kind::name);
         notes.push(format!(
             "encapsulated {what} pixel data, rebuilt byte for byte from the samples"
         ));
@@ -1023,7 +1020,7 @@ mod tests {
         }
     }
 
-    /// An explicit VR little endian file of JPEG Lossless or RLE pixel
+    /// An explicit VR little endian file of JPEG Lossless, RLE or JPEG-LS pixel
     /// data: `frames` frames of `w`×`h` pixels, `spp` samples each, `bits`
     /// stored in `ba`; JPEG streams cut into `split` fragments, RLE rows
     /// packed alone if `split` is 1 (else across rows, as some writers do).
@@ -1049,6 +1046,7 @@ mod tests {
         let ts: &[u8] = match kind {
             encaps::Kind::JpegLossless => b"1.2.840.10008.1.2.4.70",
             encaps::Kind::Rle => b"1.2.840.10008.1.2.5\0",
+            encaps::Kind::JpegLs => b"1.2.840.10008.1.2.4.80",
         };
         let body = [el(2, 1, b"OB", &[0, 1]), el(2, 0x10, b"UI", ts)].concat();
         let mut f = vec![0u8; 128];
@@ -1075,21 +1073,22 @@ mod tests {
         f.extend([
             0xE0, 0x7F, 0x10, 0x00, b'O', b'B', 0, 0, 0xFF, 0xFF, 0xFF, 0xFF,
         ]);
+        let sh = encaps::Shape {
+            rows: h as u32,
+            cols: w as u32,
+            frames: frames as u32,
+            planes: spp as u32,
+            signed,
+            bits_allocated: ba as u8,
+            bits_stored: bits as u8,
+            high_bit: bits as u8 - 1,
+        };
         f.extend(match kind {
             encaps::Kind::JpegLossless => {
                 encaps::tests::value_of(&raw, (w, h, bits as u8, spp, frames), 6, split)
             }
+            encaps::Kind::JpegLs => encaps::tests::jpegls_value_of(&raw, &sh, 0),
             encaps::Kind::Rle => {
-                let sh = encaps::Shape {
-                    rows: h as u32,
-                    cols: w as u32,
-                    frames: frames as u32,
-                    planes: spp as u32,
-                    signed,
-                    bits_allocated: ba as u8,
-                    bits_stored: bits as u8,
-                    high_bit: bits as u8 - 1,
-                };
                 encaps::tests::rle_value_of(&encaps::tests::samples_for(&sh), &sh, split == 1)
             }
         });
@@ -1097,12 +1096,12 @@ mod tests {
         f
     }
 
-    /// JPEG Lossless and RLE files come back byte for byte, their samples
-    /// coded by medzip at every effort: 8- and 16-bit, signed and unsigned,
-    /// odd sizes, several frames and fragments, colour.
+    /// JPEG Lossless, RLE and JPEG-LS files come back byte for byte, their
+    /// samples coded by medzip at every effort: 8- and 16-bit, signed and
+    /// unsigned, odd sizes, several frames and fragments, colour.
     #[test]
-    fn jpeg_lossless_and_rle_come_back_byte_for_byte() {
-        use encaps::Kind::{JpegLossless, Rle};
+    fn encapsulated_files_come_back_byte_for_byte() {
+        use encaps::Kind::{JpegLossless, JpegLs, Rle};
         for shape in [(13u16, 7u16, 1u8, 1usize), (13, 7, 1, 3), (9, 5, 3, 2)] {
             for px in [
                 (8u16, 8u16, false),
@@ -1110,15 +1109,23 @@ mod tests {
                 (16, 12, true),
                 (16, 16, true),
             ] {
-                for (kind, split) in [(JpegLossless, 1), (JpegLossless, 2), (Rle, 1), (Rle, 2)] {
+                for (kind, split) in [
+                    (JpegLossless, 1),
+                    (JpegLossless, 2),
+                    (Rle, 1),
+                    (Rle, 2),
+                    (JpegLs, 1),
+                ] {
+                    if kind == JpegLs && shape.2 > 1 {
+                        continue; // (grey streams only)
+                    }
                     let name = format!("{kind:?} {shape:?} {px:?} split {split}");
                     let file = encapsulated_file(kind, shape, px, split);
                     let l =
                         read_transcoding(&file, false).unwrap_or_else(|e| panic!("{name}: {e}"));
                     assert_eq!((l.image.bits, l.image.signed), (px.1 as u8, px.2), "{name}");
                     let nt = notes(&l.meta).unwrap();
-                    let what = if kind == Rle { "RLE" } else { "JPEG Lossless" };
-                    assert!(nt.iter().any(|n| n.contains(what)), "{name}: {nt:?}");
+                    assert!(nt.iter().any(|n| n.contains(kind.name())), "{name}: {nt:?}");
                     assert_eq!(l.meta.file_sha256, Some(medzip_format::sha256(&file)));
                     for effort in [1, 2] {
                         let opts = medzip_codec::Options::effort(effort);
