@@ -77,8 +77,10 @@ pub fn compress_with(
 /// The `.mdz` of `file`, read as `loaded` ([`medzip_io::read_or_store`]):
 /// its pixels coded, or the file stored whole where that is smaller — the
 /// floor that keeps a DICOM file whose pixel data came compressed from
-/// costing more than its bytes would ([`medzip_io::stored::worth_trying`]). Returns the `.mdz`, what it holds
-/// (`loaded`, or the file stored whole), and whether the floor stored it.
+/// costing more than its bytes would
+/// ([`medzip_io::stored::worth_trying`]). Returns the `.mdz`, what it
+/// holds (`loaded`, or the file stored whole), and whether the floor
+/// stored it.
 pub fn code_or_store(
     file: &[u8],
     loaded: medzip_io::Loaded,

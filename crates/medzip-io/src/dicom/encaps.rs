@@ -11,8 +11,10 @@
 //! segment offsets, then one PackBits segment per byte of each sample, most
 //! significant first, plane after plane); JPEG-LS of one component,
 //! lossless or near-lossless (T.87; `pure_jpegls` decodes and re-encodes
-//! the scan: its parameters are all in the stream's header, so a
-//! conforming encoder writes the same scan again from the decoded samples).
+//! the scan from the precision and NEAR of the stream's header with the
+//! default coding parameters, so a stream with other presets (an LSE
+//! segment that changes them) or restart markers is refused, and kept
+//! whole).
 //!
 //! Recipe: kind u8, the offset table's bytes (a part: u32 length + bytes),
 //! frames u32, then per frame: fragments u32, each fragment's length u32,
@@ -68,7 +70,8 @@ pub(super) struct Shape {
     pub planes: u32,
     pub signed: bool,
     /// BitsAllocated, BitsStored and HighBit (RLE segments hold the whole
-    /// words; a JPEG stream says its precision itself).
+    /// words; a JPEG stream says its precision itself). Only taking apart
+    /// reads `bits_stored`; a rebuild is given the samples' bits.
     pub bits_allocated: u8,
     pub bits_stored: u8,
     pub high_bit: u8,
@@ -163,7 +166,7 @@ pub(super) fn take_apart(
             return Err("frames of different precisions".into());
         }
     }
-    let bits = bits.expect("one frame at least");
+    let bits = bits.ok_or("no frame")?;
     if rebuild(&recipe, &data, bits, sh)? != ds[offset..end] {
         return Err("the streams are not rewritten byte for byte from their samples".into());
     }
@@ -205,6 +208,9 @@ fn rle_segments(head: &[u8], sh: &Shape) -> Result<Vec<usize>, ljpeg::Why> {
     }
     let word = |i: usize| u32::from_le_bytes(head[4 * i..4 * i + 4].try_into().expect("4 bytes"));
     let nseg = sh.planes as usize * sh.bits_allocated as usize / 8;
+    if nseg > 15 {
+        return Err(format!("RLE of {nseg} byte planes (at most 15)"));
+    }
     if word(0) as usize != nseg {
         return Err(format!("{} RLE segments for {nseg} byte planes", word(0)));
     }

@@ -766,7 +766,7 @@ impl<'a> Stored<'a> {
 /// that the file as bytes is already compressed.
 pub fn kept_encapsulated(meta: &Metadata) -> bool {
     meta.source == SourceKind::Dicom
-        && unpack(meta).is_ok_and(|(_, _, flags, _)| flags.encapsulated)
+        && matches!(meta.source_data.as_slice(), [LAYOUT_FLAGS, _, _, f, ..] if f & 8 != 0)
 }
 
 /// The transfer syntax the original file had, when it was transcoded.
@@ -970,8 +970,22 @@ pub(crate) fn write(img: &Image, m: &Metadata) -> Result<Vec<u8>> {
     })
 }
 
-/// [`write`] for encapsulated pixel data.
+/// [`write`] for encapsulated pixel data (no other flag, no tail, fix-up
+/// or transcoding: the reader never writes them with it).
 fn write_encapsulated(img: &Image, m: &Metadata, ba: u8, hb: u8, st: &Stored) -> Result<Vec<u8>> {
+    let f = st.flags;
+    if f.swap
+        || f.deflated
+        || f.planar
+        || !st.tail.is_empty()
+        || !st.fixups.is_empty()
+        || !st.transcoded_from.is_empty()
+    {
+        return malformed(KIND, "stored encapsulated pixel data with other parts");
+    }
+    if !(ba == 8 || ba == 16) || hb >= ba || hb + 1 < img.bits {
+        return malformed(KIND, "stored pixel layout is inconsistent");
+    }
     let shape = encaps::Shape {
         rows: m.plane_rows(img),
         cols: img.width,
