@@ -583,6 +583,9 @@ fn rle_stream(
     bits: u8,
     sh: &Shape,
 ) -> Result<Vec<u8>, ljpeg::Why> {
+    if sh.high_bit >= sh.bits_allocated || sh.high_bit + 1 < bits {
+        return Err("stored RLE layout does not fit the samples".into());
+    }
     let head = r.part().map_err(stored)?;
     let mut stream = head.to_vec();
     let starts = rle_segments(head, sh)?;

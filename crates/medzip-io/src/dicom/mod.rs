@@ -983,7 +983,9 @@ fn write_encapsulated(img: &Image, m: &Metadata, ba: u8, hb: u8, st: &Stored) ->
     {
         return malformed(KIND, "stored encapsulated pixel data with other parts");
     }
-    if !(ba == 8 || ba == 16) || hb >= ba || hb + 1 < img.bits {
+    // (A JPEG stream's precision may exceed BitsStored: the samples' bits
+    // are checked against HighBit only where words are rebuilt, RLE.)
+    if !(ba == 8 || ba == 16) || hb >= ba {
         return malformed(KIND, "stored pixel layout is inconsistent");
     }
     let shape = encaps::Shape {
