@@ -538,14 +538,9 @@ fn golden_dicom_files_decode_byte_for_byte() {
 /// storing it again gives the golden file.
 #[test]
 fn golden_stored_file_decodes_byte_for_byte() {
-    let d = tmpdir("golden-stored");
     let src = samples().join("mr12_jpegls_from_suyashkumar_3.dcm");
     let golden = repo().join("tests/golden/golden_stored_jpegls.mdz");
-    let back = d.join("back.dcm");
-    assert_eq!(run(&["decompress", s(&golden), "-o", s(&back)]).0, 0);
-    assert_eq!(sha(&back), sha(&src));
-    let (_, info, _) = run(&["info", "--json", s(&golden)]);
-    assert!(info.contains("\"format_version\":6"), "{info}");
+    let info = check_golden_decodes(&src, &golden, 6);
     assert!(info.contains("\"source\":\"file\""), "{info}");
     let stored = medzip_io::stored::store(&std::fs::read(&src).unwrap()).unwrap();
     let opts = medzip_codec::Options::effort(2);
@@ -602,11 +597,7 @@ fn golden_jpeg_lossless_dicom_decodes_byte_for_byte() {
     let d = tmpdir("golden-jpeg-lossless");
     let src = repo().join("tests/fixtures/dicom/SC_rgb_jpeg_gdcm.dcm");
     let golden = repo().join("tests/golden/golden_dicom_jpeg_lossless_rgb.mdz");
-    let back = d.join("back.dcm");
-    assert_eq!(run(&["decompress", s(&golden), "-o", s(&back)]).0, 0);
-    assert_eq!(sha(&back), sha(&src));
-    let (_, info, _) = run(&["info", "--json", s(&golden)]);
-    assert!(info.contains("\"format_version\":10"), "{info}");
+    let info = check_golden_decodes(&src, &golden, 10);
     assert!(info.contains("\"planes\":3"), "{info}");
     assert!(info.contains("JPEG Lossless"), "{info}");
     let fresh = d.join("fresh.mdz");
@@ -747,22 +738,34 @@ fn check_golden_file(src: &Path, name: &str, version: u16, effort: u8) -> String
     if std::env::var_os("MEDZIP_BLESS").is_some() {
         std::fs::copy(&fresh, &golden).unwrap();
     }
-    let back = d.join("back.dcm");
-    assert_eq!(
-        run(&["decompress", s(&golden), "-o", s(&back)]).0,
-        0,
-        "{name}"
-    );
-    assert_eq!(sha(&back), sha(src), "{name}");
-    let (_, info, _) = run(&["info", "--json", s(&golden)]);
-    assert!(
-        info.contains(&format!("\"format_version\":{version}")),
-        "{name}: {info}"
-    );
+    let info = check_golden_decodes(src, &golden, version);
     assert!(
         std::fs::read(&fresh).unwrap() == std::fs::read(&golden).unwrap(),
         "coding {} changed: a format change must be deliberate (re-bless with MEDZIP_BLESS=1)",
         src.display()
+    );
+    info
+}
+
+/// Decodes the golden file `golden` with the CLI to `src` byte for byte and
+/// checks its format version; returns `info --json` of it.
+fn check_golden_decodes(src: &Path, golden: &Path, version: u16) -> String {
+    let name = golden.display();
+    let d = tmpdir(&format!(
+        "golden-decodes-{}",
+        golden.file_name().unwrap().to_string_lossy()
+    ));
+    let back = d.join("back.dcm");
+    assert_eq!(
+        run(&["decompress", s(golden), "-o", s(&back)]).0,
+        0,
+        "{name}"
+    );
+    assert_eq!(sha(&back), sha(src), "{name}");
+    let (_, info, _) = run(&["info", "--json", s(golden)]);
+    assert!(
+        info.contains(&format!("\"format_version\":{version}")),
+        "{name}: {info}"
     );
     info
 }

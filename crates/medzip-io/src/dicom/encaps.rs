@@ -614,6 +614,27 @@ pub(super) mod tests {
     use super::*;
     use crate::dicom::ljpeg::tests::header_for;
 
+    /// The shape of `frames` frames of `rows` × `cols` samples of
+    /// `planes` components, `bits_stored` bits in words of `bits_allocated`
+    /// (HighBit `bits_stored − 1`).
+    fn shape(
+        (rows, cols, frames, planes): (u32, u32, u32, u32),
+        signed: bool,
+        bits_allocated: u8,
+        bits_stored: u8,
+    ) -> Shape {
+        Shape {
+            rows,
+            cols,
+            frames,
+            planes,
+            signed,
+            bits_allocated,
+            bits_stored,
+            high_bit: bits_stored - 1,
+        }
+    }
+
     /// A Pixel Data value (items and delimiter, from the offset-table item
     /// on) of `frames` JPEG Lossless streams of the samples `raw` (frame
     /// after frame, component after component), each frame's stream cut
@@ -671,16 +692,12 @@ pub(super) mod tests {
                 .collect();
             let v = value_of(&raw, (w, h, p, nc, frames), 4, split);
             let ds = [&b"head"[..], &v, b"tail"].concat();
-            let sh = Shape {
-                rows: h as u32,
-                cols: w as u32,
-                frames: frames as u32,
-                planes: nc as u32,
+            let sh = shape(
+                (h as u32, w as u32, frames as u32, nc as u32),
                 signed,
-                bits_allocated: if p > 8 { 16 } else { 8 },
-                bits_stored: p,
-                high_bit: p - 1,
-            };
+                if p > 8 { 16 } else { 8 },
+                p,
+            );
             let (data, bits, recipe, end) = take_apart(&ds, 4, &sh, Kind::JpegLossless).unwrap();
             assert_eq!((bits, end), (p, ds.len() - 4));
             assert_eq!(
@@ -707,16 +724,7 @@ pub(super) mod tests {
     fn values_it_cannot_rebuild_are_refused() {
         let raw: Vec<u16> = (0..13 * 7).map(|i| (i * 3 % 256) as u16).collect();
         let v = value_of(&raw, (13, 7, 8, 1, 1), 1, 1);
-        let sh = Shape {
-            rows: 7,
-            cols: 13,
-            frames: 1,
-            planes: 1,
-            signed: false,
-            bits_allocated: 8,
-            bits_stored: 8,
-            high_bit: 7,
-        };
+        let sh = shape((7, 13, 1, 1), false, 8, 8);
         let take_apart = |v: &[u8], sh: &Shape| take_apart(v, 0, sh, Kind::JpegLossless);
         assert!(take_apart(&v, &sh).is_ok());
         // Another shape than the stream's.
@@ -839,16 +847,7 @@ pub(super) mod tests {
             (7, 3, 3, 1, 16, 16, true),
             (300, 2, 1, 3, 16, 10, false),
         ] {
-            let sh = Shape {
-                rows,
-                cols,
-                frames,
-                planes,
-                signed,
-                bits_allocated: ba,
-                bits_stored: bs,
-                high_bit: bs - 1,
-            };
+            let sh = shape((rows, cols, frames, planes), signed, ba, bs);
             let values = samples_for(&sh);
             assert!(!signed || values.iter().any(|&x| x < 0));
             let mut recipes = Vec::new();
@@ -876,16 +875,7 @@ pub(super) mod tests {
 
     #[test]
     fn rle_values_it_cannot_rebuild_are_refused() {
-        let sh = Shape {
-            rows: 5,
-            cols: 9,
-            frames: 1,
-            planes: 1,
-            signed: false,
-            bits_allocated: 16,
-            bits_stored: 12,
-            high_bit: 11,
-        };
+        let sh = shape((5, 9, 1, 1), false, 16, 12);
         let v = rle_value_of(&samples_for(&sh), &sh, true);
         let take_apart = |v: &[u8], sh: &Shape| take_apart(v, 0, sh, Kind::Rle);
         assert!(take_apart(&v, &sh).is_ok());
@@ -916,16 +906,7 @@ pub(super) mod tests {
     /// value rebuilt byte for byte, never a panic.
     #[test]
     fn damaged_values_and_recipes_are_errors_not_panics() {
-        let sh = Shape {
-            rows: 5,
-            cols: 9,
-            frames: 2,
-            planes: 1,
-            signed: true,
-            bits_allocated: 16,
-            bits_stored: 12,
-            high_bit: 11,
-        };
+        let sh = shape((5, 9, 2, 1), true, 16, 12);
         let values = samples_for(&sh);
         let raw: Vec<u16> = values.iter().map(|&v| (v as u32 & 0xFFF) as u16).collect();
         let cases = [
@@ -994,16 +975,12 @@ pub(super) mod tests {
             (9, 4, 2, 16, true, 0),
             (17, 3, 1, 10, false, 2),
         ] {
-            let sh = Shape {
-                rows,
-                cols,
-                frames,
-                planes: 1,
+            let sh = shape(
+                (rows, cols, frames, 1),
                 signed,
-                bits_allocated: if bs > 8 { 16 } else { 8 },
-                bits_stored: bs,
-                high_bit: bs - 1,
-            };
+                if bs > 8 { 16 } else { 8 },
+                bs,
+            );
             let mask = (1u32 << bs) - 1;
             let raw: Vec<u16> = samples_for(&sh)
                 .iter()
