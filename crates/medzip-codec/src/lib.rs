@@ -95,6 +95,9 @@ pub enum Residual {
     Logistic,
 }
 
+/// The id of [`Residual::Logistic`] as written since format version 11.
+const CHOSEN_LOGISTIC: u8 = 6;
+
 impl Residual {
     /// Every coder, by its id in the pixel section's first byte.
     const ALL: [Residual; 6] = [
@@ -106,14 +109,24 @@ impl Residual {
         Residual::Logistic,
     ];
 
-    /// The coder's id: the pixel section's first byte.
+    /// The coder's id: the pixel section's first byte. The default level
+    /// writes 6 (since format version 11, 2026-12-02: the network's weight
+    /// in the mixture chosen per energy bucket); 5 (a fixed ¾, versions 9
+    /// and 10) is still read.
     fn id(self) -> u8 {
+        if self == Residual::Logistic {
+            return CHOSEN_LOGISTIC;
+        }
         Self::ALL.iter().position(|&r| r == self).expect("listed") as u8
     }
 
-    /// The coder with this id.
-    fn from_id(id: u8) -> Option<Residual> {
-        Self::ALL.get(id as usize).copied()
+    /// The coder with this id, and whether it chooses the network's
+    /// weight (id 6).
+    fn from_id(id: u8) -> Option<(Residual, bool)> {
+        match id {
+            CHOSEN_LOGISTIC => Some((Residual::Logistic, true)),
+            _ => Self::ALL.get(id as usize).map(|&r| (r, false)),
+        }
     }
 
     pub fn name(self) -> &'static str {
@@ -616,7 +629,7 @@ fn encode_pixels(
                         opts.simd,
                     );
                     if kind == Residual::Logistic {
-                        let mut enc = tokens::TokenEncoder::new(maxv, px.len());
+                        let mut enc = tokens::TokenEncoder::new(maxv, px.len(), true);
                         cm::code_stripe(&mut enc, &s, &mut px, &mut init.clone());
                         return enc.finish();
                     }
@@ -766,6 +779,9 @@ struct PixelSection<'a> {
     /// has several frames or planes).
     transform: planes::Transform,
     kind: Residual,
+    /// The default level's network weight chosen per energy bucket (coder
+    /// id 6), not a fixed ¾ (id 5).
+    chosen: bool,
     has_prior: bool,
     latent: &'a [u8],
     body: Body<'a>,
@@ -796,10 +812,9 @@ impl<'a> PixelSection<'a> {
             false => planes::Transform::None,
         };
         let id = r.u8()?;
-        let kind = Residual::from_id(id).ok_or_else(|| {
+        let (kind, chosen) = Residual::from_id(id).ok_or_else(|| {
             Error::Corrupt(format!(
-                "residual coder {id} (expected 0 to {})",
-                Residual::ALL.len() - 1
+                "residual coder {id} (expected 0 to {CHOSEN_LOGISTIC})"
             ))
         })?;
         let has_prior = match r.u8()? {
@@ -864,6 +879,7 @@ impl<'a> PixelSection<'a> {
         Ok(PixelSection {
             transform,
             kind,
+            chosen,
             has_prior,
             latent,
             body,
@@ -984,7 +1000,7 @@ fn decode_pixels(
                         .map(|rc| rc.iter().map(|&v| map.forward_nearest(v)).collect());
                     decode_context_stripes(
                         &stripes,
-                        section.kind == Residual::Logistic,
+                        (section.kind == Residual::Logistic).then_some(section.chosen),
                         prior_mapped.as_deref(),
                         &find,
                         &opts.models,
@@ -1078,10 +1094,11 @@ fn decode_fast_stripes(s: &Stripes, cfg: fast::Config) -> Result<Vec<i32>> {
 /// Decodes the context coder's stripes (in parallel) into mapped values,
 /// with the network and state the file names (`find` looks an entry of its
 /// model id up by tag); `tokens`: residuals coded as tokens of the
-/// network's distribution ([`Residual::Logistic`]).
+/// network's distribution ([`Residual::Logistic`]), with the network's
+/// weight chosen per energy bucket (`Some(true)`) or ¾ (`Some(false)`).
 fn decode_context_stripes<'a>(
     s: &Stripes,
-    tokens: bool,
+    tokens: Option<bool>,
     prior: Option<&[i32]>,
     find: &dyn Fn(u8) -> Option<&'a [u8]>,
     models: &Models,
@@ -1136,7 +1153,7 @@ fn decode_context_stripes<'a>(
             "the file pairs a context state and network that do not go together".into(),
         ));
     }
-    if tokens {
+    if let Some(chosen) = tokens {
         if net.is_none() {
             return Err(Error::Corrupt(
                 "the logistic coder's file names no context network".into(),
@@ -1144,7 +1161,7 @@ fn decode_context_stripes<'a>(
         }
         return s.decode_each("logistic", |i, chunk, bytes| {
             let st = stripe_at(i, s.rows, s.w, chunk.len(), s.maxv, prior, net, simd);
-            match tokens::TokenDecoder::new(bytes, s.maxv) {
+            match tokens::TokenDecoder::new(bytes, s.maxv, chosen) {
                 Ok(mut dec) => {
                     cm::code_stripe(&mut dec, &st, chunk, &mut init.clone()) && !dec.failed()
                 }

@@ -8,13 +8,17 @@
 //! The residual, folded to `z ≥ 0` as by the fast coder (zigzag inside the
 //! band both image ends allow, one-sided beyond), is split into a token
 //! (exponent class and four mantissa bits; values below 16 are tokens of
-//! their own) and raw low bits. The token's probability is ¾ of the
-//! network's discretized logistic (its cumulative function at the token's
-//! bounds, truncated to the values the image can take, from the integer
-//! sigmoid table of [`crate::logistic`]) plus ¼ of an adaptive distribution
-//! of the energy bucket and prediction fraction (which learns what the
-//! network misses in this image), a mixture of 2^17 coded by a 64-bit rANS
-//! ([`medzip_entropy::rans64`]). Measured on dev images (2026-12-01): the
+//! their own) and raw low bits. The token's probability is a mixture of
+//! the network's discretized logistic (its cumulative function at the
+//! token's bounds, truncated to the values the image can take, from the
+//! integer sigmoid table of [`crate::logistic`]) and an adaptive
+//! distribution of the energy bucket and prediction fraction (which learns
+//! what the network misses in this image), of 2^17, coded by a 64-bit rANS
+//! ([`medzip_entropy::rans64`]). The network's weight is 0, ¼, ½ or ¾, for
+//! each energy bucket the one whose recent code lengths were the shortest
+//! (since format version 11, 2026-12-02; ¾ for every pixel before: flat
+//! regions, such as a CT's padding outside its field of view, were paid
+//! the network's doubt there). Measured on dev images (2026-12-01): the
 //! network's distribution alone codes them within 0.2 % of the
 //! context-mixing coder's files (256×256 chest X-rays) to 0.5–2.5 % above
 //! them (high-bit images, full-size chest X-rays); with the adaptive
@@ -34,18 +38,53 @@ const BITS: u32 = 17;
 /// Adaptive distributions: energy bucket × prediction fraction.
 const CONTEXTS: usize = NQ * 8;
 
+/// Weights of the network's part a stripe may choose from, in eighths
+/// (the adaptive part takes the rest; at most 6 so that every token keeps
+/// a nonzero span of the 2^17, see [`mix`]).
+const WEIGHTS: [u32; 4] = [0, 2, 4, 6];
+
+/// `−log2(p / 2^17)` in Q4 for `p` in `1..=2^17` (integer: the top four
+/// bits below the leading one through a table).
+#[inline]
+fn cost_q4(p: u32) -> u32 {
+    const FRAC: [u32; 16] = [0, 1, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 15];
+    let b = 31 - p.max(1).leading_zeros();
+    let m = if b >= 4 {
+        (p >> (b - 4)) & 15
+    } else {
+        (p << (4 - b)) & 15
+    };
+    (16 * BITS).saturating_sub(16 * b + FRAC[m as usize])
+}
+
+/// The mixture's cumulative value (2^17) of a token bound whose logistic
+/// part is `l` (2^16) and adaptive part `s` (2^PRECISION = 2^15), the
+/// network's weight `w` eighths: for `w` ≤ 6 two tokens' values differ by
+/// at least one, as their adaptive parts do.
+#[inline]
+fn mix(l: i64, s: u32, w: u32) -> u32 {
+    ((w as i64 * 2 * l + (8 - w as i64) * 4 * s as i64) >> 3) as u32
+}
+
 /// The adaptive distributions of a stripe and the value range.
 pub struct Tokens {
     cdfs: Vec<AdaptiveCdf>,
     ntok: usize,
     maxv: i32,
+    /// Per energy bucket, the recent code length (Q4, decaying by 1/32 a
+    /// pixel) each of [`WEIGHTS`] would have given; the next pixel of the
+    /// bucket takes the shortest. `None`: ¾ for every pixel (format
+    /// versions 9 and 10).
+    chosen: Option<Vec<[u32; 4]>>,
 }
 
 impl Tokens {
     /// Fresh distributions for values `0..=maxv` (`maxv < 2^16`). Each
     /// starts flat up to the token of its bucket's scale, then falling
     /// (halving every two tokens).
-    pub fn new(maxv: i32) -> Tokens {
+    /// `chosen`: the network's weight chosen per energy bucket (format
+    /// version 11 on), else ¾.
+    pub fn new(maxv: i32, chosen: bool) -> Tokens {
         let ntok = tokens_for::<MSB>(maxv as u32);
         assert!(ntok <= MAX_SYMBOLS, "values up to 2^16");
         let cdfs = (0..CONTEXTS)
@@ -55,20 +94,52 @@ impl Tokens {
                 AdaptiveCdf::with_weights(&weights, Adaptation::Quick)
             })
             .collect();
-        Tokens { cdfs, ntok, maxv }
+        // Ties go to the last weight (¾), the one of versions 9 and 10.
+        let chosen = chosen.then(|| vec![[1, 1, 1, 0]; NQ]);
+        Tokens {
+            cdfs,
+            ntok,
+            maxv,
+            chosen,
+        }
     }
 
-    /// The mixture's cumulative frequency below token `t` (`0..=ntok`,
-    /// 2^17 at `ntok`) for a pixel: strictly increasing in `t`, since the
-    /// adaptive part gives every token at least 1 of 2^15.
+    /// The two parts of the mixture below token `t` (`0..=ntok`): the
+    /// logistic's (2^16) and the adaptive distribution's (2^15).
     #[inline]
-    fn cum(&self, cdf: &AdaptiveCdf, t: usize, d: &Dist, pred: i32) -> u32 {
+    fn parts(&self, cdf: &AdaptiveCdf, t: usize, d: &Dist, pred: i32) -> (i64, u32) {
         if t >= self.ntok {
-            return 1 << BITS;
+            return (1 << 16, 1 << PRECISION);
         }
         let zlo = untokenize::<MSB>(t).0;
-        let l = below(d, zlo, pred, self.maxv) as u32;
-        (3 * l + 2 * cdf.start(t)) >> 1
+        (below(d, zlo, pred, self.maxv), cdf.start(t))
+    }
+
+    /// The network's weight (eighths) for a pixel of energy bucket `q`.
+    #[inline]
+    fn weight(&self, q: usize) -> u32 {
+        let Some(c) = &self.chosen else {
+            return 6;
+        };
+        let c = &c[q];
+        let mut k = 3;
+        for i in (0..3).rev() {
+            if c[i] < c[k] {
+                k = i;
+            }
+        }
+        WEIGHTS[k]
+    }
+
+    /// After token `t` of bucket `q`: what each weight would have cost.
+    #[inline]
+    fn chose(&mut self, q: usize, lo: (i64, u32), hi: (i64, u32)) {
+        if let Some(c) = &mut self.chosen {
+            for (c, &w) in c[q].iter_mut().zip(&WEIGHTS) {
+                let p = mix(hi.0, hi.1, w) - mix(lo.0, lo.1, w);
+                *c = *c - (*c >> 8) + cost_q4(p);
+            }
+        }
     }
 
     fn context(px: &Pixel) -> usize {
@@ -116,10 +187,10 @@ pub struct TokenEncoder {
 }
 
 impl TokenEncoder {
-    pub fn new(maxv: i32, pixels: usize) -> Self {
+    pub fn new(maxv: i32, pixels: usize, chosen: bool) -> Self {
         TokenEncoder {
             enc: Rans64Encoder::with_capacity(pixels + pixels / 4),
-            t: Tokens::new(maxv),
+            t: Tokens::new(maxv, chosen),
         }
     }
 
@@ -136,12 +207,16 @@ impl ResidualCoder for TokenEncoder {
         };
         let (tok, raw, nraw) = tokenize::<MSB>(fold(e, px.pred, px.maxv));
         let c = Tokens::context(px);
+        let q = px.q.min(NQ - 1);
+        let w = self.t.weight(q);
         let cdf = &self.t.cdfs[c];
-        let lo = self.t.cum(cdf, tok, &d, px.pred);
-        let hi = self.t.cum(cdf, tok + 1, &d, px.pred);
-        self.enc.put(lo, hi - lo, BITS);
+        let lo = self.t.parts(cdf, tok, &d, px.pred);
+        let hi = self.t.parts(cdf, tok + 1, &d, px.pred);
+        let (lo_c, hi_c) = (mix(lo.0, lo.1, w), mix(hi.0, hi.1, w));
+        self.enc.put(lo_c, hi_c - lo_c, BITS);
         self.enc.put_bits(raw, nraw);
         self.t.cdfs[c].learn(tok);
+        self.t.chose(q, lo, hi);
         e
     }
 
@@ -159,10 +234,10 @@ pub struct TokenDecoder<'a> {
 }
 
 impl<'a> TokenDecoder<'a> {
-    pub fn new(bytes: &'a [u8], maxv: i32) -> crate::Result<Self> {
+    pub fn new(bytes: &'a [u8], maxv: i32, chosen: bool) -> crate::Result<Self> {
         Ok(TokenDecoder {
             dec: Rans64Decoder::new(bytes)?,
-            t: Tokens::new(maxv),
+            t: Tokens::new(maxv, chosen),
             bad: false,
         })
     }
@@ -182,24 +257,28 @@ impl ResidualCoder for TokenDecoder<'_> {
         };
         let slot = self.dec.peek(BITS);
         let c = Tokens::context(px);
+        let q = px.q.min(NQ - 1);
+        let w = self.t.weight(q);
         let cdf = &self.t.cdfs[c];
-        let cum = |t: usize| self.t.cum(cdf, t, &d, px.pred);
+        let parts = |t: usize| self.t.parts(cdf, t, &d, px.pred);
         // The token whose span holds the slot: first where the adaptive
         // part alone puts it (usually right, or next to it), then step by
         // step (`cum(0)` = 0 ≤ slot < `cum(ntok)`).
         let mut lo = cdf.find(slot >> (BITS - PRECISION));
-        let mut lo_c = cum(lo);
-        while lo_c > slot {
+        let mut lo_p = parts(lo);
+        while mix(lo_p.0, lo_p.1, w) > slot {
             lo -= 1;
-            lo_c = cum(lo);
+            lo_p = parts(lo);
         }
-        let mut hi_c = cum(lo + 1);
-        while hi_c <= slot {
-            (lo, lo_c) = (lo + 1, hi_c);
-            hi_c = cum(lo + 1);
+        let mut hi_p = parts(lo + 1);
+        while mix(hi_p.0, hi_p.1, w) <= slot {
+            (lo, lo_p) = (lo + 1, hi_p);
+            hi_p = parts(lo + 1);
         }
+        let (lo_c, hi_c) = (mix(lo_p.0, lo_p.1, w), mix(hi_p.0, hi_p.1, w));
         self.dec.advance(lo_c, hi_c - lo_c, BITS);
         self.t.cdfs[c].learn(lo);
+        self.t.chose(q, lo_p, hi_p);
         let (base, nraw) = untokenize::<MSB>(lo);
         let z = base + self.dec.get_bits(nraw);
         if z > px.maxv as u32 {
@@ -217,6 +296,40 @@ impl ResidualCoder for TokenDecoder<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every weight the coder may choose keeps each token's span nonzero
+    /// (the adaptive part's spans are at least 1 of 2^15), the ends are 0
+    /// and 2^17, and ¾ is the mixture of format versions 9 and 10.
+    #[test]
+    fn chosen_mixtures_keep_every_token() {
+        for &w in &WEIGHTS {
+            assert_eq!(mix(0, 0, w), 0);
+            assert_eq!(mix(1 << 16, 1 << PRECISION, w), 1 << BITS);
+            for (l0, l1) in [(0, 0), (5, 5), (70, 9000), (65_535, 65_536)] {
+                for s0 in [0u32, 1, 77, 32_766] {
+                    assert!(mix(l1, s0 + 1, w) > mix(l0, s0, w), "w {w}");
+                }
+            }
+        }
+        for (l, s) in [(0, 0), (12_345, 999), (1 << 16, 1 << 15)] {
+            assert_eq!(mix(l, s, 6), ((3 * l as u32 + 2 * s) >> 1));
+        }
+    }
+
+    /// The code length table: 17 bits for a span of 1, none for the whole,
+    /// one bit for half, never increasing with the span.
+    #[test]
+    fn code_lengths() {
+        assert_eq!(cost_q4(1), 16 * 17);
+        assert_eq!(cost_q4(1 << 17), 0);
+        assert_eq!(cost_q4(1 << 16), 16);
+        let mut last = u32::MAX;
+        for p in 1..=1u32 << 17 {
+            let c = cost_q4(p);
+            assert!(c <= last, "p {p}");
+            last = c;
+        }
+    }
 
     /// The truncated cumulative function is 0 at the first fold, 1 past
     /// the last, and never falls, wherever the prediction lies.

@@ -1,4 +1,4 @@
-//! The medzip container (format versions 1–10, see [`VERSION`]): magic,
+//! The medzip container (format versions 1–11, see [`VERSION`]): magic,
 //! version, a sequence of sections, each with a tag, a length and a CRC-32,
 //! and a terminating `END ` section.
 //!
@@ -31,8 +31,9 @@ pub const MAGIC: [u8; 8] = *b"\x89MDZ\r\n\x1a\n";
 /// coded by the network's distribution as tokens (residual 5, the default
 /// since 2026-12-01); 10 for DICOM files whose encapsulated pixel data is
 /// rebuilt from the samples (source block layout 3 with flag bit 3, since
-/// 2026-12-01).
-pub const VERSION: u16 = 10;
+/// 2026-12-01); 11 for the default level's tokens with the network's
+/// weight chosen per energy bucket (residual 6, since 2026-12-02).
+pub const VERSION: u16 = 11;
 
 /// Section tags.
 pub mod tag {
@@ -518,6 +519,15 @@ impl Container {
         // Stored files; PNG files with their chunks (or bytes): a build
         // before would drop them.
         let d = &self.header.desc;
+        // The default level's tokens with the network's weight chosen
+        // (residual 6; the coder's id follows the planes' transform byte in
+        // an image of several frames or planes). First: such a file may
+        // also be of any feature below.
+        let single = d.frames == 1 && d.planes == 1;
+        let coder = self.pixels.get(if single { 0 } else { 1 });
+        if d.source != SourceKind::File && coder == Some(&6) {
+            return 11;
+        }
         // DICOM encapsulated pixel data rebuilt from the samples (source
         // layout 3, flag bit 3).
         if d.source == SourceKind::Dicom
@@ -527,10 +537,7 @@ impl Container {
             return 10;
         }
         // Pixels coded as tokens of the network's distribution (residual
-        // 5; the coder's id follows the planes' transform byte in an image
-        // of several frames or planes).
-        let single = d.frames == 1 && d.planes == 1;
-        let coder = self.pixels.get(if single { 0 } else { 1 });
+        // 5, the fixed ¾).
         if d.source != SourceKind::File && coder == Some(&5) {
             return 9;
         }
@@ -965,11 +972,18 @@ mod tests {
         assert_eq!(c.version(), 10);
         c.source = vec![3, 16, 15, 1];
         assert_eq!(c.version(), 9);
+        // The network's weight chosen (residual 6): 11, whatever else.
+        c.source = vec![3, 16, 15, 8];
+        c.pixels = vec![6, 0];
+        assert_eq!(c.version(), 11);
+        c.pixels = vec![5, 0];
         (c.source, c.header.desc.source) = (src, kind);
         c.header.desc.planes = 3;
         assert_eq!(c.version(), 7);
         c.pixels = vec![1, 5, 0];
         assert_eq!(c.version(), 9);
+        c.pixels = vec![1, 6, 0];
+        assert_eq!(c.version(), 11);
         c.header.desc.planes = 1;
         // (As DICOM of 1-bit samples would be.)
         c.pixels = vec![0, 0];

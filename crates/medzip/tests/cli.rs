@@ -323,29 +323,38 @@ fn golden_files_decode_and_encoding_is_unchanged() {
                 ..Options::effort(3)
             },
         ),
-        // The default level (since 2026-12-01, format version 9): the
+        // The default level (since 2026-12-02, format version 11): the
         // context coder's model and network, one token per pixel of the
-        // network's distribution; 12-bit signed (the 16-bit network), 8-bit
-        // large (the network for native images) and small (also tried with
-        // the pair for downscaled images).
+        // network's distribution mixed with an adaptive one, the network's
+        // weight chosen per energy bucket; 12-bit signed (the 16-bit
+        // network), 8-bit large (the network for native images) and small
+        // (also tried with the pair for downscaled images).
+        ("golden_12s_chosen.mdz", golden_image(), Options::default()),
         (
-            "golden_12s_logistic.mdz",
-            golden_image(),
-            Options::default(),
-        ),
-        (
-            "golden_8u_logistic_large.mdz",
+            "golden_8u_chosen_large.mdz",
             golden_image8_sized(601, 437),
             Options::default(),
         ),
         (
-            "golden_8u_logistic_small.mdz",
+            "golden_8u_chosen_small.mdz",
             golden_image8(),
             Options::default(),
         ),
     ];
     for (name, img, opts) in cases {
         check_golden(&dir, &table, name, &img, &opts, None);
+    }
+    // The default level of 2026-12-01 (format version 9: the network's
+    // weight fixed at ¾): its files still decode.
+    for (name, img) in [
+        ("golden_12s_logistic.mdz", golden_image()),
+        (
+            "golden_8u_logistic_large.mdz",
+            golden_image8_sized(601, 437),
+        ),
+        ("golden_8u_logistic_small.mdz", golden_image8()),
+    ] {
+        check_decodes(&dir.join(name), &table, name, &img);
     }
     // The fast coder's configurations the golden files pin.
     for (name, grid, quick, exact) in [
@@ -374,12 +383,17 @@ fn golden_files_decode_and_encoding_is_unchanged() {
     .image;
     let name = "golden_8u_kermany256_snet.mdz";
     check_golden(&dir, &table, name, &k256, &Options::effort(3), None);
-    let name = "golden_8u_kermany256_logistic.mdz";
+    let name = "golden_8u_kermany256_chosen.mdz";
     check_golden(&dir, &table, name, &k256, &Options::default(), None);
-    for name in [
-        "golden_12s_logistic.mdz",
-        "golden_8u_logistic_large.mdz",
-        "golden_8u_kermany256_logistic.mdz",
+    let name = "golden_8u_kermany256_logistic.mdz";
+    check_decodes(&dir.join(name), &table, name, &k256);
+    for (name, version) in [
+        ("golden_12s_logistic.mdz", 9),
+        ("golden_8u_logistic_large.mdz", 9),
+        ("golden_8u_kermany256_logistic.mdz", 9),
+        ("golden_12s_chosen.mdz", 11),
+        ("golden_8u_chosen_large.mdz", 11),
+        ("golden_8u_kermany256_chosen.mdz", 11),
     ] {
         let c = medzip_codec::inspect(&std::fs::read(dir.join(name)).unwrap(), &Default::default())
             .unwrap();
@@ -388,7 +402,7 @@ fn golden_files_decode_and_encoding_is_unchanged() {
             Some(Residual::Logistic),
             "{name}"
         );
-        assert_eq!(c.version(), 9, "{name}");
+        assert_eq!(c.version(), version, "{name}");
     }
     // An image that was once a JPEG (`tests/fixtures/jpeg/decoded_q75.png`,
     // decoded by libjpeg-turbo): coded as the recovered JPEG's coefficients
@@ -618,7 +632,7 @@ fn golden_jpeg_lossless_dicom_decodes_byte_for_byte() {
 #[test]
 fn golden_rle_dicom_decodes_byte_for_byte() {
     let src = repo().join("tests/fixtures/dicom/rle_fragments.dcm");
-    let info = check_golden_file(&src, "golden_dicom_rle_fragments.mdz", 10, 2);
+    let info = check_golden_file(&src, "golden_dicom_rle_fragments.mdz", 11, 2);
     assert!(info.contains("\"signed\":true"), "{info}");
     assert!(info.contains("encapsulated RLE"), "{info}");
 }
@@ -634,13 +648,17 @@ fn golden_one_bit_dicom_decodes_byte_for_byte() {
     assert!(info.contains("\"residual\":\"context\""), "{info}");
 }
 
-/// The default level (format version 9) on an image of several frames
+/// The default level (format version 11; and 9, the level of
+/// 2026-12-01, whose file still decodes) on an image of several frames
 /// (the 10-frame MR fixture): its coder's id follows the planes'
 /// transform byte.
 #[test]
 fn golden_default_level_multi_frame_dicom_decodes_byte_for_byte() {
     let src = repo().join("tests/fixtures/dicom/emri_small.dcm");
-    let info = check_golden_file(&src, "golden_dicom_10frames_logistic.mdz", 9, 2);
+    let info = check_golden_file(&src, "golden_dicom_10frames_chosen.mdz", 11, 2);
+    assert!(info.contains("\"residual\":\"logistic\""), "{info}");
+    let golden = repo().join("tests/golden/golden_dicom_10frames_logistic.mdz");
+    let info = check_golden_decodes(&src, &golden, 9);
     assert!(info.contains("\"residual\":\"logistic\""), "{info}");
 }
 
@@ -977,9 +995,9 @@ fn info_json_and_pgm_tiff_inputs() {
         assert_eq!(code, 0);
         assert!(json.contains(&format!("\"width\":{}", img.width)), "{json}");
         // Coded with the 16-bit network and its state, both named; by the
-        // default level since 2026-12-01: version 9.
+        // default level of 2026-12-02: version 11.
         let v: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
-        assert_eq!(v["format_version"], 9, "{json}");
+        assert_eq!(v["format_version"], 11, "{json}");
         let models: Vec<(&str, &str)> = v["models"]
             .as_array()
             .unwrap()
