@@ -131,12 +131,15 @@ impl Tokens {
         WEIGHTS[k]
     }
 
-    /// After token `t` of bucket `q`: what each weight would have cost.
+    /// After a token of bucket `q` whose parts' bounds were `lo` and `hi`:
+    /// about what each weight would have cost (the spans' mixture, without
+    /// the mixture's rounding).
     #[inline]
     fn chose(&mut self, q: usize, lo: (i64, u32), hi: (i64, u32)) {
         if let Some(c) = &mut self.chosen {
+            let (dl, ds) = ((hi.0 - lo.0) as u32, hi.1 - lo.1);
             for (c, &w) in c[q].iter_mut().zip(&WEIGHTS) {
-                let p = mix(hi.0, hi.1, w) - mix(lo.0, lo.1, w);
+                let p = (w * 2 * dl + (8 - w) * 4 * ds) >> 3;
                 *c = *c - (*c >> 8) + cost_q4(p);
             }
         }
