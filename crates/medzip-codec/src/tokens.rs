@@ -71,9 +71,9 @@ pub struct Tokens {
     cdfs: Vec<AdaptiveCdf>,
     ntok: usize,
     maxv: i32,
-    /// Per energy bucket, the recent code length (Q4, decaying by 1/32 a
-    /// pixel) each of [`WEIGHTS`] would have given; the next pixel of the
-    /// bucket takes the shortest. `None`: ¾ for every pixel (format
+    /// Per energy bucket, the recent code length (Q4, decaying by 1/256 a
+    /// token of the bucket) each of [`WEIGHTS`] would have given; the next
+    /// pixel of the bucket takes the shortest. `None`: ¾ for every pixel (format
     /// versions 9 and 10).
     chosen: Option<Vec<[u32; 4]>>,
 }
@@ -137,7 +137,8 @@ impl Tokens {
     #[inline]
     fn chose(&mut self, q: usize, lo: (i64, u32), hi: (i64, u32)) {
         if let Some(c) = &mut self.chosen {
-            let (dl, ds) = ((hi.0 - lo.0) as u32, hi.1 - lo.1);
+            // (The parts are cumulative: `hi` ≥ `lo`.)
+            let (dl, ds) = ((hi.0 - lo.0).max(0) as u32, hi.1.saturating_sub(lo.1));
             for (c, &w) in c[q].iter_mut().zip(&WEIGHTS) {
                 let p = (w * 2 * dl + (8 - w) * 4 * ds) >> 3;
                 *c = *c - (*c >> 8) + cost_q4(p);
