@@ -193,9 +193,19 @@ pub fn stripe_rows(w: u32, h: u32, target: u64) -> u32 {
     let n = w as u64 * h as u64;
     let mut k = n.div_ceil(target.max(1)).max(1);
     if n >= 1 << 18 && h >= 2 {
-        k = if k <= 2 { 2 } else { k.div_ceil(4) * 4 };
+        k = balanced_stripes(k.max(2));
     }
     (h as u64).div_ceil(k).max(1) as u32
+}
+
+/// A stripe count that two or four threads share evenly: `k` up to two,
+/// else `k` rounded up to a multiple of four.
+pub(crate) fn balanced_stripes(k: u64) -> u64 {
+    if k <= 2 {
+        k
+    } else {
+        k.div_ceil(4) * 4
+    }
 }
 
 /// What the encoder chose for an image (stored with it).

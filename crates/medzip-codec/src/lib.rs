@@ -99,7 +99,9 @@ pub enum Residual {
 const CHOSEN_LOGISTIC: u8 = 6;
 
 impl Residual {
-    /// Every coder, by its id in the pixel section's first byte.
+    /// Every coder, by its id in the pixel section's first byte (the
+    /// default level's as read from files of versions 9 and 10; it writes
+    /// [`CHOSEN_LOGISTIC`]).
     const ALL: [Residual; 6] = [
         Residual::Context,
         Residual::Huffman,
@@ -527,13 +529,13 @@ fn stripe_rows(w: u32, h: u32, target: u64) -> u32 {
 /// as many stripes as `target` pixels each need, made equal, and beyond two
 /// a multiple of four, so that two or four threads share them evenly (with
 /// [`stripe_rows`] a 1506 × 833 chest X-ray was two stripes of 696 and 137
-/// rows, which two threads decode at most 1.2× as fast as one). An image
-/// of at most `target` pixels keeps one stripe. The file records the
-/// height, so decoders of any version read either choice.
+/// rows, which two threads decode at most 1.2× as fast as one; with 16
+/// rows at least, a very wide image may get fewer). An image of at most
+/// `target` pixels keeps one stripe. The file records the height, so
+/// decoders of any version read either choice.
 fn coded_stripe_rows(w: u32, h: u32, target: u64) -> u32 {
     let n = w as u64 * h as u64;
-    let k = n.div_ceil(target.max(1)).max(1);
-    let k = if k <= 2 { k } else { k.div_ceil(4) * 4 };
+    let k = fast::balanced_stripes(n.div_ceil(target.max(1)).max(1));
     ((h as u64).div_ceil(k).max(16) as u32).min(h).max(1)
 }
 

@@ -138,16 +138,17 @@ impl Tokens {
     fn chose(&mut self, q: usize, lo: (i64, u32), hi: (i64, u32)) {
         if let Some(c) = &mut self.chosen {
             // (The parts are cumulative: `hi` ≥ `lo`.)
-            let (dl, ds) = ((hi.0 - lo.0).max(0) as u32, hi.1.saturating_sub(lo.1));
+            let (dl, ds) = ((hi.0 - lo.0).max(0), hi.1.saturating_sub(lo.1));
             for (c, &w) in c[q].iter_mut().zip(&WEIGHTS) {
-                let p = (w * 2 * dl + (8 - w) * 4 * ds) >> 3;
-                *c = *c - (*c >> 8) + cost_q4(p);
+                *c = *c - (*c >> 8) + cost_q4(mix(dl, ds, w));
             }
         }
     }
 
-    fn context(px: &Pixel) -> usize {
-        (px.q.min(NQ - 1)) * 8 + px.frac
+    /// A pixel's adaptive distribution and its energy bucket.
+    fn context(px: &Pixel) -> (usize, usize) {
+        let q = px.q.min(NQ - 1);
+        (q * 8 + px.frac, q)
     }
 }
 
@@ -210,8 +211,7 @@ impl ResidualCoder for TokenEncoder {
             return e; // (never: `needs_net`)
         };
         let (tok, raw, nraw) = tokenize::<MSB>(fold(e, px.pred, px.maxv));
-        let c = Tokens::context(px);
-        let q = px.q.min(NQ - 1);
+        let (c, q) = Tokens::context(px);
         let w = self.t.weight(q);
         let cdf = &self.t.cdfs[c];
         let lo = self.t.parts(cdf, tok, &d, px.pred);
@@ -260,14 +260,13 @@ impl ResidualCoder for TokenDecoder<'_> {
             return 0;
         };
         let slot = self.dec.peek(BITS);
-        let c = Tokens::context(px);
-        let q = px.q.min(NQ - 1);
+        let (c, q) = Tokens::context(px);
         let w = self.t.weight(q);
         let cdf = &self.t.cdfs[c];
         let parts = |t: usize| self.t.parts(cdf, t, &d, px.pred);
         // The token whose span holds the slot: first where the adaptive
         // part alone puts it (usually right, or next to it), then step by
-        // step (`cum(0)` = 0 ≤ slot < `cum(ntok)`).
+        // step (the mixture is 0 at token 0 ≤ slot < 2^17 at `ntok`).
         let mut lo = cdf.find(slot >> (BITS - PRECISION));
         let mut lo_p = parts(lo);
         while mix(lo_p.0, lo_p.1, w) > slot {

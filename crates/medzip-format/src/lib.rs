@@ -29,7 +29,7 @@ pub const MAGIC: [u8; 8] = *b"\x89MDZ\r\n\x1a\n";
 /// them damaged; 8 for pixels coded as a recovered JPEG (residual 4), or
 /// DICOM pixel data of 1-bit samples (since 2026-12-01); 9 for pixels
 /// coded by the network's distribution as tokens (residual 5, the default
-/// since 2026-12-01); 10 for DICOM files whose encapsulated pixel data is
+/// level of 2026-12-01); 10 for DICOM files whose encapsulated pixel data is
 /// rebuilt from the samples (source block layout 3 with flag bit 3, since
 /// 2026-12-01); 11 for the default level's tokens with the network's
 /// weight chosen per energy bucket (residual 6, since 2026-12-02).

@@ -635,6 +635,10 @@ fn golden_rle_dicom_decodes_byte_for_byte() {
     let info = check_golden_file(&src, "golden_dicom_rle_fragments.mdz", 11, 2);
     assert!(info.contains("\"signed\":true"), "{info}");
     assert!(info.contains("encapsulated RLE"), "{info}");
+    // As the default level of 2026-12-01 made it (format version 10).
+    let golden = repo().join("tests/golden/golden_dicom_rle_fragments_logistic.mdz");
+    let info = check_golden_decodes(&src, &golden, 10);
+    assert!(info.contains("encapsulated RLE"), "{info}");
 }
 
 /// 1-bit samples (a segmentation: pydicom's `liver_1frame.dcm` in
