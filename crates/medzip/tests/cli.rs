@@ -273,15 +273,16 @@ fn golden_files_decode_and_encoding_is_unchanged() {
             golden_image8_blocky(),
             Options::effort(1),
         ),
-        // Synthetic content: the fast coder's exact gradient, at effort 1
+        // Synthetic content: the fast coder's exact gradient with its
+        // memory of repeated neighbourhoods (since 2026-12-02), at effort 1
         // and (chosen by the default level's trial) at the default level.
         (
-            "golden_12s_fast_exact.mdz",
+            "golden_12s_fast_memory.mdz",
             golden_image12_synthetic(),
             Options::effort(1),
         ),
         (
-            "golden_12s_default_synthetic.mdz",
+            "golden_12s_default_memory.mdz",
             golden_image12_synthetic(),
             Options::effort(3),
         ),
@@ -353,23 +354,31 @@ fn golden_files_decode_and_encoding_is_unchanged() {
             golden_image8_sized(601, 437),
         ),
         ("golden_8u_logistic_small.mdz", golden_image8()),
+        // The exact gradient without the memory (2026-11-30 to 2026-12-02).
+        ("golden_12s_fast_exact.mdz", golden_image12_synthetic()),
+        (
+            "golden_12s_default_synthetic.mdz",
+            golden_image12_synthetic(),
+        ),
     ] {
         check_decodes(&dir.join(name), &table, name, &img);
     }
     // The fast coder's configurations the golden files pin.
-    for (name, grid, quick, exact) in [
-        ("golden_12s_fast.mdz", false, false, false),
-        ("golden_12s_fast_quick.mdz", false, true, false),
-        ("golden_8u_fast_quick_grid.mdz", true, true, false),
-        ("golden_12s_fast_exact.mdz", false, true, true),
-        ("golden_12s_default_synthetic.mdz", false, true, true),
+    for (name, grid, quick, exact, memory) in [
+        ("golden_12s_fast.mdz", false, false, false, false),
+        ("golden_12s_fast_quick.mdz", false, true, false, false),
+        ("golden_8u_fast_quick_grid.mdz", true, true, false, false),
+        ("golden_12s_fast_exact.mdz", false, true, true, false),
+        ("golden_12s_default_synthetic.mdz", false, true, true, false),
+        ("golden_12s_fast_memory.mdz", false, true, true, true),
+        ("golden_12s_default_memory.mdz", false, true, true, true),
     ] {
         let c = medzip_codec::inspect(&std::fs::read(dir.join(name)).unwrap(), &Default::default())
             .unwrap();
         let cfg = medzip_codec::fast_config_of(&c).unwrap();
         assert_eq!(
-            (cfg.grid, cfg.quick, cfg.exact),
-            (grid, quick, exact),
+            (cfg.grid, cfg.quick, cfg.exact, cfg.memory),
+            (grid, quick, exact, memory),
             "{name}"
         );
     }
