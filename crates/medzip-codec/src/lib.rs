@@ -95,13 +95,14 @@ pub enum Residual {
     Logistic,
 }
 
-/// The id of [`Residual::Logistic`] as written since format version 11.
-const CHOSEN_LOGISTIC: u8 = 6;
+/// The id of [`Residual::Logistic`] as written since format version 12
+/// ([`tokens::Weighting::Fine`]; 5 and 6 are still read).
+const FINE_LOGISTIC: u8 = 7;
 
 impl Residual {
     /// Every coder, by its id in the pixel section's first byte (the
     /// default level's as read from files of versions 9 and 10; it writes
-    /// [`CHOSEN_LOGISTIC`]).
+    /// [`FINE_LOGISTIC`]).
     const ALL: [Residual; 6] = [
         Residual::Context,
         Residual::Huffman,
@@ -112,22 +113,25 @@ impl Residual {
     ];
 
     /// The coder's id: the pixel section's first byte. The default level
-    /// writes 6 (since format version 11, 2026-12-02: the network's weight
-    /// in the mixture chosen per energy bucket); 5 (a fixed ¾, versions 9
-    /// and 10) is still read.
+    /// writes 7 (since format version 12, 2026-12-02: the network's weight
+    /// in the mixture chosen per energy bucket by fine code lengths); 5 (a
+    /// fixed ¾, versions 9 and 10) and 6 (chosen by coarse code lengths,
+    /// version 11) are still read.
     fn id(self) -> u8 {
         if self == Residual::Logistic {
-            return CHOSEN_LOGISTIC;
+            return FINE_LOGISTIC;
         }
         Self::ALL.iter().position(|&r| r == self).expect("listed") as u8
     }
 
-    /// The coder with this id, and whether it chooses the network's
-    /// weight (id 6).
-    fn from_id(id: u8) -> Option<(Residual, bool)> {
+    /// The coder with this id, and how the default level's coder weighs
+    /// the network (ids 5, 6 and 7; `Fixed` for the other coders, unused).
+    fn from_id(id: u8) -> Option<(Residual, tokens::Weighting)> {
+        use tokens::Weighting;
         match id {
-            CHOSEN_LOGISTIC => Some((Residual::Logistic, true)),
-            _ => Self::ALL.get(id as usize).map(|&r| (r, false)),
+            6 => Some((Residual::Logistic, Weighting::Coarse)),
+            FINE_LOGISTIC => Some((Residual::Logistic, Weighting::Fine)),
+            _ => Self::ALL.get(id as usize).map(|&r| (r, Weighting::Fixed)),
         }
     }
 
@@ -631,7 +635,8 @@ fn encode_pixels(
                         opts.simd,
                     );
                     if kind == Residual::Logistic {
-                        let mut enc = tokens::TokenEncoder::new(maxv, px.len(), true);
+                        let mut enc =
+                            tokens::TokenEncoder::new(maxv, px.len(), tokens::Weighting::Fine);
                         cm::code_stripe(&mut enc, &s, &mut px, &mut init.clone());
                         return enc.finish();
                     }
@@ -781,9 +786,8 @@ struct PixelSection<'a> {
     /// has several frames or planes).
     transform: planes::Transform,
     kind: Residual,
-    /// The default level's network weight chosen per energy bucket (coder
-    /// id 6), not a fixed ¾ (id 5).
-    chosen: bool,
+    /// How the default level's coder weighs the network (coder ids 5–7).
+    weighting: tokens::Weighting,
     has_prior: bool,
     latent: &'a [u8],
     body: Body<'a>,
@@ -814,9 +818,9 @@ impl<'a> PixelSection<'a> {
             false => planes::Transform::None,
         };
         let id = r.u8()?;
-        let (kind, chosen) = Residual::from_id(id).ok_or_else(|| {
+        let (kind, weighting) = Residual::from_id(id).ok_or_else(|| {
             Error::Corrupt(format!(
-                "residual coder {id} (expected 0 to {CHOSEN_LOGISTIC})"
+                "residual coder {id} (expected 0 to {FINE_LOGISTIC})"
             ))
         })?;
         let has_prior = match r.u8()? {
@@ -881,7 +885,7 @@ impl<'a> PixelSection<'a> {
         Ok(PixelSection {
             transform,
             kind,
-            chosen,
+            weighting,
             has_prior,
             latent,
             body,
@@ -1002,7 +1006,7 @@ fn decode_pixels(
                         .map(|rc| rc.iter().map(|&v| map.forward_nearest(v)).collect());
                     decode_context_stripes(
                         &stripes,
-                        (section.kind == Residual::Logistic).then_some(section.chosen),
+                        (section.kind == Residual::Logistic).then_some(section.weighting),
                         prior_mapped.as_deref(),
                         &find,
                         &opts.models,
@@ -1097,10 +1101,10 @@ fn decode_fast_stripes(s: &Stripes, cfg: fast::Config) -> Result<Vec<i32>> {
 /// with the network and state the file names (`find` looks an entry of its
 /// model id up by tag); `tokens`: residuals coded as tokens of the
 /// network's distribution ([`Residual::Logistic`]), with the network's
-/// weight chosen per energy bucket (`Some(true)`) or ¾ (`Some(false)`).
+/// weight set as `Some(weighting)` says.
 fn decode_context_stripes<'a>(
     s: &Stripes,
-    tokens: Option<bool>,
+    tokens: Option<tokens::Weighting>,
     prior: Option<&[i32]>,
     find: &dyn Fn(u8) -> Option<&'a [u8]>,
     models: &Models,
@@ -1155,7 +1159,7 @@ fn decode_context_stripes<'a>(
             "the file pairs a context state and network that do not go together".into(),
         ));
     }
-    if let Some(chosen) = tokens {
+    if let Some(weighting) = tokens {
         if net.is_none() {
             return Err(Error::Corrupt(
                 "the logistic coder's file names no context network".into(),
@@ -1163,7 +1167,7 @@ fn decode_context_stripes<'a>(
         }
         return s.decode_each("logistic", |i, chunk, bytes| {
             let st = stripe_at(i, s.rows, s.w, chunk.len(), s.maxv, prior, net, simd);
-            match tokens::TokenDecoder::new(bytes, s.maxv, chosen) {
+            match tokens::TokenDecoder::new(bytes, s.maxv, weighting) {
                 Ok(mut dec) => {
                     cm::code_stripe(&mut dec, &st, chunk, &mut init.clone()) && !dec.failed()
                 }

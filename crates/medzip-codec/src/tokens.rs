@@ -18,7 +18,10 @@
 //! each energy bucket the one whose recent code lengths were the shortest
 //! (since format version 11, 2026-12-02; ¾ for every pixel before: flat
 //! regions, such as a CT's padding outside its field of view, were paid
-//! the network's doubt there). Measured on dev images (2026-12-01): the
+//! the network's doubt there). Since format version 12 (2026-12-02) the
+//! code lengths are counted in 1/65536 bit ([`Weighting::Fine`]): in 1/16
+//! bit a nearly certain token cost nothing at every weight, so flat
+//! regions still kept ¾ (a black 1024 × 768 image: 1,716 bytes, now 712). Measured on dev images (2026-12-01): the
 //! network's distribution alone codes them within 0.2 % of the
 //! context-mixing coder's files (256×256 chest X-rays) to 0.5–2.5 % above
 //! them (high-bit images, full-size chest X-rays); with the adaptive
@@ -37,6 +40,64 @@ const MSB: u32 = 4;
 const BITS: u32 = 17;
 /// Adaptive distributions: energy bucket × prediction fraction.
 const CONTEXTS: usize = NQ * 8;
+
+/// `−log2(x / 2^17)` in Q16 for `x = 2^16 + 256 i`, `i` in `0..=256`
+/// (exact to the last unit: integer squaring, as `logistic::log2_q16`).
+const NEG_LOG2: [u32; 257] = {
+    let mut t = [0u32; 257];
+    let mut i = 0;
+    while i <= 256 {
+        // log2(x / 2^16) for x in [2^16, 2^17], bit by bit in Q40.
+        let mut y = ((1u128 << 16) + 256 * i as u128) << 24;
+        let mut r = 0u32;
+        let mut bit = 16;
+        while bit > 0 {
+            bit -= 1;
+            y = (y * y) >> 40;
+            if y >= 2 << 40 {
+                y >>= 1;
+                r += 1 << bit;
+            }
+        }
+        t[i] = if i == 256 { 0 } else { (1 << 16) - r };
+        i += 1;
+    }
+    t
+};
+
+/// `−log2(p / 2^17)` in Q16 for `p` in `1..=2^17`: the octave, then the
+/// table above interpolated over the eight bits below its index. Fine
+/// enough near `p = 2^17` (flat regions: a token of probability
+/// 1 − 2^−12 costs 23 units) that the weights' code lengths tell apart
+/// what [`cost_q4`] rounds to nothing.
+#[inline]
+fn cost_q16(p: u32) -> u32 {
+    if p >= 1 << 17 {
+        return 0;
+    }
+    let b = 31 - p.max(1).leading_zeros();
+    // p = 2^b m, m in [1, 2): 17 − b − log2 m, x = 2^16 m.
+    let x = p.max(1) << (16 - b);
+    let (i, f) = (((x - (1 << 16)) >> 8) as usize, x & 255);
+    let (a, c) = (NEG_LOG2[i], NEG_LOG2[i + 1]);
+    (16 - b) * (1 << 16) + a - (((a - c) * f) >> 8)
+}
+
+/// How the network's weight in the mixture is set (by the coder's id).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Weighting {
+    /// ¾ for every pixel (coder 5, format versions 9 and 10).
+    Fixed,
+    /// Chosen per energy bucket by recent code lengths counted in 1/16
+    /// bit ([`cost_q4`]; coder 6, format version 11). Where every token is
+    /// nearly certain (flat regions) all four lengths round to nothing and
+    /// the tie keeps ¾.
+    Coarse,
+    /// The same choice by code lengths in 1/65536 bit ([`cost_q16`]; coder
+    /// 7, format version 12, since 2026-12-02): flat regions take the
+    /// adaptive distribution alone.
+    Fine,
+}
 
 /// Weights of the network's part a stripe may choose from, in eighths
 /// (the adaptive part takes the rest; at most 6 so that every token keeps
@@ -66,25 +127,33 @@ fn mix(l: i64, s: u32, w: u32) -> u32 {
     ((w as i64 * 2 * l + (8 - w as i64) * 4 * s as i64) >> 3) as u32
 }
 
+/// The mixture's (start, frequency), out of 2^17, of a token whose parts'
+/// bounds are `lo` and `hi` (as [`Tokens::parts`] gives them), at weight `w`.
+#[inline(always)]
+fn span(lo: (i64, u32), hi: (i64, u32), w: u32) -> (u32, u32) {
+    let (a, b) = (mix(lo.0, lo.1, w), mix(hi.0, hi.1, w));
+    (a, b - a)
+}
+
 /// The adaptive distributions of a stripe and the value range.
 pub struct Tokens {
     cdfs: Vec<AdaptiveCdf>,
     ntok: usize,
     maxv: i32,
-    /// Per energy bucket, the recent code length (Q4, decaying by 1/256 a
-    /// token of the bucket) each of [`WEIGHTS`] would have given; the next
-    /// pixel of the bucket takes the shortest. `None`: ¾ for every pixel (format
-    /// versions 9 and 10).
+    /// Per energy bucket, the recent code length (Q4 or Q16, decaying by
+    /// 1/256 a token of the bucket) each of [`WEIGHTS`] would have given;
+    /// the next pixel of the bucket takes the shortest. `None`: ¾ for
+    /// every pixel ([`Weighting::Fixed`]).
     chosen: Option<Vec<[u32; 4]>>,
+    /// The code lengths in Q16 ([`Weighting::Fine`]), else Q4.
+    fine: bool,
 }
 
 impl Tokens {
     /// Fresh distributions for values `0..=maxv` (`maxv < 2^16`). Each
     /// starts flat up to the token of its bucket's scale, then falling
     /// (halving every two tokens).
-    /// `chosen`: the network's weight chosen per energy bucket (format
-    /// version 11 on), else ¾.
-    pub fn new(maxv: i32, chosen: bool) -> Tokens {
+    pub fn new(maxv: i32, weighting: Weighting) -> Tokens {
         let ntok = tokens_for::<MSB>(maxv as u32);
         assert!(ntok <= MAX_SYMBOLS, "values up to 2^16");
         let cdfs = (0..CONTEXTS)
@@ -95,12 +164,13 @@ impl Tokens {
             })
             .collect();
         // Ties go to the last weight (¾), the one of versions 9 and 10.
-        let chosen = chosen.then(|| vec![[1, 1, 1, 0]; NQ]);
+        let chosen = (weighting != Weighting::Fixed).then(|| vec![[1, 1, 1, 0]; NQ]);
         Tokens {
             cdfs,
             ntok,
             maxv,
             chosen,
+            fine: weighting == Weighting::Fine,
         }
     }
 
@@ -139,8 +209,9 @@ impl Tokens {
         if let Some(c) = &mut self.chosen {
             // (The parts are cumulative: `hi` ≥ `lo`.)
             let (dl, ds) = ((hi.0 - lo.0).max(0), hi.1.saturating_sub(lo.1));
+            let cost = if self.fine { cost_q16 } else { cost_q4 };
             for (c, &w) in c[q].iter_mut().zip(&WEIGHTS) {
-                *c = *c - (*c >> 8) + cost_q4(mix(dl, ds, w));
+                *c = *c - (*c >> 8) + cost(mix(dl, ds, w));
             }
         }
     }
@@ -192,10 +263,10 @@ pub struct TokenEncoder {
 }
 
 impl TokenEncoder {
-    pub fn new(maxv: i32, pixels: usize, chosen: bool) -> Self {
+    pub fn new(maxv: i32, pixels: usize, weighting: Weighting) -> Self {
         TokenEncoder {
             enc: Rans64Encoder::with_capacity(pixels + pixels / 4),
-            t: Tokens::new(maxv, chosen),
+            t: Tokens::new(maxv, weighting),
         }
     }
 
@@ -216,8 +287,8 @@ impl ResidualCoder for TokenEncoder {
         let cdf = &self.t.cdfs[c];
         let lo = self.t.parts(cdf, tok, &d, px.pred);
         let hi = self.t.parts(cdf, tok + 1, &d, px.pred);
-        let (lo_c, hi_c) = (mix(lo.0, lo.1, w), mix(hi.0, hi.1, w));
-        self.enc.put(lo_c, hi_c - lo_c, BITS);
+        let (start, freq) = span(lo, hi, w);
+        self.enc.put(start, freq, BITS);
         self.enc.put_bits(raw, nraw);
         self.t.cdfs[c].learn(tok);
         self.t.chose(q, lo, hi);
@@ -238,10 +309,10 @@ pub struct TokenDecoder<'a> {
 }
 
 impl<'a> TokenDecoder<'a> {
-    pub fn new(bytes: &'a [u8], maxv: i32, chosen: bool) -> crate::Result<Self> {
+    pub fn new(bytes: &'a [u8], maxv: i32, weighting: Weighting) -> crate::Result<Self> {
         Ok(TokenDecoder {
             dec: Rans64Decoder::new(bytes)?,
-            t: Tokens::new(maxv, chosen),
+            t: Tokens::new(maxv, weighting),
             bad: false,
         })
     }
@@ -278,8 +349,8 @@ impl ResidualCoder for TokenDecoder<'_> {
             (lo, lo_p) = (lo + 1, hi_p);
             hi_p = parts(lo + 1);
         }
-        let (lo_c, hi_c) = (mix(lo_p.0, lo_p.1, w), mix(hi_p.0, hi_p.1, w));
-        self.dec.advance(lo_c, hi_c - lo_c, BITS);
+        let (start, freq) = span(lo_p, hi_p, w);
+        self.dec.advance(start, freq, BITS);
         self.t.cdfs[c].learn(lo);
         self.t.chose(q, lo_p, hi_p);
         let (base, nraw) = untokenize::<MSB>(lo);
@@ -317,6 +388,25 @@ mod tests {
         for (l, s) in [(0, 0), (12_345, 999), (1 << 16, 1 << 15)] {
             assert_eq!(mix(l, s, 6), ((3 * l as u32 + 2 * s) >> 1));
         }
+    }
+
+    /// The fine code lengths: 17 bits for a span of 1, none for the
+    /// whole, one bit for half, never increasing with the span, and within
+    /// 1/1000 bit of `−log2`.
+    #[test]
+    fn fine_code_lengths() {
+        assert_eq!(cost_q16(1), 17 << 16);
+        assert_eq!(cost_q16(1 << 17), 0);
+        assert_eq!(cost_q16(1 << 16), 1 << 16);
+        let mut last = u32::MAX;
+        for p in 1..=1u32 << 17 {
+            let c = cost_q16(p);
+            assert!(c <= last, "p {p}");
+            last = c;
+            let exact = -(p as f64 / (1u32 << 17) as f64).log2() * 65536.0;
+            assert!((c as f64 - exact).abs() < 66.0, "p {p}: {c} vs {exact}");
+        }
+        assert!(cost_q16((1 << 17) - 32) > 0);
     }
 
     /// The code length table: 17 bits for a span of 1, none for the whole,

@@ -382,8 +382,9 @@ fn the_context_network_is_named_and_an_unknown_one_refused() {
     // Format version 2 marks files that need a context network, so that
     // builds from before it refuse them by version; others stay version 1.
     // The default level's files (tokens of the network's distribution,
-    // its weight chosen per energy bucket) are version 11.
-    assert_eq!((with[8], without[8]), (11, 1));
+    // its weight chosen per energy bucket by fine code lengths) are
+    // version 12.
+    assert_eq!((with[8], without[8]), (12, 1));
     let cm = compress(&img, &Metadata::raw(), &Options::effort(3)).unwrap();
     assert_eq!(cm[8], 2);
     // A kind of model this build does not know is refused by name.

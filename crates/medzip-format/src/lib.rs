@@ -1,4 +1,4 @@
-//! The medzip container (format versions 1–11, see [`VERSION`]): magic,
+//! The medzip container (format versions 1–12, see [`VERSION`]): magic,
 //! version, a sequence of sections, each with a tag, a length and a CRC-32,
 //! and a terminating `END ` section.
 //!
@@ -32,8 +32,9 @@ pub const MAGIC: [u8; 8] = *b"\x89MDZ\r\n\x1a\n";
 /// level of 2026-12-01); 10 for DICOM files whose encapsulated pixel data is
 /// rebuilt from the samples (source block layout 3 with flag bit 3, since
 /// 2026-12-01); 11 for the default level's tokens with the network's
-/// weight chosen per energy bucket (residual 6, since 2026-12-02).
-pub const VERSION: u16 = 11;
+/// weight chosen per energy bucket (residual 6, since 2026-12-02); 12 for
+/// the same choice by fine code lengths (residual 7, since 2026-12-02).
+pub const VERSION: u16 = 12;
 
 /// Section tags.
 pub mod tag {
@@ -525,6 +526,10 @@ impl Container {
         // also be of any feature below.
         let single = d.frames == 1 && d.planes == 1;
         let coder = self.pixels.get(if single { 0 } else { 1 });
+        // (Residual 7: the weight chosen by fine code lengths.)
+        if d.source != SourceKind::File && coder == Some(&7) {
+            return 12;
+        }
         if d.source != SourceKind::File && coder == Some(&6) {
             return 11;
         }
@@ -976,6 +981,9 @@ mod tests {
         c.source = vec![3, 16, 15, 8];
         c.pixels = vec![6, 0];
         assert_eq!(c.version(), 11);
+        // …chosen by fine code lengths (residual 7): 12, whatever else.
+        c.pixels = vec![7, 0];
+        assert_eq!(c.version(), 12);
         c.pixels = vec![5, 0];
         (c.source, c.header.desc.source) = (src, kind);
         c.header.desc.planes = 3;
@@ -984,6 +992,8 @@ mod tests {
         assert_eq!(c.version(), 9);
         c.pixels = vec![1, 6, 0];
         assert_eq!(c.version(), 11);
+        c.pixels = vec![1, 7, 0];
+        assert_eq!(c.version(), 12);
         c.header.desc.planes = 1;
         // (As DICOM of 1-bit samples would be.)
         c.pixels = vec![0, 0];

@@ -324,20 +324,21 @@ fn golden_files_decode_and_encoding_is_unchanged() {
                 ..Options::effort(3)
             },
         ),
-        // The default level (since 2026-12-02, format version 11): the
+        // The default level (since 2026-12-02, format version 12): the
         // context coder's model and network, one token per pixel of the
         // network's distribution mixed with an adaptive one, the network's
-        // weight chosen per energy bucket; 12-bit signed (the 16-bit
-        // network), 8-bit large (the network for native images) and small
-        // (also tried with the pair for downscaled images).
-        ("golden_12s_chosen.mdz", golden_image(), Options::default()),
+        // weight chosen per energy bucket by fine code lengths; 12-bit
+        // signed (the 16-bit network), 8-bit large (the network for native
+        // images) and small (also tried with the pair for downscaled
+        // images).
+        ("golden_12s_fine.mdz", golden_image(), Options::default()),
         (
-            "golden_8u_chosen_large.mdz",
+            "golden_8u_fine_large.mdz",
             golden_image8_sized(601, 437),
             Options::default(),
         ),
         (
-            "golden_8u_chosen_small.mdz",
+            "golden_8u_fine_small.mdz",
             golden_image8(),
             Options::default(),
         ),
@@ -346,7 +347,8 @@ fn golden_files_decode_and_encoding_is_unchanged() {
         check_golden(&dir, &table, name, &img, &opts, None);
     }
     // The default level of 2026-12-01 (format version 9: the network's
-    // weight fixed at ¾): its files still decode.
+    // weight fixed at ¾) and of 2026-12-02 before the fine code lengths
+    // (version 11): their files still decode.
     for (name, img) in [
         ("golden_12s_logistic.mdz", golden_image()),
         (
@@ -354,6 +356,9 @@ fn golden_files_decode_and_encoding_is_unchanged() {
             golden_image8_sized(601, 437),
         ),
         ("golden_8u_logistic_small.mdz", golden_image8()),
+        ("golden_12s_chosen.mdz", golden_image()),
+        ("golden_8u_chosen_large.mdz", golden_image8_sized(601, 437)),
+        ("golden_8u_chosen_small.mdz", golden_image8()),
         // The exact gradient without the memory (2026-11-30 to 2026-12-02).
         ("golden_12s_fast_exact.mdz", golden_image12_synthetic()),
         (
@@ -392,10 +397,14 @@ fn golden_files_decode_and_encoding_is_unchanged() {
     .image;
     let name = "golden_8u_kermany256_snet.mdz";
     check_golden(&dir, &table, name, &k256, &Options::effort(3), None);
-    let name = "golden_8u_kermany256_chosen.mdz";
+    let name = "golden_8u_kermany256_fine.mdz";
     check_golden(&dir, &table, name, &k256, &Options::default(), None);
-    let name = "golden_8u_kermany256_logistic.mdz";
-    check_decodes(&dir.join(name), &table, name, &k256);
+    for name in [
+        "golden_8u_kermany256_logistic.mdz",
+        "golden_8u_kermany256_chosen.mdz",
+    ] {
+        check_decodes(&dir.join(name), &table, name, &k256);
+    }
     for (name, version) in [
         ("golden_12s_logistic.mdz", 9),
         ("golden_8u_logistic_large.mdz", 9),
@@ -403,6 +412,9 @@ fn golden_files_decode_and_encoding_is_unchanged() {
         ("golden_12s_chosen.mdz", 11),
         ("golden_8u_chosen_large.mdz", 11),
         ("golden_8u_kermany256_chosen.mdz", 11),
+        ("golden_12s_fine.mdz", 12),
+        ("golden_8u_fine_large.mdz", 12),
+        ("golden_8u_kermany256_fine.mdz", 12),
     ] {
         let c = medzip_codec::inspect(&std::fs::read(dir.join(name)).unwrap(), &Default::default())
             .unwrap();
@@ -641,13 +653,19 @@ fn golden_jpeg_lossless_dicom_decodes_byte_for_byte() {
 #[test]
 fn golden_rle_dicom_decodes_byte_for_byte() {
     let src = repo().join("tests/fixtures/dicom/rle_fragments.dcm");
-    let info = check_golden_file(&src, "golden_dicom_rle_fragments.mdz", 11, 2);
+    let info = check_golden_file(&src, "golden_dicom_rle_fragments.mdz", 12, 2);
     assert!(info.contains("\"signed\":true"), "{info}");
     assert!(info.contains("encapsulated RLE"), "{info}");
-    // As the default level of 2026-12-01 made it (format version 10).
-    let golden = repo().join("tests/golden/golden_dicom_rle_fragments_logistic.mdz");
-    let info = check_golden_decodes(&src, &golden, 10);
-    assert!(info.contains("encapsulated RLE"), "{info}");
+    // As the default level of 2026-12-01 made it (format version 10), and
+    // of 2026-12-02 before the fine code lengths (11).
+    for (name, version) in [
+        ("golden_dicom_rle_fragments_logistic.mdz", 10),
+        ("golden_dicom_rle_fragments_chosen.mdz", 11),
+    ] {
+        let golden = repo().join("tests/golden").join(name);
+        let info = check_golden_decodes(&src, &golden, version);
+        assert!(info.contains("encapsulated RLE"), "{info}");
+    }
 }
 
 /// 1-bit samples (a segmentation: pydicom's `liver_1frame.dcm` in
@@ -661,18 +679,23 @@ fn golden_one_bit_dicom_decodes_byte_for_byte() {
     assert!(info.contains("\"residual\":\"context\""), "{info}");
 }
 
-/// The default level (format version 11; and 9, the level of
-/// 2026-12-01, whose file still decodes) on an image of several frames
+/// The default level (format version 12; and 9 and 11, the levels of
+/// 2026-12-01 and -02, whose files still decode) on an image of several frames
 /// (the 10-frame MR fixture): its coder's id follows the planes'
 /// transform byte.
 #[test]
 fn golden_default_level_multi_frame_dicom_decodes_byte_for_byte() {
     let src = repo().join("tests/fixtures/dicom/emri_small.dcm");
-    let info = check_golden_file(&src, "golden_dicom_10frames_chosen.mdz", 11, 2);
+    let info = check_golden_file(&src, "golden_dicom_10frames_fine.mdz", 12, 2);
     assert!(info.contains("\"residual\":\"logistic\""), "{info}");
-    let golden = repo().join("tests/golden/golden_dicom_10frames_logistic.mdz");
-    let info = check_golden_decodes(&src, &golden, 9);
-    assert!(info.contains("\"residual\":\"logistic\""), "{info}");
+    for (name, version) in [
+        ("golden_dicom_10frames_logistic.mdz", 9),
+        ("golden_dicom_10frames_chosen.mdz", 11),
+    ] {
+        let golden = repo().join("tests/golden").join(name);
+        let info = check_golden_decodes(&src, &golden, version);
+        assert!(info.contains("\"residual\":\"logistic\""), "{info}");
+    }
 }
 
 /// Frames written one file each: `--frames 2-3 --to png` of the 10-frame
@@ -1008,9 +1031,9 @@ fn info_json_and_pgm_tiff_inputs() {
         assert_eq!(code, 0);
         assert!(json.contains(&format!("\"width\":{}", img.width)), "{json}");
         // Coded with the 16-bit network and its state, both named; by the
-        // default level of 2026-12-02: version 11.
+        // default level of 2026-12-02: version 12.
         let v: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
-        assert_eq!(v["format_version"], 11, "{json}");
+        assert_eq!(v["format_version"], 12, "{json}");
         let models: Vec<(&str, &str)> = v["models"]
             .as_array()
             .unwrap()
