@@ -428,3 +428,45 @@ fn the_context_network_is_named_and_an_unknown_one_refused() {
     };
     assert_eq!(net_entry(&id_of(&no_net)), None);
 }
+
+/// Test-pattern graphics on flat ground, with the middle rows (the
+/// encoder's trial band) flat: the band says nothing, so the default and
+/// strongest levels also code the whole image with the fast coder and keep
+/// it where it is smaller, never larger than effort 1's file. 8-bit and
+/// 16-bit signed, odd sizes.
+#[test]
+fn graphics_outside_the_trial_band_are_coded_no_larger_than_effort_1() {
+    for (w, h, bits, signed) in [(301u32, 203u32, 8u8, false), (257, 211, 16, true)] {
+        let (lo, hi) = Image::range(bits, signed);
+        let level = |v: i32| lo + (hi - lo) / 255 * v;
+        let glyph = |x: u32, y: u32| (x * 7 + y * 3) % 11 < 4 && (x ^ y) & 2 == 0;
+        let data = (0..w * h)
+            .map(|i| {
+                let (x, y) = (i % w, i / w);
+                let (bx, by) = (x % 40, y % 30);
+                if y >= h / 4 && y <= 3 * h / 4 {
+                    level(0)
+                } else if bx < 12 && by < 20 {
+                    level(if (bx / 4) % 2 == 0 { 230 } else { 20 })
+                } else if bx < 24 && by < 20 {
+                    level(if (bx / 6 + by / 6) % 2 == 0 { 180 } else { 60 })
+                } else if (26..36).contains(&bx) && (4..14).contains(&by) && glyph(bx, by) {
+                    level(250)
+                } else {
+                    level(((x * 3 + y / 30 * 10) % 200) as i32)
+                }
+            })
+            .collect();
+        let img = Image::new(w, h, bits, signed, data).unwrap();
+        let fast = roundtrip(&img, &Options::effort(1));
+        for opts in [Options::default(), Options::effort(3)] {
+            let f = roundtrip(&img, &opts);
+            assert!(
+                f.len() <= fast.len(),
+                "{bits} bits: {} bytes, effort 1 {}",
+                f.len(),
+                fast.len()
+            );
+        }
+    }
+}

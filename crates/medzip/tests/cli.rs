@@ -620,6 +620,20 @@ fn golden_frames_and_colour_decode_byte_for_byte() {
             "{golden}: {info}"
         );
     }
+    // The two colour images as the context coder coded their planes
+    // (before 2026-12-02, when the fast coder's whole-image trial found
+    // its file smaller): still decoded byte for byte.
+    for (src, golden) in [
+        ("ExplVR_BigEnd.dcm", "golden_dicom_rgb_planar_context.mdz"),
+        (
+            "SC_ybr_full_422_uncompressed.dcm",
+            "golden_dicom_ybr422_context.mdz",
+        ),
+    ] {
+        let golden = repo().join("tests/golden").join(golden);
+        let info = check_golden_decodes(&fixtures.join(src), &golden, 7);
+        assert!(info.contains("\"residual\":\"context\""), "{info}");
+    }
 }
 
 /// JPEG Lossless (pydicom's `SC_rgb_jpeg_gdcm.dcm`, 100×100 RGB, in
