@@ -452,8 +452,8 @@ struct Model {
 /// Slots of [`Memory`]'s table are `1 << MEMORY_BITS` (per stripe).
 const MEMORY_BITS: u32 = 16;
 /// Contexts of [`Memory`]'s flag: how many times in a row the slot's value
-/// came again (0–3), and whether the exact residuals around the pixel are
-/// all zero.
+/// came again (0–3), and whether the pixel's exact-gradient context is 0
+/// (the exact residuals around it zero, its neighbourhood flat).
 const MEMORY_CONTEXTS: usize = 8;
 
 /// [`Config::memory`]'s model (one per stripe): a table, indexed by a hash
@@ -497,7 +497,7 @@ impl Memory {
 
     /// The slot's value and the flag's context, where the slot holds this
     /// neighbourhood and a value other than the prediction `p` (`quiet`:
-    /// the exact residuals around are all zero).
+    /// the exact-gradient context is 0).
     #[inline(always)]
     fn guess(&self, (slot, tag): (usize, u32), p: i32, quiet: bool) -> Option<(i32, usize)> {
         let s = self.slots[slot];
@@ -1102,6 +1102,7 @@ mod tests {
             255,
             Config {
                 exact: false,
+                memory: false,
                 ..cfg
             },
         );

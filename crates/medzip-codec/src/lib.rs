@@ -454,16 +454,18 @@ fn code_image(
         if let Some(y) = y.filter(|y| y.1.len() < best.0) {
             best = (y.1.len(), Some((opts, None, plain_init)));
         }
+        // (A band of all the rows: the fast coder's band is its file.)
+        let whole = b.height == img.height;
         match best.1 {
             Some((o, ..)) if o.residual == Residual::Fast => {
-                let (ids, pixels) = code(img, o, None, None)?;
+                let (ids, pixels) = if whole { z } else { code(img, o, None, None)? };
                 model_id.extend_from_slice(&ids);
                 return Ok((model_id, pixels));
             }
             Some((_, n, i)) => chosen = Some((n, i)),
             None => {}
         }
-        whole_fast_too = (best.0 as u64) * 32 < b.data.len() as u64;
+        whole_fast_too = !whole && (best.0 as u64) * 32 < b.data.len() as u64;
     }
     // A small image (without a prior) is also tried with the network and
     // state for downscaled images: a band of its rows is coded with both
@@ -498,12 +500,12 @@ fn code_image(
     };
     let (ids, pixels) = if whole_fast_too {
         let (a, f) = rayon::join(contextual, || code(img, &fast_opts, None, None));
-        let (a, f) = (a?, f?);
-        // (The models' ids count: the fast coder names none.)
-        if f.0.len() + f.1.len() < a.0.len() + a.1.len() {
-            f
-        } else {
-            a
+        let a = a?;
+        // (The models' ids count: the fast coder names none. Should the
+        // alternative fail, the context coder's file stands.)
+        match f {
+            Ok(f) if f.0.len() + f.1.len() < a.0.len() + a.1.len() => f,
+            _ => a,
         }
     } else {
         contextual()?

@@ -392,7 +392,7 @@ mod tests {
 
     /// The fine code lengths: 17 bits for a span of 1, none for the
     /// whole, one bit for half, never increasing with the span, and within
-    /// 1/1000 bit of `−log2`.
+    /// 66 units (1/993 bit) of `−log2`.
     #[test]
     fn fine_code_lengths() {
         assert_eq!(cost_q16(1), 17 << 16);
