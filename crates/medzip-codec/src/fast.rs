@@ -227,7 +227,8 @@ pub struct Config {
     /// patterns, text and graphics repeat): where the value that followed
     /// the same eight neighbours last time differs from the prediction, a
     /// binary flag says whether the pixel is that value again, before any
-    /// residual (files made since 2026-12-02; see [`Memory`]).
+    /// residual (files made since 2026-12-02; the model is `Memory` in
+    /// this module).
     pub memory: bool,
 }
 
