@@ -876,24 +876,22 @@ impl Model {
             } else {
                 self.predict(&nb, x, y)
             };
-            let i = x + PAD;
-            let key = match &self.memory {
-                Some(_) if EXACT => Some(Memory::key([
-                    left.v,
-                    self.cur[i - 2],
-                    self.top[i - 1],
-                    self.top[i],
-                    self.top[i + 1],
-                    self.top2[i - 1],
-                    self.top2[i],
-                    self.top2[i + 1],
-                ])),
-                _ => None,
-            };
-            let v = match (&mut self.memory, key) {
-                (Some(m), Some(k)) => {
-                    let guess = m.guess(k, pr.p, pr.ctx == 0);
-                    let flag = guess.map(|(g, c)| (g, &mut m.flags[c]));
+            let v = match &mut self.memory {
+                Some(m) if EXACT => {
+                    let i = x + PAD;
+                    let k = Memory::key([
+                        left.v,
+                        self.cur[i - 2],
+                        self.top[i - 1],
+                        self.top[i],
+                        self.top[i + 1],
+                        self.top2[i - 1],
+                        self.top2[i],
+                        self.top2[i + 1],
+                    ]);
+                    let flag = m
+                        .guess(k, pr.p, pr.ctx == 0)
+                        .map(|(g, c)| (g, &mut m.flags[c]));
                     let v = code(x, &pr, &mut self.cdfs[pr.ctx], flag);
                     m.learn(k, v);
                     v

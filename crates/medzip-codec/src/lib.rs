@@ -417,7 +417,7 @@ fn code_image(
     // coder but the band says little (less than a quarter bit per pixel:
     // mostly flat ground, whose graphics and text lie elsewhere), the whole
     // image is also coded by the fast coder, and the smaller kept. (On the
-    // mammogram `MG/1_R_CC`, 80 % exact, the band takes 3.4 bits per pixel
+    // mammogram `MG/1_R_CC`, 80 % exact, the band takes 3.5 bits per pixel
     // and the fast coder's whole file would be 1.9 % larger: that check
     // would add 17 % to its encoding for nothing.)
     let synthetic = context && recon.is_none() && fast::synthetic(&img.data, img.width as usize);

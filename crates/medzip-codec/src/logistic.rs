@@ -100,8 +100,9 @@ pub(crate) fn scale_by(norm: i64, l: i32) -> i64 {
     }
 }
 
-/// `log2(x)` in Q16 for `x > 0` given in Q16 (bit-by-bit, by squaring).
-fn log2_q16(x: i64) -> i64 {
+/// `log2(x)` in Q16 for `x > 0` given in Q16 (bit-by-bit, by squaring;
+/// `const` for the token coder's code-length table, `tokens::NEG_LOG2`).
+pub(crate) const fn log2_q16(x: i64) -> i64 {
     debug_assert!(x > 0);
     let mut v = x as u128;
     let mut r: i64 = 0;
@@ -115,7 +116,9 @@ fn log2_q16(x: i64) -> i64 {
     }
     // v in [1, 2) in Q16; refine in Q40.
     let mut y = v << 24;
-    for bit in (0..16).rev() {
+    let mut bit = 16;
+    while bit > 0 {
+        bit -= 1;
         y = (y * y) >> 40;
         if y >= 2 << 40 {
             y >>= 1;

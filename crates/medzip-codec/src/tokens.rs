@@ -30,7 +30,7 @@
 
 use crate::cm::{Model, Pixel, ResidualCoder, NQ};
 use crate::fast::{class_weights, fold, tokenize, tokens_for, unfold, untokenize};
-use crate::logistic::Dist;
+use crate::logistic::{log2_q16, Dist};
 use medzip_entropy::rans::{Adaptation, AdaptiveCdf, MAX_SYMBOLS, PRECISION};
 use medzip_entropy::rans64::{Rans64Decoder, Rans64Encoder};
 
@@ -42,24 +42,12 @@ const BITS: u32 = 17;
 const CONTEXTS: usize = NQ * 8;
 
 /// `−log2(x / 2^17)` in Q16 for `x = 2^16 + 256 i`, `i` in `0..=256`
-/// (exact to the last unit: integer squaring, as `logistic::log2_q16`).
+/// (integer squaring: `logistic::log2_q16`).
 const NEG_LOG2: [u32; 257] = {
     let mut t = [0u32; 257];
     let mut i = 0;
     while i <= 256 {
-        // log2(x / 2^16) for x in [2^16, 2^17], bit by bit in Q40.
-        let mut y = ((1u128 << 16) + 256 * i as u128) << 24;
-        let mut r = 0u32;
-        let mut bit = 16;
-        while bit > 0 {
-            bit -= 1;
-            y = (y * y) >> 40;
-            if y >= 2 << 40 {
-                y >>= 1;
-                r += 1 << bit;
-            }
-        }
-        t[i] = if i == 256 { 0 } else { (1 << 16) - r };
+        t[i] = ((1 << 16) - log2_q16((1 << 16) + 256 * i as i64)) as u32;
         i += 1;
     }
     t
@@ -209,9 +197,9 @@ impl Tokens {
         if let Some(c) = &mut self.chosen {
             // (The parts are cumulative: `hi` ≥ `lo`.)
             let (dl, ds) = ((hi.0 - lo.0).max(0), hi.1.saturating_sub(lo.1));
-            let cost = if self.fine { cost_q16 } else { cost_q4 };
             for (c, &w) in c[q].iter_mut().zip(&WEIGHTS) {
-                *c = *c - (*c >> 8) + cost(mix(dl, ds, w));
+                let p = mix(dl, ds, w);
+                *c = *c - (*c >> 8) + if self.fine { cost_q16(p) } else { cost_q4(p) };
             }
         }
     }

@@ -672,14 +672,14 @@ fn golden_rle_dicom_decodes_byte_for_byte() {
     assert!(info.contains("encapsulated RLE"), "{info}");
     // As the default level of 2026-12-01 made it (format version 10), and
     // of 2026-12-02 before the fine code lengths (11).
-    for (name, version) in [
-        ("golden_dicom_rle_fragments_logistic.mdz", 10),
-        ("golden_dicom_rle_fragments_chosen.mdz", 11),
-    ] {
-        let golden = repo().join("tests/golden").join(name);
-        let info = check_golden_decodes(&src, &golden, version);
-        assert!(info.contains("encapsulated RLE"), "{info}");
-    }
+    check_earlier_goldens(
+        &src,
+        &[
+            ("golden_dicom_rle_fragments_logistic.mdz", 10),
+            ("golden_dicom_rle_fragments_chosen.mdz", 11),
+        ],
+        "encapsulated RLE",
+    );
 }
 
 /// 1-bit samples (a segmentation: pydicom's `liver_1frame.dcm` in
@@ -702,14 +702,14 @@ fn golden_default_level_multi_frame_dicom_decodes_byte_for_byte() {
     let src = repo().join("tests/fixtures/dicom/emri_small.dcm");
     let info = check_golden_file(&src, "golden_dicom_10frames_fine.mdz", 12, 2);
     assert!(info.contains("\"residual\":\"logistic\""), "{info}");
-    for (name, version) in [
-        ("golden_dicom_10frames_logistic.mdz", 9),
-        ("golden_dicom_10frames_chosen.mdz", 11),
-    ] {
-        let golden = repo().join("tests/golden").join(name);
-        let info = check_golden_decodes(&src, &golden, version);
-        assert!(info.contains("\"residual\":\"logistic\""), "{info}");
-    }
+    check_earlier_goldens(
+        &src,
+        &[
+            ("golden_dicom_10frames_logistic.mdz", 9),
+            ("golden_dicom_10frames_chosen.mdz", 11),
+        ],
+        "\"residual\":\"logistic\"",
+    );
 }
 
 /// Frames written one file each: `--frames 2-3 --to png` of the 10-frame
@@ -813,6 +813,17 @@ fn check_golden_file(src: &Path, name: &str, version: u16, effort: u8) -> String
         src.display()
     );
     info
+}
+
+/// Golden files that earlier encoders made of `src` (name in
+/// `tests/golden`, format version): each decodes to `src` byte for byte,
+/// and its `info --json` contains `says`.
+fn check_earlier_goldens(src: &Path, files: &[(&str, u16)], says: &str) {
+    for &(name, version) in files {
+        let golden = repo().join("tests/golden").join(name);
+        let info = check_golden_decodes(src, &golden, version);
+        assert!(info.contains(says), "{name}: {info}");
+    }
 }
 
 /// Decodes the golden file `golden` with the CLI to `src` byte for byte and
