@@ -31,9 +31,11 @@ open(sys.argv[1], "wb").write(out)
 PY
 inputs=()
 # (With multi-frame and colour DICOM: a 10-frame MR, RGB planar, YBR_FULL_422;
-# and an image that was once a JPEG, whose encoder's search is floating point.)
+# an image that was once a JPEG, whose encoder's search is floating point; and
+# JPEG 2000 DICOM, whose tile data openjp2's encoder rewrites in decoding.)
 for f in samples/*.png samples/*.dcm "$T/big16.pgm" tests/fixtures/dicom/emri_small.dcm \
   tests/fixtures/dicom/ExplVR_BigEnd.dcm tests/fixtures/dicom/SC_ybr_full_422_uncompressed.dcm \
+  tests/fixtures/dicom/MR_small_j2k_openjpeg.dcm \
   tests/fixtures/jpeg/decoded_q75.png; do
   # Inputs this build cannot read are left out (none of the bundled samples today).
   if "$M" compress -q "$f" -o "$T/probe.mdz" --force 2>/dev/null; then inputs+=("$f"); else echo "skipping $f (unreadable by this build)"; fi

@@ -1,4 +1,4 @@
-//! The medzip container (format versions 1–12, see [`VERSION`]): magic,
+//! The medzip container (format versions 1–13, see [`VERSION`]): magic,
 //! version, a sequence of sections, each with a tag, a length and a CRC-32,
 //! and a terminating `END ` section.
 //!
@@ -33,8 +33,10 @@ pub const MAGIC: [u8; 8] = *b"\x89MDZ\r\n\x1a\n";
 /// rebuilt from the samples (source block layout 3 with flag bit 3, since
 /// 2026-12-01); 11 for the default level's tokens with the network's
 /// weight chosen per energy bucket (residual 6, since 2026-12-02); 12 for
-/// the same choice by fine code lengths (residual 7, since 2026-12-02).
-pub const VERSION: u16 = 12;
+/// the same choice by fine code lengths (residual 7, since 2026-12-02); 13
+/// for DICOM files whose encapsulated JPEG 2000 pixel data is rebuilt from
+/// the samples (source block layout 3 with flag bit 4, since 2026-12-02).
+pub const VERSION: u16 = 13;
 
 /// Section tags.
 pub mod tag {
@@ -526,6 +528,14 @@ impl Container {
         // also be of any feature below.
         let single = d.frames == 1 && d.planes == 1;
         let coder = self.pixels.get(if single { 0 } else { 1 });
+        // DICOM encapsulated JPEG 2000 rebuilt from the samples (source
+        // layout 3, flag bit 4): the newest feature, so first.
+        if d.source == SourceKind::Dicom
+            && self.source.first() == Some(&3)
+            && self.source.get(3).is_some_and(|f| f & 16 != 0)
+        {
+            return 13;
+        }
         // (Residual 7: the weight chosen by fine code lengths.)
         if d.source != SourceKind::File && coder == Some(&7) {
             return 12;
@@ -984,7 +994,12 @@ mod tests {
         // …chosen by fine code lengths (residual 7): 12, whatever else.
         c.pixels = vec![7, 0];
         assert_eq!(c.version(), 12);
+        // Encapsulated JPEG 2000 rebuilt from the samples (flag bit 4): 13,
+        // whatever else.
+        c.source = vec![3, 16, 15, 8 | 16];
+        assert_eq!(c.version(), 13);
         c.pixels = vec![5, 0];
+        assert_eq!(c.version(), 13);
         (c.source, c.header.desc.source) = (src, kind);
         c.header.desc.planes = 3;
         assert_eq!(c.version(), 7);

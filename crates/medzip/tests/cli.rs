@@ -682,6 +682,18 @@ fn golden_rle_dicom_decodes_byte_for_byte() {
     );
 }
 
+/// JPEG 2000 lossless as OpenJPEG writes it (pydicom's `MR_small.dcm` as
+/// one codestream: `tests/fixtures/dicom/MR_small_j2k_openjpeg.dcm`; format
+/// version 13): the samples coded by medzip, the tile data rewritten from
+/// them by openjp2's encoder, the file back byte for byte.
+#[test]
+fn golden_jpeg2000_dicom_decodes_byte_for_byte() {
+    let src = repo().join("tests/fixtures/dicom/MR_small_j2k_openjpeg.dcm");
+    let info = check_golden_file(&src, "golden_dicom_jpeg2000.mdz", 13, 2);
+    assert!(info.contains("\"signed\":true"), "{info}");
+    assert!(info.contains("encapsulated JPEG 2000"), "{info}");
+}
+
 /// 1-bit samples (a segmentation: pydicom's `liver_1frame.dcm` in
 /// `tests/fixtures/dicom/`; format version 8): coded by their pixels, the
 /// file back byte for byte.

@@ -28,7 +28,7 @@
 //! SOI through SOS) and its trailer (a part: from the marker after the
 //! scan on).
 
-use super::{ljpeg, Words};
+use super::{j2k, ljpeg, Words};
 use medzip_format::{put_part, Reader};
 
 const ITEM: [u8; 4] = [0xFE, 0xFF, 0x00, 0xE0];
@@ -40,6 +40,7 @@ pub(super) enum Kind {
     JpegLossless = 1,
     Rle = 2,
     JpegLs = 3,
+    Jpeg2000 = 4,
 }
 
 impl Kind {
@@ -48,6 +49,7 @@ impl Kind {
             Kind::JpegLossless => "JPEG Lossless",
             Kind::Rle => "RLE",
             Kind::JpegLs => "JPEG-LS",
+            Kind::Jpeg2000 => "JPEG 2000",
         }
     }
 
@@ -57,6 +59,7 @@ impl Kind {
             1 => Some(Kind::JpegLossless),
             2 => Some(Kind::Rle),
             3 => Some(Kind::JpegLs),
+            4 => Some(Kind::Jpeg2000),
             _ => None,
         }
     }
@@ -120,8 +123,9 @@ pub(super) fn take_apart(
         at += 8 + len;
     };
     let (bot, fragments) = items.split_first().ok_or("no offset table item")?;
-    // Fragments to frames: all in one frame, one each, or (JPEG, JPEG-LS)
-    // a new frame at each fragment that begins a stream (SOI).
+    // Fragments to frames: all in one frame, one each, or (JPEG, JPEG-LS,
+    // JPEG 2000) a new frame at each fragment that begins a stream (SOI,
+    // SOC).
     let frames = sh.frames as usize;
     let groups: Vec<&[&[u8]]> = if frames == 1 {
         vec![fragments]
@@ -131,7 +135,12 @@ pub(super) fn take_apart(
         let mut g: Vec<&[&[u8]]> = Vec::new();
         let mut start = 0;
         for i in 1..=fragments.len() {
-            if i == fragments.len() || fragments[i].starts_with(&[0xFF, 0xD8, 0xFF]) {
+            let soi: &[u8] = if kind == Kind::Jpeg2000 {
+                &[0xFF, 0x4F, 0xFF, 0x51]
+            } else {
+                &[0xFF, 0xD8, 0xFF]
+            };
+            if i == fragments.len() || fragments[i].starts_with(soi) {
                 g.push(&fragments[start..i]);
                 start = i;
             }
@@ -161,6 +170,7 @@ pub(super) fn take_apart(
             Kind::JpegLossless => jpeg_apart(&stream, sh, &mut recipe, &mut data)?,
             Kind::Rle => rle_apart(&stream, sh, &mut recipe, &mut data)?,
             Kind::JpegLs => jpegls_apart(&stream, sh, &mut recipe, &mut data)?,
+            Kind::Jpeg2000 => jpeg2000_apart(&stream, sh, &mut recipe, &mut data)?,
         };
         if *bits.get_or_insert(b) != b {
             return Err("frames of different precisions".into());
@@ -386,6 +396,62 @@ fn jpegls_stream(
     Ok([head, &jpegls_scan(&samples, w, h, p, near)?, trail].concat())
 }
 
+/// One frame's JPEG 2000 stream: as [`jpeg_apart`]. The recipe keeps the
+/// main header (a part: SOC up to the first SOT) and what follows the
+/// stream's EOC (a part); the tile-parts between are rewritten from the
+/// samples ([`j2k::encode_tiles`]), which [`take_apart`]'s final rebuild
+/// checks.
+fn jpeg2000_apart(
+    stream: &[u8],
+    sh: &Shape,
+    recipe: &mut Vec<u8>,
+    data: &mut Vec<i32>,
+) -> Result<u8, ljpeg::Why> {
+    let head = &stream[..j2k::main_header_end(stream)?];
+    let c = j2k::coding(head)?;
+    if (c.cols, c.rows, 1) != (sh.cols, sh.rows, sh.planes) {
+        return Err(format!(
+            "a JPEG 2000 stream of {}×{} pixels in a {}×{} image of {} planes",
+            c.cols, c.rows, sh.cols, sh.rows, sh.planes
+        ));
+    }
+    let eoc = stream
+        .windows(2)
+        .rposition(|m| m == [0xFF, 0xD9])
+        .filter(|&e| e >= head.len())
+        .ok_or("a JPEG 2000 stream without EOC")?;
+    let samples = j2k::decode(stream, &c)?;
+    put_part(recipe, head);
+    put_part(recipe, &stream[eoc + 2..]);
+    let mask = (1u32 << c.bits) - 1;
+    data.extend(
+        samples
+            .iter()
+            .map(|&s| value((s as u32 & mask) as u16, c.bits, sh.signed)),
+    );
+    Ok(c.bits)
+}
+
+/// A frame's JPEG 2000 stream from its part of the recipe.
+fn jpeg2000_stream(
+    r: &mut Reader,
+    samples: &[i32],
+    bits: u8,
+    sh: &Shape,
+) -> Result<Vec<u8>, ljpeg::Why> {
+    let (head, trail) = (r.part().map_err(stored)?, r.part().map_err(stored)?);
+    let c = j2k::coding(head)?;
+    if c.bits != bits || (c.cols, c.rows, 1) != (sh.cols, sh.rows, sh.planes) {
+        return Err("stored JPEG 2000 header does not fit the image".into());
+    }
+    let mask = (1u32 << bits) - 1;
+    let samples: Vec<i32> = samples
+        .iter()
+        .map(|&v| value((v as u32 & mask) as u16, bits, c.signed))
+        .collect();
+    Ok([head, &j2k::encode_tiles(&samples, &c)?, trail].concat())
+}
+
 /// How DICOM writers cut a byte plane into PackBits runs, each row alone
 /// (PS3.5 G.3.1): a segment written by one of these rules needs no stored
 /// headers (RLE files of pydicom's and pydicom-data's test sets: of their
@@ -548,6 +614,7 @@ pub(super) fn rebuild(
             Kind::JpegLossless => jpeg_stream(&mut r, samples, bits)?,
             Kind::Rle => rle_stream(&mut r, samples, bits, sh)?,
             Kind::JpegLs => jpegls_stream(&mut r, samples, bits, sh)?,
+            Kind::Jpeg2000 => jpeg2000_stream(&mut r, samples, bits, sh)?,
         };
         if lens.iter().sum::<usize>() != stream.len() {
             return Err("the rewritten stream's length differs from its fragments'".into());
@@ -914,6 +981,7 @@ pub(super) mod tests {
             (Kind::Rle, rle_value_of(&values, &sh, false)),
             (Kind::JpegLossless, value_of(&raw, (9, 5, 12, 1, 2), 1, 2)),
             (Kind::JpegLs, jpegls_value_of(&raw, &sh, 0)),
+            (Kind::Jpeg2000, jpeg2000_value_of(&values, &sh)),
         ];
         let mut x = 0x9E37_79B9_7F4A_7C15u64;
         let mut next = |m: usize| {
@@ -1004,6 +1072,57 @@ pub(super) mod tests {
             // Colour, and a stream of another size, are refused.
             let rgb = Shape { planes: 3, ..sh };
             assert!(take_apart(&ds, 4, &rgb, Kind::JpegLs).is_err());
+        }
+    }
+
+    /// A Pixel Data value of JPEG 2000 frames (one fragment each, padded
+    /// to even length) of the samples `values`, as OpenJPEG writes them.
+    pub(in crate::dicom) fn jpeg2000_value_of(values: &[i32], sh: &Shape) -> Vec<u8> {
+        let n = (sh.rows * sh.cols) as usize;
+        let mut v = [&ITEM[..], &[0; 4]].concat();
+        for frame in values.chunks(n) {
+            let mut s = j2k::codestream(frame, (sh.cols, sh.rows), sh.bits_stored, sh.signed);
+            if s.len() % 2 == 1 {
+                s.push(0);
+            }
+            v.extend_from_slice(&ITEM);
+            v.extend_from_slice(&(s.len() as u32).to_le_bytes());
+            v.extend_from_slice(&s);
+        }
+        v.extend_from_slice(&DELIMITER);
+        v
+    }
+
+    #[test]
+    fn jpeg2000_values_are_rebuilt_byte_for_byte() {
+        for (cols, rows, frames, bs, signed) in [
+            (13u32, 7u32, 1u32, 8u8, false),
+            (37, 21, 3, 12, true),
+            (9, 4, 2, 16, true),
+            (70, 33, 1, 16, false),
+            (17, 3, 1, 10, false),
+        ] {
+            let sh = shape(
+                (rows, cols, frames, 1),
+                signed,
+                if bs > 8 { 16 } else { 8 },
+                bs,
+            );
+            let values = samples_for(&sh);
+            let v = jpeg2000_value_of(&values, &sh);
+            let ds = [&b"head"[..], &v, b"tail"].concat();
+            let (data, bits, recipe, end) = take_apart(&ds, 4, &sh, Kind::Jpeg2000).unwrap();
+            assert_eq!((bits, end), (bs, ds.len() - 4));
+            assert_eq!(data, values);
+            assert!(!signed || data.iter().any(|&x| x < 0));
+            assert_eq!(rebuild(&recipe, &data, bits, &sh).unwrap(), v);
+            // Colour, and a stream of other than one layer, are refused.
+            let rgb = Shape { planes: 3, ..sh };
+            assert!(take_apart(&ds, 4, &rgb, Kind::Jpeg2000).is_err());
+            let mut layers = ds.clone();
+            let cod = layers.windows(2).position(|m| m == [0xFF, 0x52]).unwrap();
+            layers[cod + 7] = 2;
+            assert!(take_apart(&layers, 4, &sh, Kind::Jpeg2000).is_err());
         }
     }
 }

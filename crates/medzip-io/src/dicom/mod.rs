@@ -28,6 +28,7 @@ use medzip_format::{Image, Metadata, Photometric, SourceKind};
 use parse::{Parsed, PixelData};
 
 mod encaps;
+mod j2k;
 mod ljpeg;
 pub mod parse;
 
@@ -247,6 +248,9 @@ struct Flags {
     /// Encapsulated pixel data rebuilt from the samples and a recipe
     /// ([`encaps`]; format version 10).
     encapsulated: bool,
+    /// That recipe rewrites JPEG 2000 streams (format version 13: the
+    /// flag lets the container's version say so without the recipe).
+    jpeg2000: bool,
 }
 
 impl Flags {
@@ -255,9 +259,10 @@ impl Flags {
             | (self.deflated as u8) << 1
             | (self.planar as u8) << 2
             | (self.encapsulated as u8) << 3
+            | (self.jpeg2000 as u8) << 4
     }
     fn from_byte(b: u8) -> Result<Flags> {
-        if b & !15 != 0 {
+        if b & !31 != 0 || b & 24 == 16 {
             return malformed(KIND, format!("stored header flags {b:#04x} are unknown"));
         }
         Ok(Flags {
@@ -265,6 +270,7 @@ impl Flags {
             deflated: b & 2 != 0,
             planar: b & 4 != 0,
             encapsulated: b & 8 != 0,
+            jpeg2000: b & 16 != 0,
         })
     }
 }
@@ -339,6 +345,9 @@ pub(crate) fn read_transcoding(bytes: &[u8], transcode: bool) -> Result<Loaded> 
         (false, None) if p.ts == RLE_TS => read_taken_apart(bytes, &p, px, encaps::Kind::Rle),
         (false, None) if p.ts == JPEG_LS_LOSSLESS || p.ts == JPEG_LS_NEAR_LOSSLESS => {
             read_taken_apart(bytes, &p, px, encaps::Kind::JpegLs)
+        }
+        (false, None) if p.ts == JPEG_2000_LOSSLESS || p.ts == JPEG_2000 => {
+            read_taken_apart(bytes, &p, px, encaps::Kind::Jpeg2000)
         }
         (false, _) => Err(Error::Unsupported(format!(
             "encapsulated DICOM (transfer syntax {}) kept byte for byte (--transcode codes its pixels and gives back native DICOM)",
@@ -456,6 +465,7 @@ fn read_taken_apart(bytes: &[u8], p: &Parsed, px: PixelData, kind: encaps::Kind)
     medzip_format::put_part(&mut blob, &recipe);
     let flags = Flags {
         encapsulated: true,
+        jpeg2000: kind == encaps::Kind::Jpeg2000,
         ..Flags::default()
     };
     let (dict, id) = header_dictionary();
@@ -479,13 +489,17 @@ const LOSSLESS_TS: [&str; 9] = [
     "1.2.840.10008.1.2.4.57",
     "1.2.840.10008.1.2.4.70",
     JPEG_LS_LOSSLESS,
-    "1.2.840.10008.1.2.4.90",
+    JPEG_2000_LOSSLESS,
     "1.2.840.10008.1.2.4.92",
     "1.2.840.10008.1.2.4.201",
     "1.2.840.10008.1.2.4.202",
     "1.2.840.10008.1.2.4.110",
 ];
 const JPEG_LS_NEAR_LOSSLESS: &str = "1.2.840.10008.1.2.4.81";
+const JPEG_2000_LOSSLESS: &str = "1.2.840.10008.1.2.4.90";
+/// JPEG 2000 that may be lossy: kept apart only where a stream is
+/// reversible (the 5/3 wavelet, one layer), i.e. lossless after all.
+const JPEG_2000: &str = "1.2.840.10008.1.2.4.91";
 
 /// Replaces the JPEG-LS pixel data of `obj` (grey frames, layout `l`)
 /// by the native samples and marks the object Explicit VR Little Endian,
@@ -676,7 +690,7 @@ fn read_native(
         swap,
         deflated: deflated.is_some(),
         planar: l.planar,
-        encapsulated: false,
+        ..Flags::default()
     };
     if let Some((head, trail, corrections)) = &deflated {
         for part in [head, trail, &corrections[..]] {
@@ -746,6 +760,14 @@ impl<'a> Stored<'a> {
         } else {
             &[][..]
         };
+        if flags.encapsulated
+            && flags.jpeg2000 != (encaps::Kind::of_recipe(recipe) == Some(encaps::Kind::Jpeg2000))
+        {
+            return malformed(
+                KIND,
+                "stored header: the JPEG 2000 flag and the recipe disagree",
+            );
+        }
         Ok(Stored {
             flags,
             prefix,
@@ -1063,6 +1085,7 @@ mod tests {
             encaps::Kind::JpegLossless => b"1.2.840.10008.1.2.4.70",
             encaps::Kind::Rle => b"1.2.840.10008.1.2.5\0",
             encaps::Kind::JpegLs => b"1.2.840.10008.1.2.4.80",
+            encaps::Kind::Jpeg2000 => b"1.2.840.10008.1.2.4.90",
         };
         let body = [el(2, 1, b"OB", &[0, 1]), el(2, 0x10, b"UI", ts)].concat();
         let mut f = vec![0u8; 128];
@@ -1104,6 +1127,9 @@ mod tests {
                 encaps::tests::value_of(&raw, (w, h, bits as u8, spp, frames), 6, split)
             }
             encaps::Kind::JpegLs => encaps::tests::jpegls_value_of(&raw, &sh, 0),
+            encaps::Kind::Jpeg2000 => {
+                encaps::tests::jpeg2000_value_of(&encaps::tests::samples_for(&sh), &sh)
+            }
             encaps::Kind::Rle => {
                 encaps::tests::rle_value_of(&encaps::tests::samples_for(&sh), &sh, split == 1)
             }
@@ -1112,12 +1138,12 @@ mod tests {
         f
     }
 
-    /// JPEG Lossless, RLE and JPEG-LS files come back byte for byte, their
+    /// JPEG Lossless, RLE, JPEG-LS and JPEG 2000 files come back byte for byte, their
     /// samples coded by medzip at every effort: 8- and 16-bit, signed and
     /// unsigned, odd sizes, several frames and fragments, colour.
     #[test]
     fn encapsulated_files_come_back_byte_for_byte() {
-        use encaps::Kind::{JpegLossless, JpegLs, Rle};
+        use encaps::Kind::{Jpeg2000, JpegLossless, JpegLs, Rle};
         for shape in [(13u16, 7u16, 1u8, 1usize), (13, 7, 1, 3), (9, 5, 3, 2)] {
             for px in [
                 (8u16, 8u16, false),
@@ -1131,8 +1157,9 @@ mod tests {
                     (Rle, 1),
                     (Rle, 2),
                     (JpegLs, 1),
+                    (Jpeg2000, 1),
                 ] {
-                    if kind == JpegLs && shape.2 > 1 {
+                    if matches!(kind, JpegLs | Jpeg2000) && shape.2 > 1 {
                         continue; // (grey streams only)
                     }
                     let name = format!("{kind:?} {shape:?} {px:?} split {split}");
