@@ -291,8 +291,9 @@ fn read_unisolated(bytes: &[u8], name_hint: Option<&str>, opts: &ReadOptions) ->
 /// an image, or one that [`read`] refuses, is kept as bytes instead of
 /// refused. An encapsulated DICOM file is read by its samples where its
 /// streams are rebuilt from them byte for byte (JPEG Lossless, RLE, grey
-/// JPEG-LS), with [`ReadOptions::transcode`] transcoded to native DICOM
-/// with the same pixels (JPEG 2000 too: a smaller `.mdz`, other bytes), and
+/// JPEG-LS, grey lossless JPEG 2000 as OpenJPEG writes it), with
+/// [`ReadOptions::transcode`] transcoded to native DICOM with the same
+/// pixels (other JPEG 2000 too: a smaller `.mdz`, other bytes), and
 /// stored whole otherwise, so that it comes back byte for byte; a PNG file that [`ReadOptions::exact_file`] asks back byte for
 /// byte and that cannot be rebuilt so is stored whole too. Returns what was
 /// read and, for a file stored whole, why. Only an I/O error or a file too

@@ -202,9 +202,9 @@ enum Cmd {
         /// Code an encapsulated DICOM file (JPEG 2000, JPEG Lossless,
         /// JPEG-LS, RLE) by its pixels: a smaller .mdz that decodes to
         /// native DICOM with the same pixels, not to the same bytes. Without
-        /// it JPEG Lossless, RLE and grey JPEG-LS are coded by their pixels
-        /// too and come back byte for byte (each stream rebuilt from the
-        /// samples); other
+        /// it JPEG Lossless, RLE, grey JPEG-LS and grey lossless JPEG 2000
+        /// (as OpenJPEG writes it) are coded by their pixels too and come
+        /// back byte for byte (each stream rebuilt from the samples); other
         /// encapsulated files are stored whole and come back byte for byte,
         /// as does every file medzip does not code as an image (no pixel
         /// data, 1- or 32-bit samples, damaged, not an image at all). Lossy

@@ -14,12 +14,14 @@
 //! explicit VR, little or big endian, deflated), never rewritten: odd
 //! files come back as odd as they were.
 //!
-//! Encapsulated JPEG Lossless, RLE and grey JPEG-LS pixel data (the
-//! lossless transfer syntaxes modalities send most) is taken apart into its
-//! samples and the few bytes that rebuild each stream exactly (module
-//! `encaps`): the file comes back byte for byte, its pixels coded by
-//! medzip. Other encapsulated inputs (JPEG 2000, colour JPEG-LS, lossy
-//! JPEG, …) are kept whole, or with `--transcode` first
+//! Encapsulated JPEG Lossless, RLE, grey JPEG-LS and grey lossless JPEG
+//! 2000 pixel data (the lossless transfer syntaxes modalities and archives
+//! send most) is taken apart into its samples and the few bytes that
+//! rebuild each stream exactly (module `encaps`; JPEG 2000 where `openjp2`
+//! rewrites its tile data byte for byte, module `j2k`): the file comes back
+//! byte for byte, its pixels coded by medzip. Other encapsulated inputs
+//! (JPEG 2000 of other writers, colour JPEG-LS, lossy JPEG, …) are kept
+//! whole, or with `--transcode` first
 //! transcoded by dicom-rs to Explicit VR Little Endian; that native file is
 //! then what comes back, byte for byte.
 
