@@ -14,7 +14,8 @@
 //! the scan from the precision and NEAR of the stream's header with the
 //! default coding parameters, so a stream with other presets (an LSE
 //! segment that changes them) or restart markers is refused, and kept
-//! whole).
+//! whole); JPEG 2000 of one component, lossless ([`super::j2k`]: the tile
+//! data as `openjp2` writes it for the main header's coding parameters).
 //!
 //! Recipe: kind u8, the offset table's bytes (a part: u32 length + bytes),
 //! frames u32, then per frame: fragments u32, each fragment's length u32,
@@ -26,7 +27,8 @@
 //! gives the same ones from the byte plane) and what follows its data up
 //! to the next segment (a part); for JPEG-LS the stream's header (a part:
 //! SOI through SOS) and its trailer (a part: from the marker after the
-//! scan on).
+//! scan on); for JPEG 2000 the main header (a part: SOC up to the first
+//! SOT) and what follows the last EOC (a part).
 
 use super::{j2k, ljpeg, Words};
 use medzip_format::{put_part, Reader};
@@ -134,13 +136,13 @@ pub(super) fn take_apart(
     } else if kind != Kind::Rle {
         let mut g: Vec<&[&[u8]]> = Vec::new();
         let mut start = 0;
+        let begins: &[u8] = if kind == Kind::Jpeg2000 {
+            &[0xFF, 0x4F, 0xFF, 0x51]
+        } else {
+            &[0xFF, 0xD8, 0xFF]
+        };
         for i in 1..=fragments.len() {
-            let soi: &[u8] = if kind == Kind::Jpeg2000 {
-                &[0xFF, 0x4F, 0xFF, 0x51]
-            } else {
-                &[0xFF, 0xD8, 0xFF]
-            };
-            if i == fragments.len() || fragments[i].starts_with(soi) {
+            if i == fragments.len() || fragments[i].starts_with(begins) {
                 g.push(&fragments[start..i]);
                 start = i;
             }
@@ -423,6 +425,10 @@ fn jpeg2000_apart(
     let samples = j2k::decode(stream, &c)?;
     put_part(recipe, head);
     put_part(recipe, &stream[eoc + 2..]);
+    // The image takes the data set's sign (PixelRepresentation) over the
+    // stream's bit patterns, which the rebuild reads with the stream's own
+    // sign (Ssiz) again: writers that disagree with themselves come back
+    // as they were.
     let mask = (1u32 << c.bits) - 1;
     data.extend(
         samples
@@ -1123,6 +1129,21 @@ pub(super) mod tests {
             let cod = layers.windows(2).position(|m| m == [0xFF, 0x52]).unwrap();
             layers[cod + 7] = 2;
             assert!(take_apart(&layers, 4, &sh, Kind::Jpeg2000).is_err());
+            // A data set that gives the samples the other sign than the
+            // stream's header (as `J2K_pixelrep_mismatch.dcm` of pydicom
+            // does): the samples take the data set's, the bytes come back.
+            let other = Shape {
+                signed: !signed,
+                ..sh
+            };
+            let (data, bits, recipe, _) = take_apart(&ds, 4, &other, Kind::Jpeg2000).unwrap();
+            let mask = (1u32 << bs) - 1;
+            assert!(data
+                .iter()
+                .zip(&values)
+                .all(|(&a, &b)| a as u32 & mask == b as u32 & mask));
+            assert!(signed || data.iter().any(|&x| x < 0));
+            assert_eq!(rebuild(&recipe, &data, bits, &other).unwrap(), v);
         }
     }
 }
