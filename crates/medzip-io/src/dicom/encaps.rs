@@ -1023,13 +1023,21 @@ pub(super) mod tests {
     /// even length) of the samples `raw`, as `pure_jpegls` writes them.
     pub(in crate::dicom) fn jpegls_value_of(raw: &[u16], sh: &Shape, near: u8) -> Vec<u8> {
         let n = (sh.rows * sh.cols) as usize;
-        let mut v = [&ITEM[..], &[0; 4]].concat();
-        for frame in raw.chunks(n) {
+        value_of_streams(raw.chunks(n).map(|frame| {
             let mut o = jpegls::EncodeOptions::default();
             o.near = near;
             o.precision = Some(sh.bits_stored);
             let mut s = Vec::new();
             jpegls::encode_with_options(frame, sh.cols, sh.rows, &o, &mut s).unwrap();
+            s
+        }))
+    }
+
+    /// A Pixel Data value of one fragment per stream, each padded to even
+    /// length, after an empty offset table.
+    fn value_of_streams(streams: impl Iterator<Item = Vec<u8>>) -> Vec<u8> {
+        let mut v = [&ITEM[..], &[0; 4]].concat();
+        for mut s in streams {
             if s.len() % 2 == 1 {
                 s.push(0);
             }
@@ -1085,18 +1093,11 @@ pub(super) mod tests {
     /// to even length) of the samples `values`, as OpenJPEG writes them.
     pub(in crate::dicom) fn jpeg2000_value_of(values: &[i32], sh: &Shape) -> Vec<u8> {
         let n = (sh.rows * sh.cols) as usize;
-        let mut v = [&ITEM[..], &[0; 4]].concat();
-        for frame in values.chunks(n) {
-            let mut s = j2k::codestream(frame, (sh.cols, sh.rows), sh.bits_stored, sh.signed);
-            if s.len() % 2 == 1 {
-                s.push(0);
-            }
-            v.extend_from_slice(&ITEM);
-            v.extend_from_slice(&(s.len() as u32).to_le_bytes());
-            v.extend_from_slice(&s);
-        }
-        v.extend_from_slice(&DELIMITER);
-        v
+        value_of_streams(
+            values
+                .chunks(n)
+                .map(|frame| j2k::codestream(frame, (sh.cols, sh.rows), sh.bits_stored, sh.signed)),
+        )
     }
 
     #[test]
