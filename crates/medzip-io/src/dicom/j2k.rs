@@ -98,8 +98,8 @@ pub(super) fn coding(head: &[u8]) -> Result<Coding, Why> {
         (cod[0], cod[1], u16::from_be_bytes([cod[2], cod[3]]), cod[4]);
     let (levels, xcb, ycb, style, transform) = (cod[5], cod[6], cod[7], cod[8], cod[9]);
     // (openjp2 0.6.1 cannot write RPCL, progression 2: its encoder has
-    // no such order; and its decoder gives other samples than its encoder
-    // took for images of several tiles.)
+    // no such order; and for images of several tiles its encoder writes
+    // tile data that decodes to other samples than it took.)
     if layers != 1
         || transform != 1
         || mct != 0
