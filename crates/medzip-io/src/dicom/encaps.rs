@@ -429,12 +429,7 @@ fn jpeg2000_apart(
     // stream's bit patterns, which the rebuild reads with the stream's own
     // sign (Ssiz) again: writers that disagree with themselves come back
     // as they were.
-    let mask = (1u32 << c.bits) - 1;
-    data.extend(
-        samples
-            .iter()
-            .map(|&s| value((s as u32 & mask) as u16, c.bits, sh.signed)),
-    );
+    data.extend(samples.iter().map(|&s| with_sign(s, c.bits, sh.signed)));
     Ok(c.bits)
 }
 
@@ -450,10 +445,9 @@ fn jpeg2000_stream(
     if c.bits != bits || (c.cols, c.rows, 1) != (sh.cols, sh.rows, sh.planes) {
         return Err("stored JPEG 2000 header does not fit the image".into());
     }
-    let mask = (1u32 << bits) - 1;
     let samples: Vec<i32> = samples
         .iter()
-        .map(|&v| value((v as u32 & mask) as u16, bits, c.signed))
+        .map(|&v| with_sign(v, bits, c.signed))
         .collect();
     Ok([head, &j2k::encode_tiles(&samples, &c)?, trail].concat())
 }
@@ -579,6 +573,12 @@ fn value(s: u16, bits: u8, signed: bool) -> i32 {
     } else {
         s
     }
+}
+
+/// The low `bits` bits of `v` (a sample of either sign) read as [`value`]
+/// reads them: the same bit pattern, sign-extended or not.
+fn with_sign(v: i32, bits: u8, signed: bool) -> i32 {
+    value((v as u32 & ((1u32 << bits) - 1)) as u16, bits, signed)
 }
 
 /// The Pixel Data value (items and delimiter) from the recipe and the
