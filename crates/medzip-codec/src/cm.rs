@@ -448,7 +448,7 @@ pub fn code_stripe<C: ResidualCoder>(
 /// The same integer code compiled for AVX2: only the instruction selection
 /// differs (integer sums are exact in any order), so the bits are identical.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,bmi1,bmi2,lzcnt")]
 unsafe fn code_stripe_avx2<C: ResidualCoder>(
     io: &mut C,
     s: &Stripe,

@@ -58,7 +58,7 @@ const NEG_LOG2: [u32; 257] = {
 /// enough near `p = 2^17` (flat regions: a token of probability
 /// 1 − 2^−12 costs 23 units) that the weights' code lengths tell apart
 /// what [`cost_q4`] rounds to nothing.
-#[inline]
+#[inline(always)]
 fn cost_q16(p: u32) -> u32 {
     if p >= 1 << 17 {
         return 0;
@@ -164,7 +164,7 @@ impl Tokens {
 
     /// The two parts of the mixture below token `t` (`0..=ntok`): the
     /// logistic's (2^16) and the adaptive distribution's (2^15).
-    #[inline]
+    #[inline(always)]
     fn parts(&self, cdf: &AdaptiveCdf, t: usize, d: &Dist, pred: i32) -> (i64, u32) {
         if t >= self.ntok {
             return (1 << 16, 1 << PRECISION);
@@ -174,7 +174,7 @@ impl Tokens {
     }
 
     /// The network's weight (eighths) for a pixel of energy bucket `q`.
-    #[inline]
+    #[inline(always)]
     fn weight(&self, q: usize) -> u32 {
         let Some(c) = &self.chosen else {
             return 6;
@@ -192,7 +192,7 @@ impl Tokens {
     /// After a token of bucket `q` whose parts' bounds were `lo` and `hi`:
     /// about what each weight would have cost (the spans' mixture, without
     /// the mixture's rounding).
-    #[inline]
+    #[inline(always)]
     fn chose(&mut self, q: usize, lo: (i64, u32), hi: (i64, u32)) {
         if let Some(c) = &mut self.chosen {
             // (The parts are cumulative: `hi` ≥ `lo`.)
@@ -216,7 +216,7 @@ impl Tokens {
 /// residuals with `z < zt` form one interval `lo..=hi`, whose probability
 /// counts everything below the smallest possible residual and above the
 /// largest as theirs (the distribution truncated to the image's range).
-#[inline]
+#[inline(always)]
 fn below(d: &Dist, zt: u32, pred: i32, maxv: i32) -> i64 {
     if zt == 0 {
         return 0;

@@ -287,19 +287,24 @@ impl AdaptiveCdf {
 }
 
 /// The two loops over an [`AdaptiveCdf`]'s table (`a[1..]`, whole vectors
-/// of [`LANES`] entries): SSE2 on x86-64 (part of every x86-64 CPU, so no
-/// run-time choice), plain Rust elsewhere; the same integer operations, so
-/// the same results (a test compares them).
+/// of [`LANES`] entries): on x86-64 AVX2 where the CPU has it (16 lanes; a
+/// cached run-time check), else SSE2 (8 lanes; part of every x86-64 CPU);
+/// plain Rust elsewhere. The same integer operations on every path, so the
+/// same results (a test compares them).
 mod table {
     /// Entry `i` (counting from 1) moves down by `a >> rate` if `i ≤ s`,
     /// else up by `(free − a) >> rate`.
     #[inline(always)]
     pub fn update(a: &mut [u16], s: u16, rate: u32, free: u16) {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: SSE2 is part of the x86-64 baseline; `a.len()` is a
-        // multiple of LANES (checked by the caller's construction).
+        // SAFETY: AVX2 was detected; SSE2 is part of the x86-64 baseline;
+        // `a.len()` is a multiple of LANES (the caller's construction).
         unsafe {
-            sse2::update(a, s, rate, free)
+            if std::arch::is_x86_feature_detected!("avx2") {
+                avx2::update(a, s, rate, free)
+            } else {
+                sse2::update(a, s, rate, free)
+            }
         }
         #[cfg(not(target_arch = "x86_64"))]
         scalar::update(a, s, rate, free)
@@ -311,7 +316,11 @@ mod table {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: as for `update`.
         unsafe {
-            sse2::count_le(a, slot)
+            if std::arch::is_x86_feature_detected!("avx2") {
+                avx2::count_le(a, slot)
+            } else {
+                sse2::count_le(a, slot)
+            }
         }
         #[cfg(not(target_arch = "x86_64"))]
         scalar::count_le(a, slot)
@@ -394,6 +403,78 @@ mod table {
             _mm_cvtsi128_si32(acc) as u16
         }
     }
+
+    /// The SSE2 loops on 16 lanes.
+    #[cfg(target_arch = "x86_64")]
+    pub mod avx2 {
+        use std::arch::x86_64::*;
+
+        /// `x ≤ y` for unsigned 16-bit lanes: all ones where true.
+        #[inline]
+        #[target_feature(enable = "avx2")]
+        unsafe fn le(x: __m256i, y: __m256i) -> __m256i {
+            _mm256_cmpeq_epi16(_mm256_subs_epu16(x, y), _mm256_setzero_si256())
+        }
+
+        /// The indices 1..=16 of the first vector.
+        #[inline]
+        #[target_feature(enable = "avx2")]
+        unsafe fn first_indices() -> __m256i {
+            _mm256_setr_epi16(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16)
+        }
+
+        /// # Safety
+        /// The CPU has AVX2; `a.len()` is a multiple of 16.
+        #[inline]
+        #[target_feature(enable = "avx2")]
+        pub unsafe fn update(a: &mut [u16], s: u16, rate: u32, free: u16) {
+            debug_assert!(a.len().is_multiple_of(16));
+            let sv = _mm256_set1_epi16(s as i16);
+            let fv = _mm256_set1_epi16(free as i16);
+            let sixteen = _mm256_set1_epi16(16);
+            let r = _mm_cvtsi32_si128(rate as i32);
+            let mut idx = unsafe { first_indices() };
+            for chunk in a.chunks_exact_mut(16) {
+                let p = chunk.as_mut_ptr() as *mut __m256i;
+                // SAFETY: `chunk` holds 16 u16s; AVX2 (this function's).
+                unsafe {
+                    let v = _mm256_loadu_si256(p);
+                    let down = _mm256_sub_epi16(v, _mm256_srl_epi16(v, r));
+                    let up = _mm256_add_epi16(v, _mm256_srl_epi16(_mm256_sub_epi16(fv, v), r));
+                    let m = le(idx, sv);
+                    _mm256_storeu_si256(p, _mm256_blendv_epi8(up, down, m));
+                }
+                idx = _mm256_add_epi16(idx, sixteen);
+            }
+        }
+
+        /// # Safety
+        /// The CPU has AVX2; `a.len()` is a multiple of 16.
+        #[inline]
+        #[target_feature(enable = "avx2")]
+        pub unsafe fn count_le(a: &[u16], slot: u16) -> u16 {
+            debug_assert!(a.len().is_multiple_of(16));
+            let sv = _mm256_set1_epi16(slot as i16);
+            let sixteen = _mm256_set1_epi16(16);
+            let mut idx = unsafe { first_indices() };
+            // Each lane counts down by one (all ones) per entry at or below.
+            let mut acc = _mm256_setzero_si256();
+            for chunk in a.chunks_exact(16) {
+                // SAFETY: `chunk` holds 16 u16s; AVX2 (this function's).
+                let v = unsafe { _mm256_loadu_si256(chunk.as_ptr() as *const __m256i) };
+                acc = _mm256_sub_epi16(acc, unsafe { le(_mm256_add_epi16(v, idx), sv) });
+                idx = _mm256_add_epi16(idx, sixteen);
+            }
+            let acc = _mm_add_epi16(
+                _mm256_castsi256_si128(acc),
+                _mm256_extracti128_si256(acc, 1),
+            );
+            let acc = _mm_add_epi16(acc, _mm_srli_si128(acc, 8));
+            let acc = _mm_add_epi16(acc, _mm_srli_si128(acc, 4));
+            let acc = _mm_add_epi16(acc, _mm_srli_si128(acc, 2));
+            _mm_cvtsi128_si32(acc) as u16
+        }
+    }
 }
 
 #[cfg(test)]
@@ -464,23 +545,37 @@ mod tests {
 
     #[cfg(target_arch = "x86_64")]
     #[test]
-    fn sse2_table_loops_match_the_scalar_ones() {
+    fn sse2_and_avx2_table_loops_match_the_scalar_ones() {
+        let avx2 = std::arch::is_x86_feature_detected!("avx2");
+        if !avx2 {
+            eprintln!("no AVX2 here: only the SSE2 loops were compared");
+        }
         let mut next = lcg(99);
         for n in [2usize, 17, 32, 64, 200] {
             let mut m = AdaptiveCdf::uniform(n);
             let free = (TOTAL as usize - n) as u16;
-            for _ in 0..2000 {
+            for i in 0..2000 {
                 let s = (next() as usize % n) as u16;
                 let rate = 4 + next() % 5;
                 let mut b = m.a.clone();
                 table::scalar::update(&mut b[1..], s, rate, free);
-                // SAFETY: SSE2 is part of x86-64.
-                unsafe { table::sse2::update(&mut m.a[1..], s, rate, free) };
+                // SAFETY: SSE2 is part of x86-64; AVX2 was detected.
+                unsafe {
+                    if avx2 && i % 2 == 1 {
+                        table::avx2::update(&mut m.a[1..], s, rate, free)
+                    } else {
+                        table::sse2::update(&mut m.a[1..], s, rate, free)
+                    }
+                };
                 assert_eq!(m.a, b);
                 let slot = (next() % TOTAL) as u16;
+                let want = table::scalar::count_le(&m.a[1..], slot);
                 // SAFETY: as above.
-                let v = unsafe { table::sse2::count_le(&m.a[1..], slot) };
-                assert_eq!(v, table::scalar::count_le(&m.a[1..], slot));
+                assert_eq!(unsafe { table::sse2::count_le(&m.a[1..], slot) }, want);
+                if avx2 {
+                    // SAFETY: as above.
+                    assert_eq!(unsafe { table::avx2::count_le(&m.a[1..], slot) }, want);
+                }
             }
         }
     }

@@ -24,8 +24,13 @@ struct Packed {
     w: Vec<i32>,
     bias: Vec<i32>,
     shift: Vec<u32>,
-    /// `bias` and `shift` padded to `blocks × 8` for the AVX2 path.
-    bias8: Vec<i32>,
+    /// The same pairs as `[pair][block][lane]`, the order the AVX2 path
+    /// reads them in.
+    wj: Vec<i32>,
+    /// For the AVX2 path, padded to `blocks × 8`: `bias` plus the rounding
+    /// term `(1 << shift) >> 1` (a wrapping `i32` sum, the same as adding
+    /// them one after the other), and `shift`.
+    bias_rnd8: Vec<i32>,
     shift8: Vec<i32>,
     leaky: bool,
     bound: i16,
@@ -108,8 +113,17 @@ impl Mlp {
             });
             x_bound = p.bound as i64;
             let shifts: Vec<u32> = p.w_frac.iter().map(|&wf| shift(f, wf, p.f_out)).collect();
-            let mut bias8 = p.bias.clone();
-            bias8.resize(blocks * 8, 0);
+            let mut wj = vec![0i32; w.len()];
+            for b in 0..blocks {
+                for j in 0..pairs {
+                    let (from, to) = ((b * pairs + j) * 8, (j * blocks + b) * 8);
+                    wj[to..to + 8].copy_from_slice(&w[from..from + 8]);
+                }
+            }
+            let mut bias_rnd8: Vec<i32> = (p.bias.iter().zip(&shifts))
+                .map(|(&b, &s)| b.wrapping_add(((1i64 << s) >> 1) as i32))
+                .collect();
+            bias_rnd8.resize(blocks * 8, 0);
             let mut shift8: Vec<i32> = shifts.iter().map(|&v| v as i32).collect();
             shift8.resize(blocks * 8, 0);
             layers.push(Packed {
@@ -117,9 +131,10 @@ impl Mlp {
                 outs: p.outs,
                 blocks,
                 w,
+                wj,
                 bias: p.bias.clone(),
                 shift: shifts,
-                bias8,
+                bias_rnd8,
                 shift8,
                 leaky: p.leaky,
                 bound: p.bound,
@@ -160,15 +175,15 @@ impl Mlp {
     /// [`Mlp::forward`] on the AVX2 path (`avx2`, when the CPU has it) or
     /// the scalar one.
     pub fn forward_on(&self, avx2: bool, input: &[i16], scratch: &mut Scratch, out: &mut [i16]) {
-        let Scratch { x0, bufs } = scratch;
-        for (x, &v) in x0.iter_mut().zip(input) {
-            *x = v.clamp(-self.in_bound, self.in_bound);
-        }
         #[cfg(target_arch = "x86_64")]
         if avx2 && std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: AVX2 was detected at run time.
-            unsafe { self.forward_avx2(x0, bufs, out) };
+            unsafe { self.forward_avx2(input, scratch, out) };
             return;
+        }
+        let Scratch { x0, bufs } = scratch;
+        for (x, &v) in x0.iter_mut().zip(input) {
+            *x = v.clamp(-self.in_bound, self.in_bound);
         }
         let mut acc = [0i32; MAX_OUTS];
         let nl = self.layers.len();
@@ -216,149 +231,134 @@ fn sums_scalar(l: &Packed, x: &[i16], acc: &mut [i32; MAX_OUTS]) {
 }
 
 impl Mlp {
-    /// The whole network on the AVX2 path: per layer, every input pair is
-    /// broadcast once per tile of up to eight output blocks, whose sums stay
-    /// in registers ([`layer_sums_avx2`]); per block of eight outputs the
-    /// sums are requantized (`i32` lanes, only for layers
-    /// whose values provably fit, see `fits_i32`; else by the scalar
-    /// [`finish`]) straight into the next layer's input.
+    /// The whole network on the AVX2 path: the input clamped in vectors,
+    /// then per layer [`layer_avx2`] with the layer's output blocks as a
+    /// compile-time count, so that its sums stay in registers.
+    ///
+    /// # Safety
+    /// The CPU has AVX2.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    unsafe fn forward_avx2(
-        &self,
-        x0: &[i16; MAX_IN],
-        bufs: &mut [[i16; MAX_OUTS + 8]; 2],
-        out: &mut [i16],
-    ) {
+    unsafe fn forward_avx2(&self, input: &[i16], scratch: &mut Scratch, out: &mut [i16]) {
         use std::arch::x86_64::*;
-        let one = _mm256_set1_epi32(1);
-        let slope = _mm256_set1_epi32(crate::LEAKY_NUM);
+        let Scratch { x0, bufs } = scratch;
+        x0[..input.len()].copy_from_slice(input);
+        let (hi, lo) = (
+            _mm256_set1_epi16(self.in_bound),
+            _mm256_set1_epi16(-self.in_bound),
+        );
+        for v in x0.chunks_exact_mut(16) {
+            // SAFETY: `v` holds 16 i16s. (Entries past the input are
+            // clamped too and never read: see `Scratch`.)
+            unsafe {
+                let p = v.as_mut_ptr() as *mut __m256i;
+                _mm256_storeu_si256(
+                    p,
+                    _mm256_max_epi16(_mm256_min_epi16(_mm256_loadu_si256(p), hi), lo),
+                );
+            }
+        }
         let nl = self.layers.len();
-        let mut sums = [_mm256_setzero_si256(); MAX_OUTS / 8];
         for (k, l) in self.layers.iter().enumerate() {
-            let src: &[i16] = if k == 0 { x0 } else { &bufs[(k - 1) & 1] };
-            // SAFETY: `src` holds at least 2 × ⌈fan_in / 2⌉ values (MAX_IN
-            // and MAX_OUTS + 8 are even and bound fan_in).
-            unsafe { layer_sums_avx2(l, src, &mut sums) };
-            let bound = _mm256_set1_epi32(l.bound as i32);
-            let nbound = _mm256_set1_epi32(-(l.bound as i32));
-            let leaky = _mm256_set1_epi32(-(l.leaky as i32));
-            for (b, &acc) in sums.iter().enumerate().take(l.blocks) {
-                let mut y = [0i32; 8];
-                if l.fits_i32 {
-                    // SAFETY: `bias8`/`shift8` hold `blocks × 8` i32s.
-                    let (bi, sh) = unsafe {
-                        (
-                            _mm256_loadu_si256(l.bias8.as_ptr().add(b * 8) as *const __m256i),
-                            _mm256_loadu_si256(l.shift8.as_ptr().add(b * 8) as *const __m256i),
-                        )
-                    };
-                    // (acc + bias + ((1 << s) >> 1)) >> s, LeakyReLU, clamp.
-                    let rnd = _mm256_srli_epi32(_mm256_sllv_epi32(one, sh), 1);
-                    let v = _mm256_srav_epi32(_mm256_add_epi32(_mm256_add_epi32(acc, bi), rnd), sh);
-                    let neg = _mm256_srai_epi32(_mm256_mullo_epi32(v, slope), 8);
-                    let m = _mm256_and_si256(_mm256_srai_epi32(v, 31), leaky);
-                    let v = _mm256_blendv_epi8(v, neg, m);
-                    let v = _mm256_max_epi32(_mm256_min_epi32(v, bound), nbound);
-                    if k + 1 < nl {
-                        // Eight i16 straight into the next layer's input
-                        // (values are within ±bound, so packing is exact).
-                        let p = _mm256_permute4x64_epi64(_mm256_packs_epi32(v, v), 0b1000);
-                        let dst = &mut bufs[k & 1][b * 8..b * 8 + 8];
-                        // SAFETY: `dst` holds 8 i16s.
-                        unsafe {
-                            _mm_storeu_si128(
-                                dst.as_mut_ptr() as *mut __m128i,
-                                _mm256_castsi256_si128(p),
-                            )
-                        };
-                        continue;
-                    }
-                    // SAFETY: `y` holds 8 i32s.
-                    unsafe { _mm256_storeu_si256(y.as_mut_ptr() as *mut __m256i, v) };
-                } else {
-                    // SAFETY: `y` holds 8 i32s.
-                    unsafe { _mm256_storeu_si256(y.as_mut_ptr() as *mut __m256i, acc) };
-                    for (o, v) in y.iter_mut().enumerate().take((l.outs - b * 8).min(8)) {
-                        let i = b * 8 + o;
-                        *v = finish(*v, l.bias[i], l.shift[i], l.leaky, l.bound) as i32;
-                    }
+            let (done, rest) = bufs.split_at_mut(1);
+            let (src, dst) = match (k, k & 1) {
+                (0, _) => (&x0[..], &mut done[0]),
+                (_, 1) => (&done[0][..], &mut rest[0]),
+                _ => (&rest[0][..], &mut done[0]),
+            };
+            // SAFETY: AVX2 (this function's); `src` holds at least
+            // 2 × ⌈fan_in / 2⌉ values (MAX_IN and MAX_OUTS + 8 are even and
+            // bound fan_in), `dst` 8 × blocks (≤ MAX_OUTS) values.
+            unsafe {
+                let (s, d) = (src.as_ptr(), dst.as_mut_ptr());
+                match l.blocks {
+                    1 => layer_avx2::<1>(l, s, d),
+                    2 => layer_avx2::<2>(l, s, d),
+                    3 => layer_avx2::<3>(l, s, d),
+                    4 => layer_avx2::<4>(l, s, d),
+                    5 => layer_avx2::<5>(l, s, d),
+                    6 => layer_avx2::<6>(l, s, d),
+                    7 => layer_avx2::<7>(l, s, d),
+                    _ => layer_avx2::<8>(l, s, d),
                 }
-                let n = (l.outs - b * 8).min(8);
-                if k + 1 == nl {
-                    for (d, &v) in out[b * 8..b * 8 + n].iter_mut().zip(&y) {
-                        *d = v as i16;
-                    }
-                } else {
-                    // All 8 lanes (padding lanes hold 0: zero weights and
-                    // bias, and the next layer's padding weights are zero).
-                    let dst = &mut bufs[k & 1][b * 8..b * 8 + 8];
-                    for (d, &v) in dst.iter_mut().zip(&y) {
-                        *d = v as i16;
-                    }
-                }
+            }
+            if k + 1 == nl {
+                out[..l.outs].copy_from_slice(&dst[..l.outs]);
             }
         }
     }
 }
 
-/// The wrapping sums of one layer into `sums[..blocks]`: tiles of up to
-/// eight output blocks keep their accumulators in registers while every
-/// input pair is broadcast once per tile. Pairs are read whole: an odd
-/// `fan_in`'s extra input meets a zero weight.
+/// One dense layer on the AVX2 path, its `NB` (= `blocks`) blocks of eight
+/// outputs at once: every input pair is broadcast and multiplied with the
+/// blocks' interleaved weight pairs (`wj`, read in order), the wrapping
+/// sums kept in registers; then each block is requantized (`i32` lanes
+/// where `fits_i32`, else the scalar [`finish`]) into `dst` as `i16`, all
+/// eight lanes (padding lanes hold 0: zero weights and bias). Pairs are
+/// read whole: an odd `fan_in`'s extra input meets a zero weight.
 ///
 /// # Safety
-/// The CPU has AVX2; `src` holds at least `2 × ⌈fan_in / 2⌉` values.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn layer_sums_avx2(
-    l: &Packed,
-    src: &[i16],
-    sums: &mut [std::arch::x86_64::__m256i; MAX_OUTS / 8],
-) {
-    let pairs = l.fan_in.div_ceil(2);
-    debug_assert!(src.len() >= 2 * pairs);
-    let mut b0 = 0;
-    while b0 < l.blocks {
-        // SAFETY: as this function's.
-        b0 += unsafe {
-            match l.blocks - b0 {
-                8.. => tile_avx2::<8>(l, pairs, src, b0, sums),
-                4..=7 => tile_avx2::<4>(l, pairs, src, b0, sums),
-                2..=3 => tile_avx2::<2>(l, pairs, src, b0, sums),
-                _ => tile_avx2::<1>(l, pairs, src, b0, sums),
-            }
-        };
-    }
-}
-
-/// Sums of output blocks `b0..b0 + NB` (see [`layer_sums_avx2`]); returns `NB`.
+/// The CPU has AVX2; `NB == l.blocks`; `src` holds at least
+/// `2 × ⌈fan_in / 2⌉` values and `dst` `8 × NB`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 #[inline]
-unsafe fn tile_avx2<const NB: usize>(
-    l: &Packed,
-    pairs: usize,
-    src: &[i16],
-    b0: usize,
-    sums: &mut [std::arch::x86_64::__m256i; MAX_OUTS / 8],
-) -> usize {
+unsafe fn layer_avx2<const NB: usize>(l: &Packed, src: *const i16, dst: *mut i16) {
     use std::arch::x86_64::*;
+    debug_assert_eq!(NB, l.blocks);
+    let pairs = l.fan_in.div_ceil(2);
     let mut acc = [_mm256_setzero_si256(); NB];
-    let w = l.w.as_ptr();
+    let mut w = l.wj.as_ptr() as *const __m256i;
     for j in 0..pairs {
-        // SAFETY: 2j + 1 < 2 × pairs ≤ src.len(); block b's pair j is at
-        // `(b × pairs + j) × 8` in `w`, which holds `blocks × pairs × 8`.
+        // SAFETY: 2j + 1 < 2 × pairs (the caller's bound on `src`); `wj`
+        // holds `pairs × NB` vectors of eight.
         unsafe {
-            let x = _mm256_set1_epi32((src.as_ptr().add(2 * j) as *const i32).read_unaligned());
+            let x = _mm256_set1_epi32((src.add(2 * j) as *const i32).read_unaligned());
             for (t, a) in acc.iter_mut().enumerate() {
-                let wv = _mm256_loadu_si256(w.add(((b0 + t) * pairs + j) * 8) as *const __m256i);
-                *a = _mm256_add_epi32(*a, _mm256_madd_epi16(x, wv));
+                *a = _mm256_add_epi32(*a, _mm256_madd_epi16(x, _mm256_loadu_si256(w.add(t))));
+            }
+            w = w.add(NB);
+        }
+    }
+    if l.fits_i32 {
+        let slope = _mm256_set1_epi32(crate::LEAKY_NUM);
+        let bound = _mm256_set1_epi32(l.bound as i32);
+        let nbound = _mm256_set1_epi32(-(l.bound as i32));
+        let leaky = _mm256_set1_epi32(-(l.leaky as i32));
+        for (t, &a) in acc.iter().enumerate() {
+            // SAFETY: `bias_rnd8`/`shift8` hold `blocks × 8` i32s; `dst`
+            // holds 8 × NB i16s (the caller's bound).
+            unsafe {
+                let br = _mm256_loadu_si256(l.bias_rnd8.as_ptr().add(t * 8) as *const __m256i);
+                let sh = _mm256_loadu_si256(l.shift8.as_ptr().add(t * 8) as *const __m256i);
+                // (acc + bias + ((1 << s) >> 1)) >> s, LeakyReLU, clamp.
+                let v = _mm256_srav_epi32(_mm256_add_epi32(a, br), sh);
+                let neg = _mm256_srai_epi32(_mm256_mullo_epi32(v, slope), 8);
+                let m = _mm256_and_si256(_mm256_srai_epi32(v, 31), leaky);
+                let v = _mm256_blendv_epi8(v, neg, m);
+                let v = _mm256_max_epi32(_mm256_min_epi32(v, bound), nbound);
+                // Eight i16 (values are within ±bound, so packing is exact).
+                let p = _mm256_permute4x64_epi64(_mm256_packs_epi32(v, v), 0b1000);
+                _mm_storeu_si128(dst.add(t * 8) as *mut __m128i, _mm256_castsi256_si128(p));
+            }
+        }
+    } else {
+        for (t, &a) in acc.iter().enumerate() {
+            let mut y = [0i32; 8];
+            // SAFETY: `y` holds 8 i32s.
+            unsafe { _mm256_storeu_si256(y.as_mut_ptr() as *mut __m256i, a) };
+            for (o, &v) in y.iter().enumerate() {
+                let i = t * 8 + o;
+                let r = if i < l.outs {
+                    finish(v, l.bias[i], l.shift[i], l.leaky, l.bound)
+                } else {
+                    0
+                };
+                // SAFETY: i < 8 × NB.
+                unsafe { *dst.add(i) = r };
             }
         }
     }
-    sums[b0..b0 + NB].copy_from_slice(&acc);
-    NB
 }
 
 #[cfg(test)]
