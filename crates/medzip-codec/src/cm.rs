@@ -495,6 +495,7 @@ fn code_stripe_impl<C: ResidualCoder>(
     // The network's last features and outputs (no pixel's features hold
     // `i16::MIN`: `features` gives values within ±4095).
     let mut last = ([i16::MIN; NF], (0, 0));
+    let avx2 = s.simd.avx2();
     if m.net != s.net.is_some() || (io.needs_net() && s.net.is_none()) {
         // A state for the other coder, or a coder of the network's
         // distribution without a network (callers check; never decode so).
@@ -563,9 +564,10 @@ fn code_stripe_impl<C: ResidualCoder>(
                 (tene / 2) as i64,
                 (if x > 1 { te[cur + x - 2] } else { tew } / 2) as i64,
             ];
-            let lms_d: i64 = c.iter().zip(&lms).map(|(&c, &w)| c * w).sum::<i64>() >> 13;
+            let [d1, d2, norm] = lms_dots(&c, [&lms, &lms2, &c], avx2);
+            let lms_d = d1 >> 13;
             let p_lms = (8 * n as i64 + lms_d).clamp(0, 8 * maxv as i64) as i32;
-            let lms_d2: i64 = c.iter().zip(&lms2).map(|(&c, &w)| c * w).sum::<i64>() >> 13;
+            let lms_d2 = d2 >> 13;
             let p_lms2 = (8 * n as i64 + lms_d2).clamp(0, 8 * maxv as i64) as i32;
             let p: [i32; NP] = [
                 p_lms,
@@ -584,13 +586,7 @@ fn code_stripe_impl<C: ResidualCoder>(
             let ew = if x > 0 { &perr[cur + x - 1] } else { en };
             let enw = if x > 0 { &perr[prv + x - 1] } else { en };
             let ene = if x + 1 < w { &perr[prv + x + 1] } else { en };
-            let mut wsum = 0u64;
-            let mut acc = 0i64;
-            for i in 0..NP {
-                let wt = weight(en[i] + ew[i] + (enw[i] + ene[i]) / 2) << WSHIFT[i];
-                wsum += wt;
-                acc += wt as i64 * p[i] as i64;
-            }
+            let (mut wsum, mut acc) = blend([en, ew, enw, ene], &p, avx2);
             let r8 = s.prior.map(|pr| 8 * pr[row + x]);
             if let Some(r8) = r8 {
                 let pe = |i: usize| perr_prior[i];
@@ -742,7 +738,7 @@ fn code_stripe_impl<C: ResidualCoder>(
                 }
             }
             te[cur + x] = pred8 - 8 * xv;
-            lms_update(&mut lms, &mut lms2, &c, 8 * xv, p_lms, p_lms2);
+            lms_update(&mut lms, &mut lms2, &c, norm + 1, 8 * xv, p_lms, p_lms2);
         }
     }
     ok
@@ -853,18 +849,19 @@ fn features(
 }
 
 /// One step of the two normalized-LMS predictors towards the coded value
-/// `x8` (×8): `p_lms`, `p_lms2` their predictions, `c` their taps.
+/// `x8` (×8): `p_lms`, `p_lms2` their predictions, `c` their taps, `norm`
+/// their squares' sum plus one.
 #[inline(always)]
 fn lms_update(
     lms: &mut [i64; NL],
     lms2: &mut [i64; NL],
     c: &[i64; NL],
+    norm: i64,
     x8: i32,
     p_lms: i32,
     p_lms2: i32,
 ) {
     let err8 = (x8 - p_lms) as i64;
-    let norm: i64 = c.iter().map(|&c| c * c).sum::<i64>() + 1;
     let g = div_exact(err8 << 13, norm);
     for (w, &ci) in lms.iter_mut().zip(c) {
         *w = (*w + ((g * ci) >> 2)).clamp(-(1 << 18), 1 << 18);
@@ -874,6 +871,171 @@ fn lms_update(
     for (w, &ci) in lms2.iter_mut().zip(c) {
         *w = (*w + ((g * ci) >> 5)).clamp(-(1 << 18), 1 << 18);
     }
+}
+
+/// The blend of the [`NP`] predictions `p` (×8): the sum of the weights
+/// and of the weighted predictions, each prediction weighted by
+/// [`weight`] of its recent errors at N and W and half those at NW and NE
+/// (`e`: those four pixels' errors), shifted by [`WSHIFT`]. On eight AVX2
+/// lanes where `avx2` (the same integer results; see [`blend_avx2`]).
+#[inline(always)]
+fn blend(e: [&[u32; NP]; 4], p: &[i32; NP], avx2: bool) -> (u64, i64) {
+    #[cfg(target_arch = "x86_64")]
+    if avx2 {
+        // SAFETY: `avx2` comes from `Simd::avx2` (the CPU has AVX2).
+        if let Some(r) = unsafe { blend_avx2(e, p) } {
+            return r;
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = avx2;
+    let [en, ew, enw, ene] = e;
+    let mut wsum = 0u64;
+    let mut acc = 0i64;
+    for i in 0..NP {
+        let wt = weight(en[i] + ew[i] + (enw[i] + ene[i]) / 2) << WSHIFT[i];
+        wsum += wt;
+        acc += wt as i64 * p[i] as i64;
+    }
+    (wsum, acc)
+}
+
+/// [`blend`] on AVX2 lanes (predictions 0–7, then 8–10 in the top lanes of
+/// a second vector), when every error sum is below 2^24 (else `None`): a
+/// sum's bit length is then its `f32` exponent, the table is read by a
+/// gather, and each weight (at most 2^26) times its prediction is one
+/// `vpmuldq`.
+///
+/// # Safety
+/// The CPU has AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn blend_avx2(e: [&[u32; NP]; 4], p: &[i32; NP]) -> Option<(u64, i64)> {
+    use std::arch::x86_64::*;
+    const _: () = assert!(NP > 8 && NP <= 16);
+    let mut wsum = _mm256_setzero_si256();
+    let mut acc = _mm256_setzero_si256();
+    let mut big = _mm256_setzero_si256();
+    // (offset, lanes kept): 0..8, then NP − 8..NP keeping 8..NP.
+    for (off, keep) in [(0usize, 0i32), (NP - 8, 16 - NP as i32)] {
+        // SAFETY: `off + 8 ≤ NP` for every array read.
+        let [en, ew, enw, ene] =
+            e.map(|a| unsafe { _mm256_loadu_si256(a.as_ptr().add(off) as *const __m256i) });
+        let sum = _mm256_add_epi32(
+            _mm256_add_epi32(en, ew),
+            _mm256_srli_epi32(_mm256_add_epi32(enw, ene), 1),
+        );
+        big = _mm256_or_si256(big, _mm256_srli_epi32(sum, 24));
+        // s = max(bit length − 10, 0) = max(biased exponent − 136, 0).
+        let expo = _mm256_srli_epi32(_mm256_castps_si256(_mm256_cvtepi32_ps(sum)), 23);
+        let s = _mm256_max_epi32(
+            _mm256_sub_epi32(expo, _mm256_set1_epi32(136)),
+            _mm256_setzero_si256(),
+        );
+        // SAFETY: indices `sum >> s` are below 1024 (the table's length)
+        // for sums below 2^24; a larger sum's lane is discarded below.
+        let lut = unsafe {
+            _mm256_i32gather_epi32::<4>(
+                WEIGHT_LUT.as_ptr() as *const i32,
+                _mm256_and_si256(_mm256_srlv_epi32(sum, s), _mm256_set1_epi32(1023)),
+            )
+        };
+        // SAFETY: WSHIFT holds NP ≥ off + 8 values.
+        let sh = unsafe { _mm256_loadu_si256(WSHIFT.as_ptr().add(off) as *const __m256i) };
+        let mut wt = _mm256_sllv_epi32(_mm256_srlv_epi32(lut, s), sh);
+        // Lanes below `keep` were counted by the first vector.
+        let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        wt = _mm256_and_si256(wt, _mm256_cmpgt_epi32(lane, _mm256_set1_epi32(keep - 1)));
+        // SAFETY: as for `ld`.
+        let pv = unsafe { _mm256_loadu_si256(p.as_ptr().add(off) as *const __m256i) };
+        wsum = _mm256_add_epi32(wsum, wt);
+        let even = _mm256_mul_epi32(wt, pv);
+        let odd = _mm256_mul_epi32(_mm256_srli_epi64(wt, 32), _mm256_srli_epi64(pv, 32));
+        acc = _mm256_add_epi64(acc, _mm256_add_epi64(even, odd));
+    }
+    if _mm256_testz_si256(big, big) == 0 {
+        return None;
+    }
+    let mut w = [0u32; 8];
+    let mut a = [0i64; 4];
+    // SAFETY: `w` holds 8 u32s, `a` 4 i64s.
+    unsafe {
+        _mm256_storeu_si256(w.as_mut_ptr() as *mut __m256i, wsum);
+        _mm256_storeu_si256(a.as_mut_ptr() as *mut __m256i, acc);
+    }
+    // (At most 11 weights of 2^26: the sum fits u32.)
+    Some((w.iter().map(|&v| v as u64).sum(), a.iter().sum()))
+}
+
+/// `Σ c[i]·v[i]` for each of `vs` (the two LMS predictors' weights and
+/// the taps themselves), in `i64`. The taps (pixel differences and
+/// halved errors) and weights (within ±2^18) fit `i32`, so on AVX2 (where
+/// `avx2`) each product is one lane of a `vpmuldq`.
+#[inline(always)]
+fn lms_dots(c: &[i64; NL], vs: [&[i64; NL]; 3], avx2: bool) -> [i64; 3] {
+    #[cfg(target_arch = "x86_64")]
+    if avx2 {
+        // SAFETY: `avx2` comes from `Simd::avx2` (the CPU has AVX2).
+        if let Some(r) = unsafe { lms_dots_avx2(c, vs) } {
+            return r;
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = avx2;
+    vs.map(|v| c.iter().zip(v).map(|(&c, &w)| c * w).sum::<i64>())
+}
+
+/// [`lms_dots`] on AVX2, when every value fits `i32` (else `None`).
+///
+/// # Safety
+/// The CPU has AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn lms_dots_avx2(c: &[i64; NL], vs: [&[i64; NL]; 3]) -> Option<[i64; 3]> {
+    use std::arch::x86_64::*;
+    const _: () = assert!(NL > 12 && NL <= 16);
+    // Vectors of four at 0, 4, 8 and NL − 4 (its lanes below 16 − NL
+    // were counted by the third).
+    const OFF: [usize; 4] = [0, 4, 8, NL - 4];
+    let tail = _mm256_cmpgt_epi64(
+        _mm256_setr_epi64x(0, 1, 2, 3),
+        _mm256_set1_epi64x(15 - NL as i64),
+    );
+    /// Nonzero lanes where a value does not fit `i32` (sign-extending
+    /// its low half does not give it back).
+    #[target_feature(enable = "avx2")]
+    fn far(v: __m256i) -> __m256i {
+        let lo = _mm256_srai_epi32(_mm256_slli_epi64(v, 32), 31);
+        _mm256_xor_si256(_mm256_srli_epi64(v, 32), _mm256_srli_epi64(lo, 32))
+    }
+    let mut bad = _mm256_setzero_si256();
+    let mut cv = [_mm256_setzero_si256(); 4];
+    for (k, &o) in OFF.iter().enumerate() {
+        // SAFETY: `o + 4 ≤ NL`.
+        cv[k] = unsafe { _mm256_loadu_si256(c.as_ptr().add(o) as *const __m256i) };
+        bad = _mm256_or_si256(bad, far(cv[k]));
+    }
+    cv[3] = _mm256_and_si256(cv[3], tail);
+    let mut out = [0i64; 3];
+    for (v, r) in vs.iter().zip(out.iter_mut()) {
+        let mut acc = _mm256_setzero_si256();
+        for (k, &o) in OFF.iter().enumerate() {
+            // SAFETY: `o + 4 ≤ NL`.
+            let w = unsafe { _mm256_loadu_si256(v.as_ptr().add(o) as *const __m256i) };
+            bad = _mm256_or_si256(bad, far(w));
+            acc = _mm256_add_epi64(acc, _mm256_mul_epi32(cv[k], w));
+        }
+        let mut a = [0i64; 4];
+        // SAFETY: `a` holds 4 i64s.
+        unsafe { _mm256_storeu_si256(a.as_mut_ptr() as *mut __m256i, acc) };
+        *r = a.iter().sum();
+    }
+    if _mm256_testz_si256(bad, bad) == 0 {
+        return None;
+    }
+    Some(out)
 }
 
 /// `a / b` (`b > 0`), truncated as Rust's `/`: in 32 bits when both fit
@@ -1045,6 +1207,70 @@ mod tests {
 
     /// A network takes the first 32 features (the first networks) or all
     /// [`NF`], and gives 2 outputs; anything else is refused by name.
+    /// The AVX2 blend of the predictions and the LMS dot products equal
+    /// the scalar ones, at ordinary and extreme values (where the AVX2
+    /// code declines and the scalar code answers).
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn blend_and_lms_dots_are_the_same_on_avx2() {
+        if !simd::Simd::Auto.avx2() {
+            simd::Simd::note_if_scalar_only("blend_and_lms_dots_are_the_same_on_avx2");
+            return;
+        }
+        let mut seed = 11u64;
+        let mut next = || {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            (seed >> 33) as u32
+        };
+        let (mut declined, mut answered) = (0, 0);
+        for t in 0..20_000u32 {
+            // Error sums from 0 to past 2^24, some lanes only.
+            let top = [8, 12, 19, 22, 25][(t % 5) as usize];
+            let mut err = || -> [u32; NP] { std::array::from_fn(|_| next() % (1 << top)) };
+            let e = [err(), err(), err(), err()];
+            let p: [i32; NP] = std::array::from_fn(|_| (next() % (1 << 20)) as i32 - (1 << 18));
+            let scalar = blend([&e[0], &e[1], &e[2], &e[3]], &p, false);
+            // SAFETY: AVX2 was detected.
+            match unsafe { blend_avx2([&e[0], &e[1], &e[2], &e[3]], &p) } {
+                Some(r) => {
+                    answered += 1;
+                    assert_eq!(r, scalar, "case {t}")
+                }
+                None => declined += 1,
+            }
+            assert_eq!(blend([&e[0], &e[1], &e[2], &e[3]], &p, true), scalar);
+
+            let wide = t % 7 == 0;
+            let mut val = |bits: u32| -> i64 {
+                let v = (next() as i64) << 20 | next() as i64;
+                let v = v % (1i64 << bits) - (1i64 << (bits - 1));
+                if wide && next() % 4 == 0 {
+                    v << 20
+                } else {
+                    v
+                }
+            };
+            let c: [i64; NL] = std::array::from_fn(|_| val(21));
+            let w1: [i64; NL] = std::array::from_fn(|_| val(19));
+            let w2: [i64; NL] = std::array::from_fn(|_| val(19));
+            let want = lms_dots(&c, [&w1, &w2, &c], false);
+            assert_eq!(lms_dots(&c, [&w1, &w2, &c], true), want, "case {t}");
+            // SAFETY: as above.
+            let got = unsafe { lms_dots_avx2(&c, [&w1, &w2, &c]) };
+            let fit = [&c, &w1, &w2]
+                .iter()
+                .all(|a| a.iter().all(|&v| v == v as i32 as i64));
+            assert_eq!(got.is_some(), fit, "case {t}");
+            if let Some(got) = got {
+                assert_eq!(got, want, "case {t}");
+            }
+        }
+        assert!(
+            declined > 1000 && answered > 10_000,
+            "{declined} {answered}"
+        );
+    }
+
     #[test]
     fn context_networks_take_32_or_nf_features() {
         assert!(CtxNet::new(net(32, 2)).is_ok());
