@@ -902,8 +902,8 @@ fn blend(e: [&[u32; NP]; 4], p: &[i32; NP], avx2: bool) -> (u64, i64) {
 
 /// [`blend`] on AVX2 lanes (predictions 0–7, then 8–10 in the top lanes of
 /// a second vector), when every error sum is below 2^24 (else `None`): a
-/// sum's bit length is then its `f32` exponent (the only float operation
-/// of the decoder, and an exact one: IEEE 754 converts every integer below
+/// sum's bit length is then its `f32` exponent (the context coders' one float
+/// operation, and an exact one: IEEE 754 converts every integer below
 /// 2^24 without rounding, on every CPU), the table is read by a gather,
 /// and each weight (at most 2^26) times its prediction is one `vpmuldq`.
 ///
