@@ -242,7 +242,9 @@ impl Mlp {
     unsafe fn forward_avx2(&self, input: &[i16], scratch: &mut Scratch, out: &mut [i16]) {
         use std::arch::x86_64::*;
         let Scratch { x0, bufs } = scratch;
-        x0[..input.len()].copy_from_slice(input);
+        // (As the scalar path: at most MAX_IN inputs are read.)
+        let n = input.len().min(MAX_IN);
+        x0[..n].copy_from_slice(&input[..n]);
         let (hi, lo) = (
             _mm256_set1_epi16(self.in_bound),
             _mm256_set1_epi16(-self.in_bound),
