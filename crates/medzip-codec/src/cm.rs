@@ -564,7 +564,7 @@ fn code_stripe_impl<C: ResidualCoder>(
                 (tene / 2) as i64,
                 (if x > 1 { te[cur + x - 2] } else { tew } / 2) as i64,
             ];
-            let [d1, d2, norm] = lms_dots(&c, [&lms, &lms2, &c], avx2);
+            let [d1, d2, norm] = lms_dots(&c, [&lms, &lms2], avx2);
             let lms_d = d1 >> 13;
             let p_lms = (8 * n as i64 + lms_d).clamp(0, 8 * maxv as i64) as i32;
             let lms_d2 = d2 >> 13;
@@ -969,22 +969,22 @@ unsafe fn blend_avx2(e: [&[u32; NP]; 4], p: &[i32; NP]) -> Option<(u64, i64)> {
     Some((w.iter().map(|&v| v as u64).sum(), a.iter().sum()))
 }
 
-/// `Σ c[i]·v[i]` for each of `vs` (the two LMS predictors' weights and
-/// the taps themselves), in `i64`. The taps (pixel differences and
-/// halved errors) and weights (within ±2^18) fit `i32`, so on AVX2 (where
-/// `avx2`) each product is one lane of a `vpmuldq`.
+/// `Σ c[i]·w[i]` for each of `ws` (the two LMS predictors' weights), then
+/// `Σ c[i]²` (the taps' energy), in `i64`. The taps (pixel differences
+/// and halved errors) and weights (within ±2^18) fit `i32`, so on AVX2
+/// (where `avx2`) each product is one lane of a `vpmuldq`.
 #[inline(always)]
-fn lms_dots(c: &[i64; NL], vs: [&[i64; NL]; 3], avx2: bool) -> [i64; 3] {
+fn lms_dots(c: &[i64; NL], ws: [&[i64; NL]; 2], avx2: bool) -> [i64; 3] {
     #[cfg(target_arch = "x86_64")]
     if avx2 {
         // SAFETY: `avx2` comes from `Simd::avx2` (the CPU has AVX2).
-        if let Some(r) = unsafe { lms_dots_avx2(c, vs) } {
+        if let Some(r) = unsafe { lms_dots_avx2(c, ws) } {
             return r;
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = avx2;
-    vs.map(|v| c.iter().zip(v).map(|(&c, &w)| c * w).sum::<i64>())
+    [ws[0], ws[1], c].map(|v| c.iter().zip(v).map(|(&c, &w)| c * w).sum::<i64>())
 }
 
 /// [`lms_dots`] on AVX2, when every value fits `i32` (else `None`).
@@ -994,7 +994,7 @@ fn lms_dots(c: &[i64; NL], vs: [&[i64; NL]; 3], avx2: bool) -> [i64; 3] {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 #[inline]
-unsafe fn lms_dots_avx2(c: &[i64; NL], vs: [&[i64; NL]; 3]) -> Option<[i64; 3]> {
+unsafe fn lms_dots_avx2(c: &[i64; NL], ws: [&[i64; NL]; 2]) -> Option<[i64; 3]> {
     use std::arch::x86_64::*;
     const _: () = assert!(NL > 12 && NL <= 16);
     // Vectors of four at 0, 4, 8 and NL − 4 (its lanes below 16 − NL
@@ -1019,19 +1019,24 @@ unsafe fn lms_dots_avx2(c: &[i64; NL], vs: [&[i64; NL]; 3]) -> Option<[i64; 3]> 
         bad = _mm256_or_si256(bad, far(cv[k]));
     }
     cv[3] = _mm256_and_si256(cv[3], tail);
-    let mut out = [0i64; 3];
-    for (v, r) in vs.iter().zip(out.iter_mut()) {
-        let mut acc = _mm256_setzero_si256();
-        for (k, &o) in OFF.iter().enumerate() {
+    // The weights' products, then the taps' squares (the masked tail's
+    // zeros meet the tail's second factor).
+    let mut acc = [_mm256_setzero_si256(); 3];
+    for (k, &o) in OFF.iter().enumerate() {
+        for (v, a) in ws.iter().zip(&mut acc) {
             // SAFETY: `o + 4 ≤ NL`.
             let w = unsafe { _mm256_loadu_si256(v.as_ptr().add(o) as *const __m256i) };
             bad = _mm256_or_si256(bad, far(w));
-            acc = _mm256_add_epi64(acc, _mm256_mul_epi32(cv[k], w));
+            *a = _mm256_add_epi64(*a, _mm256_mul_epi32(cv[k], w));
         }
-        let mut a = [0i64; 4];
-        // SAFETY: `a` holds 4 i64s.
-        unsafe { _mm256_storeu_si256(a.as_mut_ptr() as *mut __m256i, acc) };
-        *r = a.iter().sum();
+        acc[2] = _mm256_add_epi64(acc[2], _mm256_mul_epi32(cv[k], cv[k]));
+    }
+    let mut out = [0i64; 3];
+    for (a, r) in acc.iter().zip(&mut out) {
+        let mut l = [0i64; 4];
+        // SAFETY: `l` holds 4 i64s.
+        unsafe { _mm256_storeu_si256(l.as_mut_ptr() as *mut __m256i, *a) };
+        *r = l.iter().sum();
     }
     if _mm256_testz_si256(bad, bad) == 0 {
         return None;
@@ -1254,10 +1259,10 @@ mod tests {
             let c: [i64; NL] = std::array::from_fn(|_| val(21));
             let w1: [i64; NL] = std::array::from_fn(|_| val(19));
             let w2: [i64; NL] = std::array::from_fn(|_| val(19));
-            let want = lms_dots(&c, [&w1, &w2, &c], false);
-            assert_eq!(lms_dots(&c, [&w1, &w2, &c], true), want, "case {t}");
+            let want = lms_dots(&c, [&w1, &w2], false);
+            assert_eq!(lms_dots(&c, [&w1, &w2], true), want, "case {t}");
             // SAFETY: as above.
-            let got = unsafe { lms_dots_avx2(&c, [&w1, &w2, &c]) };
+            let got = unsafe { lms_dots_avx2(&c, [&w1, &w2]) };
             let fit = [&c, &w1, &w2]
                 .iter()
                 .all(|a| a.iter().all(|&v| v == v as i32 as i64));

@@ -19,14 +19,12 @@ struct Packed {
     outs: usize,
     /// Output blocks of 8 (`outs` rounded up).
     blocks: usize,
-    /// `[block][pair][lane]` of `(w[o][2j], w[o][2j+1])` packed in an i32;
-    /// padding (odd inputs, missing outputs) is zero.
-    w: Vec<i32>,
+    /// `[pair][block][lane]` of `(w[o][2j], w[o][2j+1])` packed in an i32
+    /// (the order both paths read them in); padding (odd inputs, missing
+    /// outputs) is zero.
+    wj: Vec<i32>,
     bias: Vec<i32>,
     shift: Vec<u32>,
-    /// The same pairs as `[pair][block][lane]`, the order the AVX2 path
-    /// reads them in.
-    wj: Vec<i32>,
     /// For the AVX2 path, padded to `blocks × 8`: `bias` plus the rounding
     /// term `(1 << shift) >> 1` (a wrapping `i32` sum, the same as adding
     /// them one after the other), and `shift`.
@@ -90,7 +88,7 @@ impl Mlp {
             }
             let pairs = p.fan_in.div_ceil(2);
             let blocks = p.outs.div_ceil(8);
-            let mut w = vec![0i32; pairs * blocks * 8];
+            let mut wj = vec![0i32; pairs * blocks * 8];
             for j in 0..pairs {
                 for o in 0..p.outs {
                     let at = |i: usize| {
@@ -100,7 +98,7 @@ impl Mlp {
                             0
                         }
                     };
-                    w[((o / 8) * pairs + j) * 8 + o % 8] =
+                    wj[(j * blocks + o / 8) * 8 + o % 8] =
                         (at(2 * j) as u16 as i32) | ((at(2 * j + 1) as i32) << 16);
                 }
             }
@@ -113,13 +111,6 @@ impl Mlp {
             });
             x_bound = p.bound as i64;
             let shifts: Vec<u32> = p.w_frac.iter().map(|&wf| shift(f, wf, p.f_out)).collect();
-            let mut wj = vec![0i32; w.len()];
-            for b in 0..blocks {
-                for j in 0..pairs {
-                    let (from, to) = ((b * pairs + j) * 8, (j * blocks + b) * 8);
-                    wj[to..to + 8].copy_from_slice(&w[from..from + 8]);
-                }
-            }
             let mut bias_rnd8: Vec<i32> = (p.bias.iter().zip(&shifts))
                 .map(|(&b, &s)| b.wrapping_add(((1i64 << s) >> 1) as i32))
                 .collect();
@@ -130,7 +121,6 @@ impl Mlp {
                 fan_in: p.fan_in,
                 outs: p.outs,
                 blocks,
-                w,
                 wj,
                 bias: p.bias.clone(),
                 shift: shifts,
@@ -219,7 +209,7 @@ fn sums_scalar(l: &Packed, x: &[i16], acc: &mut [i32; MAX_OUTS]) {
             } else {
                 0
             };
-            let w = &l.w[(b * pairs + j) * 8..(b * pairs + j + 1) * 8];
+            let w = &l.wj[(j * l.blocks + b) * 8..(j * l.blocks + b + 1) * 8];
             for (a, &wp) in s.iter_mut().zip(w) {
                 *a = a
                     .wrapping_add((wp as i16) as i32 * x0)
