@@ -20,6 +20,10 @@ usage: scripts/make_dicom_fixtures.py COMPAT_DIR OUT_DIR
 - meta_long_ae.dcm: MR_small.dcm with an 18-byte Source Application Entity
   Title (AE allows 16) in its file meta group, group length updated (dicom-rs
   0.10 refuses the meta group).
+- signed_zero_high.dcm: MR_small.dcm declared 12 bits stored (HighBit 11,
+  still signed), each pixel word replaced by its value doubled modulo 2^12
+  with the high four bits left zero even where bit 11 (the sign) is set,
+  as some writers store signed data (pydicom-data's mlut_18.dcm does).
 """
 import struct
 import sys
@@ -104,6 +108,21 @@ def deflated(b):
     return b[:132] + meta + stream
 
 
+def signed_zero_high(b):
+    for n, old, new in [(0x0101, 16, 12), (0x0102, 15, 11)]:
+        tag = struct.pack("<HH", 0x0028, n) + b"US\x02\x00"
+        i = b.index(tag)
+        assert struct.unpack("<H", b[i + 8:i + 10])[0] == old
+        b = b[:i + 8] + struct.pack("<H", new) + b[i + 10:]
+    assert b.count(b"\x28\x00\x03\x01US\x02\x00\x01\x00") == 1, "signed"
+    pd = b.rindex(b"\xe0\x7f\x10\x00OW\x00\x00")
+    n = struct.unpack("<I", b[pd + 8:pd + 12])[0]
+    words = struct.unpack(f"<{n // 2}H", b[pd + 12:pd + 12 + n])
+    new = struct.pack(f"<{n // 2}H", *[(w << 1) & 0x0FFF for w in words])
+    assert sum(w & 0x800 != 0 for w in struct.unpack(f"<{n // 2}H", new)) > n // 16
+    return b[:pd + 12] + new + b[pd + 12 + n:]
+
+
 def main():
     src, out = Path(sys.argv[1]), Path(sys.argv[2])
     out.mkdir(parents=True, exist_ok=True)
@@ -113,6 +132,7 @@ def main():
     (out / "rle_fragments.dcm").write_bytes(split_rle(rle))
     (out / "meta_long_ae.dcm").write_bytes(long_ae(mr))
     (out / "deflated_zlib.dcm").write_bytes(deflated(mr))
+    (out / "signed_zero_high.dcm").write_bytes(signed_zero_high(mr))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-//! The medzip container (format versions 1–13, see [`VERSION`]): magic,
+//! The medzip container (format versions 1–14, see [`VERSION`]): magic,
 //! version, a sequence of sections, each with a tag, a length and a CRC-32,
 //! and a terminating `END ` section.
 //!
@@ -35,8 +35,10 @@ pub const MAGIC: [u8; 8] = *b"\x89MDZ\r\n\x1a\n";
 /// weight chosen per energy bucket (residual 6, since 2026-12-02); 12 for
 /// the same choice by fine code lengths (residual 7, since 2026-12-02); 13
 /// for DICOM files whose encapsulated JPEG 2000 pixel data is rebuilt from
-/// the samples (source block layout 3 with flag bit 4, since 2026-12-02).
-pub const VERSION: u16 = 13;
+/// the samples (source block layout 3 with flag bit 4, since 2026-12-02);
+/// 14 for DICOM files of signed samples whose words keep their unused high
+/// bits zero (source block layout 3 with flag bit 5, since 2026-12-02).
+pub const VERSION: u16 = 14;
 
 /// Section tags.
 pub mod tag {
@@ -528,12 +530,18 @@ impl Container {
         // also be of any feature below.
         let single = d.frames == 1 && d.planes == 1;
         let coder = self.pixels.get(if single { 0 } else { 1 });
-        // DICOM encapsulated JPEG 2000 rebuilt from the samples (source
-        // layout 3, flag bit 4): the newest feature, so first.
-        if d.source == SourceKind::Dicom
-            && self.source.first() == Some(&3)
-            && self.source.get(3).is_some_and(|f| f & 16 != 0)
-        {
+        let dicom_flag = |bit: u8| {
+            d.source == SourceKind::Dicom
+                && self.source.first() == Some(&3)
+                && self.source.get(3).is_some_and(|f| f & bit != 0)
+        };
+        // DICOM signed words with zero high bits (source layout 3, flag
+        // bit 5): the newest feature, so first.
+        if dicom_flag(32) {
+            return 14;
+        }
+        // DICOM encapsulated JPEG 2000 rebuilt from the samples (flag bit 4).
+        if dicom_flag(16) {
             return 13;
         }
         // (Residual 7: the weight chosen by fine code lengths.)
@@ -545,10 +553,7 @@ impl Container {
         }
         // DICOM encapsulated pixel data rebuilt from the samples (source
         // layout 3, flag bit 3).
-        if d.source == SourceKind::Dicom
-            && self.source.first() == Some(&3)
-            && self.source.get(3).is_some_and(|f| f & 8 != 0)
-        {
+        if dicom_flag(8) {
             return 10;
         }
         // Pixels coded as tokens of the network's distribution (residual
@@ -1000,6 +1005,11 @@ mod tests {
         assert_eq!(c.version(), 13);
         c.pixels = vec![5, 0];
         assert_eq!(c.version(), 13);
+        // Signed words with zero high bits (flag bit 5): 14, whatever else.
+        c.source = vec![3, 16, 11, 32];
+        assert_eq!(c.version(), 14);
+        c.pixels = vec![7, 0];
+        assert_eq!(c.version(), 14);
         (c.source, c.header.desc.source) = (src, kind);
         c.header.desc.planes = 3;
         assert_eq!(c.version(), 7);

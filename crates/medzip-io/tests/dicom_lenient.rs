@@ -288,6 +288,57 @@ fn every_native_syntax_round_trips_byte_for_byte() {
     }
 }
 
+/// Signed samples whose words leave the unused high bits zero (as some
+/// writers do, e.g. pydicom-data's `mlut_18.dcm`) instead of extending the
+/// sign: that form is chosen as canonical (flag bit 5 of the source block,
+/// format version 14), the one word that does extend its sign is the only
+/// fix-up, and the file comes back byte for byte.
+#[test]
+fn signed_words_with_zero_high_bits_round_trip_without_a_fix_up_each() {
+    for (ts, e) in [
+        ("1.2.840.10008.1.2", IMPLICIT),
+        ("1.2.840.10008.1.2.1", EXPLICIT),
+        ("1.2.840.10008.1.2.2", BIG),
+    ] {
+        let mut ds = dataset(e, 13, 7, 16, 12, true);
+        // The Pixel Data value follows its tag and length (and VR).
+        let tag = [u16b(0x7FE0, e.big), u16b(0x0010, e.big)].concat();
+        let at = ds.windows(4).position(|w| w == tag).unwrap() + if e.explicit { 12 } else { 8 };
+        let mut negative = 0;
+        for i in 0..13 * 7 {
+            let w = &mut ds[at + 2 * i..at + 2 * i + 2];
+            let v = if e.big {
+                u16::from_be_bytes([w[0], w[1]])
+            } else {
+                u16::from_le_bytes([w[0], w[1]])
+            };
+            if v >> 11 & 1 == 1 && i != 3 {
+                negative += 1;
+                w.copy_from_slice(&u16b(v & 0x0FFF, e.big));
+            }
+        }
+        assert!(negative > 20, "{negative} negative samples");
+        let file = preamble_file(ts, &ds);
+        let name = format!("{ts} signed, zero high bits");
+        roundtrip(&name, &file, 12, true);
+        let l = read(&file, None).unwrap();
+        assert_eq!(l.meta.source_data[0], 3, "{name}: layout");
+        assert_eq!(l.meta.source_data[3] & 32, 32, "{name}: flags");
+        let mdz =
+            medzip_codec::compress(&l.image, &l.meta, &medzip_codec::Options::default()).unwrap();
+        assert_eq!(
+            u16::from_le_bytes([mdz[8], mdz[9]]),
+            14,
+            "{name}: format version"
+        );
+        // The same samples with sign-extended words: the usual form, no flag.
+        let usual = read(&preamble_file(ts, &dataset(e, 13, 7, 16, 12, true)), None).unwrap();
+        assert_eq!(usual.image, l.image, "{name}");
+        let src = &usual.meta.source_data;
+        assert!(src[0] == 2 || src[3] & 32 == 0, "{name}: the usual form");
+    }
+}
+
 #[test]
 fn odd_meta_groups_are_read_and_kept() {
     let ds = dataset(EXPLICIT, 13, 7, 16, 12, true);

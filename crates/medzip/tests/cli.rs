@@ -694,6 +694,26 @@ fn golden_jpeg2000_dicom_decodes_byte_for_byte() {
     assert!(info.contains("encapsulated JPEG 2000"), "{info}");
 }
 
+/// Signed samples whose words keep their unused high bits zero
+/// (`tests/fixtures/dicom/signed_zero_high.dcm`; format version 14): that
+/// word form is the canonical one, so the file's source block holds no
+/// fix-up per negative sample; the file back byte for byte.
+#[test]
+fn golden_signed_zero_high_dicom_decodes_byte_for_byte() {
+    let src = repo().join("tests/fixtures/dicom/signed_zero_high.dcm");
+    let info = check_golden_file(&src, "golden_dicom_signed_zero_high.mdz", 14, 2);
+    assert!(info.contains("\"signed\":true"), "{info}");
+    assert!(info.contains("\"bits_stored\":12"), "{info}");
+    // 651 of its 4,096 samples are negative: coded as fix-ups (six bytes
+    // each before coding), the source block was 2,495 bytes (commit
+    // 35784f2, format version 12); 432 with the zero high bits canonical.
+    let source = info.split("\"source_bytes\":").nth(1).unwrap();
+    let source: usize = source[..source.find(|c: char| !c.is_ascii_digit()).unwrap()]
+        .parse()
+        .unwrap();
+    assert!(source < 1000, "source block of {source} bytes: {info}");
+}
+
 /// 1-bit samples (a segmentation: pydicom's `liver_1frame.dcm` in
 /// `tests/fixtures/dicom/`; format version 8): coded by their pixels, the
 /// file back byte for byte.

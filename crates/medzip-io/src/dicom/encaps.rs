@@ -89,6 +89,7 @@ impl Shape {
             shift: (self.high_bit + 1).saturating_sub(bits) as u32,
             bits,
             signed: self.signed,
+            zero_high: false,
         }
     }
 }

@@ -172,11 +172,15 @@ fn layout(a: &parse::Attrs) -> Result<Layout> {
     })
 }
 
+#[derive(Clone, Copy)]
 struct Words {
     ba: u8,
     shift: u32,
     bits: u8,
     signed: bool,
+    /// The canonical word of a negative signed sample has its unused high
+    /// bits zero, not the sign extended ([`Flags::zero_high`]).
+    zero_high: bool,
 }
 
 impl Words {
@@ -194,7 +198,7 @@ impl Words {
     fn canonical(&self, v: i32) -> u32 {
         let word_mask = if self.ba == 16 { 0xFFFF } else { 0xFF };
         let mut w = ((v as u32) & self.mask()) << self.shift;
-        if self.signed && v < 0 {
+        if self.signed && v < 0 && !self.zero_high {
             w |= word_mask & !((1u32 << (self.shift + self.bits as u32)) - 1);
         }
         w
@@ -253,6 +257,10 @@ struct Flags {
     /// That recipe rewrites JPEG 2000 streams (format version 13: the
     /// flag lets the container's version say so without the recipe).
     jpeg2000: bool,
+    /// Signed samples whose words leave the unused high bits zero instead
+    /// of extending the sign (a writer's habit: such words would otherwise
+    /// each be a fix-up; format version 14).
+    zero_high: bool,
 }
 
 impl Flags {
@@ -262,9 +270,12 @@ impl Flags {
             | (self.planar as u8) << 2
             | (self.encapsulated as u8) << 3
             | (self.jpeg2000 as u8) << 4
+            | (self.zero_high as u8) << 5
     }
     fn from_byte(b: u8) -> Result<Flags> {
-        if b & !31 != 0 || b & 24 == 16 {
+        // (JPEG 2000 only with encapsulated data; zero high bits only
+        // with native words.)
+        if b & !63 != 0 || b & 24 == 16 || b & 40 == 40 {
             return malformed(KIND, format!("stored header flags {b:#04x} are unknown"));
         }
         Ok(Flags {
@@ -273,6 +284,7 @@ impl Flags {
             planar: b & 4 != 0,
             encapsulated: b & 8 != 0,
             jpeg2000: b & 16 != 0,
+            zero_high: b & 32 != 0,
         })
     }
 }
@@ -640,12 +652,29 @@ fn read_native(
     if swap {
         swap_pairs(&mut raw);
     }
-    let wd = Words {
+    let mut wd = Words {
         ba: l.bits_allocated,
         shift: (l.high_bit + 1 - l.bits_stored) as u32,
         bits: l.bits_stored,
         signed: l.signed,
+        zero_high: false,
     };
+    // Signed samples with unused high bits: the canonical form (sign
+    // extended, or zeros) that leaves fewer words to fix up.
+    if l.signed && wd.shift + (wd.bits as u32) < l.bits_allocated as u32 {
+        let zero = Words {
+            zero_high: true,
+            ..wd
+        };
+        let (mut extended, mut zeros) = (0usize, 0usize);
+        for i in 0..n {
+            let w = word_at(&raw, l.bits_allocated, i);
+            let v = wd.value(w);
+            extended += (wd.canonical(v) != w) as usize;
+            zeros += (zero.canonical(v) != w) as usize;
+        }
+        wd.zero_high = zeros < extended;
+    }
     let mut data = vec![0; n];
     let mut fixups: Vec<u8> = Vec::new();
     let mut nfix = 0u32;
@@ -692,6 +721,7 @@ fn read_native(
         swap,
         deflated: deflated.is_some(),
         planar: l.planar,
+        zero_high: wd.zero_high,
         ..Flags::default()
     };
     if let Some((head, trail, corrections)) = &deflated {
@@ -938,6 +968,7 @@ pub(crate) fn write(img: &Image, m: &Metadata) -> Result<Vec<u8>> {
         shift: (hb + 1 - img.bits) as u32,
         bits: img.bits,
         signed: img.signed,
+        zero_high: st.flags.zero_high,
     };
     let l = Layout {
         rows: m.plane_rows(img),
@@ -1043,19 +1074,22 @@ mod tests {
             (8, 8, 7, false),
             (16, 10, 13, true),
         ] {
-            let wd = Words {
-                ba,
-                shift: (hb + 1 - bits) as u32,
-                bits,
-                signed,
-            };
-            let (lo, hi) = Image::range(bits, signed);
-            for v in [lo, lo + 1, (-1).max(lo), 0, 1.min(hi), hi] {
-                assert_eq!(
-                    wd.value(wd.canonical(v)),
-                    v,
-                    "{ba} {bits} {hb} {signed} {v}"
-                );
+            for zero_high in [false, true] {
+                let wd = Words {
+                    ba,
+                    shift: (hb + 1 - bits) as u32,
+                    bits,
+                    signed,
+                    zero_high,
+                };
+                let (lo, hi) = Image::range(bits, signed);
+                for v in [lo, lo + 1, (-1).max(lo), 0, 1.min(hi), hi] {
+                    let w = wd.canonical(v);
+                    assert_eq!(wd.value(w), v, "{ba} {bits} {hb} {signed} {v}");
+                    let high = w >> (wd.shift + bits as u32);
+                    let sign_extended = signed && v < 0 && !zero_high;
+                    assert_eq!(high != 0, sign_extended && hb + 1 < ba, "{w:#x}");
+                }
             }
         }
     }
