@@ -7,11 +7,9 @@
 //! prediction), each answer's log-odds follows from log-sigmoids:
 //! `ln F(t) = −softplus(−z)`, `ln(1 − F(t)) = −softplus(z)`, `z = (t − c)/s`.
 //! The tables (`softplus`'s correction term, the log-odds of a ratio, powers
-//! of two) are built at first use from integer square roots and repeated
-//! squaring, never from `libm`, so every machine builds the same tables.
+//! of two) are computed at compile time from integer square roots and
+//! repeated squaring, never from `libm`, so every build has the same tables.
 //! Log-odds are in the mixer's stretch units (natural log × 256).
-
-use std::sync::OnceLock;
 
 /// Q8 arguments covered by the tables (|z| < 16).
 const ZMAX: i32 = 16 << 8;
@@ -21,7 +19,7 @@ const LOG2E_Q16: i64 = 94_548;
 const LN2_Q16: i64 = 45_426;
 
 /// `2^(x / 2^16)` in Q16 for `x ≤ 0` (0 below 2^-16).
-fn exp2_neg_q16(x: i64) -> i64 {
+const fn exp2_neg_q16(x: i64) -> i64 {
     debug_assert!(x <= 0);
     let i = (-x) >> 16;
     if i >= 17 {
@@ -41,7 +39,7 @@ fn exp2_neg_q16(x: i64) -> i64 {
 
 /// `2^(j/256)` in Q16 for `j` in `0..=256`.
 #[allow(non_snake_case)]
-fn EXP2_Q16_256(j: usize) -> i64 {
+const fn EXP2_Q16_256(j: usize) -> i64 {
     if j >= 256 {
         return 131_072;
     }
@@ -49,7 +47,7 @@ fn EXP2_Q16_256(j: usize) -> i64 {
 }
 
 /// `2^(i/256)` in Q16 for `i` in `0..256`, from integer square roots only.
-pub(crate) static EXP2_Q16: [u32; 256] = {
+pub(crate) const EXP2_Q16: [u32; 256] = {
     // roots[k] = 2^(2^-(k+1)) in Q62.
     const fn isqrt(v: u128) -> u128 {
         let mut x = v;
@@ -128,47 +126,58 @@ pub(crate) const fn log2_q16(x: i64) -> i64 {
     r
 }
 
-struct Tables {
-    /// `ln(1 + e^(−a/256)) · 4096` for `a` in `0..=ZMAX`.
-    h: Vec<i32>,
-    /// Log-odds of `e^(−d/256)`, `(−d/256 − ln(1 − e^(−d/256))) · 256`,
-    /// clamped to ±2047, for `d` in `0..2048`.
-    g: Vec<i32>,
-    /// `σ(z/256)` in Q16 for `z` in `0..=ZMAX`.
-    sig: Vec<i32>,
-}
+/// Entries of [`H`] and [`SIG`] (`0..=ZMAX`).
+const NZ: usize = ZMAX as usize + 1;
 
-fn tables() -> &'static Tables {
-    static T: OnceLock<Tables> = OnceLock::new();
-    T.get_or_init(|| {
-        let h = (0..=ZMAX as i64)
-            .map(|a| {
-                let e = exp2_neg_q16(-((a * LOG2E_Q16) >> 8)); // e^(−a/256), Q16
-                let ln = (log2_q16(65_536 + e) * LN2_Q16) >> 16; // Q16
-                ((ln + 8) >> 4) as i32
-            })
-            .collect();
-        let g = (0..2048i64)
-            .map(|d| {
-                if d == 0 {
-                    return 2047;
-                }
-                let e = exp2_neg_q16(-((d * LOG2E_Q16) >> 8)); // e^(−d/256)
-                let one_minus = (65_536 - e).max(1);
-                let ln = (log2_q16(one_minus) * LN2_Q16) >> 16; // ≤ 0, Q16
-                let v = -(d << 8) - ln; // Q16
-                ((v + 128) >> 8).clamp(-2047, 2047) as i32
-            })
-            .collect();
-        let sig = (0..=ZMAX as i64)
-            .map(|z| {
-                let e = exp2_neg_q16(-((z * LOG2E_Q16) >> 8)); // e^(−z/256), Q16
-                ((1i64 << 32) / (65_536 + e)) as i32
-            })
-            .collect();
-        Tables { h, g, sig }
-    })
-}
+/// `ln(1 + e^(−a/256)) · 4096` for `a` in `0..=ZMAX`. (The tables are
+/// computed at compile time by the integer code below: no
+/// initialization, no check on each read.)
+static H: [i32; NZ] = {
+    let mut t = [0; NZ];
+    let mut a = 0;
+    while a < NZ {
+        let e = exp2_neg_q16(-((a as i64 * LOG2E_Q16) >> 8)); // e^(−a/256), Q16
+        let ln = (log2_q16(65_536 + e) * LN2_Q16) >> 16; // Q16
+        t[a] = ((ln + 8) >> 4) as i32;
+        a += 1;
+    }
+    t
+};
+
+/// Log-odds of `e^(−d/256)`, `(−d/256 − ln(1 − e^(−d/256))) · 256`,
+/// clamped to ±2047, for `d` in `0..2048`.
+static G: [i32; 2048] = {
+    let mut t = [2047; 2048];
+    let mut d = 1;
+    while d < 2048 {
+        let e = exp2_neg_q16(-((d * LOG2E_Q16) >> 8)); // e^(−d/256)
+        let one_minus = if 65_536 - e > 1 { 65_536 - e } else { 1 };
+        let ln = (log2_q16(one_minus) * LN2_Q16) >> 16; // ≤ 0, Q16
+        let v = -(d << 8) - ln; // Q16
+        let v = (v + 128) >> 8;
+        t[d as usize] = if v > 2047 {
+            2047
+        } else if v < -2047 {
+            -2047
+        } else {
+            v as i32
+        };
+        d += 1;
+    }
+    t
+};
+
+/// `σ(z/256)` in Q16 for `z` in `0..=ZMAX`.
+static SIG: [i32; NZ] = {
+    let mut t = [0; NZ];
+    let mut z = 0;
+    while z < NZ {
+        let e = exp2_neg_q16(-((z as i64 * LOG2E_Q16) >> 8)); // e^(−z/256), Q16
+        t[z] = ((1i64 << 32) / (65_536 + e)) as i32;
+        z += 1;
+    }
+    t
+};
 
 /// A table with entries every 1/256 read at `a ≥ 0` in Q12, linearly
 /// interpolated; its last entry beyond its end.
@@ -185,13 +194,13 @@ fn interp(t: &[i32], a: i64) -> i64 {
 /// `softplus(z) = ln(1 + e^z)`, Q12 in and out.
 #[inline]
 fn softplus(z: i64) -> i64 {
-    z.max(0) + interp(&tables().h, z.abs().min((ZMAX as i64) << 4))
+    z.max(0) + interp(&H, z.abs().min((ZMAX as i64) << 4))
 }
 
 /// Log-odds (Q8) of `e^(−d)` for `d ≥ 0` in Q12.
 #[inline]
 fn odds_of_ratio(d: i64) -> i32 {
-    interp(&tables().g, d.clamp(0, 2047 << 4)) as i32
+    interp(&G, d.clamp(0, 2047 << 4)) as i32
 }
 
 /// The network's distribution around the integer prediction: centre
@@ -308,7 +317,7 @@ impl AboveSeq {
 /// `σ(z)` in Q16 for `z` in Q12.
 #[inline]
 fn sigmoid_q16(z: i64) -> i64 {
-    let p = interp(&tables().sig, z.abs().min((ZMAX as i64) << 4));
+    let p = interp(&SIG, z.abs().min((ZMAX as i64) << 4));
     if z >= 0 {
         p
     } else {
@@ -328,18 +337,15 @@ mod tests {
     fn integer_tables_track_the_functions() {
         for a in (0..ZMAX).step_by(37) {
             let want = (1.0 + (-(a as f64) / 256.0).exp()).ln() * 256.0;
-            assert!(
-                (tables().h[a as usize] as f64 / 16.0 - want).abs() <= 0.1,
-                "h({a})"
-            );
+            assert!((H[a as usize] as f64 / 16.0 - want).abs() <= 0.1, "h({a})");
         }
         for d in (1..2048).step_by(13) {
             let x = (-(d as f64) / 256.0).exp();
             let want = ((x / (1.0 - x)).ln() * 256.0).clamp(-2047.0, 2047.0);
             assert!(
-                (tables().g[d as usize] as f64 - want).abs() <= 1.5,
+                (G[d as usize] as f64 - want).abs() <= 1.5,
                 "g({d}) {} vs {want}",
-                tables().g[d as usize]
+                G[d as usize]
             );
         }
         for x in [1i64, 100, 65_535, 65_536, 65_537, 200_000, 1 << 30] {
