@@ -129,9 +129,7 @@ pub(crate) const fn log2_q16(x: i64) -> i64 {
 /// Entries of [`H`] and [`SIG`] (`0..=ZMAX`).
 const NZ: usize = ZMAX as usize + 1;
 
-/// `ln(1 + e^(−a/256)) · 4096` for `a` in `0..=ZMAX`. (The tables are
-/// computed at compile time by the integer code below: no
-/// initialization, no check on each read.)
+/// `ln(1 + e^(−a/256)) · 4096` for `a` in `0..=ZMAX`.
 static H: [i32; NZ] = {
     let mut t = [0; NZ];
     let mut a = 0;
