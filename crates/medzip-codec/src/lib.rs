@@ -33,7 +33,7 @@ pub mod fuzzing;
 
 use map::ValueMap;
 use medzip_entropy::{BinDecoder, BinEncoder};
-use medzip_format::{Container, Header, ImageDesc, Reader};
+use medzip_format::{put_int, Container, Header, ImageDesc, Reader};
 pub use medzip_format::{Image, Limits, Metadata, Photometric, SourceKind};
 pub use medzip_nn::simd::Simd;
 use rayon::prelude::*;
@@ -214,8 +214,24 @@ use medzip_format::model::{
 /// The entries of a header's model id ([`medzip_format::model::entries`]):
 /// `(kind tag, id bytes)`; a kind this build does not know is refused by
 /// name.
+/// An embedded set (kind `E`, [`trained::embedded_set`]) is given as the
+/// entries it stands for.
 pub fn model_entries(id: &[u8]) -> Result<Vec<(u8, &[u8])>> {
-    let entries = medzip_format::model::entries(id)?;
+    let mut entries = Vec::new();
+    for (tag, e) in medzip_format::model::entries(id)? {
+        if tag != medzip_format::model::EMBEDDED_SET {
+            entries.push((tag, e));
+            continue;
+        }
+        let set = match e {
+            &[k] => trained::embedded_set(k),
+            _ => None,
+        };
+        entries.extend(set.ok_or_else(|| Error::WrongModel {
+            needed: format!("embedded model set {}", medzip_format::hex(e)),
+            available: "which this build does not know (a newer medzip made the file)".into(),
+        })?);
+    }
     if let Some(&(tag, _)) = entries
         .iter()
         .find(|e| medzip_format::model::kind_name(e.0).is_none())
@@ -280,6 +296,13 @@ pub fn compress_with_prior(
         // A file stored whole: its bytes are the source data, no pixels.
         return Ok(container(desc, Vec::new(), img.hash(), meta, Vec::new()));
     }
+    // A small single image without a source block: the compact layout,
+    // whose pixel section writes its integers as varints.
+    let compact = medzip_format::compact_fits(
+        &desc,
+        !meta.source_data.is_empty(),
+        meta.file_sha256.is_some(),
+    );
     let layers = desc.frames as usize * desc.planes as usize;
     if layers > 1 && prior.is_some() {
         return Err(Error::InvalidImage(
@@ -297,35 +320,42 @@ pub fn compress_with_prior(
         || img.hash(),
         || {
             if layers == 1 {
-                return code_image(img, opts, prior, 1);
+                return code_image(img, opts, prior, 1, compact);
             }
             // Several planes or frames: the planes transformed as the
             // encoder chooses (its byte first), stripes of whole planes.
             let plane_rows = desc.plane_rows() as usize;
             let t = planes::Transform::choose(img, desc.planes, plane_rows);
             let (ids, pixels) = match t {
-                planes::Transform::None => code_image(img, opts, None, plane_rows)?,
+                planes::Transform::None => code_image(img, opts, None, plane_rows, compact)?,
                 t => {
                     let mut timg = img.clone();
                     t.forward(&mut timg, desc.planes, plane_rows);
-                    code_image(&timg, opts, None, plane_rows)?
+                    code_image(&timg, opts, None, plane_rows, compact)?
                 }
             };
             Ok((ids, [&[t as u8][..], &pixels].concat()))
         },
     );
     let (model_id, pixels) = coded?;
+    // (In the compact layout an embedded state and network by one byte.)
+    let model_id = match compact {
+        true => trained::as_embedded_set(model_id),
+        false => model_id,
+    };
     Ok(container(desc, model_id, hash, meta, pixels))
 }
 
 /// Codes the pixels of `img` (with the prior's latent, if any): returns
 /// the header's model id and the pixel section. `align`: the rows of one
-/// plane, which no stripe may split (1 for a single grey image).
+/// plane, which no stripe may split (1 for a single grey image);
+/// `compact`: the section's integers as varints (the compact layout).
 fn code_image(
     img: &Image,
     opts: &Options,
     prior: Option<&dyn Prior>,
     align: usize,
+    compact: bool,
 ) -> Result<(Vec<u8>, Vec<u8>)> {
     // A decoded JPEG: its coefficients.
     let jpeg_ok = prior.is_none()
@@ -340,7 +370,7 @@ fn code_image(
     if (opts.jpeg || opts.residual == Residual::Jpeg) && jpeg_ok {
         if let Some(r) = jpeg::recover(&img.data, w, h) {
             let mut out = vec![Residual::Jpeg.id(), 0];
-            out.extend_from_slice(&0u32.to_le_bytes());
+            put_int(&mut out, 0, compact); // (no latent)
             out.extend_from_slice(&jpeg::encode(&r, &img.data, w, h));
             return Ok((Vec::new(), out));
         }
@@ -406,6 +436,7 @@ fn code_image(
             init_model,
             net.map(|n| &n.net),
             align,
+            compact,
         )?;
         Ok::<_, Error>((ids, pixels))
     };
@@ -523,6 +554,11 @@ fn container(
     meta: &Metadata,
     pixels: Vec<u8>,
 ) -> Vec<u8> {
+    let compact = medzip_format::compact_fits(
+        &desc,
+        !meta.source_data.is_empty(),
+        meta.file_sha256.is_some(),
+    );
     Container {
         header: Header {
             desc,
@@ -532,6 +568,7 @@ fn container(
         },
         pixels,
         source: meta.source_data.clone(),
+        compact,
     }
     .to_bytes()
 }
@@ -598,6 +635,7 @@ fn stripe_at<'a>(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn encode_pixels(
     img: &Image,
     opts: &Options,
@@ -606,6 +644,7 @@ fn encode_pixels(
     init: &cm::Model,
     net: Option<&cm::CtxNet>,
     align: usize,
+    compact: bool,
 ) -> Result<Vec<u8>> {
     // The network's distribution needs a network: without one, the
     // context-mixing coder.
@@ -614,7 +653,7 @@ fn encode_pixels(
         (k, _) => k,
     };
     let mut out = vec![kind.id(), recon.is_some() as u8];
-    out.extend_from_slice(&(latent.len() as u32).to_le_bytes());
+    put_int(&mut out, latent.len() as u32, compact);
     out.extend_from_slice(latent);
     let u = img.unsigned();
     match kind {
@@ -629,7 +668,7 @@ fn encode_pixels(
         )?),
         Residual::Context | Residual::Fast | Residual::Logistic => {
             let map = ValueMap::analyse(&u);
-            map.write(&mut out);
+            map.write(&mut out, compact);
             let mapped = map.forward(&u);
             let prior_mapped: Option<Vec<i32>> =
                 recon.map(|r| r.iter().map(|&v| map.forward_nearest(v)).collect());
@@ -640,7 +679,7 @@ fn encode_pixels(
                 coded_stripe_rows(img.width, img.height, opts.stripe_pixels)
             } as usize;
             let rows = planes::aligned_rows(rows, align, img.height as usize / align);
-            out.extend_from_slice(&(rows as u32).to_le_bytes());
+            put_int(&mut out, rows as u32, compact);
             let maxv = map.levels() as i32 - 1;
             let fast = (kind == Residual::Fast).then(|| fast::Config::choose(&mapped, w, maxv));
             if let Some(cfg) = fast {
@@ -676,7 +715,7 @@ fn encode_pixels(
                 })
                 .collect();
             for c in &chunks {
-                out.extend_from_slice(&(c.len() as u32).to_le_bytes());
+                put_int(&mut out, c.len() as u32, compact);
             }
             for c in &chunks {
                 out.extend_from_slice(c);
@@ -723,7 +762,7 @@ pub fn decompress_with(
 ) -> Result<(Image, Metadata)> {
     let c = Container::parse(bytes, &opts.limits)?;
     let img = decode_pixels(&c, prior, opts, 0..c.header.desc.height as usize)?;
-    if !cfg!(fuzzing) && img.hash() != c.header.pixel_sha256 {
+    if !cfg!(fuzzing) && !c.pixel_hash_matches(&img.hash()) {
         return Err(Error::HashMismatch);
     }
     Ok((img, Metadata::of(&c)))
@@ -759,7 +798,7 @@ pub fn decompress_frames(
     let frame_rows = d.height as usize / d.frames as usize;
     let need = frames.start as usize * frame_rows..frames.end as usize * frame_rows;
     let img = decode_pixels(&c, prior, opts, need.clone())?;
-    if !cfg!(fuzzing) && need.len() == d.height as usize && img.hash() != c.header.pixel_sha256 {
+    if !cfg!(fuzzing) && need.len() == d.height as usize && !c.pixel_hash_matches(&img.hash()) {
         return Err(Error::HashMismatch);
     }
     let w = d.width as usize;
@@ -842,7 +881,7 @@ impl<'a> PixelSection<'a> {
     fn parse(c: &'a Container) -> Result<PixelSection<'a>> {
         let d = &c.header.desc;
         let h = d.height as usize;
-        let mut r = Reader::new(&c.pixels, "PIXL");
+        let mut r = Reader::new(&c.pixels, "PIXL").compact(c.compact);
         let transform = match d.frames != 1 || d.planes != 1 {
             true => planes::Transform::from_byte(r.u8()?, d.planes)?,
             false => planes::Transform::None,
@@ -858,7 +897,7 @@ impl<'a> PixelSection<'a> {
             1 => true,
             v => return Err(Error::Corrupt(format!("prior flag {v} (expected 0 or 1)"))),
         };
-        let llen = r.u32()? as usize;
+        let llen = r.int()? as usize;
         if matches!(kind, Residual::Fast | Residual::Jpeg) && (has_prior || llen != 0) {
             return Err(Error::Corrupt(format!(
                 "the {} coder takes no prior and no latent",
@@ -877,7 +916,7 @@ impl<'a> PixelSection<'a> {
             Residual::Context | Residual::Fast | Residual::Logistic => {
                 let (lo, hi) = Image::range(d.bits_stored, d.signed);
                 let map = ValueMap::read(&mut r, 0, hi - lo)?;
-                let rows = r.u32()? as usize;
+                let rows = r.int()? as usize;
                 if rows == 0 || rows > h.max(16) {
                     return Err(Error::Corrupt(format!(
                         "stripe height {rows} for an image of {h} rows"
@@ -897,7 +936,7 @@ impl<'a> PixelSection<'a> {
                 let nstripes = h.div_ceil(rows);
                 let mut lens = Vec::with_capacity(nstripes);
                 for _ in 0..nstripes {
-                    lens.push(r.u32()? as usize);
+                    lens.push(r.int()? as usize);
                 }
                 let mut streams = Vec::with_capacity(nstripes);
                 for &l in &lens {

@@ -11,6 +11,7 @@
 
 use crate::{Error, Result};
 use medzip_entropy::{BinDecoder, BinEncoder, UintCoder};
+use medzip_format::put_int;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ValueMap {
@@ -94,24 +95,24 @@ impl ValueMap {
         }
     }
 
-    pub fn write(&self, out: &mut Vec<u8>) {
+    pub fn write(&self, out: &mut Vec<u8>, compact: bool) {
         match self {
             ValueMap::Offset { min, levels } => {
                 out.push(0);
-                out.extend_from_slice(&min.to_le_bytes());
-                out.extend_from_slice(&levels.to_le_bytes());
+                put_int(out, *min as u32, compact);
+                put_int(out, *levels, compact);
             }
             ValueMap::Palette { values } => {
                 out.push(1);
-                out.extend_from_slice(&values[0].to_le_bytes());
-                out.extend_from_slice(&(values.len() as u32).to_le_bytes());
+                put_int(out, values[0] as u32, compact);
+                put_int(out, values.len() as u32, compact);
                 let mut enc = BinEncoder::new();
                 let mut uc = UintCoder::default();
                 for pair in values.windows(2) {
                     uc.encode(&mut enc, (pair[1] - pair[0] - 1) as u32);
                 }
                 let b = enc.finish();
-                out.extend_from_slice(&(b.len() as u32).to_le_bytes());
+                put_int(out, b.len() as u32, compact);
                 out.extend_from_slice(&b);
             }
         }
@@ -120,8 +121,8 @@ impl ValueMap {
     /// Reads a map; `lo..=hi` is the sample range the image description allows.
     pub fn read(r: &mut medzip_format::Reader, lo: i32, hi: i32) -> Result<ValueMap> {
         let kind = r.u8()?;
-        let min = r.u32()? as i32;
-        let n = r.u32()?;
+        let min = r.int()? as i32;
+        let n = r.int()?;
         let span = hi as i64 - lo as i64 + 1;
         if min < lo || n == 0 || min as i64 + n as i64 - 1 > hi as i64 || n as i64 > span {
             return Err(Error::Corrupt(format!(
@@ -131,7 +132,7 @@ impl ValueMap {
         match kind {
             0 => Ok(ValueMap::Offset { min, levels: n }),
             1 => {
-                let len = r.u32()? as usize;
+                let len = r.int()? as usize;
                 let bytes = r.bytes(len)?;
                 let mut dec = BinDecoder::new(bytes)?;
                 let mut uc = UintCoder::default();
@@ -181,10 +182,13 @@ mod tests {
             assert!(f.iter().all(|&v| v >= 0 && (v as u32) < m.levels()));
             m.inverse(&mut f);
             assert_eq!(f, d);
-            let mut b = Vec::new();
-            m.write(&mut b);
-            let mut r = medzip_format::Reader::new(&b, "map");
-            assert_eq!(ValueMap::read(&mut r, -32768, 32767).unwrap(), m);
+            for compact in [false, true] {
+                let mut b = Vec::new();
+                m.write(&mut b, compact);
+                let mut r = medzip_format::Reader::new(&b, "map").compact(compact);
+                assert_eq!(ValueMap::read(&mut r, -32768, 32767).unwrap(), m);
+                r.finish().unwrap();
+            }
         }
     }
 }

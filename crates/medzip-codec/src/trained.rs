@@ -193,6 +193,48 @@ fn net8s() -> Option<&'static TrainedNet> {
     net("ctx8s")
 }
 
+/// The embedded model sets a model id may name by one byte (entry kind
+/// `E`, format version 15; written in the compact layout, where the
+/// state's and network's entries, 20 bytes, would weigh on a small file):
+/// set `k` (from 1) is entry `k − 1`, its state's id and its network's
+/// (none: a coder without the network). Append only: a set's number is
+/// part of the format.
+const SETS: [([u8; 8], Option<[u8; 8]>); 5] = [
+    (hex8("044877d1ba082cde"), Some(hex8("d463bc1d11f6288b"))), // 1: cm8w, ctx8w
+    (hex8("a0ba6de85ee3136c"), Some(hex8("807021d21fe34cc6"))), // 2: cm16w, ctx16w
+    (hex8("de34ec362c1997f3"), Some(hex8("6e2319a39de64b04"))), // 3: cm8s, ctx8s
+    (hex8("1191ebd0f0ef9c33"), None),                           // 4: cm8
+    (hex8("a370bdaddd4c92e4"), None),                           // 5: cm16
+];
+
+/// The model-id entries `(kind, id)` that embedded set `k` stands for;
+/// `None` for a set this build does not know.
+pub fn embedded_set(k: u8) -> Option<Vec<(u8, &'static [u8])>> {
+    let (state, net) = SETS.get((k as usize).checked_sub(1)?)?;
+    let mut e = vec![(medzip_format::model::CONTEXT, &state[..])];
+    e.extend(
+        net.as_ref()
+            .map(|n| (medzip_format::model::NETWORK, &n[..])),
+    );
+    Some(e)
+}
+
+/// A model id with the entries of an embedded set (a state and its
+/// network, in the order the encoder writes them) as that set's one
+/// entry; any other model id as it is.
+pub fn as_embedded_set(model_id: Vec<u8>) -> Vec<u8> {
+    let expanded = |k: u8| {
+        let e = embedded_set(k).expect("a set of the table");
+        e.iter()
+            .flat_map(|&(tag, id)| medzip_format::model::entry(tag, id))
+            .collect::<Vec<u8>>()
+    };
+    match (1..=SETS.len() as u8).find(|&k| expanded(k) == model_id) {
+        Some(k) => medzip_format::model::entry(medzip_format::model::EMBEDDED_SET, &[k]),
+        None => model_id,
+    }
+}
+
 /// Images of at most this many pixels are also tried with the pair for
 /// downscaled images (a 512 × 512 image; the paper's 256 × 256 ones).
 pub const SMALL_PIXELS: u64 = 1 << 18;
@@ -389,6 +431,28 @@ mod tests {
         assert!(small_image_pair(n16, s16, 16, 100).is_none());
         assert!(small_image_pair(n8, s16, 8, 100).is_none());
         assert!(small_image_pair(n16, s8, 8, 100).is_none());
+        // Each embedded set names embedded models of this build, a state
+        // with the network it was trained with; the model ids the encoder
+        // writes for them become the set's one entry.
+        for k in 1..=SETS.len() as u8 {
+            let e = embedded_set(k).unwrap();
+            let t = m.state_by_id(e[0].1).expect("an embedded state");
+            assert_eq!(t.model.uses_net(), e.len() == 2, "set {k}");
+            let mut long = medzip_format::model::entry(e[0].0, e[0].1);
+            if let Some(&(tag, id)) = e.get(1) {
+                assert!(m.net_by_id(id).is_some(), "set {k}: no such network");
+                long.extend(medzip_format::model::entry(tag, id));
+            }
+            assert_eq!(as_embedded_set(long), vec![b'E', 1, k]);
+        }
+        assert!(embedded_set(0).is_none() && embedded_set(SETS.len() as u8 + 1).is_none());
+        for (bits, pair) in [(8, (s8, n8)), (16, (s16, n16))] {
+            let mut long = medzip_format::model::entry(b'C', &pair.0.id);
+            long.extend(medzip_format::model::entry(b'N', &pair.1.id));
+            assert_eq!(as_embedded_set(long).len(), 3, "{bits} bits");
+        }
+        let site = medzip_format::model::entry(b'C', &[1; 8]);
+        assert_eq!(as_embedded_set(site.clone()), site);
         // Each state has the shape its coder needs.
         for bits in [8, 16] {
             for net in [false, true] {

@@ -379,21 +379,39 @@ fn the_context_network_is_named_and_an_unknown_one_refused() {
     )
     .unwrap();
     assert_ne!(with, without);
+    let version = |f: &[u8]| {
+        medzip_format::Container::parse(f, &Limits::default())
+            .unwrap()
+            .version()
+    };
+    // A small image is in the compact layout (format version 15), its
+    // models named as an embedded set.
+    assert_eq!((version(&with), version(&without)), (15, 15));
     // Format version 2 marks files that need a context network, so that
     // builds from before it refuse them by version; others stay version 1.
     // The default level's files (tokens of the network's distribution,
     // its weight chosen per energy bucket by fine code lengths) are
-    // version 12.
-    assert_eq!((with[8], without[8]), (12, 1));
+    // version 12. (In the long layout: an image of more than 2^16 pixels.)
+    let big = make(261, 257, 8, false, Content::Smooth, 3);
+    let long = |opts: &Options| compress(&big, &Metadata::raw(), opts).unwrap();
+    let no_net = Options {
+        net: false,
+        ..Options::default()
+    };
+    let (l_with, l_without) = (long(&Options::default()), long(&no_net));
+    assert_eq!((l_with[8], l_without[8]), (12, 1));
+    assert_eq!(long(&Options::effort(3))[8], 2);
     let cm = compress(&img, &Metadata::raw(), &Options::effort(3)).unwrap();
-    assert_eq!(cm[8], 2);
+    assert_eq!(version(&cm), 15);
     // A kind of model this build does not know is refused by name.
-    let mut c = medzip_format::Container::parse(&without, &Limits::default()).unwrap();
-    c.header.model_id.extend_from_slice(&[b'Z', 1, 7]);
-    let e = decompress(&c.to_bytes(), &Limits::default(), None).unwrap_err();
-    assert!(e.to_string().contains("of kind 'Z'"), "{e}");
+    for without in [without, l_without] {
+        let mut c = medzip_format::Container::parse(&without, &Limits::default()).unwrap();
+        c.header.model_id.extend_from_slice(&[b'Z', 1, 7]);
+        let e = decompress(&c.to_bytes(), &Limits::default(), None).unwrap_err();
+        assert!(e.to_string().contains("of kind 'Z'"), "{e}");
+    }
     // The header's model id is a list of (tag, length, id); the network's
-    // tag is 'N'.
+    // tag is 'N' (an embedded set, 'E', stands for a state and a network).
     let net_entry = |id: &[u8]| {
         let mut i = 0;
         while i + 2 <= id.len() {
@@ -404,14 +422,27 @@ fn the_context_network_is_named_and_an_unknown_one_refused() {
         }
         None
     };
-    let mut c = medzip_format::Container::parse(&with, &Limits::default()).unwrap();
-    let at = net_entry(&c.header.model_id).expect("an 8-bit file coded with the network names it");
-    c.header.model_id[at..at + 8].copy_from_slice(&[0xde, 0xad, 0xbe, 0xef, 0, 1, 2, 3]);
+    for with in [with, l_with] {
+        let mut c = medzip_format::Container::parse(&with, &Limits::default()).unwrap();
+        c.header.model_id = medzip_codec::model_entries(&c.header.model_id)
+            .unwrap()
+            .into_iter()
+            .flat_map(|(tag, id)| medzip_format::model::entry(tag, id))
+            .collect();
+        let at =
+            net_entry(&c.header.model_id).expect("an 8-bit file coded with the network names it");
+        c.header.model_id[at..at + 8].copy_from_slice(&[0xde, 0xad, 0xbe, 0xef, 0, 1, 2, 3]);
+        let e = decompress(&c.to_bytes(), &Limits::default(), None).unwrap_err();
+        assert!(
+            e.to_string().contains("context network deadbeef00010203"),
+            "{e}"
+        );
+    }
+    // An embedded set this build does not know is refused by name.
+    let mut c = medzip_format::Container::parse(&cm, &Limits::default()).unwrap();
+    c.header.model_id = vec![b'E', 1, 200];
     let e = decompress(&c.to_bytes(), &Limits::default(), None).unwrap_err();
-    assert!(
-        e.to_string().contains("context network deadbeef00010203"),
-        "{e}"
-    );
+    assert!(e.to_string().contains("embedded model set c8"), "{e}");
     // 9–16-bit images have their own network; without one, no entry.
     let img16 = make(29, 11, 12, false, Content::Smooth, 4);
     let id_of = |opts: &Options| {
@@ -421,12 +452,14 @@ fn the_context_network_is_named_and_an_unknown_one_refused() {
             .header
             .model_id
     };
-    assert!(net_entry(&id_of(&Options::default())).is_some());
-    let no_net = Options {
-        net: false,
-        ..Options::default()
+    let has_net = |id: Vec<u8>| {
+        medzip_codec::model_entries(&id)
+            .unwrap()
+            .iter()
+            .any(|e| e.0 == b'N')
     };
-    assert_eq!(net_entry(&id_of(&no_net)), None);
+    assert!(has_net(id_of(&Options::default())));
+    assert!(!has_net(id_of(&no_net)));
 }
 
 /// Test-pattern graphics on flat ground, with the middle rows (the

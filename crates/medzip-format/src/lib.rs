@@ -1,6 +1,9 @@
-//! The medzip container (format versions 1–14, see [`VERSION`]): magic,
+//! The medzip container (format versions 1–15, see [`VERSION`]): magic,
 //! version, a sequence of sections, each with a tag, a length and a CRC-32,
-//! and a terminating `END ` section.
+//! and a terminating `END ` section; or, since version 15, for a small
+//! single grey image without a source block, the compact layout (a short
+//! magic, one CRC-32, varints and an 8-byte pixel hash: about 30 bytes
+//! instead of about 125, see [`compact_fits`]).
 //!
 //! This crate knows nothing about how pixels are coded: the codec layer owns
 //! the payload of the `PIXL` section. What lives here is everything a reader
@@ -37,8 +40,43 @@ pub const MAGIC: [u8; 8] = *b"\x89MDZ\r\n\x1a\n";
 /// for DICOM files whose encapsulated JPEG 2000 pixel data is rebuilt from
 /// the samples (source block layout 3 with flag bit 4, since 2026-12-02);
 /// 14 for DICOM files of signed samples whose words keep their unused high
-/// bits zero (source block layout 3 with flag bit 5, since 2026-12-02).
-pub const VERSION: u16 = 14;
+/// bits zero (source block layout 3 with flag bit 5, since 2026-12-02); 15
+/// for files in the compact layout (small images, since 2026-12-03) and
+/// model ids with an embedded model set (entry kind `E`).
+pub const VERSION: u16 = 15;
+
+/// First four bytes of a file in the compact layout (format version 15):
+/// the long magic's first byte (not ASCII: catches 7-bit transfers), then
+/// `mdz` in lower case.
+pub const COMPACT_MAGIC: [u8; 4] = *b"\x89mdz";
+/// Most samples an image in the compact layout may have (256 × 256).
+pub const COMPACT_MAX_SAMPLES: u64 = 1 << 16;
+/// Bytes of the pixels' SHA-256 that a compact file keeps (its first).
+pub const COMPACT_HASH_BYTES: usize = 8;
+
+/// Whether an image described by `desc` is written in the compact layout:
+/// a single grey image (one frame, one plane, MONOCHROME1 or 2) of at most
+/// [`COMPACT_MAX_SAMPLES`] samples from a PNG, PGM, TIFF or raw pixels,
+/// without a source block or a file hash to carry. For such images the
+/// long layout's fixed costs (magic and version, four section headers, the
+/// header's fixed-width fields and a 32-byte hash: about 125 bytes with the
+/// default coder's model ids) would be a large part of the file (a 16 × 16
+/// chest X-ray crop: 224 bytes, of which 99 pixels). The codec writes its
+/// pixel section's integers as varints in this layout
+/// ([`Reader::compact`], [`put_int`]).
+pub fn compact_fits(desc: &ImageDesc, has_source: bool, has_file_hash: bool) -> bool {
+    matches!(
+        desc.source,
+        SourceKind::Raw | SourceKind::Png | SourceKind::Pgm | SourceKind::Tiff
+    ) && matches!(
+        desc.photometric,
+        Photometric::Monochrome1 | Photometric::Monochrome2
+    ) && desc.frames == 1
+        && desc.planes == 1
+        && !has_source
+        && !has_file_hash
+        && (1..=COMPACT_MAX_SAMPLES).contains(&desc.pixels())
+}
 
 /// Section tags.
 pub mod tag {
@@ -61,6 +99,9 @@ pub mod model {
     pub const NETWORK: u8 = b'N';
     /// An autoencoder prior.
     pub const AUTOENCODER: u8 = b'A';
+    /// A set of embedded models named by one byte (format version 15):
+    /// `medzip-codec` knows which state and network each set is.
+    pub const EMBEDDED_SET: u8 = b'E';
 
     /// What an entry's kind tag names, for people.
     pub fn kind_name(tag: u8) -> Option<&'static str> {
@@ -68,6 +109,7 @@ pub mod model {
             CONTEXT => Some("context state"),
             NETWORK => Some("context network"),
             AUTOENCODER => Some("autoencoder"),
+            EMBEDDED_SET => Some("embedded model set"),
             _ => None,
         }
     }
@@ -509,6 +551,11 @@ pub struct Container {
     pub pixels: Vec<u8>,
     /// Source-rebuild data (e.g. DICOM header bytes); empty when not needed.
     pub source: Vec<u8>,
+    /// The compact layout (format version 15; only where [`compact_fits`]):
+    /// the header's pixel hash is then its first [`COMPACT_HASH_BYTES`]
+    /// bytes (the rest zero when parsed), and the pixel section's integers
+    /// are varints.
+    pub compact: bool,
 }
 
 fn push_section(out: &mut Vec<u8>, tag: [u8; 4], payload: &[u8]) {
@@ -519,8 +566,28 @@ fn push_section(out: &mut Vec<u8>, tag: [u8; 4], payload: &[u8]) {
 }
 
 impl Container {
+    /// The bytes of the pixels' SHA-256 that the file holds: all 32, or
+    /// the first [`COMPACT_HASH_BYTES`] in the compact layout.
+    pub fn pixel_hash(&self) -> &[u8] {
+        let n = if self.compact { COMPACT_HASH_BYTES } else { 32 };
+        &self.header.pixel_sha256[..n]
+    }
+
+    /// Whether `hash` (a [`pixel_hash`] of decoded samples) agrees with
+    /// the file's.
+    pub fn pixel_hash_matches(&self, hash: &[u8; 32]) -> bool {
+        hash.starts_with(self.pixel_hash())
+    }
+
     /// The version this container is written as (see [`VERSION`]).
     pub fn version(&self) -> u16 {
+        // The compact layout, or a model id naming an embedded set: the
+        // newest features, so first.
+        let set = model::entries(&self.header.model_id)
+            .is_ok_and(|e| e.iter().any(|e| e.0 == model::EMBEDDED_SET));
+        if self.compact || set {
+            return 15;
+        }
         // Stored files; PNG files with their chunks (or bytes): a build
         // before would drop them.
         let d = &self.header.desc;
@@ -600,7 +667,14 @@ impl Container {
     }
 
     /// Serializes the container.
+    ///
+    /// # Panics
+    /// If [`Container::compact`] is set for a container that
+    /// [`compact_fits`] does not allow (the codec sets it only where it does).
     pub fn to_bytes(&self) -> Vec<u8> {
+        if self.compact {
+            return self.compact_bytes();
+        }
         let mut out = Vec::with_capacity(self.pixels.len() + self.source.len() + 256);
         out.extend_from_slice(&MAGIC);
         out.extend_from_slice(&self.version().to_le_bytes());
@@ -613,9 +687,127 @@ impl Container {
         out
     }
 
+    /// The compact layout (`docs/FORMAT.md`): magic, version u8, the
+    /// CRC-32 of the rest, width and height as varints, the description in
+    /// two bytes, the model id, [`COMPACT_HASH_BYTES`] of the pixel hash,
+    /// then the pixel section.
+    fn compact_bytes(&self) -> Vec<u8> {
+        let h = &self.header;
+        let d = &h.desc;
+        assert!(
+            compact_fits(d, !self.source.is_empty(), h.file_sha256.is_some())
+                && h.model_id.len() <= 255,
+            "the compact layout for an image it does not fit"
+        );
+        let mut body = Vec::with_capacity(self.pixels.len() + h.model_id.len() + 24);
+        put_varint(&mut body, d.width);
+        put_varint(&mut body, d.height);
+        body.push(
+            (d.bits_stored - 1)
+                | (d.signed as u8) << 4
+                | ((d.photometric == Photometric::Monochrome1) as u8) << 5
+                | ((d.container_bits == 16) as u8) << 6,
+        );
+        body.push(d.source as u8);
+        body.push(h.model_id.len() as u8);
+        body.extend_from_slice(&h.model_id);
+        body.extend_from_slice(&h.pixel_sha256[..COMPACT_HASH_BYTES]);
+        body.extend_from_slice(&self.pixels);
+        let mut out = Vec::with_capacity(body.len() + 9);
+        out.extend_from_slice(&COMPACT_MAGIC);
+        out.push(self.version() as u8);
+        out.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
+        out.extend_from_slice(&body);
+        out
+    }
+
+    /// Parses a file of the compact layout (after its magic).
+    fn parse_compact(bytes: &[u8], limits: &Limits) -> Result<Self> {
+        let mut r = Reader::new(&bytes[COMPACT_MAGIC.len()..], "compact file header");
+        let version = r.u8()? as u16;
+        if version > VERSION {
+            return Err(Error::UnsupportedVersion {
+                found: version,
+                supported: VERSION,
+            });
+        }
+        let crc = r.u32()?;
+        let body = &bytes[COMPACT_MAGIC.len() + 5..];
+        if body.len() as u64 > limits.max_section_bytes {
+            return Err(Error::LimitExceeded(format!(
+                "a compact file of {} bytes exceeds the limit of {} bytes",
+                body.len(),
+                limits.max_section_bytes
+            )));
+        }
+        if CHECKSUMS_ENFORCED && crc32fast::hash(body) != crc {
+            return corrupt("compact file: CRC-32 mismatch");
+        }
+        let mut r = Reader::new(body, "compact file header");
+        let width = r.varint()?;
+        let height = r.varint()?;
+        let k = r.u8()?;
+        if k & 0x80 != 0 {
+            return corrupt(format!("compact file: description byte {k:#04x}"));
+        }
+        let v = r.u8()?;
+        let source = SourceKind::from_u8(v)
+            .ok_or_else(|| Error::Corrupt(format!("compact file: source kind {v}")))?;
+        let mlen = r.u8()? as usize;
+        let model_id = r.bytes(mlen)?.to_vec();
+        let mut pixel_sha256 = [0u8; 32];
+        pixel_sha256[..COMPACT_HASH_BYTES].copy_from_slice(r.bytes(COMPACT_HASH_BYTES)?);
+        let desc = ImageDesc {
+            width,
+            height,
+            bits_stored: (k & 15) + 1,
+            signed: k & 16 != 0,
+            photometric: match k & 32 != 0 {
+                true => Photometric::Monochrome1,
+                false => Photometric::Monochrome2,
+            },
+            source,
+            container_bits: if k & 64 != 0 { 16 } else { 8 },
+            frames: 1,
+            planes: 1,
+        };
+        desc.validate(limits).map_err(|e| match e {
+            Error::InvalidParameter(m) => Error::Corrupt(format!("compact file: {m}")),
+            other => other,
+        })?;
+        if !compact_fits(&desc, false, false) {
+            return corrupt(format!(
+                "compact file: a {}×{} {} image (the compact layout holds single grey images of at most {COMPACT_MAX_SAMPLES} samples)",
+                desc.width, desc.height, desc.source
+            ));
+        }
+        let c = Container {
+            header: Header {
+                desc,
+                model_id,
+                pixel_sha256,
+                file_sha256: None,
+            },
+            pixels: body[r.position()..].to_vec(),
+            source: Vec::new(),
+            compact: true,
+        };
+        if c.version() != version {
+            return corrupt(format!(
+                "format version {version} disagrees with the file's content (version {})",
+                c.version()
+            ));
+        }
+        Ok(c)
+    }
+
     /// Parses and validates a container: magic, version, every section's
-    /// length and CRC, section order, the end marker, the header fields.
+    /// length and CRC, section order, the end marker, the header fields
+    /// (or, in the compact layout, its one CRC and its fields).
     pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Self> {
+        if bytes.starts_with(&COMPACT_MAGIC) {
+            return Self::parse_compact(bytes, limits);
+        }
         if bytes.len() < MAGIC.len() || bytes[..MAGIC.len()] != MAGIC {
             return corrupt("not a medzip file (bad magic bytes)");
         }
@@ -679,6 +871,7 @@ impl Container {
             header,
             pixels,
             source: source.unwrap_or_default(),
+            compact: false,
         };
         // The version is a function of what the file needs: any other
         // value is damage. (Every released build wrote it so; development
@@ -702,6 +895,26 @@ pub fn put_part(out: &mut Vec<u8>, b: &[u8]) {
     out.extend_from_slice(b);
 }
 
+/// Appends `v` as an unsigned LEB128 varint (seven bits a byte, least
+/// significant first, the high bit set on every byte but the last; the
+/// shortest form).
+pub fn put_varint(out: &mut Vec<u8>, mut v: u32) {
+    while v >= 0x80 {
+        out.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// Appends an integer of the codec's sections: a `u32`, or in the compact
+/// layout (`compact`) a varint ([`Reader::int`] reads either).
+pub fn put_int(out: &mut Vec<u8>, v: u32, compact: bool) {
+    match compact {
+        true => put_varint(out, v),
+        false => out.extend_from_slice(&v.to_le_bytes()),
+    }
+}
+
 /// Bounds-checked little-endian reader: every read either succeeds or names
 /// what was being read when the data ran out.
 pub struct Reader<'a> {
@@ -709,11 +922,52 @@ pub struct Reader<'a> {
     pos: usize,
     /// What is being read, for error messages.
     pub what: &'static str,
+    /// [`Reader::int`] reads varints (the compact layout).
+    compact: bool,
 }
 
 impl<'a> Reader<'a> {
     pub fn new(buf: &'a [u8], what: &'static str) -> Self {
-        Reader { buf, pos: 0, what }
+        Reader {
+            buf,
+            pos: 0,
+            what,
+            compact: false,
+        }
+    }
+    /// The same reader, whose [`Reader::int`] reads varints where
+    /// `compact` (a section of a file in the compact layout).
+    pub fn compact(self, compact: bool) -> Self {
+        Reader { compact, ..self }
+    }
+    /// An integer written by [`put_int`]: a `u32`, or a varint.
+    pub fn int(&mut self) -> Result<u32> {
+        match self.compact {
+            true => self.varint(),
+            false => self.u32(),
+        }
+    }
+    /// A varint written by [`put_varint`] (in its shortest form: any
+    /// other, or one beyond `u32`, is damage).
+    pub fn varint(&mut self) -> Result<u32> {
+        let mut v = 0u64;
+        for i in 0..5 {
+            let b = self.u8()?;
+            v |= ((b & 0x7f) as u64) << (7 * i);
+            if b & 0x80 == 0 {
+                if (i > 0 && b == 0) || v > u32::MAX as u64 {
+                    return corrupt(format!(
+                        "{}: a malformed varint before offset {}",
+                        self.what, self.pos
+                    ));
+                }
+                return Ok(v as u32);
+            }
+        }
+        corrupt(format!(
+            "{}: a varint longer than five bytes before offset {}",
+            self.what, self.pos
+        ))
     }
     pub fn remaining(&self) -> usize {
         self.buf.len() - self.pos
@@ -929,6 +1183,137 @@ mod tests {
             },
             pixels: vec![1, 2, 3, 4],
             source: vec![5, 6],
+            compact: false,
+        }
+    }
+
+    /// A small PNG's container in the compact layout (as parsed: the hash
+    /// beyond its first eight bytes zero).
+    fn compact_sample() -> Container {
+        let mut c = sample();
+        c.header.desc.source = SourceKind::Png;
+        c.header.desc.width = 200;
+        c.header.desc.height = 300;
+        c.header.file_sha256 = None;
+        c.header.model_id = vec![model::EMBEDDED_SET, 1, 2];
+        c.header.pixel_sha256[COMPACT_HASH_BYTES..].fill(0);
+        c.source.clear();
+        c.compact = true;
+        c
+    }
+
+    #[test]
+    fn compact_roundtrip_and_size() {
+        let c = compact_sample();
+        let b = c.to_bytes();
+        assert!(b.starts_with(&COMPACT_MAGIC));
+        // Magic 4, version 1, CRC 4, width 2 and height 2 (varints),
+        // description 2, model id 1 + 3, hash 8, pixels 4.
+        assert_eq!(b.len(), 31);
+        assert_eq!(b[4], 15);
+        let p = Container::parse(&b, &Limits::default()).unwrap();
+        assert_eq!(p, c);
+        assert_eq!(p.version(), 15);
+        assert_eq!(p.pixel_hash(), &[7; COMPACT_HASH_BYTES]);
+        assert!(p.pixel_hash_matches(&[7; 32]));
+        let mut other = [7; 32];
+        other[COMPACT_HASH_BYTES - 1] = 8;
+        assert!(!p.pixel_hash_matches(&other));
+        // Every field of the description comes back.
+        for (bits, signed, photometric, cbits, source) in [
+            (1, false, Photometric::Monochrome1, 8, SourceKind::Raw),
+            (16, true, Photometric::Monochrome2, 16, SourceKind::Tiff),
+            (9, false, Photometric::Monochrome2, 16, SourceKind::Pgm),
+        ] {
+            let mut c = compact_sample();
+            let d = &mut c.header.desc;
+            (d.bits_stored, d.signed, d.photometric) = (bits, signed, photometric);
+            (d.container_bits, d.source) = (cbits, source);
+            (d.width, d.height) = (1, 65536);
+            assert_eq!(
+                Container::parse(&c.to_bytes(), &Limits::default()).unwrap(),
+                c
+            );
+        }
+    }
+
+    #[test]
+    fn compact_layout_only_where_it_fits() {
+        let c = compact_sample();
+        let d = &c.header.desc;
+        assert!(compact_fits(d, false, false));
+        assert!(!compact_fits(d, true, false));
+        assert!(!compact_fits(d, false, true));
+        for change in [
+            |d: &mut ImageDesc| d.source = SourceKind::Dicom,
+            |d: &mut ImageDesc| d.source = SourceKind::File,
+            |d: &mut ImageDesc| d.height = 328, // 65,600 samples
+            |d: &mut ImageDesc| (d.frames, d.height) = (2, 300),
+            |d: &mut ImageDesc| (d.photometric, d.planes) = (Photometric::Rgb, 3),
+        ] {
+            let mut d = d.clone();
+            change(&mut d);
+            assert!(!compact_fits(&d, false, false), "{d:?}");
+        }
+        // A compact file that declares what the layout cannot hold is damage.
+        let mut b = c.to_bytes();
+        b[9..11].copy_from_slice(&[0xc8, 0x03]); // width 456: 136,800 samples
+        let crc = crc32fast::hash(&b[9..]).to_le_bytes();
+        b[5..9].copy_from_slice(&crc);
+        let e = Container::parse(&b, &Limits::default()).unwrap_err();
+        assert!(e.to_string().contains("compact layout holds"), "{e}");
+    }
+
+    #[test]
+    fn compact_truncation_and_flip_is_an_error() {
+        let b = compact_sample().to_bytes();
+        for n in 0..b.len() {
+            assert!(
+                Container::parse(&b[..n], &Limits::default()).is_err(),
+                "len {n}"
+            );
+        }
+        for i in 0..b.len() {
+            for bit in 0..8 {
+                let mut c = b.clone();
+                c[i] ^= 1 << bit;
+                assert!(
+                    Container::parse(&c, &Limits::default()).is_err(),
+                    "byte {i} bit {bit}"
+                );
+            }
+        }
+        let mut b = b;
+        b[4] = (VERSION + 1) as u8;
+        let e = Container::parse(&b, &Limits::default()).unwrap_err();
+        assert!(matches!(e, Error::UnsupportedVersion { .. }), "{e}");
+    }
+
+    #[test]
+    fn varints_are_shortest_and_bounded() {
+        for v in [0, 1, 127, 128, 300, 65535, 1 << 21, u32::MAX] {
+            let mut b = Vec::new();
+            put_varint(&mut b, v);
+            let mut r = Reader::new(&b, "test");
+            assert_eq!(r.varint().unwrap(), v);
+            r.finish().unwrap();
+            let mut w = Vec::new();
+            put_int(&mut w, v, true);
+            assert_eq!(w, b);
+            put_int(&mut w, v, false);
+            let mut r = Reader::new(&w, "test").compact(true);
+            assert_eq!(r.int().unwrap(), v);
+            let mut r = Reader::new(&w[b.len()..], "test");
+            assert_eq!(r.int().unwrap(), v);
+        }
+        // Longer than needed, beyond u32, unterminated.
+        for b in [
+            &[0x80, 0x00][..],
+            &[0xff, 0xff, 0xff, 0xff, 0x10],
+            &[0x80, 0x80, 0x80, 0x80, 0x80, 0x01],
+            &[0x80],
+        ] {
+            assert!(Reader::new(b, "test").varint().is_err(), "{b:?}");
         }
     }
 
@@ -1010,6 +1395,10 @@ mod tests {
         assert_eq!(c.version(), 14);
         c.pixels = vec![7, 0];
         assert_eq!(c.version(), 14);
+        // A model id naming an embedded set: 15, whatever else.
+        let ids = std::mem::replace(&mut c.header.model_id, vec![model::EMBEDDED_SET, 1, 1]);
+        assert_eq!(c.version(), 15);
+        c.header.model_id = ids;
         (c.source, c.header.desc.source) = (src, kind);
         c.header.desc.planes = 3;
         assert_eq!(c.version(), 7);

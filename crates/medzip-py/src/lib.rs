@@ -245,7 +245,11 @@ fn info<'py>(py: Python<'py>, mdz: &[u8]) -> PyResult<Bound<'py, PyDict>> {
         (None, None) => "unknown".to_string(),
     };
     out.set_item("coder", residual)?;
-    let models: Vec<(String, String)> = medzip_format::model::entries(&c.header.model_id)
+    // (An embedded set as the models it stands for, where this build
+    // knows it.)
+    let id = &c.header.model_id;
+    let models: Vec<(String, String)> = medzip_codec::model_entries(id)
+        .or_else(|_| medzip_format::model::entries(id))
         .map_err(|e| codec_err(e.into()))?
         .into_iter()
         .map(|(tag, id)| {
@@ -263,7 +267,8 @@ fn info<'py>(py: Python<'py>, mdz: &[u8]) -> PyResult<Bound<'py, PyDict>> {
         out.set_item("stored_bytes", len)?;
         out.set_item("stored_method", method)?;
     }
-    out.set_item("pixel_sha256", medzip_format::hex(&c.header.pixel_sha256))?;
+    // (The first 8 bytes of it in the compact layout of small images.)
+    out.set_item("pixel_sha256", medzip_format::hex(c.pixel_hash()))?;
     Ok(out)
 }
 

@@ -38,7 +38,13 @@ pub(crate) fn info(p: &Path, json: bool, ctx: &Ctx) -> Result<String> {
     // The model id's entries (tag, length, id), named.
     use medzip_format::model;
     let mut models = Vec::new();
-    for (tag, entry) in model::entries(&c.header.model_id).context("damaged model id")? {
+    // (An embedded set as the models it stands for, where this build
+    // knows it.)
+    let entries = match medzip_codec::model_entries(&c.header.model_id) {
+        Ok(e) => e,
+        Err(_) => model::entries(&c.header.model_id).context("damaged model id")?,
+    };
+    for (tag, entry) in entries {
         let kind = model::kind_name(tag)
             .map(str::to_string)
             .unwrap_or_else(|| format!("unknown kind {:?}", tag as char));
@@ -103,7 +109,7 @@ pub(crate) fn info(p: &Path, json: bool, ctx: &Ctx) -> Result<String> {
             "model_id": medzip_format::hex(&c.header.model_id),
             "models": models.iter().map(|(k, h, n)| serde_json::json!({"kind": k, "id": h, "name": n})).collect::<Vec<_>>(),
             "bytes": bytes.len(), "bpp": bpp,
-            "pixel_sha256": medzip_format::hex(&c.header.pixel_sha256),
+            "pixel_sha256": medzip_format::hex(c.pixel_hash()),
             "file_sha256": c.header.file_sha256.map(|h| medzip_format::hex(&h)),
             "source_bytes": c.source.len(), "pixel_bytes": c.pixels.len(),
             "notes": notes,
@@ -142,7 +148,7 @@ pub(crate) fn info(p: &Path, json: bool, ctx: &Ctx) -> Result<String> {
         model,
         bytes.len(),
         bpp,
-        medzip_format::hex(&c.header.pixel_sha256)
+        medzip_format::hex(c.pixel_hash())
     ))
 }
 

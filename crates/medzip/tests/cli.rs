@@ -412,9 +412,11 @@ fn golden_files_decode_and_encoding_is_unchanged() {
         ("golden_12s_chosen.mdz", 11),
         ("golden_8u_chosen_large.mdz", 11),
         ("golden_8u_kermany256_chosen.mdz", 11),
-        ("golden_12s_fine.mdz", 12),
+        ("golden_12s_fine.mdz", 15),
         ("golden_8u_fine_large.mdz", 12),
-        ("golden_8u_kermany256_fine.mdz", 12),
+        ("golden_8u_kermany256_fine.mdz", 15),
+        ("golden_12s_fine_v14.mdz", 12),
+        ("golden_8u_kermany256_fine_v14.mdz", 12),
     ] {
         let c = medzip_codec::inspect(&std::fs::read(dir.join(name)).unwrap(), &Default::default())
             .unwrap();
@@ -427,7 +429,8 @@ fn golden_files_decode_and_encoding_is_unchanged() {
     }
     // An image that was once a JPEG (`tests/fixtures/jpeg/decoded_q75.png`,
     // decoded by libjpeg-turbo): coded as the recovered JPEG's coefficients
-    // (format version 8), the same file at every level.
+    // (format version 8; 15 in the compact layout of a small image), the
+    // same file at every level.
     let src = repo().join("tests/fixtures/jpeg/decoded_q75.png");
     let jpeg_img = medzip_io::read(&std::fs::read(&src).unwrap(), None)
         .unwrap()
@@ -437,7 +440,11 @@ fn golden_files_decode_and_encoding_is_unchanged() {
     let golden = std::fs::read(dir.join(name)).unwrap();
     let c = medzip_codec::inspect(&golden, &Default::default()).unwrap();
     assert_eq!(medzip_codec::residual_of(&c), Some(Residual::Jpeg));
-    assert_eq!(c.version(), 8);
+    assert_eq!(c.version(), 15);
+    let long = std::fs::read(dir.join("golden_8u_jpeg_v14.mdz")).unwrap();
+    let l = medzip_codec::inspect(&long, &Default::default()).unwrap();
+    assert_eq!(medzip_codec::residual_of(&l), Some(Residual::Jpeg));
+    assert_eq!(l.version(), 8);
     let (_, info, _) = run(&["info", "--json", s(&dir.join(name))]);
     assert!(info.contains("\"idct\":\"libjpeg islow\""), "{info}");
     assert!(info.contains("\"quality_estimate\":75"), "{info}");
@@ -480,6 +487,45 @@ fn golden_files_decode_and_encoding_is_unchanged() {
     ] {
         check_decodes(&dir.join(name), &table, name, &img);
     }
+}
+
+/// Images of at most 2^16 pixels without a source block are written in
+/// the compact layout (format version 15, since 2026-12-03); each golden
+/// file that changed with it is kept as it was (`…_v14.mdz`, the long
+/// layout), and decodes to the same pixels (`golden.rs` of the codec
+/// checks every golden file's pixels).
+#[test]
+fn golden_files_of_the_long_layout_decode_as_their_compact_twins() {
+    let dir = repo().join("tests/golden");
+    let mut n = 0;
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let name = e.unwrap().file_name().to_string_lossy().into_owned();
+        let Some(stem) = name.strip_suffix("_v14.mdz") else {
+            continue;
+        };
+        let long = std::fs::read(dir.join(&name)).unwrap();
+        let compact = std::fs::read(dir.join(format!("{stem}.mdz"))).unwrap();
+        let parse = |b: &[u8]| medzip_codec::inspect(b, &Default::default()).unwrap();
+        let (l, c) = (parse(&long), parse(&compact));
+        assert!(!l.compact && l.version() <= 14, "{name}");
+        assert!(c.compact && c.version() == 15, "{stem}");
+        assert!(
+            compact.len() + 60 < long.len(),
+            "{stem}: {} bytes",
+            compact.len()
+        );
+        assert_eq!(c.header.desc, l.header.desc, "{stem}");
+        assert_eq!(c.pixel_hash(), &l.header.pixel_sha256[..8], "{stem}");
+        // (An autoencoder the file names is the embedded one of its id.)
+        let decode = |b: &[u8]| {
+            medzip_codec::decompress(b, &Default::default(), None)
+                .unwrap()
+                .0
+        };
+        assert_eq!(decode(&compact), decode(&long), "{stem}");
+        n += 1;
+    }
+    assert!(n >= 19, "{n} files of the long layout");
 }
 
 /// One golden file per embedded autoencoder (and a residual coder each):
