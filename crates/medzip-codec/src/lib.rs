@@ -214,6 +214,7 @@ use medzip_format::model::{
 /// The entries of a header's model id ([`medzip_format::model::entries`]):
 /// `(kind tag, id bytes)`; a kind this build does not know is refused by
 /// name.
+///
 /// An embedded set (kind `E`, [`trained::embedded_set`]) is given as the
 /// entries it stands for.
 pub fn model_entries(id: &[u8]) -> Result<Vec<(u8, &[u8])>> {
@@ -294,7 +295,14 @@ pub fn compress_with_prior(
     }
     if meta.source == SourceKind::File {
         // A file stored whole: its bytes are the source data, no pixels.
-        return Ok(container(desc, Vec::new(), img.hash(), meta, Vec::new()));
+        return Ok(container(
+            desc,
+            Vec::new(),
+            img.hash(),
+            meta,
+            Vec::new(),
+            false,
+        ));
     }
     // A small single image without a source block: the compact layout,
     // whose pixel section writes its integers as varints.
@@ -343,7 +351,7 @@ pub fn compress_with_prior(
         true => trained::as_embedded_set(model_id),
         false => model_id,
     };
-    Ok(container(desc, model_id, hash, meta, pixels))
+    Ok(container(desc, model_id, hash, meta, pixels, compact))
 }
 
 /// Codes the pixels of `img` (with the prior's latent, if any): returns
@@ -546,19 +554,16 @@ fn code_image(
 }
 
 /// A whole file: the header of an image described by `desc`, its pixel
-/// section and the source file's data.
+/// section and the source file's data; in the compact layout where
+/// `compact` (the pixel section was written for it).
 fn container(
     desc: ImageDesc,
     model_id: Vec<u8>,
     pixel_sha256: [u8; 32],
     meta: &Metadata,
     pixels: Vec<u8>,
+    compact: bool,
 ) -> Vec<u8> {
-    let compact = medzip_format::compact_fits(
-        &desc,
-        !meta.source_data.is_empty(),
-        meta.file_sha256.is_some(),
-    );
     Container {
         header: Header {
             desc,
