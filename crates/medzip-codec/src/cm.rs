@@ -349,8 +349,8 @@ const FAR: [(isize, usize); 8] = [
 /// prediction and a log-scale. The coder moves its prediction by `μ` and
 /// selects its adaptive models by the scale. Everything the network sees
 /// is computed before, and independently of, its outputs, so a training
-/// pass without the network ([`Trace`]) sees the coder's inputs — except
-/// that it starts from the state for coding without a network, whose bias
+/// pass without the network (`Trace`, with the `train` feature) sees the
+/// coder's inputs — except that it starts from the state for coding without a network, whose bias
 /// corrections differ from the coder's early in a stripe.
 pub struct CtxNet {
     mlp: medzip_nn::mlp::Mlp,
