@@ -304,13 +304,9 @@ pub fn compress_with_prior(
             false,
         ));
     }
-    // A small single image without a source block: the compact layout,
-    // whose pixel section writes its integers as varints.
-    let compact = medzip_format::compact_fits(
-        &desc,
-        !meta.source_data.is_empty(),
-        meta.file_sha256.is_some(),
-    );
+    // A small single image without a file hash: the compact layout, whose
+    // pixel section writes its integers as varints.
+    let compact = medzip_format::compact_fits(&desc, meta.file_sha256.is_some());
     let layers = desc.frames as usize * desc.planes as usize;
     if layers > 1 && prior.is_some() {
         return Err(Error::InvalidImage(

@@ -1,7 +1,7 @@
 //! The medzip container (format versions 1–15, see [`VERSION`]): magic,
 //! version, a sequence of sections, each with a tag, a length and a CRC-32,
 //! and a terminating `END ` section; or, since version 15, for a small
-//! single grey image without a source block, the compact layout (a short
+//! single grey image without a file hash, the compact layout (a short
 //! magic, one CRC-32, varints and an 8-byte pixel hash: about 30 bytes
 //! instead of about 125, see [`compact_fits`]).
 //!
@@ -56,15 +56,16 @@ pub const COMPACT_HASH_BYTES: usize = 8;
 
 /// Whether an image described by `desc` is written in the compact layout:
 /// a single grey image (one frame, one plane, MONOCHROME1 or 2) of at most
-/// [`COMPACT_MAX_SAMPLES`] samples from a PNG, PGM, TIFF or raw pixels,
-/// without a source block or a file hash to carry. For such images the
+/// [`COMPACT_MAX_SAMPLES`] samples from a PNG, PGM, TIFF or raw pixels
+/// without a file hash to carry (a source block it may have: a PGM's kind
+/// and maxval, a PNG's other chunks). For such images the
 /// long layout's fixed costs (magic and version, four section headers, the
 /// header's fixed-width fields and a 32-byte hash: about 125 bytes with the
 /// default coder's model ids) would be a large part of the file (a 16 × 16
 /// chest X-ray crop: 224 bytes, of which 99 pixels). The codec writes its
 /// pixel section's integers as varints in this layout
 /// ([`Reader::compact`], [`put_int`]).
-pub fn compact_fits(desc: &ImageDesc, has_source: bool, has_file_hash: bool) -> bool {
+pub fn compact_fits(desc: &ImageDesc, has_file_hash: bool) -> bool {
     matches!(
         desc.source,
         SourceKind::Raw | SourceKind::Png | SourceKind::Pgm | SourceKind::Tiff
@@ -73,7 +74,6 @@ pub fn compact_fits(desc: &ImageDesc, has_source: bool, has_file_hash: bool) -> 
         Photometric::Monochrome1 | Photometric::Monochrome2
     ) && desc.frames == 1
         && desc.planes == 1
-        && !has_source
         && !has_file_hash
         && (1..=COMPACT_MAX_SAMPLES).contains(&desc.pixels())
 }
@@ -689,14 +689,14 @@ impl Container {
 
     /// The compact layout (`docs/FORMAT.md`): magic, version u8, the
     /// CRC-32 of the rest, width and height as varints, the description in
-    /// two bytes, the model id, [`COMPACT_HASH_BYTES`] of the pixel hash,
-    /// then the pixel section.
+    /// two bytes (the first's top bit: a source block follows the hash,
+    /// a varint length and its bytes), the model id, [`COMPACT_HASH_BYTES`]
+    /// of the pixel hash, then the pixel section.
     fn compact_bytes(&self) -> Vec<u8> {
         let h = &self.header;
         let d = &h.desc;
         assert!(
-            compact_fits(d, !self.source.is_empty(), h.file_sha256.is_some())
-                && h.model_id.len() <= 255,
+            compact_fits(d, h.file_sha256.is_some()) && h.model_id.len() <= 255,
             "the compact layout for an image it does not fit"
         );
         let mut body = Vec::with_capacity(self.pixels.len() + h.model_id.len() + 24);
@@ -706,12 +706,17 @@ impl Container {
             (d.bits_stored - 1)
                 | (d.signed as u8) << 4
                 | ((d.photometric == Photometric::Monochrome1) as u8) << 5
-                | ((d.container_bits == 16) as u8) << 6,
+                | ((d.container_bits == 16) as u8) << 6
+                | (!self.source.is_empty() as u8) << 7,
         );
         body.push(d.source as u8);
         body.push(h.model_id.len() as u8);
         body.extend_from_slice(&h.model_id);
         body.extend_from_slice(&h.pixel_sha256[..COMPACT_HASH_BYTES]);
+        if !self.source.is_empty() {
+            put_varint(&mut body, self.source.len() as u32);
+            body.extend_from_slice(&self.source);
+        }
         body.extend_from_slice(&self.pixels);
         let mut out = Vec::with_capacity(body.len() + 9);
         out.extend_from_slice(&COMPACT_MAGIC);
@@ -747,9 +752,6 @@ impl Container {
         let width = r.varint()?;
         let height = r.varint()?;
         let k = r.u8()?;
-        if k & 0x80 != 0 {
-            return corrupt(format!("compact file: description byte {k:#04x}"));
-        }
         let v = r.u8()?;
         let source = SourceKind::from_u8(v)
             .ok_or_else(|| Error::Corrupt(format!("compact file: source kind {v}")))?;
@@ -757,6 +759,14 @@ impl Container {
         let model_id = r.bytes(mlen)?.to_vec();
         let mut pixel_sha256 = [0u8; 32];
         pixel_sha256[..COMPACT_HASH_BYTES].copy_from_slice(r.bytes(COMPACT_HASH_BYTES)?);
+        // (A source block: never an empty one.)
+        let src = match k & 128 != 0 {
+            true => match r.varint()? as usize {
+                0 => return corrupt("compact file: an empty source block"),
+                n => r.bytes(n)?.to_vec(),
+            },
+            false => Vec::new(),
+        };
         let desc = ImageDesc {
             width,
             height,
@@ -775,7 +785,7 @@ impl Container {
             Error::InvalidParameter(m) => Error::Corrupt(format!("compact file: {m}")),
             other => other,
         })?;
-        if !compact_fits(&desc, false, false) {
+        if !compact_fits(&desc, false) {
             return corrupt(format!(
                 "compact file: a {}×{} {} image (the compact layout holds single grey images of at most {COMPACT_MAX_SAMPLES} samples)",
                 desc.width, desc.height, desc.source
@@ -789,7 +799,7 @@ impl Container {
                 file_sha256: None,
             },
             pixels: body[r.position()..].to_vec(),
-            source: Vec::new(),
+            source: src,
             compact: true,
         };
         if c.version() != version {
@@ -1219,6 +1229,13 @@ mod tests {
         let mut other = [7; 32];
         other[COMPACT_HASH_BYTES - 1] = 8;
         assert!(!p.pixel_hash_matches(&other));
+        // A source block (a PGM's kind and maxval) comes back.
+        let mut pgm = compact_sample();
+        pgm.header.desc.source = SourceKind::Pgm;
+        pgm.source = vec![5, 255, 0];
+        let b = pgm.to_bytes();
+        assert_eq!(b.len(), 35); // (and its length, 1)
+        assert_eq!(Container::parse(&b, &Limits::default()).unwrap(), pgm);
         // Every field of the description comes back.
         for (bits, signed, photometric, cbits, source) in [
             (1, false, Photometric::Monochrome1, 8, SourceKind::Raw),
@@ -1241,9 +1258,8 @@ mod tests {
     fn compact_layout_only_where_it_fits() {
         let c = compact_sample();
         let d = &c.header.desc;
-        assert!(compact_fits(d, false, false));
-        assert!(!compact_fits(d, true, false));
-        assert!(!compact_fits(d, false, true));
+        assert!(compact_fits(d, false));
+        assert!(!compact_fits(d, true));
         for change in [
             |d: &mut ImageDesc| d.source = SourceKind::Dicom,
             |d: &mut ImageDesc| d.source = SourceKind::File,
@@ -1253,7 +1269,7 @@ mod tests {
         ] {
             let mut d = d.clone();
             change(&mut d);
-            assert!(!compact_fits(&d, false, false), "{d:?}");
+            assert!(!compact_fits(&d, false), "{d:?}");
         }
         // A compact file that declares what the layout cannot hold is damage.
         let mut b = c.to_bytes();

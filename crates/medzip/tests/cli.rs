@@ -489,7 +489,7 @@ fn golden_files_decode_and_encoding_is_unchanged() {
     }
 }
 
-/// Images of at most 2^16 pixels without a source block are written in
+/// Images of at most 2^16 pixels without a file hash are written in
 /// the compact layout (format version 15, since 2026-12-03); each golden
 /// file that changed with it is kept as it was (`…_v14.mdz`, the long
 /// layout), and decodes to the same pixels (`golden.rs` of the codec
