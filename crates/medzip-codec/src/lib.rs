@@ -306,7 +306,8 @@ pub fn compress_with_prior(
     }
     // A small single image without a file hash: the compact layout, whose
     // pixel section writes its integers as varints.
-    let compact = medzip_format::compact_fits(&desc, meta.file_sha256.is_some());
+    let compact =
+        medzip_format::compact_fits(&desc, meta.source_data.len(), meta.file_sha256.is_some());
     let layers = desc.frames as usize * desc.planes as usize;
     if layers > 1 && prior.is_some() {
         return Err(Error::InvalidImage(

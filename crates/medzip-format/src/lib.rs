@@ -57,15 +57,16 @@ pub const COMPACT_HASH_BYTES: usize = 8;
 /// Whether an image described by `desc` is written in the compact layout:
 /// a single grey image (one frame, one plane, MONOCHROME1 or 2) of at most
 /// [`COMPACT_MAX_SAMPLES`] samples from a PNG, PGM, TIFF or raw pixels
-/// without a file hash to carry (a source block it may have: a PGM's kind
-/// and maxval, a PNG's other chunks). For such images the
+/// without a file hash to carry (a source block of `source_len` bytes it
+/// may have, up to 2^32 − 1: a PGM's kind and maxval, a PNG's other
+/// chunks). For such images the
 /// long layout's fixed costs (magic and version, four section headers, the
 /// header's fixed-width fields and a 32-byte hash: about 125 bytes with the
 /// default coder's model ids) would be a large part of the file (a 16 × 16
 /// chest X-ray crop: 224 bytes, of which 99 pixels). The codec writes its
 /// pixel section's integers as varints in this layout
 /// ([`Reader::compact`], [`put_int`]).
-pub fn compact_fits(desc: &ImageDesc, has_file_hash: bool) -> bool {
+pub fn compact_fits(desc: &ImageDesc, source_len: usize, has_file_hash: bool) -> bool {
     matches!(
         desc.source,
         SourceKind::Raw | SourceKind::Png | SourceKind::Pgm | SourceKind::Tiff
@@ -74,6 +75,7 @@ pub fn compact_fits(desc: &ImageDesc, has_file_hash: bool) -> bool {
         Photometric::Monochrome1 | Photometric::Monochrome2
     ) && desc.frames == 1
         && desc.planes == 1
+        && u32::try_from(source_len).is_ok()
         && !has_file_hash
         && (1..=COMPACT_MAX_SAMPLES).contains(&desc.pixels())
 }
@@ -696,7 +698,7 @@ impl Container {
         let h = &self.header;
         let d = &h.desc;
         assert!(
-            compact_fits(d, h.file_sha256.is_some()) && h.model_id.len() <= 255,
+            compact_fits(d, self.source.len(), h.file_sha256.is_some()) && h.model_id.len() <= 255,
             "the compact layout for an image it does not fit"
         );
         let mut body = Vec::with_capacity(self.pixels.len() + h.model_id.len() + 24);
@@ -785,7 +787,7 @@ impl Container {
             Error::InvalidParameter(m) => Error::Corrupt(format!("compact file: {m}")),
             other => other,
         })?;
-        if !compact_fits(&desc, false) {
+        if !compact_fits(&desc, src.len(), false) {
             return corrupt(format!(
                 "compact file: a {}×{} {} image (the compact layout holds single grey images of at most {COMPACT_MAX_SAMPLES} samples)",
                 desc.width, desc.height, desc.source
@@ -1258,8 +1260,9 @@ mod tests {
     fn compact_layout_only_where_it_fits() {
         let c = compact_sample();
         let d = &c.header.desc;
-        assert!(compact_fits(d, false));
-        assert!(!compact_fits(d, true));
+        assert!(compact_fits(d, 0, false));
+        assert!(compact_fits(d, 3, false));
+        assert!(!compact_fits(d, 0, true));
         for change in [
             |d: &mut ImageDesc| d.source = SourceKind::Dicom,
             |d: &mut ImageDesc| d.source = SourceKind::File,
@@ -1269,7 +1272,7 @@ mod tests {
         ] {
             let mut d = d.clone();
             change(&mut d);
-            assert!(!compact_fits(&d, false), "{d:?}");
+            assert!(!compact_fits(&d, 0, false), "{d:?}");
         }
         // A compact file that declares what the layout cannot hold is damage.
         let mut b = c.to_bytes();
