@@ -804,13 +804,19 @@ impl Container {
             source: src,
             compact: true,
         };
-        if c.version() != version {
+        c.of_version(version)
+    }
+
+    /// The container, if the file's `version` is the one its content
+    /// needs ([`Container::version`]): any other value is damage.
+    fn of_version(self, version: u16) -> Result<Self> {
+        if self.version() != version {
             return corrupt(format!(
                 "format version {version} disagrees with the file's content (version {})",
-                c.version()
+                self.version()
             ));
         }
-        Ok(c)
+        Ok(self)
     }
 
     /// Parses and validates a container: magic, version, every section's
@@ -890,13 +896,7 @@ impl Container {
         // builds between commits 40be527 and 14e729b (2026-11-26) briefly wrote version 1 with a
         // network entry, for networks that were retrained since and whose
         // files no build could decode anyway.)
-        if c.version() != version {
-            return corrupt(format!(
-                "format version {version} disagrees with the file's content (version {})",
-                c.version()
-            ));
-        }
-        Ok(c)
+        c.of_version(version)
     }
 }
 
