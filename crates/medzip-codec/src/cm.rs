@@ -93,6 +93,19 @@ pub trait ResidualCoder {
     fn needs_net(&self) -> bool {
         false
     }
+    /// Whether a pixel of a flat neighbourhood ([`flat_neighbourhood`])
+    /// first codes [`ResidualCoder::flat`] (the default level since format
+    /// version 16).
+    fn flat_runs(&self) -> bool {
+        false
+    }
+    /// Codes whether a pixel of a flat neighbourhood equals its neighbours
+    /// (`equal`, ignored when decoding) in flag context `ctx`
+    /// (`0..4`); returns the (de)coded answer. Only where
+    /// [`ResidualCoder::flat_runs`].
+    fn flat(&mut self, _ctx: usize, equal: bool) -> bool {
+        equal
+    }
 }
 
 impl<IO: BitIo> ResidualCoder for IO {
@@ -496,6 +509,10 @@ fn code_stripe_impl<C: ResidualCoder>(
     // `i16::MIN`: `features` gives values within ±4095).
     let mut last = ([i16::MIN; NF], (0, 0));
     let avx2 = s.simd.avx2();
+    // Flat neighbourhoods coded by one flag: for the previous and the
+    // current row, whether each pixel was one and equal to it.
+    let flat_runs = io.flat_runs();
+    let mut flat_eq = vec![false; if flat_runs { 2 * w } else { 0 }];
     if m.net != s.net.is_some() || (io.needs_net() && s.net.is_none()) {
         // A state for the other coder, or a coder of the network's
         // distribution without a network (callers check; never decode so).
@@ -517,6 +534,24 @@ fn code_stripe_impl<C: ResidualCoder>(
                 wv,
                 ww,
             } = neighbours(px, w, x, y, mid);
+
+            // ---- a flat neighbourhood: one flag, and nothing else where
+            // the pixel equals it (no prediction, no update) ----
+            if flat_runs {
+                let flat = flat_neighbourhood(px, w, x, y);
+                let equal = flat && {
+                    let ctx = 2 * flat_eq[cur + x - 1] as usize + flat_eq[prv + x] as usize;
+                    io.flat(ctx, px[row + x] == n)
+                };
+                flat_eq[cur + x] = equal;
+                if equal {
+                    px[row + x] = n;
+                    perr[cur + x] = [0; NP];
+                    res[cur + x] = 0;
+                    te[cur + x] = 0;
+                    continue;
+                }
+            }
 
             // ---- predictors (×8) ----
             let med = if nw >= n.max(wv) {
@@ -742,6 +777,23 @@ fn code_stripe_impl<C: ResidualCoder>(
         }
     }
     ok
+}
+
+/// Whether the ten causal neighbours of `(x, y)` within two rows and two
+/// columns (the rows above from `x − 2` to `x + 2` but NNW and NNE's right
+/// neighbour; W and WW) all hold the same value; never at the image's
+/// first two rows and columns and last two columns.
+#[inline(always)]
+fn flat_neighbourhood(px: &[i32], w: usize, x: usize, y: usize) -> bool {
+    if y < 2 || x < 2 || x + 2 >= w {
+        return false;
+    }
+    let (r1, r2, r0) = ((y - 1) * w + x, (y - 2) * w + x, y * w + x);
+    let n = px[r1];
+    px[r1 - 2..=r1 + 2].iter().all(|&v| v == n)
+        && px[r2 - 1..=r2 + 1].iter().all(|&v| v == n)
+        && px[r0 - 2] == n
+        && px[r0 - 1] == n
 }
 
 /// A pixel's causal neighbours: N, NW, NE, NN, NNE (the rows above) and W,

@@ -95,14 +95,14 @@ pub enum Residual {
     Logistic,
 }
 
-/// The id of [`Residual::Logistic`] as written since format version 12
-/// ([`tokens::Weighting::Fine`]; 5 and 6 are still read).
-const FINE_LOGISTIC: u8 = 7;
+/// The id of [`Residual::Logistic`] as written since format version 16
+/// ([`tokens::Weighting::FineFlat`]; 5, 6 and 7 are still read).
+const FLAT_LOGISTIC: u8 = 8;
 
 impl Residual {
     /// Every coder, by its id in the pixel section's first byte (the
     /// default level's as read from files of versions 9 and 10; it writes
-    /// [`FINE_LOGISTIC`]).
+    /// [`FLAT_LOGISTIC`]).
     const ALL: [Residual; 6] = [
         Residual::Context,
         Residual::Huffman,
@@ -113,24 +113,26 @@ impl Residual {
     ];
 
     /// The coder's id: the pixel section's first byte. The default level
-    /// writes 7 (since format version 12, 2026-12-02: the network's weight
-    /// in the mixture chosen per energy bucket by fine code lengths); 5 (a
-    /// fixed ¾, versions 9 and 10) and 6 (chosen by coarse code lengths,
-    /// version 11) are still read.
+    /// writes 8 (since format version 16, 2026-12-03: pixels of flat
+    /// neighbourhoods coded by one flag); 5 (a fixed ¾, versions 9 and
+    /// 10), 6 (the network's weight in the mixture chosen per energy bucket
+    /// by coarse code lengths, version 11) and 7 (by fine code lengths,
+    /// version 12) are still read.
     fn id(self) -> u8 {
         if self == Residual::Logistic {
-            return FINE_LOGISTIC;
+            return FLAT_LOGISTIC;
         }
         Self::ALL.iter().position(|&r| r == self).expect("listed") as u8
     }
 
     /// The coder with this id, and how the default level's coder weighs
-    /// the network (ids 5, 6 and 7; `Fixed` for the other coders, unused).
+    /// the network (ids 5 to 8; `Fixed` for the other coders, unused).
     fn from_id(id: u8) -> Option<(Residual, tokens::Weighting)> {
         use tokens::Weighting;
         match id {
             6 => Some((Residual::Logistic, Weighting::Coarse)),
-            FINE_LOGISTIC => Some((Residual::Logistic, Weighting::Fine)),
+            7 => Some((Residual::Logistic, Weighting::Fine)),
+            FLAT_LOGISTIC => Some((Residual::Logistic, Weighting::FineFlat)),
             _ => Self::ALL.get(id as usize).map(|&r| (r, Weighting::Fixed)),
         }
     }
@@ -707,7 +709,7 @@ fn encode_pixels(
                     );
                     if kind == Residual::Logistic {
                         let mut enc =
-                            tokens::TokenEncoder::new(maxv, px.len(), tokens::Weighting::Fine);
+                            tokens::TokenEncoder::new(maxv, px.len(), tokens::Weighting::FineFlat);
                         cm::code_stripe(&mut enc, &s, &mut px, &mut init.clone());
                         return enc.finish();
                     }
@@ -857,7 +859,7 @@ struct PixelSection<'a> {
     /// has several frames or planes).
     transform: planes::Transform,
     kind: Residual,
-    /// How the default level's coder weighs the network (coder ids 5–7).
+    /// How the default level's coder weighs the network (coder ids 5–8).
     weighting: tokens::Weighting,
     has_prior: bool,
     latent: &'a [u8],
@@ -891,7 +893,7 @@ impl<'a> PixelSection<'a> {
         let id = r.u8()?;
         let (kind, weighting) = Residual::from_id(id).ok_or_else(|| {
             Error::Corrupt(format!(
-                "residual coder {id} (expected 0 to {FINE_LOGISTIC})"
+                "residual coder {id} (expected 0 to {FLAT_LOGISTIC})"
             ))
         })?;
         let has_prior = match r.u8()? {

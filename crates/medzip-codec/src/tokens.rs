@@ -85,7 +85,21 @@ pub enum Weighting {
     /// 7, format version 12, since 2026-12-02): flat regions take the
     /// adaptive distribution alone.
     Fine,
+    /// [`Weighting::Fine`], and a pixel whose causal neighbourhood is flat
+    /// first codes one flag, whether it equals its neighbours (then
+    /// nothing else: see `cm::flat_neighbourhood`) (coder 8, format
+    /// version 16, since 2026-12-03).
+    FineFlat,
 }
+
+/// Flag contexts of flat neighbourhoods: whether W and whether N were
+/// flat pixels equal to their neighbours.
+const FLAT_CONTEXTS: usize = 4;
+/// Precision of a flat pixel's flag, its adaptation rate (a shift) and
+/// the bound that keeps both of its outcomes codable.
+const FLAT_BITS: u32 = 16;
+const FLAT_RATE: u32 = 4;
+const FLAT_MIN: u32 = 1 << FLAT_RATE;
 
 /// Weights of the network's part a stripe may choose from, in eighths
 /// (the adaptive part takes the rest; at most 6 so that every token keeps
@@ -135,6 +149,10 @@ pub struct Tokens {
     chosen: Option<Vec<[u32; 4]>>,
     /// The code lengths in Q16 ([`Weighting::Fine`]), else Q4.
     fine: bool,
+    /// Per flag context, the probability (of 2^[`FLAT_BITS`]) that a pixel
+    /// of a flat neighbourhood equals it; `None`: no flat flags (coders
+    /// 5 to 7).
+    flat: Option<[u32; FLAT_CONTEXTS]>,
 }
 
 impl Tokens {
@@ -158,8 +176,27 @@ impl Tokens {
             ntok,
             maxv,
             chosen,
-            fine: weighting == Weighting::Fine,
+            fine: matches!(weighting, Weighting::Fine | Weighting::FineFlat),
+            flat: (weighting == Weighting::FineFlat).then_some([1 << (FLAT_BITS - 1); FLAT_CONTEXTS]),
         }
+    }
+
+    /// The flag's span of 2^[`FLAT_BITS`] (equal first) in context `ctx`,
+    /// then its probability adapted to the outcome.
+    #[inline(always)]
+    fn flat_span(&mut self, ctx: usize, equal: bool) -> (u32, u32) {
+        let Some(f) = &mut self.flat else {
+            return (0, 1 << FLAT_BITS); // (never: `flat_runs`)
+        };
+        let p = &mut f[ctx];
+        let span = if equal { (0, *p) } else { (*p, (1 << FLAT_BITS) - *p) };
+        *p = if equal {
+            *p + (((1 << FLAT_BITS) - *p) >> FLAT_RATE)
+        } else {
+            *p - (*p >> FLAT_RATE)
+        }
+        .clamp(FLAT_MIN, (1 << FLAT_BITS) - FLAT_MIN);
+        span
     }
 
     /// The two parts of the mixture below token `t` (`0..=ntok`): the
@@ -286,6 +323,17 @@ impl ResidualCoder for TokenEncoder {
     fn needs_net(&self) -> bool {
         true
     }
+
+    fn flat_runs(&self) -> bool {
+        self.t.flat.is_some()
+    }
+
+    #[inline(always)]
+    fn flat(&mut self, ctx: usize, equal: bool) -> bool {
+        let (start, freq) = self.t.flat_span(ctx, equal);
+        self.enc.put(start, freq, FLAT_BITS);
+        equal
+    }
 }
 
 /// The decoder. A value outside the image's range (damaged data) marks
@@ -352,6 +400,19 @@ impl ResidualCoder for TokenDecoder<'_> {
 
     fn needs_net(&self) -> bool {
         true
+    }
+
+    fn flat_runs(&self) -> bool {
+        self.t.flat.is_some()
+    }
+
+    #[inline(always)]
+    fn flat(&mut self, ctx: usize, _equal: bool) -> bool {
+        let p = self.t.flat.map_or(0, |f| f[ctx]);
+        let equal = self.dec.peek(FLAT_BITS) < p;
+        let (start, freq) = self.t.flat_span(ctx, equal);
+        self.dec.advance(start, freq, FLAT_BITS);
+        equal
     }
 }
 

@@ -26,6 +26,9 @@ enum Content {
     Smooth,
     Sparse,
     Extremes,
+    /// Flat blocks of two values with a stray sample here and there, and
+    /// noisy blocks: flat neighbourhoods whose pixel equals them or not.
+    Patches,
 }
 
 fn make(w: u32, h: u32, bits: u8, signed: bool, c: Content, seed: u64) -> Image {
@@ -53,6 +56,14 @@ fn make(w: u32, h: u32, bits: u8, signed: bool, c: Content, seed: u64) -> Image 
                         span - 1
                     }
                 }
+                Content::Patches => {
+                    let v = r.next() as u64;
+                    match (x / 7 + y / 5) % 3 {
+                        0 => v % span,
+                        b if v % 23 == 0 => (b * span / 3 + 1) % span,
+                        b => b * span / 3,
+                    }
+                }
             };
             (lo as i64 + v as i64) as i32
         })
@@ -73,13 +84,14 @@ fn roundtrip(img: &Image, opts: &Options) -> Vec<u8> {
 }
 
 const SIZES: [(u32, u32); 7] = [(1, 1), (1, 9), (9, 1), (2, 2), (3, 5), (17, 13), (64, 33)];
-const CONTENTS: [Content; 6] = [
+const CONTENTS: [Content; 7] = [
     Content::Constant,
     Content::Ramp,
     Content::Noise,
     Content::Smooth,
     Content::Sparse,
     Content::Extremes,
+    Content::Patches,
 ];
 
 /// The default level (the network's distribution as tokens) and the
@@ -313,6 +325,7 @@ fn simd_and_scalar_paths_give_the_same_bits() {
     let imgs = [
         make(97, 61, 8, false, Content::Smooth, 21),
         make(83, 47, 16, true, Content::Noise, 22),
+        make(71, 53, 16, false, Content::Patches, 23),
     ];
     Simd::note_if_scalar_only("simd_and_scalar_paths_give_the_same_bits");
     let on = |simd| Options {
@@ -385,13 +398,14 @@ fn the_context_network_is_named_and_an_unknown_one_refused() {
             .version()
     };
     // A small image is in the compact layout (format version 15), its
-    // models named as an embedded set.
-    assert_eq!((version(&with), version(&without)), (15, 15));
+    // models named as an embedded set; the default level's pixels (flat
+    // neighbourhoods coded by one flag) make it version 16.
+    assert_eq!((version(&with), version(&without)), (16, 15));
     // Format version 2 marks files that need a context network, so that
     // builds from before it refuse them by version; others stay version 1.
     // The default level's files (tokens of the network's distribution,
-    // its weight chosen per energy bucket by fine code lengths) are
-    // version 12. (In the long layout: an image of more than 2^16 pixels.)
+    // flat neighbourhoods coded by one flag) are version 16. (In the long
+    // layout: an image of more than 2^16 pixels.)
     let big = make(261, 257, 8, false, Content::Smooth, 3);
     let long = |opts: &Options| compress(&big, &Metadata::raw(), opts).unwrap();
     let no_net = Options {
@@ -399,7 +413,7 @@ fn the_context_network_is_named_and_an_unknown_one_refused() {
         ..Options::default()
     };
     let (l_with, l_without) = (long(&Options::default()), long(&no_net));
-    assert_eq!((l_with[8], l_without[8]), (12, 1));
+    assert_eq!((l_with[8], l_without[8]), (16, 1));
     assert_eq!(long(&Options::effort(3))[8], 2);
     let cm = compress(&img, &Metadata::raw(), &Options::effort(3)).unwrap();
     assert_eq!(version(&cm), 15);

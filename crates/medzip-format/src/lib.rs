@@ -42,8 +42,10 @@ pub const MAGIC: [u8; 8] = *b"\x89MDZ\r\n\x1a\n";
 /// 14 for DICOM files of signed samples whose words keep their unused high
 /// bits zero (source block layout 3 with flag bit 5, since 2026-12-02); 15
 /// for files in the compact layout (small images, since 2026-12-03) and
-/// model ids with an embedded model set (entry kind `E`).
-pub const VERSION: u16 = 15;
+/// model ids with an embedded model set (entry kind `E`); 16 for the
+/// default level's pixels of flat neighbourhoods coded by one flag
+/// (residual 8, since 2026-12-03; in either layout).
+pub const VERSION: u16 = 16;
 
 /// First four bytes of a file in the compact layout (format version 15):
 /// the long magic's first byte (not ASCII: catches 7-bit transfers), then
@@ -583,8 +585,17 @@ impl Container {
 
     /// The version this container is written as (see [`VERSION`]).
     pub fn version(&self) -> u16 {
-        // The compact layout, or a model id naming an embedded set: the
-        // newest features, so first.
+        let d = &self.header.desc;
+        // The residual coder's id follows the planes' transform byte in an
+        // image of several frames or planes.
+        let single = d.frames == 1 && d.planes == 1;
+        let coder = self.pixels.get(if single { 0 } else { 1 });
+        // The default level's flat neighbourhoods coded by one flag
+        // (residual 8): the newest feature, so first (in either layout).
+        if d.source != SourceKind::File && coder == Some(&8) {
+            return 16;
+        }
+        // The compact layout, or a model id naming an embedded set.
         let set = model::entries(&self.header.model_id)
             .is_ok_and(|e| e.iter().any(|e| e.0 == model::EMBEDDED_SET));
         if self.compact || set {
@@ -592,13 +603,9 @@ impl Container {
         }
         // Stored files; PNG files with their chunks (or bytes): a build
         // before would drop them.
-        let d = &self.header.desc;
         // The default level's tokens with the network's weight chosen
-        // (residual 6; the coder's id follows the planes' transform byte in
-        // an image of several frames or planes). First: such a file may
-        // also be of any feature below.
-        let single = d.frames == 1 && d.planes == 1;
-        let coder = self.pixels.get(if single { 0 } else { 1 });
+        // (residual 6). First: such a file may also be of any feature
+        // below.
         let dicom_flag = |bit: u8| {
             d.source == SourceKind::Dicom
                 && self.source.first() == Some(&3)
@@ -1367,6 +1374,15 @@ mod tests {
         // A model id naming an embedded set: 15, whatever else.
         let ids = std::mem::replace(&mut c.header.model_id, vec![model::EMBEDDED_SET, 1, 1]);
         assert_eq!(c.version(), 15);
+        // Flat neighbourhoods coded by one flag (residual 8): 16, whatever
+        // else (the compact layout, an embedded set included).
+        c.pixels = vec![8, 0];
+        assert_eq!(c.version(), 16);
+        c.compact = true;
+        assert_eq!(c.version(), 16);
+        c.pixels = vec![7, 0];
+        assert_eq!(c.version(), 15);
+        c.compact = false;
         c.header.model_id = ids;
         (c.source, c.header.desc.source) = (src, kind);
         c.header.desc.planes = 3;
@@ -1377,6 +1393,8 @@ mod tests {
         assert_eq!(c.version(), 11);
         c.pixels = vec![1, 7, 0];
         assert_eq!(c.version(), 12);
+        c.pixels = vec![1, 8, 0];
+        assert_eq!(c.version(), 16);
         c.header.desc.planes = 1;
         // (As DICOM of 1-bit samples would be.)
         c.pixels = vec![0, 0];

@@ -324,8 +324,9 @@ fn signed_words_with_zero_high_bits_round_trip_without_a_fix_up_each() {
         let l = read(&file, None).unwrap();
         assert_eq!(l.meta.source_data[0], 3, "{name}: layout");
         assert_eq!(l.meta.source_data[3] & 32, 32, "{name}: flags");
+        // (By the fast coder, whose pixels need no version above 14.)
         let mdz =
-            medzip_codec::compress(&l.image, &l.meta, &medzip_codec::Options::default()).unwrap();
+            medzip_codec::compress(&l.image, &l.meta, &medzip_codec::Options::effort(1)).unwrap();
         assert_eq!(
             u16::from_le_bytes([mdz[8], mdz[9]]),
             14,

@@ -207,6 +207,28 @@ fn golden_image8_blocky() -> medzip_codec::Image {
     medzip_codec::Image::new(w, h, 8, false, data).unwrap()
 }
 
+/// A 16-bit unsigned image of odd size as a mammogram looks: a flat black
+/// background (left), a flat band of another value (top), a noisy ramp
+/// elsewhere: the default level codes the flat neighbourhoods by one flag.
+fn golden_image16_flat() -> medzip_codec::Image {
+    let (w, h) = (97u32, 83u32);
+    let mut s = 7u32;
+    let data = (0..w * h)
+        .map(|i| {
+            let (x, y) = ((i % w) as i32, (i / w) as i32);
+            s = s.wrapping_mul(1103515245).wrapping_add(12345);
+            if x < 40 {
+                0
+            } else if y < 11 {
+                41_000
+            } else {
+                x * 300 + y * 170 + ((s >> 16) % 97) as i32
+            }
+        })
+        .collect();
+    medzip_codec::Image::new(w, h, 16, false, data).unwrap()
+}
+
 /// The 8-bit test pattern at another size.
 fn golden_image8_sized(w: u32, h: u32) -> medzip_codec::Image {
     let data = (0..w * h)
@@ -324,22 +346,28 @@ fn golden_files_decode_and_encoding_is_unchanged() {
                 ..Options::effort(3)
             },
         ),
-        // The default level (since 2026-12-02, format version 12): the
+        // The default level (since 2026-12-03, format version 16): the
         // context coder's model and network, one token per pixel of the
         // network's distribution mixed with an adaptive one, the network's
-        // weight chosen per energy bucket by fine code lengths; 12-bit
-        // signed (the 16-bit network), 8-bit large (the network for native
-        // images) and small (also tried with the pair for downscaled
-        // images).
-        ("golden_12s_fine.mdz", golden_image(), Options::default()),
+        // weight chosen per energy bucket by fine code lengths, a pixel of
+        // a flat neighbourhood first coded by one flag; 12-bit signed (the
+        // 16-bit network), 8-bit large (the network for native images) and
+        // small (also tried with the pair for downscaled images), 16-bit
+        // with flat regions.
+        ("golden_12s_flat.mdz", golden_image(), Options::default()),
         (
-            "golden_8u_fine_large.mdz",
+            "golden_8u_flat_large.mdz",
             golden_image8_sized(601, 437),
             Options::default(),
         ),
         (
-            "golden_8u_fine_small.mdz",
+            "golden_8u_flat_small.mdz",
             golden_image8(),
+            Options::default(),
+        ),
+        (
+            "golden_16u_flat_regions.mdz",
+            golden_image16_flat(),
             Options::default(),
         ),
     ];
@@ -347,9 +375,13 @@ fn golden_files_decode_and_encoding_is_unchanged() {
         check_golden(&dir, &table, name, &img, &opts, None);
     }
     // The default level of 2026-12-01 (format version 9: the network's
-    // weight fixed at ¾) and of 2026-12-02 before the fine code lengths
-    // (version 11): their files still decode.
+    // weight fixed at ¾), of 2026-12-02 before the fine code lengths
+    // (version 11) and before the flat flags (12; 15 in the compact
+    // layout): their files still decode.
     for (name, img) in [
+        ("golden_12s_fine.mdz", golden_image()),
+        ("golden_8u_fine_large.mdz", golden_image8_sized(601, 437)),
+        ("golden_8u_fine_small.mdz", golden_image8()),
         ("golden_12s_logistic.mdz", golden_image()),
         (
             "golden_8u_logistic_large.mdz",
@@ -397,11 +429,12 @@ fn golden_files_decode_and_encoding_is_unchanged() {
     .image;
     let name = "golden_8u_kermany256_snet.mdz";
     check_golden(&dir, &table, name, &k256, &Options::effort(3), None);
-    let name = "golden_8u_kermany256_fine.mdz";
+    let name = "golden_8u_kermany256_flat.mdz";
     check_golden(&dir, &table, name, &k256, &Options::default(), None);
     for name in [
         "golden_8u_kermany256_logistic.mdz",
         "golden_8u_kermany256_chosen.mdz",
+        "golden_8u_kermany256_fine.mdz",
     ] {
         check_decodes(&dir.join(name), &table, name, &k256);
     }
@@ -417,6 +450,10 @@ fn golden_files_decode_and_encoding_is_unchanged() {
         ("golden_8u_kermany256_fine.mdz", 15),
         ("golden_12s_fine_v14.mdz", 12),
         ("golden_8u_kermany256_fine_v14.mdz", 12),
+        ("golden_12s_flat.mdz", 16),
+        ("golden_8u_flat_large.mdz", 16),
+        ("golden_8u_kermany256_flat.mdz", 16),
+        ("golden_16u_flat_regions.mdz", 16),
     ] {
         let c = medzip_codec::inspect(&std::fs::read(dir.join(name)).unwrap(), &Default::default())
             .unwrap();
@@ -713,16 +750,18 @@ fn golden_jpeg_lossless_dicom_decodes_byte_for_byte() {
 #[test]
 fn golden_rle_dicom_decodes_byte_for_byte() {
     let src = repo().join("tests/fixtures/dicom/rle_fragments.dcm");
-    let info = check_golden_file(&src, "golden_dicom_rle_fragments.mdz", 12, 2);
+    let info = check_golden_file(&src, "golden_dicom_rle_fragments.mdz", 16, 2);
     assert!(info.contains("\"signed\":true"), "{info}");
     assert!(info.contains("encapsulated RLE"), "{info}");
-    // As the default level of 2026-12-01 made it (format version 10), and
-    // of 2026-12-02 before the fine code lengths (11).
+    // As the default level of 2026-12-01 made it (format version 10), of
+    // 2026-12-02 before the fine code lengths (11) and before the flat
+    // flags (12).
     check_earlier_goldens(
         &src,
         &[
             ("golden_dicom_rle_fragments_logistic.mdz", 10),
             ("golden_dicom_rle_fragments_chosen.mdz", 11),
+            ("golden_dicom_rle_fragments_fine.mdz", 12),
         ],
         "encapsulated RLE",
     );
@@ -730,24 +769,30 @@ fn golden_rle_dicom_decodes_byte_for_byte() {
 
 /// JPEG 2000 lossless as OpenJPEG writes it (pydicom's `MR_small.dcm` as
 /// one codestream: `tests/fixtures/dicom/MR_small_j2k_openjpeg.dcm`; format
-/// version 13): the samples coded by medzip, the tile data rewritten from
-/// them by openjp2's encoder, the file back byte for byte.
+/// version 13, 16 with the default level's flat flags): the samples coded
+/// by medzip, the tile data rewritten from them by openjp2's encoder, the
+/// file back byte for byte.
 #[test]
 fn golden_jpeg2000_dicom_decodes_byte_for_byte() {
     let src = repo().join("tests/fixtures/dicom/MR_small_j2k_openjpeg.dcm");
-    let info = check_golden_file(&src, "golden_dicom_jpeg2000.mdz", 13, 2);
+    let info = check_golden_file(&src, "golden_dicom_jpeg2000.mdz", 16, 2);
     assert!(info.contains("\"signed\":true"), "{info}");
     assert!(info.contains("encapsulated JPEG 2000"), "{info}");
+    let earlier = [("golden_dicom_jpeg2000_fine.mdz", 13)];
+    check_earlier_goldens(&src, &earlier, "encapsulated JPEG 2000");
 }
 
 /// Signed samples whose words keep their unused high bits zero
-/// (`tests/fixtures/dicom/signed_zero_high.dcm`; format version 14): that
+/// (`tests/fixtures/dicom/signed_zero_high.dcm`; format version 14, 16 with
+/// the default level's flat flags): that
 /// word form is the canonical one, so the file's source block holds no
 /// fix-up per negative sample; the file back byte for byte.
 #[test]
 fn golden_signed_zero_high_dicom_decodes_byte_for_byte() {
     let src = repo().join("tests/fixtures/dicom/signed_zero_high.dcm");
-    let info = check_golden_file(&src, "golden_dicom_signed_zero_high.mdz", 14, 2);
+    let info = check_golden_file(&src, "golden_dicom_signed_zero_high.mdz", 16, 2);
+    let earlier = [("golden_dicom_signed_zero_high_fine.mdz", 14)];
+    check_earlier_goldens(&src, &earlier, "\"bits_stored\":12");
     assert!(info.contains("\"signed\":true"), "{info}");
     assert!(info.contains("\"bits_stored\":12"), "{info}");
     // 651 of its 4,096 samples are negative: coded as fix-ups (six bytes
@@ -771,20 +816,21 @@ fn golden_one_bit_dicom_decodes_byte_for_byte() {
     assert!(info.contains("\"residual\":\"context\""), "{info}");
 }
 
-/// The default level (format version 12; and 9 and 11, the levels of
+/// The default level (format version 16; and 9, 11 and 12, the levels of
 /// 2026-12-01 and -02, whose files still decode) on an image of several frames
 /// (the 10-frame MR fixture): its coder's id follows the planes'
 /// transform byte.
 #[test]
 fn golden_default_level_multi_frame_dicom_decodes_byte_for_byte() {
     let src = repo().join("tests/fixtures/dicom/emri_small.dcm");
-    let info = check_golden_file(&src, "golden_dicom_10frames_fine.mdz", 12, 2);
+    let info = check_golden_file(&src, "golden_dicom_10frames_flat.mdz", 16, 2);
     assert!(info.contains("\"residual\":\"logistic\""), "{info}");
     check_earlier_goldens(
         &src,
         &[
             ("golden_dicom_10frames_logistic.mdz", 9),
             ("golden_dicom_10frames_chosen.mdz", 11),
+            ("golden_dicom_10frames_fine.mdz", 12),
         ],
         "\"residual\":\"logistic\"",
     );
@@ -1124,11 +1170,12 @@ fn info_json_and_pgm_tiff_inputs() {
     tif_meta.source = medzip_codec::SourceKind::Tiff;
     let img16 =
         medzip_codec::Image::new(img.width, img.height, 16, true, img.data.clone()).unwrap();
-    // (The PGM in the compact layout of small images, format version 15;
-    // the TIFF, kept byte for byte with its file hash, in the long one.)
-    for (name, im, meta, version) in [
-        ("a.pgm", &pgm_img, &pgm_meta, 15),
-        ("b.tif", &img16, &tif_meta, 12),
+    // (The PGM in the compact layout of small images, the TIFF, kept byte
+    // for byte with its file hash, in the long one; both coded by the
+    // default level of 2026-12-03: format version 16 in either layout.)
+    for (name, im, meta, compact) in [
+        ("a.pgm", &pgm_img, &pgm_meta, true),
+        ("b.tif", &img16, &tif_meta, false),
     ] {
         let p = d.join(name);
         let file = medzip_io::write(im, meta).unwrap();
@@ -1138,10 +1185,14 @@ fn info_json_and_pgm_tiff_inputs() {
         let (code, json, _) = run(&["info", "--json", s(&mdz)]);
         assert_eq!(code, 0);
         assert!(json.contains(&format!("\"width\":{}", img.width)), "{json}");
-        // Coded with the 16-bit network and its state, both named; by the
-        // default level of 2026-12-02: version 12 (15 in the compact layout).
+        // Coded with the 16-bit network and its state, both named.
         let v: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
-        assert_eq!(v["format_version"], version, "{json}");
+        assert_eq!(v["format_version"], 16, "{json}");
+        assert_eq!(
+            std::fs::read(&mdz).unwrap().starts_with(b"\x89mdz"),
+            compact,
+            "{name}"
+        );
         let models: Vec<(&str, &str)> = v["models"]
             .as_array()
             .unwrap()
