@@ -411,6 +411,14 @@ fn code_image(
         true => opts.models.for_bits(img.bits, net.is_some()),
         false => None,
     };
+    // The default level codes a larger 8-bit image with a smaller network.
+    let (net, init) = match (net, init) {
+        (Some(n), Some(t)) if opts.residual == Residual::Logistic => {
+            trained::large_image_pair(n, t, img.bits, img.data.len() as u64)
+                .map_or((net, init), |(n, t)| (Some(n), Some(t)))
+        }
+        _ => (net, init),
+    };
     // The pixels coded with a network and state: the ids they add to the
     // header's model id, and the pixel section.
     let height = img.height;

@@ -496,6 +496,8 @@ fn golden_files_decode_and_encoding_is_unchanged() {
         ("golden_8u_kermany256_snet.mdz", ["cm8s", "ctx8s"]),
         ("golden_8u_context_snet.mdz", ["cm8s", "ctx8s"]),
         ("golden_8u_context_wnet_large.mdz", ["cm8w", "ctx8w"]),
+        ("golden_8u_flat_large.mdz", ["cm8f", "ctx8f"]),
+        ("golden_8u_flat_small.mdz", ["cm8w", "ctx8w"]),
     ] {
         let c = medzip_codec::inspect(&std::fs::read(dir.join(name)).unwrap(), &Default::default())
             .unwrap();
