@@ -101,7 +101,7 @@ pub trait ResidualCoder {
     }
     /// Codes whether a pixel of a flat neighbourhood equals its neighbours
     /// (`equal`, ignored when decoding) in flag context `ctx`
-    /// (`0..4`); returns the (de)coded answer. Only where
+    /// (`0..8`); returns the (de)coded answer. Only where
     /// [`ResidualCoder::flat_runs`].
     fn flat(&mut self, _ctx: usize, equal: bool) -> bool {
         equal
@@ -540,7 +540,9 @@ fn code_stripe_impl<C: ResidualCoder>(
             if flat_runs {
                 let flat = flat_neighbourhood(px, w, x, y);
                 let equal = flat && {
-                    let ctx = 2 * flat_eq[cur + x - 1] as usize + flat_eq[prv + x] as usize;
+                    let ctx = 4 * flat_ring(px, w, x, y, n) as usize
+                        + 2 * flat_eq[cur + x - 1] as usize
+                        + flat_eq[prv + x] as usize;
                     io.flat(ctx, px[row + x] == n)
                 };
                 flat_eq[cur + x] = equal;
@@ -794,6 +796,35 @@ fn flat_neighbourhood(px: &[i32], w: usize, x: usize, y: usize) -> bool {
         && px[r2 - 1..=r2 + 1].iter().all(|&v| v == n)
         && px[r0 - 2] == n
         && px[r0 - 1] == n
+}
+
+/// How many pixels of an image (`px`, rows of `w`) have a flat
+/// neighbourhood ([`flat_neighbourhood`]), and how many of those differ
+/// from it: the encoder codes the flags where few do.
+pub fn flat_counts(px: &[i32], w: usize) -> (u64, u64) {
+    let (mut flat, mut differ) = (0, 0);
+    for y in 2..px.len() / w.max(1) {
+        for x in 2..w.saturating_sub(2) {
+            if flat_neighbourhood(px, w, x, y) {
+                flat += 1;
+                differ += (px[y * w + x] != px[(y - 1) * w + x]) as u64;
+            }
+        }
+    }
+    (flat, differ)
+}
+
+/// Whether the eight farther neighbours of [`FAR`] (outside those of
+/// [`flat_neighbourhood`]) all hold `n`; false where one lies outside the
+/// image.
+#[inline(always)]
+fn flat_ring(px: &[i32], w: usize, x: usize, y: usize, n: i32) -> bool {
+    y >= 3
+        && x >= 3
+        && x + 3 < w
+        && FAR
+            .iter()
+            .all(|&(dx, dy)| px[(y - dy) * w + (x as isize + dx) as usize] == n)
 }
 
 /// A pixel's causal neighbours: N, NW, NE, NN, NNE (the rows above) and W,

@@ -664,10 +664,28 @@ fn encode_pixels(
         (Residual::Logistic, None) => Residual::Context,
         (k, _) => k,
     };
-    let mut out = vec![kind.id(), recon.is_some() as u8];
+    let u = img.unsigned();
+    // The default level codes pixels of flat neighbourhoods by one flag
+    // (coder 8) unless more than one in 200 of them differs from it (a
+    // PET image's sparse counts: each would cost its flag's miss and a
+    // residual coded as usual); then as coder 7.
+    let weighting = match kind {
+        Residual::Logistic => {
+            let (flat, differ) = cm::flat_counts(&u, img.width as usize);
+            match differ * 200 > flat {
+                true => tokens::Weighting::Fine,
+                false => tokens::Weighting::FineFlat,
+            }
+        }
+        _ => tokens::Weighting::Fixed,
+    };
+    let id = match weighting {
+        tokens::Weighting::Fine => 7,
+        _ => kind.id(),
+    };
+    let mut out = vec![id, recon.is_some() as u8];
     put_int(&mut out, latent.len() as u32, compact);
     out.extend_from_slice(latent);
-    let u = img.unsigned();
     match kind {
         Residual::Jpeg => {
             return Err(Error::Internal(
@@ -716,8 +734,7 @@ fn encode_pixels(
                         opts.simd,
                     );
                     if kind == Residual::Logistic {
-                        let mut enc =
-                            tokens::TokenEncoder::new(maxv, px.len(), tokens::Weighting::FineFlat);
+                        let mut enc = tokens::TokenEncoder::new(maxv, px.len(), weighting);
                         cm::code_stripe(&mut enc, &s, &mut px, &mut init.clone());
                         return enc.finish();
                     }

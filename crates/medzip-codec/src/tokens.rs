@@ -94,12 +94,15 @@ pub enum Weighting {
 
 /// Flag contexts of flat neighbourhoods: whether W and whether N were
 /// flat pixels equal to their neighbours.
-const FLAT_CONTEXTS: usize = 4;
-/// Precision of a flat pixel's flag, its adaptation rate (a shift) and
-/// the bound that keeps both of its outcomes codable.
-const FLAT_BITS: u32 = 16;
-const FLAT_RATE: u32 = 4;
-const FLAT_MIN: u32 = 1 << FLAT_RATE;
+const FLAT_CONTEXTS: usize = 8;
+/// Precision of a flat pixel's flag, and the count of flags at which a
+/// context's counts are halved (so that it follows the image: a
+/// mammogram's background, where no pixel differs, codes each flag in
+/// about 2^−14 bit; a PET image's, where one in a hundred does, pays each
+/// such pixel about 7 bits, not the 12 that a fast-adapting probability
+/// near certainty would cost).
+const FLAT_BITS: u32 = 24;
+const FLAT_LIMIT: u32 = 1 << 13;
 
 /// Weights of the network's part a stripe may choose from, in eighths
 /// (the adaptive part takes the rest; at most 6 so that every token keeps
@@ -149,10 +152,10 @@ pub struct Tokens {
     chosen: Option<Vec<[u32; 4]>>,
     /// The code lengths in Q16 ([`Weighting::Fine`]), else Q4.
     fine: bool,
-    /// Per flag context, the probability (of 2^[`FLAT_BITS`]) that a pixel
-    /// of a flat neighbourhood equals it; `None`: no flat flags (coders
-    /// 5 to 7).
-    flat: Option<[u32; FLAT_CONTEXTS]>,
+    /// Per flag context, the flags coded and how many said "equal" (a
+    /// pixel of a flat neighbourhood equals it); `None`: no flat flags
+    /// (coders 5 to 7).
+    flat: Option<[(u32, u32); FLAT_CONTEXTS]>,
 }
 
 impl Tokens {
@@ -177,26 +180,39 @@ impl Tokens {
             maxv,
             chosen,
             fine: matches!(weighting, Weighting::Fine | Weighting::FineFlat),
-            flat: (weighting == Weighting::FineFlat).then_some([1 << (FLAT_BITS - 1); FLAT_CONTEXTS]),
+            flat: (weighting == Weighting::FineFlat).then_some([(0, 0); FLAT_CONTEXTS]),
         }
     }
 
+    /// The probability (of 2^[`FLAT_BITS`]) that a flag of context `ctx`
+    /// says "equal": the Krichevsky–Trofimov estimate `(2k + 1) / (2n + 2)`
+    /// of its `n` flags, `k` of them "equal" (within `1 ..= 2^24 − 1`:
+    /// `n < FLAT_LIMIT`).
+    #[inline(always)]
+    fn flat_p(&self, ctx: usize) -> u32 {
+        let (n, k) = self.flat.map_or((0, 0), |f| f[ctx]);
+        (((2 * k as u64 + 1) << (FLAT_BITS - 1)) / (n as u64 + 1)) as u32
+    }
+
     /// The flag's span of 2^[`FLAT_BITS`] (equal first) in context `ctx`,
-    /// then its probability adapted to the outcome.
+    /// then its counts updated.
     #[inline(always)]
     fn flat_span(&mut self, ctx: usize, equal: bool) -> (u32, u32) {
+        let p = self.flat_p(ctx);
         let Some(f) = &mut self.flat else {
             return (0, 1 << FLAT_BITS); // (never: `flat_runs`)
         };
-        let p = &mut f[ctx];
-        let span = if equal { (0, *p) } else { (*p, (1 << FLAT_BITS) - *p) };
-        *p = if equal {
-            *p + (((1 << FLAT_BITS) - *p) >> FLAT_RATE)
-        } else {
-            *p - (*p >> FLAT_RATE)
+        let (n, k) = &mut f[ctx];
+        *n += 1;
+        *k += equal as u32;
+        if *n >= FLAT_LIMIT {
+            (*n, *k) = (*n >> 1, *k >> 1);
         }
-        .clamp(FLAT_MIN, (1 << FLAT_BITS) - FLAT_MIN);
-        span
+        if equal {
+            (0, p)
+        } else {
+            (p, (1 << FLAT_BITS) - p)
+        }
     }
 
     /// The two parts of the mixture below token `t` (`0..=ntok`): the
@@ -408,8 +424,7 @@ impl ResidualCoder for TokenDecoder<'_> {
 
     #[inline(always)]
     fn flat(&mut self, ctx: usize, _equal: bool) -> bool {
-        let p = self.t.flat.map_or(0, |f| f[ctx]);
-        let equal = self.dec.peek(FLAT_BITS) < p;
+        let equal = self.dec.peek(FLAT_BITS) < self.t.flat_p(ctx);
         let (start, freq) = self.t.flat_span(ctx, equal);
         self.dec.advance(start, freq, FLAT_BITS);
         equal
