@@ -96,8 +96,11 @@ pub enum Residual {
 }
 
 /// The id of [`Residual::Logistic`] as written since format version 16
-/// ([`tokens::Weighting::FineFlat`]; 5, 6 and 7 are still read).
+/// ([`tokens::Weighting::FineFlat`]; 5 and 6 are still read, and 7 still
+/// written where the flat flags would not pay).
 const FLAT_LOGISTIC: u8 = 8;
+/// Its id of format version 12 ([`tokens::Weighting::Fine`]).
+const FINE_LOGISTIC: u8 = 7;
 
 impl Residual {
     /// Every coder, by its id in the pixel section's first byte (the
@@ -114,10 +117,11 @@ impl Residual {
 
     /// The coder's id: the pixel section's first byte. The default level
     /// writes 8 (since format version 16, 2026-12-03: pixels of flat
-    /// neighbourhoods coded by one flag); 5 (a fixed ¾, versions 9 and
-    /// 10), 6 (the network's weight in the mixture chosen per energy bucket
-    /// by coarse code lengths, version 11) and 7 (by fine code lengths,
-    /// version 12) are still read.
+    /// neighbourhoods coded by one flag), or 7 (by fine code lengths,
+    /// version 12) where those flags would not pay ([`encode_pixels`]); 5
+    /// (a fixed ¾, versions 9 and 10) and 6 (the network's weight in the
+    /// mixture chosen per energy bucket by coarse code lengths, version 11)
+    /// are still read.
     fn id(self) -> u8 {
         if self == Residual::Logistic {
             return FLAT_LOGISTIC;
@@ -131,7 +135,7 @@ impl Residual {
         use tokens::Weighting;
         match id {
             6 => Some((Residual::Logistic, Weighting::Coarse)),
-            7 => Some((Residual::Logistic, Weighting::Fine)),
+            FINE_LOGISTIC => Some((Residual::Logistic, Weighting::Fine)),
             FLAT_LOGISTIC => Some((Residual::Logistic, Weighting::FineFlat)),
             _ => Self::ALL.get(id as usize).map(|&r| (r, Weighting::Fixed)),
         }
@@ -680,7 +684,7 @@ fn encode_pixels(
         _ => tokens::Weighting::Fixed,
     };
     let id = match weighting {
-        tokens::Weighting::Fine => 7,
+        tokens::Weighting::Fine => FINE_LOGISTIC,
         _ => kind.id(),
     };
     let mut out = vec![id, recon.is_some() as u8];

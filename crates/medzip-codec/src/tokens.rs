@@ -92,8 +92,9 @@ pub enum Weighting {
     FineFlat,
 }
 
-/// Flag contexts of flat neighbourhoods: whether W and whether N were
-/// flat pixels equal to their neighbours.
+/// Flag contexts of flat neighbourhoods: whether the eight farther
+/// neighbours hold the same value too, whether W and whether N were flat
+/// pixels equal to their neighbours.
 const FLAT_CONTEXTS: usize = 8;
 /// Precision of a flat pixel's flag, and the count of flags at which a
 /// context's counts are halved (so that it follows the image: a
@@ -194,11 +195,11 @@ impl Tokens {
         (((2 * k as u64 + 1) << (FLAT_BITS - 1)) / (n as u64 + 1)) as u32
     }
 
-    /// The flag's span of 2^[`FLAT_BITS`] (equal first) in context `ctx`,
-    /// then its counts updated.
+    /// The flag's span of 2^[`FLAT_BITS`] (equal first) in context `ctx`
+    /// whose probability is `p` ([`Tokens::flat_p`]), then its counts
+    /// updated.
     #[inline(always)]
-    fn flat_span(&mut self, ctx: usize, equal: bool) -> (u32, u32) {
-        let p = self.flat_p(ctx);
+    fn flat_span(&mut self, ctx: usize, p: u32, equal: bool) -> (u32, u32) {
         let Some(f) = &mut self.flat else {
             return (0, 1 << FLAT_BITS); // (never: `flat_runs`)
         };
@@ -346,7 +347,8 @@ impl ResidualCoder for TokenEncoder {
 
     #[inline(always)]
     fn flat(&mut self, ctx: usize, equal: bool) -> bool {
-        let (start, freq) = self.t.flat_span(ctx, equal);
+        let p = self.t.flat_p(ctx);
+        let (start, freq) = self.t.flat_span(ctx, p, equal);
         self.enc.put(start, freq, FLAT_BITS);
         equal
     }
@@ -424,8 +426,9 @@ impl ResidualCoder for TokenDecoder<'_> {
 
     #[inline(always)]
     fn flat(&mut self, ctx: usize, _equal: bool) -> bool {
-        let equal = self.dec.peek(FLAT_BITS) < self.t.flat_p(ctx);
-        let (start, freq) = self.t.flat_span(ctx, equal);
+        let p = self.t.flat_p(ctx);
+        let equal = self.dec.peek(FLAT_BITS) < p;
+        let (start, freq) = self.t.flat_span(ctx, p, equal);
         self.dec.advance(start, freq, FLAT_BITS);
         equal
     }
