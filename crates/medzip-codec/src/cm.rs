@@ -93,7 +93,7 @@ pub trait ResidualCoder {
     fn needs_net(&self) -> bool {
         false
     }
-    /// Whether a pixel of a flat neighbourhood ([`flat_neighbourhood`])
+    /// Whether a pixel of a flat neighbourhood (`flat_neighbourhood`)
     /// first codes [`ResidualCoder::flat`] (the default level since format
     /// version 16).
     fn flat_runs(&self) -> bool {
@@ -799,7 +799,7 @@ fn flat_neighbourhood(px: &[i32], w: usize, x: usize, y: usize) -> bool {
 }
 
 /// How many pixels of an image (`px`, rows of `w`) have a flat
-/// neighbourhood ([`flat_neighbourhood`]), and how many of those differ
+/// neighbourhood (`flat_neighbourhood`), and how many of those differ
 /// from it: the encoder codes the flags where few do.
 pub fn flat_counts(px: &[i32], w: usize) -> (u64, u64) {
     let (mut flat, mut differ) = (0, 0);
