@@ -549,6 +549,9 @@ fn code_stripe_impl<C: ResidualCoder>(
                 if equal {
                     px[row + x] = n;
                     perr[cur + x] = [0; NP];
+                    if s.prior.is_some() {
+                        perr_prior[cur + x] = 0;
+                    }
                     res[cur + x] = 0;
                     te[cur + x] = 0;
                     continue;
@@ -782,9 +785,10 @@ fn code_stripe_impl<C: ResidualCoder>(
 }
 
 /// Whether the ten causal neighbours of `(x, y)` within two rows and two
-/// columns (the rows above from `x − 2` to `x + 2` but NNW and NNE's right
-/// neighbour; W and WW) all hold the same value; never at the image's
-/// first two rows and columns and last two columns.
+/// columns (the row above from `x − 2` to `x + 2`, the row two above from
+/// `x − 1` to `x + 1`, W and WW) all hold the same value; never in the
+/// first two rows (of the stripe `px` holds) or columns, or the last two
+/// columns.
 #[inline(always)]
 fn flat_neighbourhood(px: &[i32], w: usize, x: usize, y: usize) -> bool {
     if y < 2 || x < 2 || x + 2 >= w {

@@ -670,13 +670,14 @@ fn encode_pixels(
     };
     let u = img.unsigned();
     // The default level codes pixels of flat neighbourhoods by one flag
-    // (coder 8) unless more than one in 200 of them differs from it (a
-    // PET image's sparse counts: each would cost its flag's miss and a
-    // residual coded as usual); then as coder 7.
+    // (coder 8) unless the image has none (coder 7 codes it to the same
+    // bits, and builds before version 16 read it) or more than one in 200
+    // of them differ from it (a PET image's sparse counts: each would cost
+    // its flag's miss and a residual coded as usual); then as coder 7.
     let weighting = match kind {
         Residual::Logistic => {
             let (flat, differ) = cm::flat_counts(&u, img.width as usize);
-            match differ * 200 > flat {
+            match flat == 0 || differ * 200 > flat {
                 true => tokens::Weighting::Fine,
                 false => tokens::Weighting::FineFlat,
             }

@@ -348,6 +348,17 @@ fn flat_neighbourhoods_by_one_flag_where_few_differ() {
             let f = roundtrip(&img, &Options::default());
             let c = medzip_format::Container::parse(&f, &Limits::default()).unwrap();
             assert_eq!(c.version(), version, "{bits} bits, one in {stray} differs");
+            // The same as three frames of 233 / 3 rows (the coder's id
+            // after the planes' transform byte).
+            let (mut meta, h3) = (Metadata::raw(), h / 3 * 3);
+            meta.frames = 3;
+            let frames =
+                Image::new(w, h3, bits, signed, img.data[..(w * h3) as usize].to_vec()).unwrap();
+            let f = compress(&frames, &meta, &Options::default()).unwrap();
+            let (back, m) = decompress(&f, &Limits::default(), None).unwrap();
+            assert_eq!((&back, m.frames), (&frames, 3), "{bits} bits, frames");
+            let c = medzip_format::Container::parse(&f, &Limits::default()).unwrap();
+            assert_eq!(c.version(), version, "{bits} bits, frames");
         }
     }
 }
@@ -432,14 +443,15 @@ fn the_context_network_is_named_and_an_unknown_one_refused() {
             .version()
     };
     // A small image is in the compact layout (format version 15), its
-    // models named as an embedded set; the default level's pixels (flat
-    // neighbourhoods coded by one flag) make it version 16.
-    assert_eq!((version(&with), version(&without)), (16, 15));
+    // models named as an embedded set (16 where the default level codes
+    // flat neighbourhoods by a flag: this image has none).
+    assert_eq!((version(&with), version(&without)), (15, 15));
     // Format version 2 marks files that need a context network, so that
     // builds from before it refuse them by version; others stay version 1.
     // The default level's files (tokens of the network's distribution,
-    // flat neighbourhoods coded by one flag) are version 16. (In the long
-    // layout: an image of more than 2^16 pixels.)
+    // flat neighbourhoods coded by one flag, which this image has) are
+    // version 16. (In the long layout: an image of more than 2^16
+    // pixels.)
     let big = make(261, 257, 8, false, Content::Smooth, 3);
     let long = |opts: &Options| compress(&big, &Metadata::raw(), opts).unwrap();
     let no_net = Options {

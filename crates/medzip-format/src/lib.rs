@@ -1,4 +1,4 @@
-//! The medzip container (format versions 1–15, see [`VERSION`]): magic,
+//! The medzip container (format versions 1–16, see [`VERSION`]): magic,
 //! version, a sequence of sections, each with a tag, a length and a CRC-32,
 //! and a terminating `END ` section; or, since version 15, for a small
 //! single grey image without a file hash, the compact layout (a short

@@ -45,7 +45,9 @@ struct Cli {
 
 #[derive(Clone, Copy, ValueEnum)]
 enum ResidualArg {
-    /// Context-mixing model with arithmetic coding (default, best).
+    /// The level's own coder (default): at `-e 2` the context network's
+    /// distribution as tokens, at `-e 3` the context-mixing coder, at
+    /// `-e 1` the fast coder.
     Context,
     /// The paper's Huffman coding of the exact delta.
     Huffman,

@@ -346,22 +346,24 @@ fn golden_files_decode_and_encoding_is_unchanged() {
                 ..Options::effort(3)
             },
         ),
-        // The default level (since 2026-12-03, format version 16): the
-        // context coder's model and network, one token per pixel of the
-        // network's distribution mixed with an adaptive one, the network's
-        // weight chosen per energy bucket by fine code lengths, a pixel of
-        // a flat neighbourhood first coded by one flag; 12-bit signed (the
-        // 16-bit network), 8-bit large (the network for native images) and
-        // small (also tried with the pair for downscaled images), 16-bit
-        // with flat regions.
-        ("golden_12s_flat.mdz", golden_image(), Options::default()),
+        // The default level: the context coder's model and network, one
+        // token per pixel of the network's distribution mixed with an
+        // adaptive one, the network's weight chosen per energy bucket by
+        // fine code lengths (format version 12, 15 in the compact layout);
+        // since 2026-12-03 (version 16) a pixel of a flat neighbourhood
+        // first coded by one flag, where the image has such pixels: 12-bit
+        // signed (the 16-bit network), 8-bit large (since 2026-12-03 the
+        // smaller network) and small (also tried with the pair for
+        // downscaled images), none with flat neighbourhoods; 16-bit with
+        // flat regions.
+        ("golden_12s_fine.mdz", golden_image(), Options::default()),
         (
-            "golden_8u_flat_large.mdz",
+            "golden_8u_fnet_large.mdz",
             golden_image8_sized(601, 437),
             Options::default(),
         ),
         (
-            "golden_8u_flat_small.mdz",
+            "golden_8u_fine_small.mdz",
             golden_image8(),
             Options::default(),
         ),
@@ -376,12 +378,10 @@ fn golden_files_decode_and_encoding_is_unchanged() {
     }
     // The default level of 2026-12-01 (format version 9: the network's
     // weight fixed at ¾), of 2026-12-02 before the fine code lengths
-    // (version 11) and before the flat flags (12; 15 in the compact
-    // layout): their files still decode.
+    // (version 11), and of a large 8-bit image before the smaller network
+    // (12): their files still decode.
     for (name, img) in [
-        ("golden_12s_fine.mdz", golden_image()),
         ("golden_8u_fine_large.mdz", golden_image8_sized(601, 437)),
-        ("golden_8u_fine_small.mdz", golden_image8()),
         ("golden_12s_logistic.mdz", golden_image()),
         (
             "golden_8u_logistic_large.mdz",
@@ -450,8 +450,7 @@ fn golden_files_decode_and_encoding_is_unchanged() {
         ("golden_8u_kermany256_fine.mdz", 15),
         ("golden_12s_fine_v14.mdz", 12),
         ("golden_8u_kermany256_fine_v14.mdz", 12),
-        ("golden_12s_flat.mdz", 16),
-        ("golden_8u_flat_large.mdz", 16),
+        ("golden_8u_fnet_large.mdz", 12),
         ("golden_8u_kermany256_flat.mdz", 16),
         ("golden_16u_flat_regions.mdz", 16),
     ] {
@@ -496,8 +495,8 @@ fn golden_files_decode_and_encoding_is_unchanged() {
         ("golden_8u_kermany256_snet.mdz", ["cm8s", "ctx8s"]),
         ("golden_8u_context_snet.mdz", ["cm8s", "ctx8s"]),
         ("golden_8u_context_wnet_large.mdz", ["cm8w", "ctx8w"]),
-        ("golden_8u_flat_large.mdz", ["cm8f", "ctx8f"]),
-        ("golden_8u_flat_small.mdz", ["cm8w", "ctx8w"]),
+        ("golden_8u_fnet_large.mdz", ["cm8f", "ctx8f"]),
+        ("golden_8u_fine_small.mdz", ["cm8w", "ctx8w"]),
     ] {
         let c = medzip_codec::inspect(&std::fs::read(dir.join(name)).unwrap(), &Default::default())
             .unwrap();
@@ -752,18 +751,16 @@ fn golden_jpeg_lossless_dicom_decodes_byte_for_byte() {
 #[test]
 fn golden_rle_dicom_decodes_byte_for_byte() {
     let src = repo().join("tests/fixtures/dicom/rle_fragments.dcm");
-    let info = check_golden_file(&src, "golden_dicom_rle_fragments.mdz", 16, 2);
+    let info = check_golden_file(&src, "golden_dicom_rle_fragments.mdz", 12, 2);
     assert!(info.contains("\"signed\":true"), "{info}");
     assert!(info.contains("encapsulated RLE"), "{info}");
-    // As the default level of 2026-12-01 made it (format version 10), of
-    // 2026-12-02 before the fine code lengths (11) and before the flat
-    // flags (12).
+    // As the default level of 2026-12-01 made it (format version 10), and
+    // of 2026-12-02 before the fine code lengths (11).
     check_earlier_goldens(
         &src,
         &[
             ("golden_dicom_rle_fragments_logistic.mdz", 10),
             ("golden_dicom_rle_fragments_chosen.mdz", 11),
-            ("golden_dicom_rle_fragments_fine.mdz", 12),
         ],
         "encapsulated RLE",
     );
@@ -771,30 +768,24 @@ fn golden_rle_dicom_decodes_byte_for_byte() {
 
 /// JPEG 2000 lossless as OpenJPEG writes it (pydicom's `MR_small.dcm` as
 /// one codestream: `tests/fixtures/dicom/MR_small_j2k_openjpeg.dcm`; format
-/// version 13, 16 with the default level's flat flags): the samples coded
-/// by medzip, the tile data rewritten from them by openjp2's encoder, the
-/// file back byte for byte.
+/// version 13): the samples coded by medzip, the tile data rewritten from
+/// them by openjp2's encoder, the file back byte for byte.
 #[test]
 fn golden_jpeg2000_dicom_decodes_byte_for_byte() {
     let src = repo().join("tests/fixtures/dicom/MR_small_j2k_openjpeg.dcm");
-    let info = check_golden_file(&src, "golden_dicom_jpeg2000.mdz", 16, 2);
+    let info = check_golden_file(&src, "golden_dicom_jpeg2000.mdz", 13, 2);
     assert!(info.contains("\"signed\":true"), "{info}");
     assert!(info.contains("encapsulated JPEG 2000"), "{info}");
-    let earlier = [("golden_dicom_jpeg2000_fine.mdz", 13)];
-    check_earlier_goldens(&src, &earlier, "encapsulated JPEG 2000");
 }
 
 /// Signed samples whose words keep their unused high bits zero
-/// (`tests/fixtures/dicom/signed_zero_high.dcm`; format version 14, 16 with
-/// the default level's flat flags): that
+/// (`tests/fixtures/dicom/signed_zero_high.dcm`; format version 14): that
 /// word form is the canonical one, so the file's source block holds no
 /// fix-up per negative sample; the file back byte for byte.
 #[test]
 fn golden_signed_zero_high_dicom_decodes_byte_for_byte() {
     let src = repo().join("tests/fixtures/dicom/signed_zero_high.dcm");
-    let info = check_golden_file(&src, "golden_dicom_signed_zero_high.mdz", 16, 2);
-    let earlier = [("golden_dicom_signed_zero_high_fine.mdz", 14)];
-    check_earlier_goldens(&src, &earlier, "\"bits_stored\":12");
+    let info = check_golden_file(&src, "golden_dicom_signed_zero_high.mdz", 14, 2);
     assert!(info.contains("\"signed\":true"), "{info}");
     assert!(info.contains("\"bits_stored\":12"), "{info}");
     // 651 of its 4,096 samples are negative: coded as fix-ups (six bytes
@@ -818,21 +809,20 @@ fn golden_one_bit_dicom_decodes_byte_for_byte() {
     assert!(info.contains("\"residual\":\"context\""), "{info}");
 }
 
-/// The default level (format version 16; and 9, 11 and 12, the levels of
+/// The default level (format version 12; and 9 and 11, the levels of
 /// 2026-12-01 and -02, whose files still decode) on an image of several frames
 /// (the 10-frame MR fixture): its coder's id follows the planes'
 /// transform byte.
 #[test]
 fn golden_default_level_multi_frame_dicom_decodes_byte_for_byte() {
     let src = repo().join("tests/fixtures/dicom/emri_small.dcm");
-    let info = check_golden_file(&src, "golden_dicom_10frames_flat.mdz", 16, 2);
+    let info = check_golden_file(&src, "golden_dicom_10frames_fine.mdz", 12, 2);
     assert!(info.contains("\"residual\":\"logistic\""), "{info}");
     check_earlier_goldens(
         &src,
         &[
             ("golden_dicom_10frames_logistic.mdz", 9),
             ("golden_dicom_10frames_chosen.mdz", 11),
-            ("golden_dicom_10frames_fine.mdz", 12),
         ],
         "\"residual\":\"logistic\"",
     );
@@ -1172,12 +1162,12 @@ fn info_json_and_pgm_tiff_inputs() {
     tif_meta.source = medzip_codec::SourceKind::Tiff;
     let img16 =
         medzip_codec::Image::new(img.width, img.height, 16, true, img.data.clone()).unwrap();
-    // (The PGM in the compact layout of small images, the TIFF, kept byte
-    // for byte with its file hash, in the long one; both coded by the
-    // default level of 2026-12-03: format version 16 in either layout.)
-    for (name, im, meta, compact) in [
-        ("a.pgm", &pgm_img, &pgm_meta, true),
-        ("b.tif", &img16, &tif_meta, false),
+    // (The PGM in the compact layout of small images, format version 15;
+    // the TIFF, kept byte for byte with its file hash, in the long one,
+    // 12. Without flat neighbourhoods, the default level writes coder 7.)
+    for (name, im, meta, compact, version) in [
+        ("a.pgm", &pgm_img, &pgm_meta, true, 15),
+        ("b.tif", &img16, &tif_meta, false, 12),
     ] {
         let p = d.join(name);
         let file = medzip_io::write(im, meta).unwrap();
@@ -1189,7 +1179,7 @@ fn info_json_and_pgm_tiff_inputs() {
         assert!(json.contains(&format!("\"width\":{}", img.width)), "{json}");
         // Coded with the 16-bit network and its state, both named.
         let v: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
-        assert_eq!(v["format_version"], 16, "{json}");
+        assert_eq!(v["format_version"], version, "{json}");
         assert_eq!(
             std::fs::read(&mdz).unwrap().starts_with(b"\x89mdz"),
             compact,
