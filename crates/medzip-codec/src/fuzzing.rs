@@ -49,6 +49,7 @@ pub fn roundtrip_arbitrary(data: &[u8]) {
         models: Default::default(),
         simd: Default::default(),
         jpeg: data[1] & 32 == 0,
+        tokens_too: data[1] & 64 == 0,
     };
     let meta = Metadata {
         frames,

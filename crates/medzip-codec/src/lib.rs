@@ -95,9 +95,14 @@ pub enum Residual {
     Logistic,
 }
 
-/// The id of [`Residual::Logistic`] as written since format version 16
-/// ([`tokens::Weighting::FineFlat`]; 5 and 6 are still read, and 7 still
-/// written where the flat flags would not pay).
+/// The id of [`Residual::Logistic`] as written since format version 17
+/// ([`tokens::Weighting::CalibratedFlat`]; and [`CALIBRATED_LOGISTIC`]
+/// where the flat flags would not pay; 5 to 8 are still read).
+const LOGISTIC: u8 = 9;
+/// Its id without flat flags, since format version 17
+/// ([`tokens::Weighting::Calibrated`]).
+const CALIBRATED_LOGISTIC: u8 = 10;
+/// Its id of format version 16 ([`tokens::Weighting::FineFlat`]).
 const FLAT_LOGISTIC: u8 = 8;
 /// Its id of format version 12 ([`tokens::Weighting::Fine`]).
 const FINE_LOGISTIC: u8 = 7;
@@ -116,27 +121,30 @@ impl Residual {
     ];
 
     /// The coder's id: the pixel section's first byte. The default level
-    /// writes 8 (since format version 16, 2026-12-03: pixels of flat
-    /// neighbourhoods coded by one flag), or 7 (by fine code lengths,
-    /// version 12) where those flags would not pay ([`encode_pixels`]); 5
-    /// (a fixed ¾, versions 9 and 10) and 6 (the network's weight in the
-    /// mixture chosen per energy bucket by coarse code lengths, version 11)
-    /// are still read.
+    /// writes 9 (since format version 17, 2026-12-03: the network's
+    /// distribution calibrated online, pixels of flat neighbourhoods coded
+    /// by one flag), or 10 (calibrated, without flags) where those flags
+    /// would not pay ([`encode_pixels`]); 5 (a fixed ¾, versions 9 and
+    /// 10), 6 (the network's weight in the mixture chosen per energy bucket
+    /// by coarse code lengths, version 11), 7 (by fine code lengths,
+    /// version 12) and 8 (with flat flags, version 16) are still read.
     fn id(self) -> u8 {
         if self == Residual::Logistic {
-            return FLAT_LOGISTIC;
+            return LOGISTIC;
         }
         Self::ALL.iter().position(|&r| r == self).expect("listed") as u8
     }
 
     /// The coder with this id, and how the default level's coder weighs
-    /// the network (ids 5 to 8; `Fixed` for the other coders, unused).
+    /// the network (ids 5 to 10; `Fixed` for the other coders, unused).
     fn from_id(id: u8) -> Option<(Residual, tokens::Weighting)> {
         use tokens::Weighting;
         match id {
             6 => Some((Residual::Logistic, Weighting::Coarse)),
             FINE_LOGISTIC => Some((Residual::Logistic, Weighting::Fine)),
             FLAT_LOGISTIC => Some((Residual::Logistic, Weighting::FineFlat)),
+            LOGISTIC => Some((Residual::Logistic, Weighting::CalibratedFlat)),
+            CALIBRATED_LOGISTIC => Some((Residual::Logistic, Weighting::Calibrated)),
             _ => Self::ALL.get(id as usize).map(|&r| (r, Weighting::Fixed)),
         }
     }
@@ -177,6 +185,13 @@ pub struct Options {
     /// [`jpeg::MIN_EXACT`] of the image's 8×8 blocks ([`Residual::Jpeg`];
     /// context and fast coders).
     pub jpeg: bool,
+    /// With the context-mixing coder ([`Residual::Context`]) and a
+    /// network: also code the image as the default level does (the
+    /// network's calibrated distribution as tokens, with the same network
+    /// and state) and keep the smaller file. The strongest level
+    /// ([`Options::effort`] 3) does, so that it is never larger than the
+    /// default level's coder; on noisy images the tokens are often smaller.
+    pub tokens_too: bool,
 }
 
 impl Default for Options {
@@ -189,6 +204,7 @@ impl Default for Options {
             models: Models::default(),
             simd: Simd::Auto,
             jpeg: true,
+            tokens_too: false,
         }
     }
 }
@@ -197,7 +213,9 @@ impl Options {
     /// The options of effort level `effort` (`medzip compress -e N`): 1 the
     /// fast coder, 2 the default (the network's distribution coded as
     /// tokens), 3 (and anything above) the context-mixing coder with its
-    /// network, the strongest.
+    /// network, or the default level's coder with the same network where
+    /// that codes the image smaller ([`Options::tokens_too`]), the
+    /// strongest.
     pub fn effort(effort: u8) -> Options {
         match effort {
             1 => Options {
@@ -207,6 +225,7 @@ impl Options {
             2 => Options::default(),
             _ => Options {
                 residual: Residual::Context,
+                tokens_too: true,
                 ..Default::default()
             },
         }
@@ -548,6 +567,27 @@ fn code_image(
         }
         (None, None) => code(img, opts, net, init),
     };
+    // The strongest level also codes the image as the default level does
+    // (its calibrated network distribution as tokens, with the strongest
+    // level's network and state) and keeps the smaller: on noisy images
+    // the tokens may code smaller (the CT `693_UNCR`: 81,683 bytes of
+    // pixels against the context-mixing coder's 82,511).
+    let tokens_too = opts.tokens_too && opts.residual == Residual::Context && net.is_some();
+    let logistic_opts = Options {
+        residual: Residual::Logistic,
+        ..opts.clone()
+    };
+    let contextual = || {
+        if !tokens_too {
+            return contextual();
+        }
+        let (a, b) = rayon::join(contextual, || code(img, &logistic_opts, net, init));
+        let (a, b) = (a?, b?);
+        Ok(match b.0.len() + b.1.len() < a.0.len() + a.1.len() {
+            true => b,
+            false => a,
+        })
+    };
     let (ids, pixels) = if whole_fast_too {
         let (a, f) = rayon::join(contextual, || code(img, &fast_opts, None, None));
         let a = a?;
@@ -670,22 +710,22 @@ fn encode_pixels(
     };
     let u = img.unsigned();
     // The default level codes pixels of flat neighbourhoods by one flag
-    // (coder 8) unless the image has none (coder 7 codes it to the same
-    // bits, and builds before version 16 read it) or more than one in 200
-    // of them differ from it (a PET image's sparse counts: each would cost
-    // its flag's miss and a residual coded as usual); then as coder 7.
+    // (coder 9) unless the image has none (coder 10 codes it to the same
+    // bits but for the id) or more than one in 200 of them differ from it
+    // (a PET image's sparse counts: each would cost its flag's miss and a
+    // residual coded as usual); then as coder 10.
     let weighting = match kind {
         Residual::Logistic => {
             let (flat, differ) = cm::flat_counts(&u, img.width as usize);
             match flat == 0 || differ * 200 > flat {
-                true => tokens::Weighting::Fine,
-                false => tokens::Weighting::FineFlat,
+                true => tokens::Weighting::Calibrated,
+                false => tokens::Weighting::CalibratedFlat,
             }
         }
         _ => tokens::Weighting::Fixed,
     };
     let id = match weighting {
-        tokens::Weighting::Fine => FINE_LOGISTIC,
+        tokens::Weighting::Calibrated => CALIBRATED_LOGISTIC,
         _ => kind.id(),
     };
     let mut out = vec![id, recon.is_some() as u8];
@@ -739,9 +779,7 @@ fn encode_pixels(
                         opts.simd,
                     );
                     if kind == Residual::Logistic {
-                        let mut enc = tokens::TokenEncoder::new(maxv, px.len(), weighting);
-                        cm::code_stripe(&mut enc, &s, &mut px, &mut init.clone());
-                        return enc.finish();
+                        return tokens::encode_stripe(&s, &mut px, &mut init.clone(), weighting);
                     }
                     let mut enc = BinEncoder::new();
                     cm::code_stripe(&mut enc, &s, &mut px, &mut init.clone());
@@ -889,7 +927,7 @@ struct PixelSection<'a> {
     /// has several frames or planes).
     transform: planes::Transform,
     kind: Residual,
-    /// How the default level's coder weighs the network (coder ids 5–8).
+    /// How the default level's coder weighs the network (coder ids 5–10).
     weighting: tokens::Weighting,
     has_prior: bool,
     latent: &'a [u8],
@@ -923,7 +961,7 @@ impl<'a> PixelSection<'a> {
         let id = r.u8()?;
         let (kind, weighting) = Residual::from_id(id).ok_or_else(|| {
             Error::Corrupt(format!(
-                "residual coder {id} (expected 0 to {FLAT_LOGISTIC})"
+                "residual coder {id} (expected 0 to {CALIBRATED_LOGISTIC})"
             ))
         })?;
         let has_prior = match r.u8()? {
@@ -1270,12 +1308,7 @@ fn decode_context_stripes<'a>(
         }
         return s.decode_each("logistic", |i, chunk, bytes| {
             let st = stripe_at(i, s.rows, s.w, chunk.len(), s.maxv, prior, net, simd);
-            match tokens::TokenDecoder::new(bytes, s.maxv, weighting) {
-                Ok(mut dec) => {
-                    cm::code_stripe(&mut dec, &st, chunk, &mut init.clone()) && !dec.failed()
-                }
-                Err(_) => false,
-            }
+            tokens::decode_stripe(bytes, &st, chunk, &mut init.clone(), weighting)
         });
     }
     s.decode_each("context", |i, chunk, bytes| {

@@ -238,6 +238,31 @@ impl Dist {
         sigmoid_q16(self.z(t2))
     }
 
+    /// The gradients of the code length (in nats) of residual `e` with
+    /// respect to the log of the scale and to the centre (in scales), Q12:
+    /// `(b f(b) − a f(a)) / P` and `(f(b) − f(a)) / P`, where `a` and `b`
+    /// are the residual's bounds `e ∓ ½` in scales from the centre, `f`
+    /// the logistic's density and `P` the residual's probability. At the
+    /// image's lowest value (`low`) the interval is open below, at its
+    /// highest (`high`) above, as the coder truncates it.
+    #[inline(always)]
+    pub fn gradients(&self, e: i32, low: bool, high: bool) -> (i64, i64) {
+        // Beyond ±ZMAX, σ is 0 or 1 in Q16 and the density 0.
+        const Z: i64 = (ZMAX as i64) << 4;
+        let za = self.z12(2 * e - 1).clamp(-Z, Z);
+        let zb = self.z12(2 * e + 1).clamp(-Z, Z);
+        let fa = if low { 0 } else { sigmoid_q16(za) };
+        let fb = if high { 1 << 16 } else { sigmoid_q16(zb) };
+        let da = (fa * (65_536 - fa)) >> 16;
+        let db = (fb * (65_536 - fb)) >> 16;
+        let inv = recip_q32(fb - fa);
+        // z (Q12, within ±2^16) times a density (≤ 2^14), over P: within
+        // 2^18 · 2^32.
+        let gs = (((zb * db - za * da) >> 12) * inv) >> 20;
+        let gc = ((db - da) * inv) >> 20;
+        (gs, gc)
+    }
+
     /// Log-odds that the residual is 0.
     pub fn zero(&self) -> i32 {
         // P(e = 0) = 1 − F(−½) − (1 − F(½)), both tails in Q16.
@@ -310,6 +335,28 @@ impl AboveSeq {
         self.lo = hi;
         v
     }
+}
+
+/// `2^24 / (256 + i)` for `i` in `0..256`.
+static RECIP9: [u32; 256] = {
+    let mut t = [0; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = (1 << 24) / (256 + i as u32);
+        i += 1;
+    }
+    t
+};
+
+/// About `2^32 / p` for `p` in `1..=2^16` (0 is taken as 1), to nine
+/// bits: `p`'s nine leading bits through [`RECIP9`], no division.
+#[inline(always)]
+fn recip_q32(p: i64) -> i64 {
+    let p = p.clamp(1, 1 << 16) as u32;
+    let b = 31 - p.leading_zeros();
+    // p = m 2^(b − 8), m in [256, 512): 2^32 / p = (2^24 / m) 2^(16 − b).
+    let m = (p << 8) >> b;
+    (RECIP9[(m - 256) as usize] as i64) << (16 - b)
 }
 
 /// `σ(z)` in Q16 for `z` in Q12.

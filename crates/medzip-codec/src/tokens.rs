@@ -28,7 +28,7 @@
 //! quarter the dev sets come out 0.0–1.5 % above them (docs/RESULTS.md
 //! §12). Integer arithmetic only.
 
-use crate::cm::{Model, Pixel, ResidualCoder, NQ};
+use crate::cm::{Model, Pixel, ResidualCoder, Stripe, NQ};
 use crate::fast::{class_weights, fold, tokenize, tokens_for, unfold, untokenize};
 use crate::logistic::{log2_q16, Dist};
 use medzip_entropy::rans::{Adaptation, AdaptiveCdf, MAX_SYMBOLS, PRECISION};
@@ -36,8 +36,14 @@ use medzip_entropy::rans64::{Rans64Decoder, Rans64Encoder};
 
 /// Mantissa bits below the leading one in a token.
 const MSB: u32 = 4;
-/// Precision of the coded mixture.
+/// Precision of the coded mixture (weights in eighths; [`WIDE_BITS`] for
+/// weights in sixteenths).
 const BITS: u32 = 17;
+/// Precision of the mixture of the calibrated coders
+/// ([`Weighting::calibrated`]), whose weights are sixteenths: a span of the
+/// adaptive part of 1 in 2^15 at the network's weight 15/16 still gives a
+/// span of at least 1 in 2^19.
+const WIDE_BITS: u32 = 19;
 /// Adaptive distributions: energy bucket × prediction fraction.
 const CONTEXTS: usize = NQ * 8;
 
@@ -90,6 +96,33 @@ pub enum Weighting {
     /// nothing else: see `cm::flat_neighbourhood`) (coder 8, format
     /// version 16, since 2026-12-03).
     FineFlat,
+    /// [`Weighting::Fine`] among five weights in sixteenths, up to 15/16
+    /// ([`WIDE_WEIGHTS`], a mixture of 2^[`WIDE_BITS`]), of the network's
+    /// distribution calibrated online (`cm::Calib`: its scale per energy
+    /// bucket, its centre per bucket and texture) (coder 10, format
+    /// version 17, since 2026-12-03).
+    Calibrated,
+    /// [`Weighting::Calibrated`] with the flat flags of
+    /// [`Weighting::FineFlat`] (coder 9, format version 17).
+    CalibratedFlat,
+}
+
+impl Weighting {
+    /// Whether code lengths are counted in 1/65536 bit ([`cost_q16`]).
+    fn fine(self) -> bool {
+        !matches!(self, Weighting::Fixed | Weighting::Coarse)
+    }
+
+    /// Whether pixels of flat neighbourhoods first code one flag.
+    pub fn flat(self) -> bool {
+        matches!(self, Weighting::FineFlat | Weighting::CalibratedFlat)
+    }
+
+    /// Whether the network's distribution is calibrated online, and the
+    /// weights are sixteenths.
+    pub fn calibrated(self) -> bool {
+        matches!(self, Weighting::Calibrated | Weighting::CalibratedFlat)
+    }
 }
 
 /// Flag contexts of flat neighbourhoods: whether the eight farther
@@ -109,6 +142,9 @@ const FLAT_LIMIT: u32 = 1 << 13;
 /// (the adaptive part takes the rest; at most 6 so that every token keeps
 /// a nonzero span of the 2^17, see [`mix`]).
 const WEIGHTS: [u32; 4] = [0, 2, 4, 6];
+/// Weights of the calibrated coders, in sixteenths (at most 15, see
+/// [`mix`]); ties go to 12 (¾), as above.
+const WIDE_WEIGHTS: [u32; 4] = [0, 8, 12, 15];
 
 /// `−log2(p / 2^17)` in Q4 for `p` in `1..=2^17` (integer: the top four
 /// bits below the leading one through a table).
@@ -124,33 +160,42 @@ fn cost_q4(p: u32) -> u32 {
     (16 * BITS).saturating_sub(16 * b + FRAC[m as usize])
 }
 
-/// The mixture's cumulative value (2^17) of a token bound whose logistic
-/// part is `l` (2^16) and adaptive part `s` (2^PRECISION = 2^15), the
-/// network's weight `w` eighths: for `w` ≤ 6 two tokens' values differ by
-/// at least one, as their adaptive parts do.
-#[inline]
-fn mix(l: i64, s: u32, w: u32) -> u32 {
-    ((w as i64 * 2 * l + (8 - w as i64) * 4 * s as i64) >> 3) as u32
+/// The mixture's cumulative value (2^17, or 2^19 where `wide`) of a token
+/// bound whose logistic part is `l` (2^16) and adaptive part `s`
+/// (2^PRECISION = 2^15), the network's weight `w` eighths (sixteenths
+/// where `wide`): for `w` ≤ 6 (≤ 15) two tokens' values differ by at least
+/// one, as their adaptive parts do.
+#[inline(always)]
+fn mix(l: i64, s: u32, w: u32, wide: bool) -> u32 {
+    let (w, s) = (w as i64, s as i64);
+    if wide {
+        ((w * 8 * l + (16 - w) * 16 * s) >> 4) as u32
+    } else {
+        ((w * 2 * l + (8 - w) * 4 * s) >> 3) as u32
+    }
 }
 
-/// The mixture's (start, frequency), out of 2^17, of a token whose parts'
-/// bounds are `lo` and `hi` (as [`Tokens::parts`] gives them), at weight `w`.
+/// The mixture's (start, frequency) of a token whose parts' bounds are
+/// `lo` and `hi` (as [`Tokens::parts`] gives them), at weight `w`.
 #[inline(always)]
-fn span(lo: (i64, u32), hi: (i64, u32), w: u32) -> (u32, u32) {
-    let (a, b) = (mix(lo.0, lo.1, w), mix(hi.0, hi.1, w));
+fn span(lo: (i64, u32), hi: (i64, u32), w: u32, wide: bool) -> (u32, u32) {
+    let (a, b) = (mix(lo.0, lo.1, w, wide), mix(hi.0, hi.1, w, wide));
     (a, b - a)
 }
 
-/// The adaptive distributions of a stripe and the value range.
-pub struct Tokens {
+/// The adaptive distributions of a stripe and the value range; `CAL`: of
+/// a calibrated coder ([`Weighting::calibrated`]: weights in sixteenths,
+/// the mixture of 2^[`WIDE_BITS`]), a type of its own so that neither
+/// coder's loop pays for the other's.
+pub struct Tokens<const CAL: bool> {
     cdfs: Vec<AdaptiveCdf>,
     ntok: usize,
     maxv: i32,
     /// Per energy bucket, the recent code length (Q4 or Q16, decaying by
-    /// 1/256 a token of the bucket) each of [`WEIGHTS`] would have given;
-    /// the next pixel of the bucket takes the shortest. `None`: ¾ for
-    /// every pixel ([`Weighting::Fixed`]).
-    chosen: Option<Vec<[u32; 4]>>,
+    /// 1/256 a token of the bucket) each of [`WEIGHTS`] (or
+    /// [`WIDE_WEIGHTS`]) would have given; the next pixel of the bucket
+    /// takes the shortest. `None`: ¾ for every pixel ([`Weighting::Fixed`]).
+    chosen: Option<Vec<[u32; 5]>>,
     /// The code lengths in Q16 ([`Weighting::Fine`]), else Q4.
     fine: bool,
     /// Per flag context, the flags coded and how many said "equal" (a
@@ -159,11 +204,12 @@ pub struct Tokens {
     flat: Option<[(u32, u32); FLAT_CONTEXTS]>,
 }
 
-impl Tokens {
+impl<const CAL: bool> Tokens<CAL> {
     /// Fresh distributions for values `0..=maxv` (`maxv < 2^16`). Each
     /// starts flat up to the token of its bucket's scale, then falling
     /// (halving every two tokens).
-    pub fn new(maxv: i32, weighting: Weighting) -> Tokens {
+    pub fn new(maxv: i32, weighting: Weighting) -> Self {
+        debug_assert_eq!(weighting.calibrated(), CAL);
         let ntok = tokens_for::<MSB>(maxv as u32);
         assert!(ntok <= MAX_SYMBOLS, "values up to 2^16");
         let cdfs = (0..CONTEXTS)
@@ -173,15 +219,35 @@ impl Tokens {
                 AdaptiveCdf::with_weights(&weights, Adaptation::Quick)
             })
             .collect();
-        // Ties go to the last weight (¾), the one of versions 9 and 10.
-        let chosen = (weighting != Weighting::Fixed).then(|| vec![[1, 1, 1, 0]; NQ]);
+        // Ties go to ¾ (the fourth weight), the one of versions 9 and 10.
+        let chosen = (weighting != Weighting::Fixed).then(|| vec![[1, 1, 1, 0, 1]; NQ]);
         Tokens {
             cdfs,
             ntok,
             maxv,
             chosen,
-            fine: matches!(weighting, Weighting::Fine | Weighting::FineFlat),
-            flat: (weighting == Weighting::FineFlat).then_some([(0, 0); FLAT_CONTEXTS]),
+            fine: weighting.fine(),
+            flat: weighting.flat().then_some([(0, 0); FLAT_CONTEXTS]),
+        }
+    }
+
+    /// The precision of the mixture.
+    #[inline(always)]
+    const fn bits() -> u32 {
+        if CAL {
+            WIDE_BITS
+        } else {
+            BITS
+        }
+    }
+
+    /// The weights a bucket chooses from.
+    #[inline(always)]
+    const fn weights() -> &'static [u32] {
+        if CAL {
+            &WIDE_WEIGHTS
+        } else {
+            &WEIGHTS
         }
     }
 
@@ -227,20 +293,21 @@ impl Tokens {
         (below(d, zlo, pred, self.maxv), cdf.start(t))
     }
 
-    /// The network's weight (eighths) for a pixel of energy bucket `q`.
+    /// The network's weight (eighths, or sixteenths) for a pixel of energy
+    /// bucket `q`.
     #[inline(always)]
     fn weight(&self, q: usize) -> u32 {
         let Some(c) = &self.chosen else {
             return 6;
         };
-        let c = &c[q];
+        let (c, weights) = (&c[q], Self::weights());
         let mut k = 3;
-        for i in (0..3).rev() {
-            if c[i] < c[k] {
+        for i in [4, 2, 1, 0] {
+            if i < weights.len() && c[i] < c[k] {
                 k = i;
             }
         }
-        WEIGHTS[k]
+        weights[k]
     }
 
     /// After a token of bucket `q` whose parts' bounds were `lo` and `hi`:
@@ -248,12 +315,14 @@ impl Tokens {
     /// the mixture's rounding).
     #[inline(always)]
     fn chose(&mut self, q: usize, lo: (i64, u32), hi: (i64, u32)) {
+        let fine = self.fine;
         if let Some(c) = &mut self.chosen {
             // (The parts are cumulative: `hi` ≥ `lo`.)
             let (dl, ds) = ((hi.0 - lo.0).max(0), hi.1.saturating_sub(lo.1));
-            for (c, &w) in c[q].iter_mut().zip(&WEIGHTS) {
-                let p = mix(dl, ds, w);
-                *c = *c - (*c >> 8) + if self.fine { cost_q16(p) } else { cost_q4(p) };
+            for (c, &w) in c[q].iter_mut().zip(Self::weights()) {
+                // (Both cost functions take a span of 2^17.)
+                let p = mix(dl, ds, w, CAL) >> (Self::bits() - BITS);
+                *c = *c - (*c >> 8) + if fine { cost_q16(p) } else { cost_q4(p) };
             }
         }
     }
@@ -298,13 +367,59 @@ fn below(d: &Dist, zt: u32, pred: i32, maxv: i32) -> i64 {
     hi_p - lo_p
 }
 
-/// The encoder: records each token and its raw bits.
-pub struct TokenEncoder {
-    pub enc: Rans64Encoder,
-    t: Tokens,
+/// Codes one stripe (`px`, its pixels) by the default level's coder of
+/// `weighting`, the model starting from `m`: the stripe's stream.
+pub fn encode_stripe(s: &Stripe, px: &mut [i32], m: &mut Model, weighting: Weighting) -> Vec<u8> {
+    fn run<const CAL: bool>(
+        s: &Stripe,
+        px: &mut [i32],
+        m: &mut Model,
+        weighting: Weighting,
+    ) -> Vec<u8> {
+        let mut enc = TokenEncoder::<CAL>::new(s.maxv, px.len(), weighting);
+        crate::cm::code_stripe(&mut enc, s, px, m);
+        enc.finish()
+    }
+    match weighting.calibrated() {
+        true => run::<true>(s, px, m, weighting),
+        false => run::<false>(s, px, m, weighting),
+    }
 }
 
-impl TokenEncoder {
+/// Decodes one stripe's stream `bytes` into `px`: whether it decoded
+/// whole and undamaged.
+pub fn decode_stripe(
+    bytes: &[u8],
+    s: &Stripe,
+    px: &mut [i32],
+    m: &mut Model,
+    weighting: Weighting,
+) -> bool {
+    fn run<const CAL: bool>(
+        bytes: &[u8],
+        s: &Stripe,
+        px: &mut [i32],
+        m: &mut Model,
+        weighting: Weighting,
+    ) -> bool {
+        match TokenDecoder::<CAL>::new(bytes, s.maxv, weighting) {
+            Ok(mut dec) => crate::cm::code_stripe(&mut dec, s, px, m) && !dec.failed(),
+            Err(_) => false,
+        }
+    }
+    match weighting.calibrated() {
+        true => run::<true>(bytes, s, px, m, weighting),
+        false => run::<false>(bytes, s, px, m, weighting),
+    }
+}
+
+/// The encoder: records each token and its raw bits.
+pub struct TokenEncoder<const CAL: bool> {
+    pub enc: Rans64Encoder,
+    t: Tokens<CAL>,
+}
+
+impl<const CAL: bool> TokenEncoder<CAL> {
     pub fn new(maxv: i32, pixels: usize, weighting: Weighting) -> Self {
         TokenEncoder {
             enc: Rans64Encoder::with_capacity(pixels + pixels / 4),
@@ -317,20 +432,20 @@ impl TokenEncoder {
     }
 }
 
-impl ResidualCoder for TokenEncoder {
+impl<const CAL: bool> ResidualCoder for TokenEncoder<CAL> {
     #[inline(always)]
     fn residual(&mut self, _m: &mut Model, px: &Pixel, e: i32) -> i32 {
         let Some(d) = px.dist else {
             return e; // (never: `needs_net`)
         };
         let (tok, raw, nraw) = tokenize::<MSB>(fold(e, px.pred, px.maxv));
-        let (c, q) = Tokens::context(px);
+        let (c, q) = Tokens::<CAL>::context(px);
         let w = self.t.weight(q);
         let cdf = &self.t.cdfs[c];
         let lo = self.t.parts(cdf, tok, &d, px.pred);
         let hi = self.t.parts(cdf, tok + 1, &d, px.pred);
-        let (start, freq) = span(lo, hi, w);
-        self.enc.put(start, freq, BITS);
+        let (start, freq) = span(lo, hi, w, CAL);
+        self.enc.put(start, freq, Tokens::<CAL>::bits());
         self.enc.put_bits(raw, nraw);
         self.t.cdfs[c].learn(tok);
         self.t.chose(q, lo, hi);
@@ -345,6 +460,10 @@ impl ResidualCoder for TokenEncoder {
         self.t.flat.is_some()
     }
 
+    fn calibrated(&self) -> bool {
+        CAL
+    }
+
     #[inline(always)]
     fn flat(&mut self, ctx: usize, equal: bool) -> bool {
         let p = self.t.flat_p(ctx);
@@ -356,13 +475,13 @@ impl ResidualCoder for TokenEncoder {
 
 /// The decoder. A value outside the image's range (damaged data) marks
 /// it [`TokenDecoder::failed`].
-pub struct TokenDecoder<'a> {
+pub struct TokenDecoder<'a, const CAL: bool> {
     dec: Rans64Decoder<'a>,
-    t: Tokens,
+    t: Tokens<CAL>,
     bad: bool,
 }
 
-impl<'a> TokenDecoder<'a> {
+impl<'a, const CAL: bool> TokenDecoder<'a, CAL> {
     pub fn new(bytes: &'a [u8], maxv: i32, weighting: Weighting) -> crate::Result<Self> {
         Ok(TokenDecoder {
             dec: Rans64Decoder::new(bytes)?,
@@ -377,34 +496,35 @@ impl<'a> TokenDecoder<'a> {
     }
 }
 
-impl ResidualCoder for TokenDecoder<'_> {
+impl<const CAL: bool> ResidualCoder for TokenDecoder<'_, CAL> {
     #[inline(always)]
     fn residual(&mut self, _m: &mut Model, px: &Pixel, _e: i32) -> i32 {
         let Some(d) = px.dist else {
             self.bad = true;
             return 0;
         };
-        let slot = self.dec.peek(BITS);
-        let (c, q) = Tokens::context(px);
+        let (bits, wide) = (Tokens::<CAL>::bits(), CAL);
+        let slot = self.dec.peek(bits);
+        let (c, q) = Tokens::<CAL>::context(px);
         let w = self.t.weight(q);
         let cdf = &self.t.cdfs[c];
         let parts = |t: usize| self.t.parts(cdf, t, &d, px.pred);
         // The token whose span holds the slot: first where the adaptive
         // part alone puts it (usually right, or next to it), then step by
         // step (the mixture is 0 at token 0 ≤ slot < 2^17 at `ntok`).
-        let mut lo = cdf.find(slot >> (BITS - PRECISION));
+        let mut lo = cdf.find(slot >> (bits - PRECISION));
         let mut lo_p = parts(lo);
-        while mix(lo_p.0, lo_p.1, w) > slot {
+        while mix(lo_p.0, lo_p.1, w, wide) > slot {
             lo -= 1;
             lo_p = parts(lo);
         }
         let mut hi_p = parts(lo + 1);
-        while mix(hi_p.0, hi_p.1, w) <= slot {
+        while mix(hi_p.0, hi_p.1, w, wide) <= slot {
             (lo, lo_p) = (lo + 1, hi_p);
             hi_p = parts(lo + 1);
         }
-        let (start, freq) = span(lo_p, hi_p, w);
-        self.dec.advance(start, freq, BITS);
+        let (start, freq) = span(lo_p, hi_p, w, wide);
+        self.dec.advance(start, freq, bits);
         self.t.cdfs[c].learn(lo);
         self.t.chose(q, lo_p, hi_p);
         let (base, nraw) = untokenize::<MSB>(lo);
@@ -424,6 +544,10 @@ impl ResidualCoder for TokenDecoder<'_> {
         self.t.flat.is_some()
     }
 
+    fn calibrated(&self) -> bool {
+        CAL
+    }
+
     #[inline(always)]
     fn flat(&mut self, ctx: usize, _equal: bool) -> bool {
         let p = self.t.flat_p(ctx);
@@ -440,20 +564,27 @@ mod tests {
 
     /// Every weight the coder may choose keeps each token's span nonzero
     /// (the adaptive part's spans are at least 1 of 2^15), the ends are 0
-    /// and 2^17, and ¾ is the mixture of format versions 9 and 10.
+    /// and 2^17 (2^19 for the calibrated coders' sixteenths), and ¾ is the
+    /// mixture of format versions 9 and 10.
     #[test]
     fn chosen_mixtures_keep_every_token() {
-        for &w in &WEIGHTS {
-            assert_eq!(mix(0, 0, w), 0);
-            assert_eq!(mix(1 << 16, 1 << PRECISION, w), 1 << BITS);
-            for (l0, l1) in [(0, 0), (5, 5), (70, 9000), (65_535, 65_536)] {
-                for s0 in [0u32, 1, 77, 32_766] {
-                    assert!(mix(l1, s0 + 1, w) > mix(l0, s0, w), "w {w}");
+        for (weights, wide, bits) in [
+            (&WEIGHTS[..], false, BITS),
+            (&WIDE_WEIGHTS[..], true, WIDE_BITS),
+        ] {
+            for &w in weights {
+                assert_eq!(mix(0, 0, w, wide), 0);
+                assert_eq!(mix(1 << 16, 1 << PRECISION, w, wide), 1 << bits);
+                for (l0, l1) in [(0, 0), (5, 5), (70, 9000), (65_535, 65_536)] {
+                    for s0 in [0u32, 1, 77, 32_766] {
+                        assert!(mix(l1, s0 + 1, w, wide) > mix(l0, s0, w, wide), "w {w}");
+                    }
                 }
             }
         }
         for (l, s) in [(0, 0), (12_345, 999), (1 << 16, 1 << 15)] {
-            assert_eq!(mix(l, s, 6), ((3 * l as u32 + 2 * s) >> 1));
+            assert_eq!(mix(l, s, 6, false), ((3 * l as u32 + 2 * s) >> 1));
+            assert_eq!(mix(l, s, 12, true), 2 * (3 * l as u32 + 2 * s));
         }
     }
 

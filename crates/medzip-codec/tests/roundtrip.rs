@@ -319,14 +319,21 @@ fn prior_seam_roundtrips_and_wrong_model_is_named() {
 }
 
 /// The default level codes pixels of flat neighbourhoods by one flag
-/// (coder 8, format version 16) where at most one in 200 of them differs
-/// from its neighbourhood, else as before (coder 7: version 12); both
-/// round-trip, the flags' misses included. (Images of more than 2^16
-/// samples: the long layout, where coder 7 is version 12.)
+/// (coder 9; coder 8 of format version 16 without the calibration) where
+/// at most one in 200 of them differs from its neighbourhood, else without
+/// the flags (coder 10); both round-trip, the flags' misses included, and
+/// are format version 17.
 #[test]
 fn flat_neighbourhoods_by_one_flag_where_few_differ() {
+    // The coder's id: the pixel section's first byte, after the planes'
+    // transform byte in an image of several frames.
+    let coder = |f: &[u8], frames: bool| {
+        let c = medzip_format::Container::parse(f, &Limits::default()).unwrap();
+        assert_eq!(c.version(), 17);
+        c.pixels[frames as usize]
+    };
     for (bits, signed) in [(8, false), (16, false), (16, true), (12, true)] {
-        for (stray, version) in [(1000, 16), (50, 12)] {
+        for (stray, id) in [(1000, 9), (50, 10)] {
             let (w, h) = (301u32, 233u32);
             let (lo, hi) = Image::range(bits, signed);
             let span = hi - lo + 1;
@@ -346,8 +353,7 @@ fn flat_neighbourhoods_by_one_flag_where_few_differ() {
                 .collect();
             let img = Image::new(w, h, bits, signed, data).unwrap();
             let f = roundtrip(&img, &Options::default());
-            let c = medzip_format::Container::parse(&f, &Limits::default()).unwrap();
-            assert_eq!(c.version(), version, "{bits} bits, one in {stray} differs");
+            assert_eq!(coder(&f, false), id, "{bits} bits, one in {stray} differs");
             // The same as three frames of 233 / 3 rows (the coder's id
             // after the planes' transform byte).
             let (mut meta, h3) = (Metadata::raw(), h / 3 * 3);
@@ -357,8 +363,7 @@ fn flat_neighbourhoods_by_one_flag_where_few_differ() {
             let f = compress(&frames, &meta, &Options::default()).unwrap();
             let (back, m) = decompress(&f, &Limits::default(), None).unwrap();
             assert_eq!((&back, m.frames), (&frames, 3), "{bits} bits, frames");
-            let c = medzip_format::Container::parse(&f, &Limits::default()).unwrap();
-            assert_eq!(c.version(), version, "{bits} bits, frames");
+            assert_eq!(coder(&f, true), id, "{bits} bits, frames");
         }
     }
 }
@@ -443,15 +448,14 @@ fn the_context_network_is_named_and_an_unknown_one_refused() {
             .version()
     };
     // A small image is in the compact layout (format version 15), its
-    // models named as an embedded set (16 where the default level codes
-    // flat neighbourhoods by a flag: this image has none).
-    assert_eq!((version(&with), version(&without)), (15, 15));
+    // models named as an embedded set; the default level's coder, whose
+    // network distribution is calibrated online, is version 17.
+    assert_eq!((version(&with), version(&without)), (17, 15));
     // Format version 2 marks files that need a context network, so that
     // builds from before it refuse them by version; others stay version 1.
-    // The default level's files (tokens of the network's distribution,
-    // flat neighbourhoods coded by one flag, which this image has) are
-    // version 16. (In the long layout: an image of more than 2^16
-    // pixels.)
+    // The default level's files (tokens of the network's calibrated
+    // distribution) are version 17. (In the long layout: an image of more
+    // than 2^16 pixels.)
     let big = make(261, 257, 8, false, Content::Smooth, 3);
     let long = |opts: &Options| compress(&big, &Metadata::raw(), opts).unwrap();
     let no_net = Options {
@@ -459,10 +463,22 @@ fn the_context_network_is_named_and_an_unknown_one_refused() {
         ..Options::default()
     };
     let (l_with, l_without) = (long(&Options::default()), long(&no_net));
-    assert_eq!((l_with[8], l_without[8]), (16, 1));
-    assert_eq!(long(&Options::effort(3))[8], 2);
-    let cm = compress(&img, &Metadata::raw(), &Options::effort(3)).unwrap();
+    assert_eq!((l_with[8], l_without[8]), (17, 1));
+    let cm_only = Options {
+        residual: Residual::Context,
+        ..Options::default()
+    };
+    let l_cm = long(&cm_only);
+    assert_eq!(l_cm[8], 2);
+    let cm = compress(&img, &Metadata::raw(), &cm_only).unwrap();
     assert_eq!(version(&cm), 15);
+    // The strongest level also tries the default level's coder (with its
+    // own network): here the tokens are smaller, and kept.
+    let strongest = long(&Options::effort(3));
+    assert_eq!(strongest[8], 17);
+    assert!(strongest.len() < l_cm.len());
+    let (back, _) = decompress(&strongest, &Limits::default(), None).unwrap();
+    assert_eq!(back, big);
     // A kind of model this build does not know is refused by name.
     for without in [without, l_without] {
         let mut c = medzip_format::Container::parse(&without, &Limits::default()).unwrap();

@@ -1,4 +1,4 @@
-//! The medzip container (format versions 1–16, see [`VERSION`]): magic,
+//! The medzip container (format versions 1–17, see [`VERSION`]): magic,
 //! version, a sequence of sections, each with a tag, a length and a CRC-32,
 //! and a terminating `END ` section; or, since version 15, for a small
 //! single grey image without a file hash, the compact layout (a short
@@ -44,8 +44,10 @@ pub const MAGIC: [u8; 8] = *b"\x89MDZ\r\n\x1a\n";
 /// for files in the compact layout (small images, since 2026-12-03) and
 /// model ids with an embedded model set (entry kind `E`); 16 for the
 /// default level's pixels of flat neighbourhoods coded by one flag
-/// (residual 8, since 2026-12-03; in either layout).
-pub const VERSION: u16 = 16;
+/// (residual 8, since 2026-12-03; in either layout); 17 for the default
+/// level's network distribution calibrated online (residuals 9 and 10,
+/// since 2026-12-03; in either layout).
+pub const VERSION: u16 = 17;
 
 /// First four bytes of a file in the compact layout (format version 15):
 /// the long magic's first byte (not ASCII: catches 7-bit transfers), then
@@ -590,8 +592,12 @@ impl Container {
         // image of several frames or planes.
         let single = d.frames == 1 && d.planes == 1;
         let coder = self.pixels.get(if single { 0 } else { 1 });
-        // The default level's flat neighbourhoods coded by one flag
-        // (residual 8): the newest feature, so first (in either layout).
+        // The default level's calibrated network distribution (residuals
+        // 9 and 10): the newest feature, so first (in either layout).
+        if d.source != SourceKind::File && matches!(coder, Some(&9) | Some(&10)) {
+            return 17;
+        }
+        // Its flat neighbourhoods coded by one flag (residual 8).
         if d.source != SourceKind::File && coder == Some(&8) {
             return 16;
         }
@@ -1380,6 +1386,12 @@ mod tests {
         assert_eq!(c.version(), 16);
         c.compact = true;
         assert_eq!(c.version(), 16);
+        // The calibrated network distribution (residuals 9 and 10): 17,
+        // whatever else.
+        for id in [9, 10] {
+            c.pixels = vec![id, 0];
+            assert_eq!(c.version(), 17);
+        }
         c.pixels = vec![7, 0];
         assert_eq!(c.version(), 15);
         c.compact = false;
@@ -1395,6 +1407,8 @@ mod tests {
         assert_eq!(c.version(), 12);
         c.pixels = vec![1, 8, 0];
         assert_eq!(c.version(), 16);
+        c.pixels = vec![1, 10, 0];
+        assert_eq!(c.version(), 17);
         c.header.desc.planes = 1;
         // (As DICOM of 1-bit samples would be.)
         c.pixels = vec![0, 0];

@@ -186,9 +186,11 @@ enum Cmd {
         /// files 5–17 % larger than 3's, still 0.2–4 % smaller than JPEG
         /// XL e7's on chest X-rays), 2 the default (the context network's
         /// distribution coded as one token per pixel: about twice as fast
-        /// as 3), 3 the context-mixing coder with its network (the
-        /// smallest files). The file records the coder; decoding needs no
-        /// flag. Measured sizes and speeds: docs/RESULTS.md §6 and §12.
+        /// as 3), 3 the context-mixing coder with its network, or the
+        /// default level's coder with the same network where that codes
+        /// the image smaller (the smallest files; both coded, so encoding
+        /// takes about three times as long as 2's). The file records the
+        /// coder; decoding needs no flag. Measured sizes and speeds: docs/RESULTS.md §6 and §12.
         #[arg(short = 'e', long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=3))]
         effort: u8,
         /// The fastest level (same as `-e 1`).
@@ -357,7 +359,7 @@ enum Cmd {
         #[arg(short = 'j', long, default_value_t = 1)]
         threads: usize,
         /// Effort level, as for `compress` (1 the fast coder, 2 the
-        /// default, 3 the context-mixing coder).
+        /// default, 3 the strongest).
         #[arg(short = 'e', long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=3))]
         effort: u8,
     },
@@ -447,6 +449,7 @@ fn run(cli: Cli) -> Result<bool> {
                 models: ctx.decode.models.clone(),
                 simd: Default::default(),
                 jpeg: !no_jpeg,
+                tokens_too: effort >= 3,
             };
             let read = medzip_io::ReadOptions {
                 transcode,

@@ -240,6 +240,15 @@ fn golden_image8_sized(w: u32, h: u32) -> medzip_codec::Image {
     medzip_codec::Image::new(w, h, 8, false, data).unwrap()
 }
 
+/// The context-mixing coder alone (`-e 3` before 2026-12-03, when it
+/// began to try the default level's coder too).
+fn cm_only() -> medzip_codec::Options {
+    medzip_codec::Options {
+        residual: medzip_codec::Residual::Context,
+        ..Default::default()
+    }
+}
+
 /// One golden file per codec mode: each residual coder, and the context
 /// coder with each shipped trained state (8-bit and 16-bit) and with none,
 /// with and without the context network. The files made before the network
@@ -258,6 +267,8 @@ fn golden_files_decode_and_encoding_is_unchanged() {
                 ..Default::default()
             },
         ),
+        // (The strongest level codes it so too: the context-mixing coder's
+        // file is the smaller.)
         (
             "golden_12s_context_wnet.mdz",
             golden_image(),
@@ -329,21 +340,17 @@ fn golden_files_decode_and_encoding_is_unchanged() {
         (
             "golden_8u_context_wnet_large.mdz",
             golden_image8_sized(601, 437),
-            Options::effort(3),
+            cm_only(),
         ),
         // Small: also tried with the pair for downscaled images, whose
         // code of this image (the trial band is all of it) is smaller.
-        (
-            "golden_8u_context_snet.mdz",
-            golden_image8(),
-            Options::effort(3),
-        ),
+        ("golden_8u_context_snet.mdz", golden_image8(), cm_only()),
         (
             "golden_8u_context_wnet_untrained.mdz",
             golden_image8(),
             Options {
                 trained: false,
-                ..Options::effort(3)
+                ..cm_only()
             },
         ),
         // The default level: the context coder's model and network, one
@@ -355,22 +362,31 @@ fn golden_files_decode_and_encoding_is_unchanged() {
         // signed (the 16-bit network), 8-bit large (since 2026-12-03 the
         // smaller network) and small (also tried with the pair for
         // downscaled images), none with flat neighbourhoods; 16-bit with
-        // flat regions.
-        ("golden_12s_fine.mdz", golden_image(), Options::default()),
+        // flat regions; since 2026-12-03 (version 17) the network's
+        // distribution calibrated online.
+        ("golden_12s_cal.mdz", golden_image(), Options::default()),
         (
-            "golden_8u_fnet_large.mdz",
+            "golden_8u_cal_large.mdz",
             golden_image8_sized(601, 437),
             Options::default(),
         ),
         (
-            "golden_8u_fine_small.mdz",
+            "golden_8u_cal_small.mdz",
             golden_image8(),
             Options::default(),
         ),
         (
-            "golden_16u_flat_regions.mdz",
+            "golden_16u_flat_regions_cal.mdz",
             golden_image16_flat(),
             Options::default(),
+        ),
+        // The strongest level (since 2026-12-03): the context-mixing
+        // coder, or the default level's where smaller, as here (on
+        // `golden_image`, the first: `golden_12s_context_wnet`).
+        (
+            "golden_8u_strongest_small.mdz",
+            golden_image8(),
+            Options::effort(3),
         ),
     ];
     for (name, img, opts) in cases {
@@ -378,9 +394,14 @@ fn golden_files_decode_and_encoding_is_unchanged() {
     }
     // The default level of 2026-12-01 (format version 9: the network's
     // weight fixed at ¾), of 2026-12-02 before the fine code lengths
-    // (version 11), and of a large 8-bit image before the smaller network
-    // (12): their files still decode.
+    // (version 11), of a large 8-bit image before the smaller network
+    // (12), and before the calibration (12, 15 and 16): their files still
+    // decode.
     for (name, img) in [
+        ("golden_12s_fine.mdz", golden_image()),
+        ("golden_8u_fnet_large.mdz", golden_image8_sized(601, 437)),
+        ("golden_8u_fine_small.mdz", golden_image8()),
+        ("golden_16u_flat_regions.mdz", golden_image16_flat()),
         ("golden_8u_fine_large.mdz", golden_image8_sized(601, 437)),
         ("golden_12s_logistic.mdz", golden_image()),
         (
@@ -428,10 +449,11 @@ fn golden_files_decode_and_encoding_is_unchanged() {
     .unwrap()
     .image;
     let name = "golden_8u_kermany256_snet.mdz";
-    check_golden(&dir, &table, name, &k256, &Options::effort(3), None);
-    let name = "golden_8u_kermany256_flat.mdz";
+    check_golden(&dir, &table, name, &k256, &cm_only(), None);
+    let name = "golden_8u_kermany256_cal.mdz";
     check_golden(&dir, &table, name, &k256, &Options::default(), None);
     for name in [
+        "golden_8u_kermany256_flat.mdz",
         "golden_8u_kermany256_logistic.mdz",
         "golden_8u_kermany256_chosen.mdz",
         "golden_8u_kermany256_fine.mdz",
@@ -453,6 +475,12 @@ fn golden_files_decode_and_encoding_is_unchanged() {
         ("golden_8u_fnet_large.mdz", 12),
         ("golden_8u_kermany256_flat.mdz", 16),
         ("golden_16u_flat_regions.mdz", 16),
+        ("golden_12s_cal.mdz", 17),
+        ("golden_8u_cal_large.mdz", 17),
+        ("golden_8u_cal_small.mdz", 17),
+        ("golden_16u_flat_regions_cal.mdz", 17),
+        ("golden_8u_kermany256_cal.mdz", 17),
+        ("golden_8u_strongest_small.mdz", 17),
     ] {
         let c = medzip_codec::inspect(&std::fs::read(dir.join(name)).unwrap(), &Default::default())
             .unwrap();
@@ -497,6 +525,8 @@ fn golden_files_decode_and_encoding_is_unchanged() {
         ("golden_8u_context_wnet_large.mdz", ["cm8w", "ctx8w"]),
         ("golden_8u_fnet_large.mdz", ["cm8f", "ctx8f"]),
         ("golden_8u_fine_small.mdz", ["cm8w", "ctx8w"]),
+        ("golden_8u_cal_large.mdz", ["cm8f", "ctx8f"]),
+        ("golden_8u_cal_small.mdz", ["cm8s", "ctx8s"]),
     ] {
         let c = medzip_codec::inspect(&std::fs::read(dir.join(name)).unwrap(), &Default::default())
             .unwrap();
@@ -606,9 +636,11 @@ fn golden_files_with_autoencoder_priors() {
 }
 
 /// DICOM headers: a file from before the header dictionary (source layout
-/// 1, format version 2: it has the context network) and one coded with it (layout 2, version 3) both
-/// give the sample back byte for byte, and encoding the sample again gives
-/// the second one (a format change must be deliberate).
+/// 1, format version 2: it has the context network) and one coded with it
+/// (layout 2, version 3; and version 17, whose pixels the strongest level
+/// codes by the default level's coder since 2026-12-03) all give the
+/// sample back byte for byte, and encoding the sample again gives the last
+/// one (a format change must be deliberate).
 #[test]
 fn golden_dicom_files_decode_byte_for_byte() {
     let d = tmpdir("golden-dicom");
@@ -617,13 +649,14 @@ fn golden_dicom_files_decode_byte_for_byte() {
     let fresh = d.join("fresh.mdz");
     let (code, _, err) = run(&["compress", "-e", "3", s(&src), "-o", s(&fresh)]);
     assert_eq!(code, 0, "{err}");
-    let current = dir.join("golden_dicom_header_dict.mdz");
+    let current = dir.join("golden_dicom_header_dict_cal.mdz");
     if std::env::var_os("MEDZIP_BLESS").is_some() {
         std::fs::copy(&fresh, &current).unwrap();
     }
     for (name, version) in [
         ("golden_dicom_header_plain.mdz", 2),
         ("golden_dicom_header_dict.mdz", 3),
+        ("golden_dicom_header_dict_cal.mdz", 17),
     ] {
         let mdz = dir.join(name);
         let back = d.join(format!("{name}.dcm"));
@@ -641,7 +674,7 @@ fn golden_dicom_files_decode_byte_for_byte() {
         );
         assert_eq!(
             info.contains("DICOM header dictionary"),
-            version == 3,
+            version >= 3,
             "{name}: {info}"
         );
     }
@@ -678,22 +711,32 @@ fn golden_stored_file_decodes_byte_for_byte() {
 #[test]
 fn golden_frames_and_colour_decode_byte_for_byte() {
     let fixtures = repo().join("tests/fixtures/dicom");
-    for (src, golden, planes, transform) in [
-        ("emri_small.dcm", "golden_dicom_10frames.mdz", 1, None),
+    // (The grey 10-frame MR: at `-e 3` the default level's coder codes it
+    // smaller, the file of the default level's test below.)
+    for (src, golden, version, planes, transform) in [
+        (
+            "emri_small.dcm",
+            "golden_dicom_10frames_cal.mdz",
+            17,
+            1,
+            None,
+        ),
         (
             "ExplVR_BigEnd.dcm",
             "golden_dicom_rgb_planar.mdz",
+            7,
             3,
             Some("SubtractGreen"),
         ),
         (
             "SC_ybr_full_422_uncompressed.dcm",
             "golden_dicom_ybr422.mdz",
+            7,
             2,
             Some("None"),
         ),
     ] {
-        let info = check_golden_file(&fixtures.join(src), golden, 7, 3);
+        let info = check_golden_file(&fixtures.join(src), golden, version, 3);
         assert!(
             info.contains(&format!("\"planes\":{planes}")),
             "{golden}: {info}"
@@ -706,8 +749,11 @@ fn golden_frames_and_colour_decode_byte_for_byte() {
     }
     // The two colour images as the context coder coded their planes
     // (before 2026-12-02, when the fast coder's whole-image trial found
-    // its file smaller): still decoded byte for byte.
+    // its file smaller), and the 10-frame MR (before 2026-12-03, when the
+    // strongest level began to try the default level's coder): still
+    // decoded byte for byte.
     for (src, golden) in [
+        ("emri_small.dcm", "golden_dicom_10frames.mdz"),
         ("ExplVR_BigEnd.dcm", "golden_dicom_rgb_planar_context.mdz"),
         (
             "SC_ybr_full_422_uncompressed.dcm",
@@ -751,16 +797,18 @@ fn golden_jpeg_lossless_dicom_decodes_byte_for_byte() {
 #[test]
 fn golden_rle_dicom_decodes_byte_for_byte() {
     let src = repo().join("tests/fixtures/dicom/rle_fragments.dcm");
-    let info = check_golden_file(&src, "golden_dicom_rle_fragments.mdz", 12, 2);
+    let info = check_golden_file(&src, "golden_dicom_rle_fragments_cal.mdz", 17, 2);
     assert!(info.contains("\"signed\":true"), "{info}");
     assert!(info.contains("encapsulated RLE"), "{info}");
-    // As the default level of 2026-12-01 made it (format version 10), and
-    // of 2026-12-02 before the fine code lengths (11).
+    // As the default level of 2026-12-01 made it (format version 10), of
+    // 2026-12-02 before the fine code lengths (11), and before the
+    // calibration (12).
     check_earlier_goldens(
         &src,
         &[
             ("golden_dicom_rle_fragments_logistic.mdz", 10),
             ("golden_dicom_rle_fragments_chosen.mdz", 11),
+            ("golden_dicom_rle_fragments.mdz", 12),
         ],
         "encapsulated RLE",
     );
@@ -768,24 +816,36 @@ fn golden_rle_dicom_decodes_byte_for_byte() {
 
 /// JPEG 2000 lossless as OpenJPEG writes it (pydicom's `MR_small.dcm` as
 /// one codestream: `tests/fixtures/dicom/MR_small_j2k_openjpeg.dcm`; format
-/// version 13): the samples coded by medzip, the tile data rewritten from
-/// them by openjp2's encoder, the file back byte for byte.
+/// version 13, 17 with today's default coder): the samples coded by
+/// medzip, the tile data rewritten from them by openjp2's encoder, the
+/// file back byte for byte.
 #[test]
 fn golden_jpeg2000_dicom_decodes_byte_for_byte() {
     let src = repo().join("tests/fixtures/dicom/MR_small_j2k_openjpeg.dcm");
-    let info = check_golden_file(&src, "golden_dicom_jpeg2000.mdz", 13, 2);
+    let info = check_golden_file(&src, "golden_dicom_jpeg2000_cal.mdz", 17, 2);
     assert!(info.contains("\"signed\":true"), "{info}");
     assert!(info.contains("encapsulated JPEG 2000"), "{info}");
+    check_earlier_goldens(
+        &src,
+        &[("golden_dicom_jpeg2000.mdz", 13)],
+        "encapsulated JPEG 2000",
+    );
 }
 
 /// Signed samples whose words keep their unused high bits zero
-/// (`tests/fixtures/dicom/signed_zero_high.dcm`; format version 14): that
+/// (`tests/fixtures/dicom/signed_zero_high.dcm`; format version 14, 17
+/// with today's default coder): that
 /// word form is the canonical one, so the file's source block holds no
 /// fix-up per negative sample; the file back byte for byte.
 #[test]
 fn golden_signed_zero_high_dicom_decodes_byte_for_byte() {
     let src = repo().join("tests/fixtures/dicom/signed_zero_high.dcm");
-    let info = check_golden_file(&src, "golden_dicom_signed_zero_high.mdz", 14, 2);
+    check_earlier_goldens(
+        &src,
+        &[("golden_dicom_signed_zero_high.mdz", 14)],
+        "\"bits_stored\":12",
+    );
+    let info = check_golden_file(&src, "golden_dicom_signed_zero_high_cal.mdz", 17, 2);
     assert!(info.contains("\"signed\":true"), "{info}");
     assert!(info.contains("\"bits_stored\":12"), "{info}");
     // 651 of its 4,096 samples are negative: coded as fix-ups (six bytes
@@ -800,29 +860,37 @@ fn golden_signed_zero_high_dicom_decodes_byte_for_byte() {
 
 /// 1-bit samples (a segmentation: pydicom's `liver_1frame.dcm` in
 /// `tests/fixtures/dicom/`; format version 8): coded by their pixels, the
-/// file back byte for byte.
+/// file back byte for byte; at `-e 3` by the context-mixing coder until
+/// 2026-12-03, by the default level's coder since (format version 17: its
+/// file is the smaller).
 #[test]
 fn golden_one_bit_dicom_decodes_byte_for_byte() {
     let src = repo().join("tests/fixtures/dicom/liver_1frame.dcm");
-    let info = check_golden_file(&src, "golden_dicom_1bit.mdz", 8, 3);
+    let info = check_golden_file(&src, "golden_dicom_1bit_cal.mdz", 17, 3);
     assert!(info.contains("\"bits_stored\":1"), "{info}");
-    assert!(info.contains("\"residual\":\"context\""), "{info}");
+    assert!(info.contains("\"residual\":\"logistic\""), "{info}");
+    check_earlier_goldens(
+        &src,
+        &[("golden_dicom_1bit.mdz", 8)],
+        "\"residual\":\"context\"",
+    );
 }
 
-/// The default level (format version 12; and 9 and 11, the levels of
-/// 2026-12-01 and -02, whose files still decode) on an image of several frames
-/// (the 10-frame MR fixture): its coder's id follows the planes'
-/// transform byte.
+/// The default level (format version 17; and 9, 11 and 12, the levels of
+/// 2026-12-01, -02 and -03 before the calibration, whose files still
+/// decode) on an image of several frames (the 10-frame MR fixture): its
+/// coder's id follows the planes' transform byte.
 #[test]
 fn golden_default_level_multi_frame_dicom_decodes_byte_for_byte() {
     let src = repo().join("tests/fixtures/dicom/emri_small.dcm");
-    let info = check_golden_file(&src, "golden_dicom_10frames_fine.mdz", 12, 2);
+    let info = check_golden_file(&src, "golden_dicom_10frames_cal.mdz", 17, 2);
     assert!(info.contains("\"residual\":\"logistic\""), "{info}");
     check_earlier_goldens(
         &src,
         &[
             ("golden_dicom_10frames_logistic.mdz", 9),
             ("golden_dicom_10frames_chosen.mdz", 11),
+            ("golden_dicom_10frames_fine.mdz", 12),
         ],
         "\"residual\":\"logistic\"",
     );
@@ -1162,12 +1230,12 @@ fn info_json_and_pgm_tiff_inputs() {
     tif_meta.source = medzip_codec::SourceKind::Tiff;
     let img16 =
         medzip_codec::Image::new(img.width, img.height, 16, true, img.data.clone()).unwrap();
-    // (The PGM in the compact layout of small images, format version 15;
-    // the TIFF, kept byte for byte with its file hash, in the long one,
-    // 12. Without flat neighbourhoods, the default level writes coder 7.)
+    // (The PGM in the compact layout of small images, the TIFF, kept byte
+    // for byte with its file hash, in the long one; both format version
+    // 17, the default level's calibrated coder.)
     for (name, im, meta, compact, version) in [
-        ("a.pgm", &pgm_img, &pgm_meta, true, 15),
-        ("b.tif", &img16, &tif_meta, false, 12),
+        ("a.pgm", &pgm_img, &pgm_meta, true, 17),
+        ("b.tif", &img16, &tif_meta, false, 17),
     ] {
         let p = d.join(name);
         let file = medzip_io::write(im, meta).unwrap();
