@@ -21,7 +21,10 @@
 //! the network's doubt there). Since format version 12 (2026-12-02) the
 //! code lengths are counted in 1/65536 bit ([`Weighting::Fine`]): in 1/16
 //! bit a nearly certain token cost nothing at every weight, so flat
-//! regions still kept ¾ (a black 1024 × 768 image: 1,716 bytes, now 712). Measured on dev images (2026-12-01): the
+//! regions still kept ¾ (a black 1024 × 768 image: 1,716 bytes, now 712).
+//! Since format version 17 (2026-12-03) the network's distribution is
+//! calibrated online to the image (`cm::Calib`) and the weight is chosen
+//! in sixteenths, up to 15/16 ([`Weighting::Calibrated`]). Measured on dev images (2026-12-01): the
 //! network's distribution alone codes them within 0.2 % of the
 //! context-mixing coder's files (256×256 chest X-rays) to 0.5–2.5 % above
 //! them (high-bit images, full-size chest X-rays); with the adaptive
@@ -143,7 +146,8 @@ const FLAT_LIMIT: u32 = 1 << 13;
 /// a nonzero span of the 2^17, see [`mix`]).
 const WEIGHTS: [u32; 4] = [0, 2, 4, 6];
 /// Weights of the calibrated coders, in sixteenths (at most 15, see
-/// [`mix`]); ties go to 12 (¾), as above.
+/// [`mix`]); ties go to the last, 15 (a fifth weight, 4, coded the dev
+/// images the same within 0.03 %, for one more code length per pixel).
 const WIDE_WEIGHTS: [u32; 4] = [0, 8, 12, 15];
 
 /// `−log2(p / 2^17)` in Q4 for `p` in `1..=2^17` (integer: the top four
@@ -195,7 +199,7 @@ pub struct Tokens<const CAL: bool> {
     /// 1/256 a token of the bucket) each of [`WEIGHTS`] (or
     /// [`WIDE_WEIGHTS`]) would have given; the next pixel of the bucket
     /// takes the shortest. `None`: ¾ for every pixel ([`Weighting::Fixed`]).
-    chosen: Option<Vec<[u32; 5]>>,
+    chosen: Option<Vec<[u32; 4]>>,
     /// The code lengths in Q16 ([`Weighting::Fine`]), else Q4.
     fine: bool,
     /// Per flag context, the flags coded and how many said "equal" (a
@@ -219,8 +223,9 @@ impl<const CAL: bool> Tokens<CAL> {
                 AdaptiveCdf::with_weights(&weights, Adaptation::Quick)
             })
             .collect();
-        // Ties go to ¾ (the fourth weight), the one of versions 9 and 10.
-        let chosen = (weighting != Weighting::Fixed).then(|| vec![[1, 1, 1, 0, 1]; NQ]);
+        // Ties go to the last weight (¾ in eighths, the one of versions 9
+        // and 10).
+        let chosen = (weighting != Weighting::Fixed).then(|| vec![[1, 1, 1, 0]; NQ]);
         Tokens {
             cdfs,
             ntok,
@@ -243,7 +248,7 @@ impl<const CAL: bool> Tokens<CAL> {
 
     /// The weights a bucket chooses from.
     #[inline(always)]
-    const fn weights() -> &'static [u32] {
+    const fn weights() -> &'static [u32; 4] {
         if CAL {
             &WIDE_WEIGHTS
         } else {
@@ -300,14 +305,14 @@ impl<const CAL: bool> Tokens<CAL> {
         let Some(c) = &self.chosen else {
             return 6;
         };
-        let (c, weights) = (&c[q], Self::weights());
+        let c = &c[q];
         let mut k = 3;
-        for i in [4, 2, 1, 0] {
-            if i < weights.len() && c[i] < c[k] {
+        for i in (0..3).rev() {
+            if c[i] < c[k] {
                 k = i;
             }
         }
-        weights[k]
+        Self::weights()[k]
     }
 
     /// After a token of bucket `q` whose parts' bounds were `lo` and `hi`:

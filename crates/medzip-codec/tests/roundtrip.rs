@@ -29,6 +29,10 @@ enum Content {
     /// Flat blocks of two values with a stray sample here and there, and
     /// noisy blocks: flat neighbourhoods whose pixel equals them or not.
     Patches,
+    /// A CT's field of view: a disc of values from mid-range, padding
+    /// below them outside it (a run of unused values between them: the
+    /// intervals value map where it is long enough).
+    Padded,
 }
 
 fn make(w: u32, h: u32, bits: u8, signed: bool, c: Content, seed: u64) -> Image {
@@ -54,6 +58,17 @@ fn make(w: u32, h: u32, bits: u8, signed: bool, c: Content, seed: u64) -> Image 
                         0
                     } else {
                         span - 1
+                    }
+                }
+                Content::Padded => {
+                    // Inside, a dense band of up to 512 values from
+                    // mid-range; outside, 200 values below it (0 at 8 bits).
+                    let (dx, dy) = (2 * x as i64 - w as i64, 2 * y as i64 - h as i64);
+                    let d = (w.min(h) as i64).pow(2);
+                    let band = (span / 2).min(512);
+                    match dx * dx + dy * dy > d {
+                        true => (span / 2).saturating_sub(200),
+                        false => span / 2 + (x * 3 + y + r.next() as u64 % 4) % band,
                     }
                 }
                 Content::Patches => {
@@ -84,7 +99,7 @@ fn roundtrip(img: &Image, opts: &Options) -> Vec<u8> {
 }
 
 const SIZES: [(u32, u32); 7] = [(1, 1), (1, 9), (9, 1), (2, 2), (3, 5), (17, 13), (64, 33)];
-const CONTENTS: [Content; 7] = [
+const CONTENTS: [Content; 8] = [
     Content::Constant,
     Content::Ramp,
     Content::Noise,
@@ -92,6 +107,7 @@ const CONTENTS: [Content; 7] = [
     Content::Sparse,
     Content::Extremes,
     Content::Patches,
+    Content::Padded,
 ];
 
 /// The default level (the network's distribution as tokens) and the
@@ -365,6 +381,39 @@ fn flat_neighbourhoods_by_one_flag_where_few_differ() {
             assert_eq!((&back, m.frames), (&frames, 3), "{bits} bits, frames");
             assert_eq!(coder(&f, true), id, "{bits} bits, frames");
         }
+    }
+}
+
+/// A CT's padding far below its values (a run of 199 unused values): the
+/// intervals value map (format version 17) at every level, 10 to 16 bits,
+/// signed and unsigned, one frame and three; an 8-bit image has no such
+/// run (its padding is 0, 127 values below its band).
+#[test]
+fn padding_far_below_the_values_is_mapped_away() {
+    // The value map's kind: after the coder's id, the prior flag and the
+    // latent (an image of one frame).
+    let map_kind = |f: &[u8]| {
+        let c = medzip_format::Container::parse(f, &Limits::default()).unwrap();
+        let mut r = medzip_format::Reader::new(&c.pixels, "PIXL").compact(c.compact);
+        let (_, _, latent) = (r.u8().unwrap(), r.u8().unwrap(), r.int().unwrap());
+        assert_eq!(latent, 0);
+        (r.u8().unwrap(), c.version())
+    };
+    for (bits, signed) in [(16, true), (16, false), (12, true), (10, false), (8, false)] {
+        let img = make(97, 83, bits, signed, Content::Padded, 5);
+        for effort in [1, 2, 3] {
+            let f = roundtrip(&img, &Options::effort(effort));
+            let (kind, version) = map_kind(&f);
+            let want = if bits > 8 { 2 } else { 0 };
+            assert_eq!(kind, want, "{bits} bits, signed {signed}, -e {effort}");
+            assert!(kind != 2 || version == 17);
+        }
+        let (mut meta, h3) = (Metadata::raw(), 81);
+        meta.frames = 3;
+        let frames = Image::new(97, h3, bits, signed, img.data[..97 * 81].to_vec()).unwrap();
+        let f = compress(&frames, &meta, &Options::effort(1)).unwrap();
+        let (back, _) = decompress(&f, &Limits::default(), None).unwrap();
+        assert_eq!(back, frames, "{bits} bits, frames");
     }
 }
 

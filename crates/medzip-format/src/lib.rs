@@ -46,7 +46,8 @@ pub const MAGIC: [u8; 8] = *b"\x89MDZ\r\n\x1a\n";
 /// default level's pixels of flat neighbourhoods coded by one flag
 /// (residual 8, since 2026-12-03; in either layout); 17 for the default
 /// level's network distribution calibrated online (residuals 9 and 10,
-/// since 2026-12-03; in either layout).
+/// since 2026-12-03; in either layout) and for a value map of intervals
+/// (kind 2, any coder with a value map).
 pub const VERSION: u16 = 17;
 
 /// First four bytes of a file in the compact layout (format version 15):
@@ -586,6 +587,26 @@ impl Container {
     }
 
     /// The version this container is written as (see [`VERSION`]).
+    /// The kind of the pixel section's value map (after the planes'
+    /// transform byte, the coder's id, the prior flag and the latent),
+    /// where its coder has one (not the paper's coders, 1 and 2, nor a
+    /// recovered JPEG, 4); `None` where it has none or the section is too
+    /// short.
+    fn value_map_kind(&self) -> Option<u8> {
+        let d = &self.header.desc;
+        let mut r = Reader::new(&self.pixels, "PIXL").compact(self.compact);
+        if d.frames != 1 || d.planes != 1 {
+            r.u8().ok()?;
+        }
+        if matches!(r.u8().ok()?, 1 | 2 | 4) {
+            return None;
+        }
+        r.u8().ok()?;
+        let latent = r.int().ok()? as usize;
+        r.bytes(latent).ok()?;
+        r.u8().ok()
+    }
+
     pub fn version(&self) -> u16 {
         let d = &self.header.desc;
         // The residual coder's id follows the planes' transform byte in an
@@ -593,8 +614,11 @@ impl Container {
         let single = d.frames == 1 && d.planes == 1;
         let coder = self.pixels.get(if single { 0 } else { 1 });
         // The default level's calibrated network distribution (residuals
-        // 9 and 10): the newest feature, so first (in either layout).
-        if d.source != SourceKind::File && matches!(coder, Some(&9) | Some(&10)) {
+        // 9 and 10), or a value map of intervals (kind 2, any coder with
+        // a value map): the newest features, so first (in either layout).
+        if d.source != SourceKind::File
+            && (matches!(coder, Some(&9) | Some(&10)) || self.value_map_kind() == Some(2))
+        {
             return 17;
         }
         // Its flat neighbourhoods coded by one flag (residual 8).
@@ -1392,6 +1416,18 @@ mod tests {
             c.pixels = vec![id, 0];
             assert_eq!(c.version(), 17);
         }
+        // A value map of intervals (kind 2) after the coder's id, the
+        // prior flag and an empty latent: 17 for a coder with a value map
+        // (the context coder, 0, and the fast coder, 3), not for the
+        // paper's Huffman coder (1), whose body might begin so.
+        c.pixels = vec![0, 0, 0, 2];
+        assert_eq!(c.version(), 17);
+        c.pixels = vec![3, 0, 0, 2];
+        assert_eq!(c.version(), 17);
+        c.pixels = vec![3, 0, 0, 0];
+        assert_eq!(c.version(), 15);
+        c.pixels = vec![1, 0, 0, 2];
+        assert_eq!(c.version(), 15);
         c.pixels = vec![7, 0];
         assert_eq!(c.version(), 15);
         c.compact = false;

@@ -229,6 +229,26 @@ fn golden_image16_flat() -> medzip_codec::Image {
     medzip_codec::Image::new(w, h, 16, false, data).unwrap()
 }
 
+/// A CT slice in miniature (16-bit signed): padding outside a disc, 300
+/// values below the darkest inside it (0 to about 960, nearly every value
+/// used): the intervals value map (format version 17).
+fn golden_image16_padded() -> medzip_codec::Image {
+    let (w, h) = (73u32, 61u32);
+    let mut s = 11u32;
+    let data = (0..w * h)
+        .map(|i| {
+            let (x, y) = ((i % w) as i32, (i / w) as i32);
+            s = s.wrapping_mul(1103515245).wrapping_add(12345);
+            let (dx, dy) = (2 * x - w as i32, 2 * y - h as i32);
+            match dx * dx + dy * dy > 58 * 58 {
+                true => -300,
+                false => x * 9 + y * 4 + ((s >> 16) % 60) as i32,
+            }
+        })
+        .collect();
+    medzip_codec::Image::new(w, h, 16, true, data).unwrap()
+}
+
 /// The 8-bit test pattern at another size.
 fn golden_image8_sized(w: u32, h: u32) -> medzip_codec::Image {
     let data = (0..w * h)
@@ -380,6 +400,19 @@ fn golden_files_decode_and_encoding_is_unchanged() {
             golden_image16_flat(),
             Options::default(),
         ),
+        // A CT's padding far below its values: the intervals value map
+        // (since 2026-12-03, format version 17), at the default level and
+        // with the fast coder.
+        (
+            "golden_16s_padded.mdz",
+            golden_image16_padded(),
+            Options::default(),
+        ),
+        (
+            "golden_16s_padded_fast.mdz",
+            golden_image16_padded(),
+            Options::effort(1),
+        ),
         // The strongest level (since 2026-12-03): the context-mixing
         // coder, or the default level's where smaller, as here (on
         // `golden_image`, the first: `golden_12s_context_wnet`).
@@ -421,6 +454,14 @@ fn golden_files_decode_and_encoding_is_unchanged() {
     ] {
         check_decodes(&dir.join(name), &table, name, &img);
     }
+    // The padded CT's value map is of intervals (kind 2): the fast
+    // coder's file is version 17 for it alone (15 in the compact layout).
+    let c = medzip_codec::inspect(
+        &std::fs::read(dir.join("golden_16s_padded_fast.mdz")).unwrap(),
+        &Default::default(),
+    )
+    .unwrap();
+    assert_eq!((c.version(), c.compact), (17, true));
     // The fast coder's configurations the golden files pin.
     for (name, grid, quick, exact, memory) in [
         ("golden_12s_fast.mdz", false, false, false, false),
@@ -480,6 +521,7 @@ fn golden_files_decode_and_encoding_is_unchanged() {
         ("golden_8u_cal_small.mdz", 17),
         ("golden_16u_flat_regions_cal.mdz", 17),
         ("golden_8u_kermany256_cal.mdz", 17),
+        ("golden_16s_padded.mdz", 17),
         ("golden_8u_strongest_small.mdz", 17),
     ] {
         let c = medzip_codec::inspect(&std::fs::read(dir.join(name)).unwrap(), &Default::default())
