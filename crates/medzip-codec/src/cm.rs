@@ -1322,12 +1322,12 @@ const RECIP: [i64; 257] = {
 /// ±4 scales). Integers only: the decoder repeats it exactly.
 ///
 /// The means of the residual against the scale (the first version, not
-/// kept) are biased where the scale is below a pixel, and made the 256 ×
-/// 256 chest X-rays 0.2–0.4 % larger; the gradients are unbiased. Files,
+/// kept) are biased where the scale is below a pixel, and made some 256 ×
+/// 256 chest X-rays up to 0.3 % larger; the gradients are not. Files,
 /// against the coder before (format version 16), 2026-12-03: `693_UNCR`
-/// −1.5 %, the ultrasound `JPGLosslessP14SV1` −3.8 %, CT `03` −0.7 %, MR
-/// `3` −1.4 %, the 256 × 256 chest X-rays −0.4 to +0.04 %
-/// (docs/RESULTS.md §7 and §12).
+/// −1.3 %, the ultrasound `JPGLosslessP14SV1` −3.6 %, CT `03` −0.6 %, MR
+/// `3` −1.3 %, 256 × 256 chest X-rays −0.3 to +0.09 % (docs/RESULTS.md
+/// §12, last part).
 pub(crate) struct Calib {
     /// Per energy bucket: the scale's factor (Q12) and the count.
     scale: [(i64, u32); NQ],

@@ -186,11 +186,12 @@ pub struct Options {
     /// context and fast coders).
     pub jpeg: bool,
     /// With the context-mixing coder ([`Residual::Context`]) and a
-    /// network: also code the image as the default level does (the
-    /// network's calibrated distribution as tokens, with the same network
-    /// and state) and keep the smaller file. The strongest level
+    /// network: also code the image as the default level does (these
+    /// options with [`Residual::Logistic`]: the network's calibrated
+    /// distribution as tokens, with the network and state that level
+    /// chooses) and keep the smaller file. The strongest level
     /// ([`Options::effort`] 3) does, so that it is never larger than the
-    /// default level's coder; on noisy images the tokens are often smaller.
+    /// default level; on noisy images the tokens are often smaller.
     pub tokens_too: bool,
 }
 
@@ -387,6 +388,34 @@ fn code_image(
     align: usize,
     compact: bool,
 ) -> Result<(Vec<u8>, Vec<u8>)> {
+    // The strongest level also codes the image as the default level does
+    // (its choices of network and coder included) and keeps the smaller
+    // file: on noisy images the calibrated tokens often code smaller (the
+    // CT `693_UNCR`: 81,503 bytes of pixels against the context-mixing
+    // coder's 82,511), so it is never larger than the default level.
+    if opts.tokens_too
+        && opts.residual == Residual::Context
+        && opts.net
+        && opts.models.net_for_bits(img.bits).is_some()
+    {
+        let own = Options {
+            tokens_too: false,
+            ..opts.clone()
+        };
+        let default = Options {
+            residual: Residual::Logistic,
+            ..own.clone()
+        };
+        let (a, b) = rayon::join(
+            || code_image(img, &own, prior, align, compact),
+            || code_image(img, &default, prior, align, compact),
+        );
+        let (a, b) = (a?, b?);
+        return Ok(match b.0.len() + b.1.len() < a.0.len() + a.1.len() {
+            true => b,
+            false => a,
+        });
+    }
     // A decoded JPEG: its coefficients.
     let jpeg_ok = prior.is_none()
         && align == 1
@@ -566,27 +595,6 @@ fn code_image(
             }
         }
         (None, None) => code(img, opts, net, init),
-    };
-    // The strongest level also codes the image as the default level does
-    // (its calibrated network distribution as tokens, with the strongest
-    // level's network and state) and keeps the smaller: on noisy images
-    // the tokens may code smaller (the CT `693_UNCR`: 81,683 bytes of
-    // pixels against the context-mixing coder's 82,511).
-    let tokens_too = opts.tokens_too && opts.residual == Residual::Context && net.is_some();
-    let logistic_opts = Options {
-        residual: Residual::Logistic,
-        ..opts.clone()
-    };
-    let contextual = || {
-        if !tokens_too {
-            return contextual();
-        }
-        let (a, b) = rayon::join(contextual, || code(img, &logistic_opts, net, init));
-        let (a, b) = (a?, b?);
-        Ok(match b.0.len() + b.1.len() < a.0.len() + a.1.len() {
-            true => b,
-            false => a,
-        })
     };
     let (ids, pixels) = if whole_fast_too {
         let (a, f) = rayon::join(contextual, || code(img, &fast_opts, None, None));
