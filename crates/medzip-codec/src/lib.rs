@@ -518,7 +518,12 @@ fn code_image(
     // mammogram `MG/1_R_CC`, 80 % exact, the band takes 3.5 bits per pixel
     // and the fast coder's whole file would be 1.9 % larger: that check
     // would add 17 % to its encoding for nothing.)
-    let synthetic = context && recon.is_none() && fast::synthetic(&img.data, img.width as usize);
+    // So is an image of at most 32 distinct values (a posterised chest
+    // X-ray of 13 grey levels, a segmentation), whose palette of few
+    // levels the networks never saw.
+    let synthetic = context
+        && recon.is_none()
+        && (fast::synthetic(&img.data, img.width as usize) || map::few_values(&img.data, 32));
     let mut whole_fast_too = false;
     let fast_opts = Options {
         residual: Residual::Fast,

@@ -45,6 +45,21 @@ pub enum ValueMap {
     },
 }
 
+/// Whether `data` holds at most `n` distinct values (`n` small: the
+/// values seen are kept in a list, and the scan stops at the `n + 1`-th).
+pub fn few_values(data: &[i32], n: usize) -> bool {
+    let mut seen: Vec<i32> = Vec::with_capacity(n + 1);
+    for &v in data {
+        if seen.last() != Some(&v) && !seen.contains(&v) {
+            if seen.len() == n {
+                return false;
+            }
+            seen.push(v);
+        }
+    }
+    true
+}
+
 impl ValueMap {
     /// Chooses the mapping for `data`.
     pub fn analyse(data: &[i32]) -> ValueMap {
@@ -291,6 +306,16 @@ impl ValueMap {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn few_values_counts_up_to_n() {
+        let thirteen: Vec<i32> = (0..5000).map(|i| (i * 7 % 13) * 17).collect();
+        assert!(few_values(&thirteen, 13));
+        assert!(few_values(&thirteen, 32));
+        assert!(!few_values(&thirteen, 12));
+        assert!(few_values(&[], 0));
+        assert!(!few_values(&(0..33).collect::<Vec<_>>(), 32));
+    }
 
     #[test]
     fn palette_for_sparse_offset_for_dense() {
