@@ -100,7 +100,7 @@ pub trait ResidualCoder {
         false
     }
     /// Whether the network's distribution is calibrated online
-    /// ([`Calib`]; the default level since format version 17).
+    /// (`Calib`; the default level since format version 17).
     fn calibrated(&self) -> bool {
         false
     }

@@ -73,7 +73,9 @@ pub type Result<T> = std::result::Result<T, Error>;
 /// How the residual is coded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Residual {
-    /// Context-mixing model + arithmetic coding (the strongest level).
+    /// Context-mixing model + arithmetic coding (the strongest level's
+    /// own coder; it keeps the default level's file where that is smaller,
+    /// [`Options::tokens_too`]).
     Context,
     /// The paper's Huffman coding of the exact integer delta.
     Huffman,
@@ -110,7 +112,7 @@ const FINE_LOGISTIC: u8 = 7;
 impl Residual {
     /// Every coder, by its id in the pixel section's first byte (the
     /// default level's as read from files of versions 9 and 10; it writes
-    /// [`FLAT_LOGISTIC`]).
+    /// [`LOGISTIC`] or [`CALIBRATED_LOGISTIC`]).
     const ALL: [Residual; 6] = [
         Residual::Context,
         Residual::Huffman,
@@ -411,7 +413,16 @@ fn code_image(
             || code_image(img, &default, prior, align, compact),
         );
         let (a, b) = (a?, b?);
-        return Ok(match b.0.len() + b.1.len() < a.0.len() + a.1.len() {
+        // (The models' ids as the file will hold them: in the compact
+        // layout an embedded state and network take one byte.)
+        let size = |(ids, pixels): &(Vec<u8>, Vec<u8>)| {
+            pixels.len()
+                + match compact {
+                    true => trained::as_embedded_set(ids.clone()).len(),
+                    false => ids.len(),
+                }
+        };
+        return Ok(match size(&b) < size(&a) {
             true => b,
             false => a,
         });
@@ -758,8 +769,7 @@ fn encode_pixels(
             let map = ValueMap::analyse(&u);
             map.write(&mut out, compact);
             let mapped = map.forward(&u);
-            let prior_mapped: Option<Vec<i32>> =
-                recon.map(|r| r.iter().map(|&v| map.forward_nearest(v)).collect());
+            let prior_mapped: Option<Vec<i32>> = recon.map(|r| map.forward_nearest(r));
             let w = img.width as usize;
             let rows = if kind == Residual::Fast {
                 fast::stripe_rows(img.width, img.height, opts.stripe_pixels)
@@ -1155,9 +1165,8 @@ fn decode_pixels(
                     decode_fast_stripes(&stripes, cfg)?
                 }
                 None => {
-                    let prior_mapped: Option<Vec<i32>> = recon
-                        .as_ref()
-                        .map(|rc| rc.iter().map(|&v| map.forward_nearest(v)).collect());
+                    let prior_mapped: Option<Vec<i32>> =
+                        recon.as_ref().map(|rc| map.forward_nearest(rc));
                     decode_context_stripes(
                         &stripes,
                         (section.kind == Residual::Logistic).then_some(section.weighting),

@@ -244,7 +244,10 @@ impl Dist {
     /// are the residual's bounds `e ∓ ½` in scales from the centre, `f`
     /// the logistic's density and `P` the residual's probability. At the
     /// image's lowest value (`low`) the interval is open below, at its
-    /// highest (`high`) above, as the coder truncates it.
+    /// highest (`high`) above, as the coder truncates it. Beyond about 12
+    /// scales from the centre the Q16 sigmoid is 0 or 1 and both
+    /// gradients are 0: such a pixel teaches nothing (deterministically,
+    /// on both sides).
     #[inline(always)]
     pub fn gradients(&self, e: i32, low: bool, high: bool) -> (i64, i64) {
         // Beyond ±ZMAX, σ is 0 or 1 in Q16 and the density 0.

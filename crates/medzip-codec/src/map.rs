@@ -161,19 +161,35 @@ impl ValueMap {
         }
     }
 
-    /// Maps an arbitrary value (a prior) to the nearest mapped value.
-    pub fn forward_nearest(&self, v: i32) -> i32 {
+    /// Maps arbitrary values (a prior's reconstruction) to mapped values:
+    /// an offset map clamps to its range; a palette takes the rank of the
+    /// value or of the next used value above it (the last beyond the
+    /// last); intervals the value's place in the interval it lies in, or
+    /// the last value of the interval before it when it lies in a gap (the
+    /// first value below the first interval).
+    pub fn forward_nearest(&self, data: &[i32]) -> Vec<i32> {
         match self {
-            ValueMap::Offset { min, levels } => (v - min).clamp(0, *levels as i32 - 1),
-            ValueMap::Palette { values } => match values.binary_search(&v) {
-                Ok(i) => i as i32,
-                Err(i) => (i as i32).min(values.len() as i32 - 1),
-            },
+            ValueMap::Offset { min, levels } => data
+                .iter()
+                .map(|&v| (v - min).clamp(0, *levels as i32 - 1))
+                .collect(),
+            ValueMap::Palette { values } => data
+                .iter()
+                .map(|v| match values.binary_search(v) {
+                    Ok(i) => i as i32,
+                    Err(i) => (i as i32).min(values.len() as i32 - 1),
+                })
+                .collect(),
             ValueMap::Intervals { intervals } => {
-                // The interval `v` lies in, or the one ending before it.
-                let i = intervals.partition_point(|&(start, _)| start <= v).max(1) - 1;
-                let (start, len) = intervals[i];
-                Self::bases(intervals)[i] + (v - start).clamp(0, len as i32 - 1)
+                let bases = Self::bases(intervals);
+                data.iter()
+                    .map(|&v| {
+                        // The interval `v` lies in, or the one before it.
+                        let i = intervals.partition_point(|&(start, _)| start <= v).max(1) - 1;
+                        let (start, len) = intervals[i];
+                        bases[i] + (v - start).clamp(0, len as i32 - 1)
+                    })
+                    .collect()
             }
         }
     }
@@ -352,7 +368,7 @@ mod tests {
         assert_eq!(m3.levels(), 323);
         assert_eq!(m3.forward(&[-150, 0, 320, 470]), [0, 1, 321, 322]);
         assert_eq!(
-            [-200, -149, -5, 60, 330, 469, 900].map(|v| m3.forward_nearest(v)),
+            m3.forward_nearest(&[-200, -149, -5, 60, 330, 469, 900]),
             [0, 0, 0, 61, 321, 321, 322]
         );
         // A shorter run (127 unused values) is kept.

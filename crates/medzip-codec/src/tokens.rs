@@ -99,7 +99,7 @@ pub enum Weighting {
     /// nothing else: see `cm::flat_neighbourhood`) (coder 8, format
     /// version 16, since 2026-12-03).
     FineFlat,
-    /// [`Weighting::Fine`] among five weights in sixteenths, up to 15/16
+    /// [`Weighting::Fine`] among four weights in sixteenths, up to 15/16
     /// ([`WIDE_WEIGHTS`], a mixture of 2^[`WIDE_BITS`]), of the network's
     /// distribution calibrated online (`cm::Calib`: its scale per energy
     /// bucket, its centre per bucket and texture) (coder 10, format

@@ -586,7 +586,6 @@ impl Container {
         hash.starts_with(self.pixel_hash())
     }
 
-    /// The version this container is written as (see [`VERSION`]).
     /// The kind of the pixel section's value map (after the planes'
     /// transform byte, the coder's id, the prior flag and the latent),
     /// where its coder has one (not the paper's coders, 1 and 2, nor a
@@ -607,6 +606,7 @@ impl Container {
         r.u8().ok()
     }
 
+    /// The version this container is written as (see [`VERSION`]).
     pub fn version(&self) -> u16 {
         let d = &self.header.desc;
         // The residual coder's id follows the planes' transform byte in an

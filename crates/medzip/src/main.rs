@@ -46,8 +46,8 @@ struct Cli {
 #[derive(Clone, Copy, ValueEnum)]
 enum ResidualArg {
     /// The level's own coder (default): at `-e 2` the context network's
-    /// distribution as tokens, at `-e 3` the context-mixing coder, at
-    /// `-e 1` the fast coder.
+    /// distribution as tokens, at `-e 3` the context-mixing coder or that
+    /// of `-e 2`, whichever codes smaller, at `-e 1` the fast coder.
     Context,
     /// The paper's Huffman coding of the exact delta.
     Huffman,

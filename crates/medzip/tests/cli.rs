@@ -457,7 +457,8 @@ fn golden_files_decode_and_encoding_is_unchanged() {
     .unwrap();
     assert!(strongest == std::fs::read(dir.join("golden_8u_cal_small.mdz")).unwrap());
     // The padded CT's value map is of intervals (kind 2): the fast
-    // coder's file is version 17 for it alone (15 in the compact layout).
+    // coder's file is version 17 for it alone (15 without it, in the
+    // compact layout).
     let c = medzip_codec::inspect(
         &std::fs::read(dir.join("golden_16s_padded_fast.mdz")).unwrap(),
         &Default::default(),
