@@ -1314,8 +1314,9 @@ const RECIP: [i64; 257] = {
 /// coder multiplies the network's scale by a factor per energy bucket (of
 /// the network's scale) and moves its centre by a number of scales per
 /// bucket's third and texture, and after every other pixel (a
-/// checkerboard: learning from all cost twice the time for little more)
-/// moves both by one step of gradient descent on the pixel's code length
+/// checkerboard: learning from every pixel doubled the instructions it
+/// adds, for 0.1 %) moves both by one step of gradient descent on the
+/// pixel's code length
 /// ([`crate::logistic::Dist::gradients`]): the step `1 / min(n + n0, cap)`
 /// after `n` pixels of the slot (`n0` 32 and `cap` 256 for the factor, 16
 /// and 128 for the centre; the factor within ¼ to 4, the centre within

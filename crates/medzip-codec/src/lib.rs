@@ -216,9 +216,8 @@ impl Options {
     /// The options of effort level `effort` (`medzip compress -e N`): 1 the
     /// fast coder, 2 the default (the network's distribution coded as
     /// tokens), 3 (and anything above) the context-mixing coder with its
-    /// network, or the default level's coder with the same network where
-    /// that codes the image smaller ([`Options::tokens_too`]), the
-    /// strongest.
+    /// network, or the default level's file where that is smaller
+    /// ([`Options::tokens_too`]), the strongest.
     pub fn effort(effort: u8) -> Options {
         match effort {
             1 => Options {
@@ -393,8 +392,9 @@ fn code_image(
     // The strongest level also codes the image as the default level does
     // (its choices of network and coder included) and keeps the smaller
     // file: on noisy images the calibrated tokens often code smaller (the
-    // CT `693_UNCR`: 81,503 bytes of pixels against the context-mixing
-    // coder's 82,511), so it is never larger than the default level.
+    // CT `693_UNCR` before the intervals map: 81,503 bytes of pixels
+    // against the context-mixing coder's 82,511), so it is never larger
+    // than the default level.
     if opts.tokens_too
         && opts.residual == Residual::Context
         && opts.net
