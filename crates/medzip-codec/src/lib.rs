@@ -389,6 +389,30 @@ fn code_image(
     align: usize,
     compact: bool,
 ) -> Result<(Vec<u8>, Vec<u8>)> {
+    // A decoded JPEG: its coefficients.
+    let jpeg_ok = prior.is_none()
+        && align == 1
+        && img.bits == 8
+        && !img.signed
+        && matches!(
+            opts.residual,
+            Residual::Context | Residual::Fast | Residual::Jpeg | Residual::Logistic
+        );
+    let (w, h) = (img.width as usize, img.height as usize);
+    if (opts.jpeg || opts.residual == Residual::Jpeg) && jpeg_ok {
+        if let Some(r) = jpeg::recover(&img.data, w, h) {
+            let mut out = vec![Residual::Jpeg.id(), 0];
+            put_int(&mut out, 0, compact); // (no latent)
+            out.extend_from_slice(&jpeg::encode(&r, &img.data, w, h));
+            return Ok((Vec::new(), out));
+        }
+    }
+    if opts.residual == Residual::Jpeg {
+        return Err(Error::InvalidImage(
+            "no JPEG found in the pixels (the JPEG coder takes 8-bit grey images decoded from a JPEG)"
+                .into(),
+        ));
+    }
     // The strongest level also codes the image as the default level does
     // (its choices of network and coder included) and keeps the smaller
     // file: on noisy images the calibrated tokens often code smaller (the
@@ -400,8 +424,10 @@ fn code_image(
         && opts.net
         && opts.models.net_for_bits(img.bits).is_some()
     {
+        // (Neither looks for a JPEG again: there is none.)
         let own = Options {
             tokens_too: false,
+            jpeg: false,
             ..opts.clone()
         };
         let default = Options {
@@ -426,30 +452,6 @@ fn code_image(
             true => b,
             false => a,
         });
-    }
-    // A decoded JPEG: its coefficients.
-    let jpeg_ok = prior.is_none()
-        && align == 1
-        && img.bits == 8
-        && !img.signed
-        && matches!(
-            opts.residual,
-            Residual::Context | Residual::Fast | Residual::Jpeg | Residual::Logistic
-        );
-    let (w, h) = (img.width as usize, img.height as usize);
-    if (opts.jpeg || opts.residual == Residual::Jpeg) && jpeg_ok {
-        if let Some(r) = jpeg::recover(&img.data, w, h) {
-            let mut out = vec![Residual::Jpeg.id(), 0];
-            put_int(&mut out, 0, compact); // (no latent)
-            out.extend_from_slice(&jpeg::encode(&r, &img.data, w, h));
-            return Ok((Vec::new(), out));
-        }
-    }
-    if opts.residual == Residual::Jpeg {
-        return Err(Error::InvalidImage(
-            "no JPEG found in the pixels (the JPEG coder takes 8-bit grey images decoded from a JPEG)"
-                .into(),
-        ));
     }
     let mut model_id = Vec::new();
     let (latent, recon) = match prior {
@@ -1177,7 +1179,9 @@ fn decode_pixels(
                     )?
                 }
             };
-            (px, Some(map))
+            // (Intervals as the table of their values, built once rather
+            // than for each chunk below.)
+            (px, Some(map.as_palette()))
         }
     };
     // Back from the value map, checked and shifted to the image's range:

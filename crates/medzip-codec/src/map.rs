@@ -138,7 +138,8 @@ impl ValueMap {
     pub fn forward(&self, data: &[i32]) -> Vec<i32> {
         match self {
             ValueMap::Offset { min, .. } => data.iter().map(|&v| v - min).collect(),
-            ValueMap::Palette { values } => {
+            ValueMap::Palette { .. } | ValueMap::Intervals { .. } => {
+                let values = self.values();
                 let min = values[0];
                 let span = (values[values.len() - 1] - min + 1) as usize;
                 let mut rank = vec![0i32; span];
@@ -147,17 +148,30 @@ impl ValueMap {
                 }
                 data.iter().map(|&v| rank[(v - min) as usize]).collect()
             }
-            ValueMap::Intervals { intervals } => {
-                let min = intervals[0].0;
-                let &(start, len) = intervals.last().expect("one at least");
-                let mut rank = vec![0i32; (start - min) as usize + len as usize];
-                for (&(start, len), base) in intervals.iter().zip(Self::bases(intervals)) {
-                    for k in 0..len as i32 {
-                        rank[(start + k - min) as usize] = base + k;
-                    }
-                }
-                data.iter().map(|&v| rank[(v - min) as usize]).collect()
-            }
+        }
+    }
+
+    /// The same mapping with intervals given as the palette of their
+    /// values (what [`ValueMap::inverse`] reads; never written so).
+    pub fn as_palette(self) -> ValueMap {
+        match self {
+            ValueMap::Intervals { .. } => ValueMap::Palette {
+                values: self.values().into_owned(),
+            },
+            m => m,
+        }
+    }
+
+    /// The value of each mapped level, in order (a palette's used values,
+    /// or the intervals' values end to end); empty for an offset map.
+    fn values(&self) -> std::borrow::Cow<'_, [i32]> {
+        match self {
+            ValueMap::Offset { .. } => std::borrow::Cow::Borrowed(&[]),
+            ValueMap::Palette { values } => std::borrow::Cow::Borrowed(values),
+            ValueMap::Intervals { intervals } => intervals
+                .iter()
+                .flat_map(|&(start, len)| start..start + len as i32)
+                .collect(),
         }
     }
 
@@ -198,13 +212,9 @@ impl ValueMap {
     pub fn inverse(&self, data: &mut [i32]) {
         match self {
             ValueMap::Offset { min, .. } => data.iter_mut().for_each(|v| *v += min),
-            ValueMap::Palette { values } => data.iter_mut().for_each(|v| *v = values[*v as usize]),
-            ValueMap::Intervals { intervals } => {
-                let mut value = Vec::with_capacity(self.levels() as usize);
-                for &(start, len) in intervals {
-                    value.extend(start..start + len as i32);
-                }
-                data.iter_mut().for_each(|v| *v = value[*v as usize]);
+            ValueMap::Palette { .. } | ValueMap::Intervals { .. } => {
+                let values = self.values();
+                data.iter_mut().for_each(|v| *v = values[*v as usize]);
             }
         }
     }
@@ -385,8 +395,11 @@ mod tests {
         for (m, d) in [(m, sparse), (m2, dense), (m3, padded)] {
             let mut f = m.forward(&d);
             assert!(f.iter().all(|&v| v >= 0 && (v as u32) < m.levels()));
+            let mut g = f.clone();
+            m.clone().as_palette().inverse(&mut g);
             m.inverse(&mut f);
             assert_eq!(f, d);
+            assert_eq!(g, d);
             for compact in [false, true] {
                 let mut b = Vec::new();
                 m.write(&mut b, compact);

@@ -146,8 +146,9 @@ const FLAT_LIMIT: u32 = 1 << 13;
 /// a nonzero span of the 2^17, see [`mix`]).
 const WEIGHTS: [u32; 4] = [0, 2, 4, 6];
 /// Weights of the calibrated coders, in sixteenths (at most 15, see
-/// [`mix`]); ties go to the last, 15 (a fifth weight, 4, coded the dev
-/// images the same within 0.03 %, for one more code length per pixel).
+/// [`mix`]); ties go to the last, 15 (a fifth weight, 4, coded 13 dev
+/// images within 0.04 % of these four, for one more code length per
+/// pixel: docs/RESULTS.md §12, last part).
 const WIDE_WEIGHTS: [u32; 4] = [0, 8, 12, 15];
 
 /// `−log2(p / 2^17)` in Q4 for `p` in `1..=2^17` (integer: the top four

@@ -172,8 +172,6 @@ fn golden_image8() -> medzip_codec::Image {
     golden_image8_sized(31, 17)
 }
 
-/// An 8-bit image of flat 8×8 blocks with a little noise, as a decoded
-/// JPEG looks: the fast coder chooses its JPEG-grid contexts for it.
 /// A 12-bit signed test pattern of odd size: ramps, bars, a few steps, in
 /// steps of 16 (as such images often are: the value map then keeps ramps
 /// linear).
@@ -194,59 +192,59 @@ fn golden_image12_synthetic() -> medzip_codec::Image {
     medzip_codec::Image::new(w, h, 12, true, data).unwrap()
 }
 
-fn golden_image8_blocky() -> medzip_codec::Image {
-    let (w, h) = (203u32, 97u32);
-    let mut s = 1u32;
+/// An image of `w × h` whose sample at `(x, y)` is `f(x, y, r)`, `r` the
+/// next value (`>> 16`) of a linear congruential generator seeded `seed`,
+/// drawn for every sample in row order.
+fn noisy_image(
+    (w, h): (u32, u32),
+    (bits, signed): (u8, bool),
+    seed: u32,
+    f: impl Fn(i32, i32, u32) -> i32,
+) -> medzip_codec::Image {
+    let mut s = seed;
     let data = (0..w * h)
         .map(|i| {
-            let (x, y) = (i % w, i / w);
             s = s.wrapping_mul(1103515245).wrapping_add(12345);
-            ((x / 8 * 37 + y / 8 * 91) % 200) as i32 + ((s >> 16) % 5) as i32
+            f((i % w) as i32, (i / w) as i32, s >> 16)
         })
         .collect();
-    medzip_codec::Image::new(w, h, 8, false, data).unwrap()
+    medzip_codec::Image::new(w, h, bits, signed, data).unwrap()
+}
+
+/// An 8-bit image of flat 8×8 blocks with a little noise, as a decoded
+/// JPEG looks: the fast coder chooses its JPEG-grid contexts for it.
+fn golden_image8_blocky() -> medzip_codec::Image {
+    noisy_image((203, 97), (8, false), 1, |x, y, r| {
+        (x / 8 * 37 + y / 8 * 91) % 200 + (r % 5) as i32
+    })
 }
 
 /// A 16-bit unsigned image of odd size as a mammogram looks: a flat black
 /// background (left), a flat band of another value (top), a noisy ramp
 /// elsewhere: the default level codes the flat neighbourhoods by one flag.
 fn golden_image16_flat() -> medzip_codec::Image {
-    let (w, h) = (97u32, 83u32);
-    let mut s = 7u32;
-    let data = (0..w * h)
-        .map(|i| {
-            let (x, y) = ((i % w) as i32, (i / w) as i32);
-            s = s.wrapping_mul(1103515245).wrapping_add(12345);
-            if x < 40 {
-                0
-            } else if y < 11 {
-                41_000
-            } else {
-                x * 300 + y * 170 + ((s >> 16) % 97) as i32
-            }
-        })
-        .collect();
-    medzip_codec::Image::new(w, h, 16, false, data).unwrap()
+    noisy_image((97, 83), (16, false), 7, |x, y, r| {
+        if x < 40 {
+            0
+        } else if y < 11 {
+            41_000
+        } else {
+            x * 300 + y * 170 + (r % 97) as i32
+        }
+    })
 }
 
 /// A CT slice in miniature (16-bit signed): padding outside a disc, 300
 /// values below the darkest inside it (0 to about 960, nearly every value
 /// used): the intervals value map (format version 17).
 fn golden_image16_padded() -> medzip_codec::Image {
-    let (w, h) = (73u32, 61u32);
-    let mut s = 11u32;
-    let data = (0..w * h)
-        .map(|i| {
-            let (x, y) = ((i % w) as i32, (i / w) as i32);
-            s = s.wrapping_mul(1103515245).wrapping_add(12345);
-            let (dx, dy) = (2 * x - w as i32, 2 * y - h as i32);
-            match dx * dx + dy * dy > 58 * 58 {
-                true => -300,
-                false => x * 9 + y * 4 + ((s >> 16) % 60) as i32,
-            }
-        })
-        .collect();
-    medzip_codec::Image::new(w, h, 16, true, data).unwrap()
+    noisy_image((73, 61), (16, true), 11, |x, y, r| {
+        let (dx, dy) = (2 * x - 73, 2 * y - 61);
+        match dx * dx + dy * dy > 58 * 58 {
+            true => -300,
+            false => x * 9 + y * 4 + (r % 60) as i32,
+        }
+    })
 }
 
 /// The 8-bit test pattern at another size.
