@@ -324,6 +324,12 @@ pub struct Stripe<'a> {
     pub net: Option<&'a CtxNet>,
     /// The instructions the coder runs on (the same bits either way).
     pub simd: simd::Simd,
+    /// Pattern contexts (coder 11, for images of at most 32 values): the
+    /// context-mixing coder's inputs 3 and 4 (the prior's disagreement,
+    /// the position in an 8 × 8 block) take the values of NW, WW, NN and
+    /// of W, N, NE relative to the prediction (each −2 to 2) instead: in
+    /// an image of few values, which neighbour the pixel repeats.
+    pub patterns: bool,
     /// Collects the network's training samples (encoder-side passes only).
     #[cfg(feature = "train")]
     pub trace: Option<&'a std::cell::RefCell<Trace>>,
@@ -733,12 +739,21 @@ fn code_stripe_impl<C: ResidualCoder>(
             let frac = (code8 & 7) as usize;
             let dist = s.net.map(|_| Dist::new(code8 - 8 * pred, s8));
 
+            // (Pattern contexts: a neighbour's value relative to the
+            // prediction, −2 to 2.)
+            let d = |v: i32| ((v - pred).clamp(-2, 2) + 2) as usize;
             let ctx: [usize; NIN] = [
                 q * 8 + frac,
                 tex * 8 + qc,
                 (qlog(rw.unsigned_abs()).min(7) * 8 + qlog(rn.unsigned_abs()).min(7)) * 4 + qc / 2,
-                prior_ctx.min(24) * 8 + qc,
-                ((y & 7) * 8 + (x & 7)) * 8 + qc,
+                match s.patterns {
+                    true => (d(nw) * 5 + d(ww)) * 5 + d(nn),
+                    false => prior_ctx.min(24) * 8 + qc,
+                },
+                match s.patterns {
+                    true => ((d(wv) * 5 + d(n)) * 5 + d(ne)) * 4 + qc / 2,
+                    false => ((y & 7) * 8 + (x & 7)) * 8 + qc,
+                },
                 (qsign(p[0] - pred8) * 15 + qsign(p[2] - pred8)) * 2 + (qc > 3) as usize,
             ];
 

@@ -33,6 +33,10 @@ enum Content {
     /// below them outside it (a run of unused values between them: the
     /// intervals value map where it is long enough).
     Padded,
+    /// A noisy ramp posterised to 20 levels spread over the range (fewer
+    /// where the depth has fewer values): the context-mixing coder's
+    /// pattern contexts.
+    Posterised,
 }
 
 fn make(w: u32, h: u32, bits: u8, signed: bool, c: Content, seed: u64) -> Image {
@@ -71,6 +75,10 @@ fn make(w: u32, h: u32, bits: u8, signed: bool, c: Content, seed: u64) -> Image 
                         false => span / 2 + (x * 3 + y + r.next() as u64 % 4) % band,
                     }
                 }
+                Content::Posterised => {
+                    let level = ((x * x + 2 * y * y) / 40 + r.next() as u64 % 24) / 12 % 20;
+                    (level * (span / 20).max(1)).min(span - 1)
+                }
                 Content::Patches => {
                     let v = r.next() as u64;
                     match (x / 7 + y / 5) % 3 {
@@ -99,7 +107,7 @@ fn roundtrip(img: &Image, opts: &Options) -> Vec<u8> {
 }
 
 const SIZES: [(u32, u32); 7] = [(1, 1), (1, 9), (9, 1), (2, 2), (3, 5), (17, 13), (64, 33)];
-const CONTENTS: [Content; 8] = [
+const CONTENTS: [Content; 9] = [
     Content::Constant,
     Content::Ramp,
     Content::Noise,
@@ -108,6 +116,7 @@ const CONTENTS: [Content; 8] = [
     Content::Extremes,
     Content::Patches,
     Content::Padded,
+    Content::Posterised,
 ];
 
 /// The default level (the network's distribution as tokens) and the
@@ -415,6 +424,53 @@ fn padding_far_below_the_values_is_mapped_away() {
         let (back, _) = decompress(&f, &Limits::default(), None).unwrap();
         assert_eq!(back, frames, "{bits} bits, frames");
     }
+}
+
+#[test]
+fn images_of_few_values_take_the_pattern_contexts() {
+    let parse = |f: &[u8]| medzip_format::Container::parse(f, &Limits::default()).unwrap();
+    let cm = |net| Options {
+        residual: Residual::Context,
+        net,
+        ..Options::default()
+    };
+    for (bits, signed) in [(16, true), (16, false), (12, true), (8, false), (6, false)] {
+        let img = make(97, 83, bits, signed, Content::Posterised, 9);
+        for opts in [cm(true), cm(false)] {
+            let f = roundtrip(&img, &opts);
+            let c = parse(&f);
+            // (Without the network, the encoder's trial may choose the
+            // fast coder instead; with it, the context-mixing coder.)
+            let coder = medzip_codec::residual_of(&c);
+            if opts.net || coder == Some(Residual::Context) {
+                assert!(
+                    medzip_codec::pattern_contexts_of(&c),
+                    "{bits} bits, signed {signed}, net {}: {coder:?}",
+                    opts.net
+                );
+                assert_eq!(c.version(), 18);
+            }
+            // The same bits without SIMD.
+            let scalar = Options {
+                simd: Simd::Scalar,
+                ..opts.clone()
+            };
+            assert_eq!(compress(&img, &Metadata::raw(), &scalar).unwrap(), f);
+        }
+        // Frames, coded as one image of their rows.
+        let mut meta = Metadata::raw();
+        meta.frames = 3;
+        let frames = Image::new(97, 81, bits, signed, img.data[..97 * 81].to_vec()).unwrap();
+        let f = compress(&frames, &meta, &cm(true)).unwrap();
+        assert!(medzip_codec::pattern_contexts_of(&parse(&f)));
+        let (back, _) = decompress(&f, &Limits::default(), None).unwrap();
+        assert_eq!(back, frames, "{bits} bits, frames");
+    }
+    // More than 32 values: the usual contexts.
+    let many = make(97, 83, 8, false, Content::Smooth, 9);
+    let f = roundtrip(&many, &cm(true));
+    assert!(!medzip_codec::pattern_contexts_of(&parse(&f)));
+    assert!(parse(&f).version() < 18);
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! The medzip container (format versions 1–17, see [`VERSION`]): magic,
+//! The medzip container (format versions 1–18, see [`VERSION`]): magic,
 //! version, a sequence of sections, each with a tag, a length and a CRC-32,
 //! and a terminating `END ` section; or, since version 15, for a small
 //! single grey image without a file hash, the compact layout (a short
@@ -47,8 +47,10 @@ pub const MAGIC: [u8; 8] = *b"\x89MDZ\r\n\x1a\n";
 /// (residual 8, since 2026-12-03; in either layout); 17 for the default
 /// level's network distribution calibrated online (residuals 9 and 10,
 /// since 2026-12-03; in either layout) and for a value map of intervals
-/// (kind 2, any coder with a value map).
-pub const VERSION: u16 = 17;
+/// (kind 2, any coder with a value map); 18 for the context-mixing coder
+/// with pattern contexts (residual 11, images of at most 32 values, since
+/// 2026-12-03).
+pub const VERSION: u16 = 18;
 
 /// First four bytes of a file in the compact layout (format version 15):
 /// the long magic's first byte (not ASCII: catches 7-bit transfers), then
@@ -613,6 +615,11 @@ impl Container {
         // image of several frames or planes.
         let single = d.frames == 1 && d.planes == 1;
         let coder = self.pixels.get(if single { 0 } else { 1 });
+        // The context-mixing coder with pattern contexts (residual 11):
+        // the newest feature, so first.
+        if d.source != SourceKind::File && coder == Some(&11) {
+            return 18;
+        }
         // The default level's calibrated network distribution (residuals
         // 9 and 10), or a value map of intervals (kind 2, any coder with
         // a value map): the newest features, so first (in either layout).
@@ -1428,6 +1435,10 @@ mod tests {
         assert_eq!(c.version(), 15);
         c.pixels = vec![1, 0, 0, 2];
         assert_eq!(c.version(), 15);
+        // The context-mixing coder with pattern contexts (residual 11):
+        // 18, whatever else (a value map of intervals included).
+        c.pixels = vec![11, 0, 0, 2];
+        assert_eq!(c.version(), 18);
         c.pixels = vec![7, 0];
         assert_eq!(c.version(), 15);
         c.compact = false;
@@ -1445,6 +1456,8 @@ mod tests {
         assert_eq!(c.version(), 16);
         c.pixels = vec![1, 10, 0];
         assert_eq!(c.version(), 17);
+        c.pixels = vec![1, 11, 0];
+        assert_eq!(c.version(), 18);
         c.header.desc.planes = 1;
         // (As DICOM of 1-bit samples would be.)
         c.pixels = vec![0, 0];

@@ -247,6 +247,15 @@ fn golden_image16_padded() -> medzip_codec::Image {
     })
 }
 
+/// A noisy curved surface posterised to 20 levels `step` apart from
+/// `base` (of odd size): an image of few values, which the context-mixing
+/// coder codes with its pattern contexts (format version 18).
+fn golden_image_posterised(bits: u8, signed: bool, base: i32, step: i32) -> medzip_codec::Image {
+    noisy_image((89, 67), (bits, signed), 13, |x, y, r| {
+        base + ((x * x + 2 * y * y) / 40 + (r % 24) as i32) / 12 % 20 * step
+    })
+}
+
 /// The 8-bit test pattern at another size.
 fn golden_image8_sized(w: u32, h: u32) -> medzip_codec::Image {
     let data = (0..w * h)
@@ -410,6 +419,22 @@ fn golden_files_decode_and_encoding_is_unchanged() {
             "golden_16s_padded_fast.mdz",
             golden_image16_padded(),
             Options::effort(1),
+        ),
+        // Images of few values: the context-mixing coder's pattern
+        // contexts (since 2026-12-03, format version 18), with its network
+        // (16-bit signed) and without (8-bit).
+        (
+            "golden_8u_patterns_nonet.mdz",
+            golden_image_posterised(8, false, 0, 13),
+            Options {
+                net: false,
+                ..cm_only()
+            },
+        ),
+        (
+            "golden_16s_patterns.mdz",
+            golden_image_posterised(16, true, -15_000, 1_500),
+            cm_only(),
         ),
     ];
     for (name, img, opts) in cases {
