@@ -324,7 +324,7 @@ pub struct Stripe<'a> {
     pub net: Option<&'a CtxNet>,
     /// The instructions the coder runs on (the same bits either way).
     pub simd: simd::Simd,
-    /// Pattern contexts (coder 11, for images of at most 32 values): the
+    /// Pattern contexts (coder 11, for images of at most 32 levels): the
     /// context-mixing coder's inputs 3 and 4 (the prior's disagreement,
     /// the position in an 8 × 8 block) take the values of NW, WW, NN and
     /// of W, N, NE relative to the prediction (each −2 to 2) instead: in

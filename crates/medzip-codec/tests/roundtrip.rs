@@ -33,9 +33,9 @@ enum Content {
     /// below them outside it (a run of unused values between them: the
     /// intervals value map where it is long enough).
     Padded,
-    /// A noisy ramp posterised to 20 levels spread over the range (fewer
-    /// where the depth has fewer values): the context-mixing coder's
-    /// pattern contexts.
+    /// A noisy curved surface posterised to 20 levels spread over the
+    /// range (fewer where the depth has fewer values): the context-mixing
+    /// coder's pattern contexts.
     Posterised,
 }
 
@@ -457,7 +457,8 @@ fn images_of_few_values_take_the_pattern_contexts() {
             };
             assert_eq!(compress(&img, &Metadata::raw(), &scalar).unwrap(), f);
         }
-        // Frames, coded as one image of their rows.
+        // An image of three frames (the coder's id after the planes'
+        // transform byte).
         let mut meta = Metadata::raw();
         meta.frames = 3;
         let frames = Image::new(97, 81, bits, signed, img.data[..97 * 81].to_vec()).unwrap();
