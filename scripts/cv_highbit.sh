@@ -4,9 +4,13 @@
 # on the other half only (`--context-net/--context-state`), so every image
 # is measured by models that never saw it. (The site-model options are
 # given by environment: cli_eval passes extra arguments to compress only.)
-#   [SAMPLES=N] [MIRROR=1] scripts/cv_highbit.sh MEDZIP DATA_DIR OUT_DIR [HIDDEN]
+#   [SAMPLES=N] [MIRROR=1] [EXTRA_DATA=DIR] [NET_ARGS=...] scripts/cv_highbit.sh MEDZIP DATA_DIR OUT_DIR [HIDDEN]
 # SAMPLES: the network's training samples (default 4 M); MIRROR=1 adds
-# left-right mirrored copies of the training images (Pillow) to its data.
+# left-right mirrored copies of the training images (Pillow) to its data;
+# EXTRA_DATA: a folder of 16-bit PNGs both folds also train on (both the
+# network and the state), e.g. scripts/compat_highbit.py's output, which
+# leaves out every image of the high-bit set; NET_ARGS: more options of
+# train-net (e.g. "--max-per-image 400000").
 set -eu
 M=$1; D=$2; O=$3; H=${4:-32,16}
 BENCH=$(dirname "$0")/../../shared/bench
@@ -29,12 +33,18 @@ for f in sorted(src.rglob('*.png')):
 PY
   EXTRA="--data $O/mirror"
 fi
+STATE_EXTRA=""
+if [ -n "${EXTRA_DATA:-}" ]; then
+  EXTRA="$EXTRA --data $EXTRA_DATA"
+  STATE_EXTRA="--data $EXTRA_DATA"
+fi
 for k in 0 1; do
   [ -e "$O/state$k.z" ] || {
   # shellcheck disable=SC2086
   "$M" -q train-net --data "$D/highbit" $EXTRA --ext png --bits 16 --hidden "$H" \
-    --samples "${SAMPLES:-4000000}" --exclude "$O/fold$k.txt" --out "$O/net$k.net"
-  "$M" -q train-context --data "$D/highbit" --ext png --bits 16 \
+    --samples "${SAMPLES:-4000000}" ${NET_ARGS:-} --exclude "$O/fold$k.txt" --out "$O/net$k.net"
+  # shellcheck disable=SC2086
+  "$M" -q train-context --data "$D/highbit" $STATE_EXTRA --ext png --bits 16 \
     --net "$O/net$k.net" --exclude "$O/fold$k.txt" --out "$O/state$k.z"
   }
   rm -rf "$O/data$k"

@@ -327,6 +327,10 @@ enum Cmd {
         /// At least this many samples from each image.
         #[arg(long, default_value_t = 8000)]
         min_per_image: usize,
+        /// At most about this many samples from each image (0: no limit),
+        /// so that one large image (a mammogram) does not make the set.
+        #[arg(long, default_value_t = 0)]
+        max_per_image: usize,
         /// Hidden layer widths, comma-separated.
         #[arg(long, default_value = "64,32")]
         hidden: String,
@@ -512,6 +516,7 @@ fn run(cli: Cli) -> Result<bool> {
             max_images,
             samples,
             min_per_image,
+            max_per_image,
             hidden,
             epochs,
             lr,
@@ -536,6 +541,7 @@ fn run(cli: Cli) -> Result<bool> {
                 max_images,
                 samples,
                 min_per_image,
+                max_per_image,
                 opts: medzip_train::ctxnet::NetOptions {
                     hidden,
                     epochs,

@@ -242,6 +242,8 @@ pub struct NetArgs<'a> {
     /// At least this many from each image (small images are not drowned
     /// by large ones).
     pub min_per_image: usize,
+    /// At most about this many from each image (0: no limit).
+    pub max_per_image: usize,
     pub opts: medzip_train::ctxnet::NetOptions,
     pub quiet: bool,
 }
@@ -282,7 +284,11 @@ pub fn run_net(a: &NetArgs) -> Result<()> {
     for (i, m) in members.iter().enumerate() {
         let t = if i < ntr { &tr } else { &val };
         let own = (m.pixels / a.min_per_image.max(1)).max(1) as u32;
-        t.borrow_mut().stride = stride.min(own);
+        let cap = match a.max_per_image {
+            0 => 1,
+            n => m.pixels.div_ceil(n) as u32,
+        };
+        t.borrow_mut().stride = stride.min(own).max(cap);
         medzip_codec::trace_context(&m.load()?, t, 1 << 20);
         bar.inc(1);
     }
@@ -326,6 +332,7 @@ pub fn run_net(a: &NetArgs) -> Result<()> {
         "options": a.opts,
         "stride": stride,
         "min_per_image": a.min_per_image,
+        "max_per_image": a.max_per_image,
         "samples": { "train": tr.feats.len(), "validation": val.feats.len() },
         "images": { "train": ntr, "validation": nval },
         "excluded": excluded,

@@ -1586,6 +1586,36 @@ fn site_context_network_and_state() {
     let v = &rec["validation_bits_per_sample"];
     let (fl, int) = (v["float"].as_f64().unwrap(), v["integer"].as_f64().unwrap());
     assert!(fl > 0.5 && fl < 8.0 && (fl - int).abs() < 0.05, "{rec}");
+    // --max-per-image: no image gives more than about that many samples.
+    let capped = d.join("capped.net");
+    let (code, _, err) = run(&[
+        "train-net",
+        "--data",
+        s(&data),
+        "--out",
+        s(&capped),
+        "--samples",
+        "20000",
+        "--max-per-image",
+        "300",
+        "--hidden",
+        "8",
+        "--epochs",
+        "1",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let rec2: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(capped.with_extension("json")).unwrap()).unwrap();
+    let (n1, n2) = (
+        rec["samples"]["train"].as_u64().unwrap(),
+        rec2["samples"]["train"].as_u64().unwrap(),
+    );
+    let images = rec2["images"]["train"].as_u64().unwrap();
+    assert!(
+        n2 > 0 && n2 <= images * 301 && n2 < n1,
+        "{n1} {n2} {images}"
+    );
+    assert_eq!(rec2["max_per_image"], 300);
     let (code, _, err) = run(&[
         "train-context",
         "--data",
