@@ -11,6 +11,9 @@
 # network and the state), e.g. scripts/compat_highbit.py's output, which
 # leaves out every image of the high-bit set; NET_ARGS: more options of
 # train-net (e.g. "--max-per-image 400000").
+# HIDDEN: the network's hidden widths, by default 32,16 (the first 16-bit
+# network's); the shipped network (ctx16w) is 64,32: pass it to measure
+# the shipped recipe.
 set -eu
 M=$1; D=$2; O=$3; H=${4:-32,16}
 BENCH=$(dirname "$0")/../../shared/bench
