@@ -1565,21 +1565,11 @@ fn site_context_network_and_state() {
     let data = chest_xray_folder(&d);
     let net = d.join("site.net");
     let state = d.join("site.state.z");
-    let (code, _, err) = run(&[
-        "train-net",
-        "--data",
-        s(&data),
-        "--out",
-        s(&net),
-        "--samples",
-        "20000",
-        "--min-per-image",
-        "1000",
-        "--hidden",
-        "8",
-        "--epochs",
-        "2",
-    ]);
+    let train_net = |out: &Path, more: &[&str]| {
+        let head = ["train-net", "--data", s(&data), "--out", s(out)];
+        run(&[&head[..], &["--samples", "20000", "--hidden", "8"], more].concat())
+    };
+    let (code, _, err) = train_net(&net, &["--min-per-image", "1000", "--epochs", "2"]);
     assert_eq!(code, 0, "{err}");
     let rec: serde_json::Value =
         serde_json::from_slice(&std::fs::read(net.with_extension("json")).unwrap()).unwrap();
@@ -1588,21 +1578,7 @@ fn site_context_network_and_state() {
     assert!(fl > 0.5 && fl < 8.0 && (fl - int).abs() < 0.05, "{rec}");
     // --max-per-image: no image gives more than about that many samples.
     let capped = d.join("capped.net");
-    let (code, _, err) = run(&[
-        "train-net",
-        "--data",
-        s(&data),
-        "--out",
-        s(&capped),
-        "--samples",
-        "20000",
-        "--max-per-image",
-        "300",
-        "--hidden",
-        "8",
-        "--epochs",
-        "1",
-    ]);
+    let (code, _, err) = train_net(&capped, &["--max-per-image", "300", "--epochs", "1"]);
     assert_eq!(code, 0, "{err}");
     let rec2: serde_json::Value =
         serde_json::from_slice(&std::fs::read(capped.with_extension("json")).unwrap()).unwrap();
