@@ -12,8 +12,8 @@
 # leaves out every image of the high-bit set; NET_ARGS: more options of
 # train-net (e.g. "--max-per-image 400000").
 # HIDDEN: the network's hidden widths, by default 32,16 (the first 16-bit
-# network's); the shipped network (ctx16w) is 64,32: pass it to measure
-# the shipped recipe.
+# network's); the shipped network (ctx16m) is 64,32 with MIRROR=1 and
+# SAMPLES=8000000: give all three to measure the shipped recipe.
 set -eu
 M=$1; D=$2; O=$3; H=${4:-32,16}
 BENCH=$(dirname "$0")/../../shared/bench
@@ -25,15 +25,7 @@ EXTRA=""
 if [ "${MIRROR:-0}" = 1 ]; then
   # Mirrored copies under the same relative names: the fold's exclusion
   # list leaves out the held-out images' copies too.
-  [ -d "$O/mirror" ] || python3 - "$D/highbit" "$O/mirror" <<'PY'
-import sys, pathlib
-from PIL import Image, ImageOps
-src, dst = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
-for f in sorted(src.rglob('*.png')):
-    out = dst / f.relative_to(src)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    ImageOps.mirror(Image.open(f)).save(out)
-PY
+  [ -d "$O/mirror" ] || python3 "$(dirname "$0")/mirror_set.py" "$D/highbit" "$O/mirror"
   EXTRA="--data $O/mirror"
 fi
 STATE_EXTRA=""

@@ -97,12 +97,16 @@ pub enum Residual {
     Logistic,
 }
 
-/// The id of [`Residual::Logistic`] as written since format version 17
-/// ([`tokens::Weighting::CalibratedFlat`]; and [`CALIBRATED_LOGISTIC`]
-/// where the flat flags would not pay; 5 to 8 are still read).
-const LOGISTIC: u8 = 9;
-/// Its id without flat flags, since format version 17
-/// ([`tokens::Weighting::Calibrated`]).
+/// The id of [`Residual::Logistic`] as written since format version 19
+/// ([`tokens::Weighting::ByIntensityFlat`]; and [`BY_INTENSITY`] where the
+/// flat flags would not pay; 5 to 10 are still read).
+const LOGISTIC: u8 = 12;
+/// Its id without flat flags, since format version 19
+/// ([`tokens::Weighting::ByIntensity`]).
+const BY_INTENSITY: u8 = 13;
+/// Its ids of format version 17 ([`tokens::Weighting::CalibratedFlat`],
+/// [`tokens::Weighting::Calibrated`]).
+const CALIBRATED_FLAT_LOGISTIC: u8 = 9;
 const CALIBRATED_LOGISTIC: u8 = 10;
 /// Its id of format version 16 ([`tokens::Weighting::FineFlat`]).
 const FLAT_LOGISTIC: u8 = 8;
@@ -117,7 +121,7 @@ const PATTERN_CONTEXT: u8 = 11;
 impl Residual {
     /// Every coder, by its id in the pixel section's first byte (the
     /// default level's as read from files of versions 9 and 10; it writes
-    /// [`LOGISTIC`] or [`CALIBRATED_LOGISTIC`]).
+    /// [`LOGISTIC`] or [`BY_INTENSITY`]).
     const ALL: [Residual; 6] = [
         Residual::Context,
         Residual::Huffman,
@@ -128,13 +132,15 @@ impl Residual {
     ];
 
     /// The coder's id: the pixel section's first byte. The default level
-    /// writes 9 (since format version 17, 2026-12-03: the network's
-    /// distribution calibrated online, pixels of flat neighbourhoods coded
-    /// by one flag), or 10 (calibrated, without flags) where those flags
-    /// would not pay ([`encode_pixels`]); 5 (a fixed ¾, versions 9 and
-    /// 10), 6 (the network's weight in the mixture chosen per energy bucket
-    /// by coarse code lengths, version 11), 7 (by fine code lengths,
-    /// version 12) and 8 (with flat flags, version 16) are still read.
+    /// writes 12 (since format version 19, 2026-12-04: the network's
+    /// distribution calibrated online, its scale also per intensity,
+    /// pixels of flat neighbourhoods coded by one flag), or 13 (without
+    /// flags) where those flags would not pay ([`encode_pixels`]); 5 (a
+    /// fixed ¾, versions 9 and 10), 6 (the network's weight in the mixture
+    /// chosen per energy bucket by coarse code lengths, version 11), 7 (by
+    /// fine code lengths, version 12), 8 (with flat flags, version 16), 9
+    /// and 10 (calibrated, with and without flags, version 17) are still
+    /// read.
     fn id(self) -> u8 {
         if self == Residual::Logistic {
             return LOGISTIC;
@@ -143,15 +149,18 @@ impl Residual {
     }
 
     /// The coder with this id, and how the default level's coder weighs
-    /// the network (ids 5 to 10; `Fixed` for the other coders, unused).
+    /// the network (ids 5 to 10, 12 and 13; `Fixed` for the other coders,
+    /// unused).
     fn from_id(id: u8) -> Option<(Residual, tokens::Weighting)> {
         use tokens::Weighting;
         match id {
             6 => Some((Residual::Logistic, Weighting::Coarse)),
             FINE_LOGISTIC => Some((Residual::Logistic, Weighting::Fine)),
             FLAT_LOGISTIC => Some((Residual::Logistic, Weighting::FineFlat)),
-            LOGISTIC => Some((Residual::Logistic, Weighting::CalibratedFlat)),
+            CALIBRATED_FLAT_LOGISTIC => Some((Residual::Logistic, Weighting::CalibratedFlat)),
             CALIBRATED_LOGISTIC => Some((Residual::Logistic, Weighting::Calibrated)),
+            LOGISTIC => Some((Residual::Logistic, Weighting::ByIntensityFlat)),
+            BY_INTENSITY => Some((Residual::Logistic, Weighting::ByIntensity)),
             PATTERN_CONTEXT => Some((Residual::Context, Weighting::Fixed)),
             _ => Self::ALL.get(id as usize).map(|&r| (r, Weighting::Fixed)),
         }
@@ -743,22 +752,22 @@ fn encode_pixels(
     };
     let u = img.unsigned();
     // The default level codes pixels of flat neighbourhoods by one flag
-    // (coder 9) unless the image has none (coder 10 codes it to the same
+    // (coder 12) unless the image has none (coder 13 codes it to the same
     // bits but for the id) or more than one in 200 of them differ from it
     // (a PET image's sparse counts: each would cost its flag's miss and a
-    // residual coded as usual); then as coder 10.
+    // residual coded as usual); then as coder 13.
     let weighting = match kind {
         Residual::Logistic => {
             let (flat, differ) = cm::flat_counts(&u, img.width as usize);
             match flat == 0 || differ * 200 > flat {
-                true => tokens::Weighting::Calibrated,
-                false => tokens::Weighting::CalibratedFlat,
+                true => tokens::Weighting::ByIntensity,
+                false => tokens::Weighting::ByIntensityFlat,
             }
         }
         _ => tokens::Weighting::Fixed,
     };
     let id = match weighting {
-        tokens::Weighting::Calibrated => CALIBRATED_LOGISTIC,
+        tokens::Weighting::ByIntensity => BY_INTENSITY,
         _ => kind.id(),
     };
     let mut out = vec![id, recon.is_some() as u8];

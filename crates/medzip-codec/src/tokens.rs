@@ -24,7 +24,9 @@
 //! regions still kept ¾ (a black 1024 × 768 image: 1,716 bytes, now 712).
 //! Since format version 17 (2026-12-03) the network's distribution is
 //! calibrated online to the image (`cm::Calib`) and the weight is chosen
-//! in sixteenths, up to 15/16 ([`Weighting::Calibrated`]). Measured on dev images (2026-12-01): the
+//! in sixteenths, up to 15/16 ([`Weighting::Calibrated`]); since format
+//! version 19 (2026-12-04) its scale also per intensity
+//! ([`Weighting::ByIntensity`]). Measured on dev images (2026-12-01): the
 //! network's distribution alone codes them within 0.2 % of the
 //! context-mixing coder's files (256×256 chest X-rays) to 0.5–2.5 % above
 //! them (high-bit images, full-size chest X-rays); with the adaptive
@@ -108,6 +110,12 @@ pub enum Weighting {
     /// [`Weighting::Calibrated`] with the flat flags of
     /// [`Weighting::FineFlat`] (coder 9, format version 17).
     CalibratedFlat,
+    /// [`Weighting::Calibrated`] whose scale has a factor per intensity
+    /// too (`cm::Calib`; coder 13, format version 19, since 2026-12-04).
+    ByIntensity,
+    /// [`Weighting::ByIntensity`] with the flat flags (coder 12, format
+    /// version 19).
+    ByIntensityFlat,
 }
 
 impl Weighting {
@@ -118,13 +126,27 @@ impl Weighting {
 
     /// Whether pixels of flat neighbourhoods first code one flag.
     pub fn flat(self) -> bool {
-        matches!(self, Weighting::FineFlat | Weighting::CalibratedFlat)
+        matches!(
+            self,
+            Weighting::FineFlat | Weighting::CalibratedFlat | Weighting::ByIntensityFlat
+        )
     }
 
     /// Whether the network's distribution is calibrated online, and the
     /// weights are sixteenths.
     pub fn calibrated(self) -> bool {
-        matches!(self, Weighting::Calibrated | Weighting::CalibratedFlat)
+        matches!(
+            self,
+            Weighting::Calibrated
+                | Weighting::CalibratedFlat
+                | Weighting::ByIntensity
+                | Weighting::ByIntensityFlat
+        )
+    }
+
+    /// Whether the calibrated scale has a factor per intensity too.
+    pub fn by_intensity(self) -> bool {
+        matches!(self, Weighting::ByIntensity | Weighting::ByIntensityFlat)
     }
 }
 
@@ -207,6 +229,8 @@ pub struct Tokens<const CAL: bool> {
     /// pixel of a flat neighbourhood equals it); `None`: no flat flags
     /// (coders 5 to 7).
     flat: Option<[(u32, u32); FLAT_CONTEXTS]>,
+    /// [`Weighting::by_intensity`].
+    by_intensity: bool,
 }
 
 impl<const CAL: bool> Tokens<CAL> {
@@ -234,6 +258,7 @@ impl<const CAL: bool> Tokens<CAL> {
             chosen,
             fine: weighting.fine(),
             flat: weighting.flat().then_some([(0, 0); FLAT_CONTEXTS]),
+            by_intensity: weighting.by_intensity(),
         }
     }
 
@@ -470,6 +495,10 @@ impl<const CAL: bool> ResidualCoder for TokenEncoder<CAL> {
         CAL
     }
 
+    fn by_intensity(&self) -> bool {
+        self.t.by_intensity
+    }
+
     #[inline(always)]
     fn flat(&mut self, ctx: usize, equal: bool) -> bool {
         let p = self.t.flat_p(ctx);
@@ -552,6 +581,10 @@ impl<const CAL: bool> ResidualCoder for TokenDecoder<'_, CAL> {
 
     fn calibrated(&self) -> bool {
         CAL
+    }
+
+    fn by_intensity(&self) -> bool {
+        self.t.by_intensity
     }
 
     #[inline(always)]

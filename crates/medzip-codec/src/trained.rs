@@ -33,19 +33,24 @@ static CM16W: &[u8] = include_bytes!("../models/cm16w.state.z");
 static CM8S: &[u8] = include_bytes!("../models/cm8s.state.z");
 /// For larger 8-bit images at the default level, with `ctx8f.net`.
 static CM8F: &[u8] = include_bytes!("../models/cm8f.state.z");
+/// For images of 9 to 16 bits stored, with `ctx16m.net` (the encoder's
+/// since 2026-12-04; `cm16w` before).
+static CM16M: &[u8] = include_bytes!("../models/cm16m.state.z");
 /// The context networks (`medzip-nn` network bytes) for images of at most
 /// 8 and of 9 to 16 bits stored: the first ones (32 inputs; files made with
 /// them keep decoding) and those the encoder uses (40 inputs), and the
 /// 8-bit network for downscaled images that the encoder also tries on a
-/// small image, and the smaller 8-bit network of the default level's
-/// larger images.
-static NETS: [(&str, &[u8]); 6] = [
+/// small image, the smaller 8-bit network of the default level's larger
+/// images, and the 16-bit network trained also on mirrored images, which
+/// the encoder uses since 2026-12-04 (`ctx16w` before).
+static NETS: [(&str, &[u8]); 7] = [
     ("ctx8", include_bytes!("../models/ctx8.net")),
     ("ctx16", include_bytes!("../models/ctx16.net")),
     ("ctx8w", include_bytes!("../models/ctx8w.net")),
     ("ctx16w", include_bytes!("../models/ctx16w.net")),
     ("ctx8s", include_bytes!("../models/ctx8s.net")),
     ("ctx8f", include_bytes!("../models/ctx8f.net")),
+    ("ctx16m", include_bytes!("../models/ctx16m.net")),
 ];
 
 /// Id of serialized state bytes.
@@ -88,7 +93,7 @@ fn unpack(name: &'static str, z: &[u8], id: Option<[u8; 8]>) -> Option<Trained> 
 /// that a decoder inflates only the state its file names (inflating every
 /// state would take most of the time of decoding a small image); a test checks
 /// each id against the state's bytes.
-const EMBEDDED: [(&str, &[u8], [u8; 8]); 8] = [
+const EMBEDDED: [(&str, &[u8], [u8; 8]); 9] = [
     ("cm8", CM8, hex8("1191ebd0f0ef9c33")),
     ("cm16", CM16, hex8("a370bdaddd4c92e4")),
     ("cm8n", CM8N, hex8("5412acd36922d820")),
@@ -97,6 +102,7 @@ const EMBEDDED: [(&str, &[u8], [u8; 8]); 8] = [
     ("cm16w", CM16W, hex8("a0ba6de85ee3136c")),
     ("cm8s", CM8S, hex8("de34ec362c1997f3")),
     ("cm8f", CM8F, hex8("b9032843cf3fea33")),
+    ("cm16m", CM16M, hex8("e793746aad10d6e5")),
 ];
 
 const fn hex8(s: &str) -> [u8; 8] {
@@ -142,8 +148,8 @@ fn cm8w() -> Option<&'static Trained> {
     state("cm8w")
 }
 
-fn cm16w() -> Option<&'static Trained> {
-    state("cm16w")
+fn cm16m() -> Option<&'static Trained> {
+    state("cm16m")
 }
 
 fn cm8s() -> Option<&'static Trained> {
@@ -195,7 +201,7 @@ fn net8() -> Option<&'static TrainedNet> {
 }
 
 fn net16() -> Option<&'static TrainedNet> {
-    net("ctx16w")
+    net("ctx16m")
 }
 
 fn net8s() -> Option<&'static TrainedNet> {
@@ -212,12 +218,13 @@ fn net8f() -> Option<&'static TrainedNet> {
 /// set `k` (from 1) is entry `k − 1`, its state's id and its network's
 /// (none: a coder without the network). Append only: a set's number is
 /// part of the format.
-const SETS: [([u8; 8], Option<[u8; 8]>); 5] = [
+const SETS: [([u8; 8], Option<[u8; 8]>); 6] = [
     (hex8("044877d1ba082cde"), Some(hex8("d463bc1d11f6288b"))), // 1: cm8w, ctx8w
     (hex8("a0ba6de85ee3136c"), Some(hex8("807021d21fe34cc6"))), // 2: cm16w, ctx16w
     (hex8("de34ec362c1997f3"), Some(hex8("6e2319a39de64b04"))), // 3: cm8s, ctx8s
     (hex8("1191ebd0f0ef9c33"), None),                           // 4: cm8
     (hex8("a370bdaddd4c92e4"), None),                           // 5: cm16
+    (hex8("e793746aad10d6e5"), Some(hex8("3fc15cdf7ff95fb9"))), // 6: cm16m, ctx16m
 ];
 
 /// The model-id entries `(kind, id)` that embedded set `k` stands for;
@@ -400,7 +407,7 @@ impl Models {
             (true, false) => cm8(),
             (true, true) => cm8w(),
             (false, false) => cm16(),
-            (false, true) => cm16w(),
+            (false, true) => cm16m(),
         }
     }
 
@@ -450,7 +457,7 @@ mod tests {
         // The encoder pairs each depth's network with the state trained
         // with it: the 40-input networks and their states.
         let m = Models::embedded();
-        for (bits, net, state) in [(8, "ctx8w", "cm8w"), (16, "ctx16w", "cm16w")] {
+        for (bits, net, state) in [(8, "ctx8w", "cm8w"), (16, "ctx16m", "cm16m")] {
             let n = m.net_for_bits(bits).expect("embedded network");
             assert_eq!((n.name, n.net.net().input.len()), (net, crate::cm::NF));
             assert_eq!(m.for_bits(bits, true).expect("embedded state").name, state);

@@ -1,4 +1,4 @@
-//! The medzip container (format versions 1–18, see [`VERSION`]): magic,
+//! The medzip container (format versions 1–19, see [`VERSION`]): magic,
 //! version, a sequence of sections, each with a tag, a length and a CRC-32,
 //! and a terminating `END ` section; or, since version 15, for a small
 //! single grey image without a file hash, the compact layout (a short
@@ -49,8 +49,10 @@ pub const MAGIC: [u8; 8] = *b"\x89MDZ\r\n\x1a\n";
 /// since 2026-12-03; in either layout) and for a value map of intervals
 /// (kind 2, any coder with a value map); 18 for the context-mixing coder
 /// with pattern contexts (residual 11, images of at most 32 values, since
-/// 2026-12-03).
-pub const VERSION: u16 = 18;
+/// 2026-12-03); 19 for the default level's calibration with a scale factor
+/// per intensity (residuals 12 and 13, since 2026-12-04; in either
+/// layout).
+pub const VERSION: u16 = 19;
 
 /// First four bytes of a file in the compact layout (format version 15):
 /// the long magic's first byte (not ASCII: catches 7-bit transfers), then
@@ -615,8 +617,12 @@ impl Container {
         // image of several frames or planes.
         let single = d.frames == 1 && d.planes == 1;
         let coder = self.pixels.get(if single { 0 } else { 1 });
-        // The context-mixing coder with pattern contexts (residual 11):
-        // the newest feature, so first.
+        // The default level's calibration per intensity (residuals 12 and
+        // 13): the newest feature, so first (in either layout).
+        if d.source != SourceKind::File && matches!(coder, Some(&12) | Some(&13)) {
+            return 19;
+        }
+        // The context-mixing coder with pattern contexts (residual 11).
         if d.source != SourceKind::File && coder == Some(&11) {
             return 18;
         }
@@ -1439,6 +1445,11 @@ mod tests {
         // 18, whatever else (a value map of intervals included).
         c.pixels = vec![11, 0, 0, 2];
         assert_eq!(c.version(), 18);
+        // The calibration per intensity (residuals 12 and 13): 19.
+        for id in [12, 13] {
+            c.pixels = vec![id, 0];
+            assert_eq!(c.version(), 19);
+        }
         c.pixels = vec![7, 0];
         assert_eq!(c.version(), 15);
         c.compact = false;
@@ -1458,6 +1469,8 @@ mod tests {
         assert_eq!(c.version(), 17);
         c.pixels = vec![1, 11, 0];
         assert_eq!(c.version(), 18);
+        c.pixels = vec![1, 12, 0];
+        assert_eq!(c.version(), 19);
         c.header.desc.planes = 1;
         // (As DICOM of 1-bit samples would be.)
         c.pixels = vec![0, 0];

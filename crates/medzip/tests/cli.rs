@@ -390,7 +390,9 @@ fn golden_files_decode_and_encoding_is_unchanged() {
         // smaller network) and small (also tried with the pair for
         // downscaled images), none with flat neighbourhoods; 16-bit with
         // flat regions; since 2026-12-03 (version 17) the network's
-        // distribution calibrated online.
+        // distribution calibrated online; since 2026-12-04 (version 19)
+        // its scale also per intensity, and the 16-bit network trained
+        // also on mirrored images (`ctx16m`).
         ("golden_12s_cal.mdz", golden_image(), Options::default()),
         (
             "golden_8u_cal_large.mdz",
@@ -460,6 +462,19 @@ fn golden_files_decode_and_encoding_is_unchanged() {
         ("golden_12s_chosen.mdz", golden_image()),
         ("golden_8u_chosen_large.mdz", golden_image8_sized(601, 437)),
         ("golden_8u_chosen_small.mdz", golden_image8()),
+        // Before the calibration per intensity and the 16-bit pair
+        // `ctx16m`/`cm16m` (2026-12-03, versions 17 and 18; the
+        // context-mixing coder's with the pair `ctx16w`/`cm16w`).
+        ("golden_12s_cal_v17.mdz", golden_image()),
+        ("golden_8u_cal_large_v17.mdz", golden_image8_sized(601, 437)),
+        ("golden_8u_cal_small_v17.mdz", golden_image8()),
+        ("golden_16u_flat_regions_cal_v17.mdz", golden_image16_flat()),
+        ("golden_16s_padded_v17.mdz", golden_image16_padded()),
+        ("golden_12s_context_wnet_ctx16w.mdz", golden_image()),
+        (
+            "golden_16s_patterns_ctx16w.mdz",
+            golden_image_posterised(16, true, -15_000, 1_500),
+        ),
         // The exact gradient without the memory (2026-11-30 to 2026-12-02).
         ("golden_12s_fast_exact.mdz", golden_image12_synthetic()),
         (
@@ -488,6 +503,23 @@ fn golden_files_decode_and_encoding_is_unchanged() {
     )
     .unwrap();
     assert_eq!((c.version(), c.compact), (17, true));
+    // The pairs the 16-bit context-mixing golden files name: `ctx16m`
+    // since 2026-12-04, `ctx16w` before.
+    for (name, version) in [
+        ("golden_16s_patterns.mdz", 18),
+        ("golden_16s_patterns_ctx16w.mdz", 18),
+        ("golden_12s_context_wnet.mdz", 15),
+        ("golden_12s_context_wnet_ctx16w.mdz", 15),
+    ] {
+        let c = medzip_codec::inspect(&std::fs::read(dir.join(name)).unwrap(), &Default::default())
+            .unwrap();
+        assert_eq!(
+            medzip_codec::residual_of(&c),
+            Some(Residual::Context),
+            "{name}"
+        );
+        assert_eq!(c.version(), version, "{name}");
+    }
     // The fast coder's configurations the golden files pin.
     for (name, grid, quick, exact, memory) in [
         ("golden_12s_fast.mdz", false, false, false, false),
@@ -520,6 +552,7 @@ fn golden_files_decode_and_encoding_is_unchanged() {
     let name = "golden_8u_kermany256_cal.mdz";
     check_golden(&dir, &table, name, &k256, &Options::default(), None);
     for name in [
+        "golden_8u_kermany256_cal_v17.mdz",
         "golden_8u_kermany256_flat.mdz",
         "golden_8u_kermany256_logistic.mdz",
         "golden_8u_kermany256_chosen.mdz",
@@ -542,12 +575,18 @@ fn golden_files_decode_and_encoding_is_unchanged() {
         ("golden_8u_fnet_large.mdz", 12),
         ("golden_8u_kermany256_flat.mdz", 16),
         ("golden_16u_flat_regions.mdz", 16),
-        ("golden_12s_cal.mdz", 17),
-        ("golden_8u_cal_large.mdz", 17),
-        ("golden_8u_cal_small.mdz", 17),
-        ("golden_16u_flat_regions_cal.mdz", 17),
-        ("golden_8u_kermany256_cal.mdz", 17),
-        ("golden_16s_padded.mdz", 17),
+        ("golden_12s_cal_v17.mdz", 17),
+        ("golden_8u_cal_large_v17.mdz", 17),
+        ("golden_8u_cal_small_v17.mdz", 17),
+        ("golden_16u_flat_regions_cal_v17.mdz", 17),
+        ("golden_8u_kermany256_cal_v17.mdz", 17),
+        ("golden_16s_padded_v17.mdz", 17),
+        ("golden_12s_cal.mdz", 19),
+        ("golden_8u_cal_large.mdz", 19),
+        ("golden_8u_cal_small.mdz", 19),
+        ("golden_16u_flat_regions_cal.mdz", 19),
+        ("golden_8u_kermany256_cal.mdz", 19),
+        ("golden_16s_padded.mdz", 19),
     ] {
         let c = medzip_codec::inspect(&std::fs::read(dir.join(name)).unwrap(), &Default::default())
             .unwrap();
@@ -593,7 +632,11 @@ fn golden_files_decode_and_encoding_is_unchanged() {
         ("golden_8u_fnet_large.mdz", ["cm8f", "ctx8f"]),
         ("golden_8u_fine_small.mdz", ["cm8w", "ctx8w"]),
         ("golden_8u_cal_large.mdz", ["cm8f", "ctx8f"]),
-        ("golden_8u_cal_small.mdz", ["cm8s", "ctx8s"]),
+        ("golden_8u_cal_large_v17.mdz", ["cm8f", "ctx8f"]),
+        // (The trial of the pair for downscaled images chose it before the
+        // calibration per intensity, not since.)
+        ("golden_8u_cal_small.mdz", ["cm8w", "ctx8w"]),
+        ("golden_8u_cal_small_v17.mdz", ["cm8s", "ctx8s"]),
     ] {
         let c = medzip_codec::inspect(&std::fs::read(dir.join(name)).unwrap(), &Default::default())
             .unwrap();
@@ -704,10 +747,10 @@ fn golden_files_with_autoencoder_priors() {
 
 /// DICOM headers: a file from before the header dictionary (source layout
 /// 1, format version 2: it has the context network) and one coded with it
-/// (layout 2, version 3; and version 17, whose pixels the strongest level
-/// codes by the default level's coder since 2026-12-03) all give the
-/// sample back byte for byte, and encoding the sample again gives the last
-/// one (a format change must be deliberate).
+/// (layout 2, version 3; and versions 17 and 19, whose pixels the
+/// strongest level codes by the default level's coder since 2026-12-03)
+/// all give the sample back byte for byte, and encoding the sample again
+/// gives the last one (a format change must be deliberate).
 #[test]
 fn golden_dicom_files_decode_byte_for_byte() {
     let d = tmpdir("golden-dicom");
@@ -723,7 +766,8 @@ fn golden_dicom_files_decode_byte_for_byte() {
     for (name, version) in [
         ("golden_dicom_header_plain.mdz", 2),
         ("golden_dicom_header_dict.mdz", 3),
-        ("golden_dicom_header_dict_cal.mdz", 17),
+        ("golden_dicom_header_dict_cal_v17.mdz", 17),
+        ("golden_dicom_header_dict_cal.mdz", 19),
     ] {
         let mdz = dir.join(name);
         let back = d.join(format!("{name}.dcm"));
@@ -784,7 +828,7 @@ fn golden_frames_and_colour_decode_byte_for_byte() {
         (
             "emri_small.dcm",
             "golden_dicom_10frames_cal.mdz",
-            17,
+            19,
             1,
             None,
         ),
@@ -864,18 +908,19 @@ fn golden_jpeg_lossless_dicom_decodes_byte_for_byte() {
 #[test]
 fn golden_rle_dicom_decodes_byte_for_byte() {
     let src = repo().join("tests/fixtures/dicom/rle_fragments.dcm");
-    let info = check_golden_file(&src, "golden_dicom_rle_fragments_cal.mdz", 17, 2);
+    let info = check_golden_file(&src, "golden_dicom_rle_fragments_cal.mdz", 19, 2);
     assert!(info.contains("\"signed\":true"), "{info}");
     assert!(info.contains("encapsulated RLE"), "{info}");
     // As the default level of 2026-12-01 made it (format version 10), of
-    // 2026-12-02 before the fine code lengths (11), and before the
-    // calibration (12).
+    // 2026-12-02 before the fine code lengths (11), before the
+    // calibration (12), and before the calibration per intensity (17).
     check_earlier_goldens(
         &src,
         &[
             ("golden_dicom_rle_fragments_logistic.mdz", 10),
             ("golden_dicom_rle_fragments_chosen.mdz", 11),
             ("golden_dicom_rle_fragments.mdz", 12),
+            ("golden_dicom_rle_fragments_cal_v17.mdz", 17),
         ],
         "encapsulated RLE",
     );
@@ -883,24 +928,27 @@ fn golden_rle_dicom_decodes_byte_for_byte() {
 
 /// JPEG 2000 lossless as OpenJPEG writes it (pydicom's `MR_small.dcm` as
 /// one codestream: `tests/fixtures/dicom/MR_small_j2k_openjpeg.dcm`; format
-/// version 13, 17 with today's default coder): the samples coded by
+/// version 13, 19 with today's default coder): the samples coded by
 /// medzip, the tile data rewritten from them by openjp2's encoder, the
 /// file back byte for byte.
 #[test]
 fn golden_jpeg2000_dicom_decodes_byte_for_byte() {
     let src = repo().join("tests/fixtures/dicom/MR_small_j2k_openjpeg.dcm");
-    let info = check_golden_file(&src, "golden_dicom_jpeg2000_cal.mdz", 17, 2);
+    let info = check_golden_file(&src, "golden_dicom_jpeg2000_cal.mdz", 19, 2);
     assert!(info.contains("\"signed\":true"), "{info}");
     assert!(info.contains("encapsulated JPEG 2000"), "{info}");
     check_earlier_goldens(
         &src,
-        &[("golden_dicom_jpeg2000.mdz", 13)],
+        &[
+            ("golden_dicom_jpeg2000.mdz", 13),
+            ("golden_dicom_jpeg2000_cal_v17.mdz", 17),
+        ],
         "encapsulated JPEG 2000",
     );
 }
 
 /// Signed samples whose words keep their unused high bits zero
-/// (`tests/fixtures/dicom/signed_zero_high.dcm`; format version 14, 17
+/// (`tests/fixtures/dicom/signed_zero_high.dcm`; format version 14, 19
 /// with today's default coder): that
 /// word form is the canonical one, so the file's source block holds no
 /// fix-up per negative sample; the file back byte for byte.
@@ -909,10 +957,13 @@ fn golden_signed_zero_high_dicom_decodes_byte_for_byte() {
     let src = repo().join("tests/fixtures/dicom/signed_zero_high.dcm");
     check_earlier_goldens(
         &src,
-        &[("golden_dicom_signed_zero_high.mdz", 14)],
+        &[
+            ("golden_dicom_signed_zero_high.mdz", 14),
+            ("golden_dicom_signed_zero_high_cal_v17.mdz", 17),
+        ],
         "\"bits_stored\":12",
     );
-    let info = check_golden_file(&src, "golden_dicom_signed_zero_high_cal.mdz", 17, 2);
+    let info = check_golden_file(&src, "golden_dicom_signed_zero_high_cal.mdz", 19, 2);
     assert!(info.contains("\"signed\":true"), "{info}");
     assert!(info.contains("\"bits_stored\":12"), "{info}");
     // 651 of its 4,096 samples are negative: coded as fix-ups (six bytes
@@ -929,11 +980,11 @@ fn golden_signed_zero_high_dicom_decodes_byte_for_byte() {
 /// `tests/fixtures/dicom/`; format version 8): coded by their pixels, the
 /// file back byte for byte; at `-e 3` by the context-mixing coder until
 /// 2026-12-03, by the default level's coder since (format version 17: its
-/// file is the smaller).
+/// file is the smaller; 19 since 2026-12-04).
 #[test]
 fn golden_one_bit_dicom_decodes_byte_for_byte() {
     let src = repo().join("tests/fixtures/dicom/liver_1frame.dcm");
-    let info = check_golden_file(&src, "golden_dicom_1bit_cal.mdz", 17, 3);
+    let info = check_golden_file(&src, "golden_dicom_1bit_cal.mdz", 19, 3);
     assert!(info.contains("\"bits_stored\":1"), "{info}");
     assert!(info.contains("\"residual\":\"logistic\""), "{info}");
     check_earlier_goldens(
@@ -941,16 +992,22 @@ fn golden_one_bit_dicom_decodes_byte_for_byte() {
         &[("golden_dicom_1bit.mdz", 8)],
         "\"residual\":\"context\"",
     );
+    check_earlier_goldens(
+        &src,
+        &[("golden_dicom_1bit_cal_v17.mdz", 17)],
+        "\"residual\":\"logistic\"",
+    );
 }
 
-/// The default level (format version 17; and 9, 11 and 12, the levels of
-/// 2026-12-01, -02 and -03 before the calibration, whose files still
-/// decode) on an image of several frames (the 10-frame MR fixture): its
-/// coder's id follows the planes' transform byte.
+/// The default level (format version 19; and 9, 11, 12 and 17, the levels
+/// of 2026-12-01, -02 and -03 before the calibration and before the
+/// calibration per intensity, whose files still decode) on an image of
+/// several frames (the 10-frame MR fixture): its coder's id follows the
+/// planes' transform byte.
 #[test]
 fn golden_default_level_multi_frame_dicom_decodes_byte_for_byte() {
     let src = repo().join("tests/fixtures/dicom/emri_small.dcm");
-    let info = check_golden_file(&src, "golden_dicom_10frames_cal.mdz", 17, 2);
+    let info = check_golden_file(&src, "golden_dicom_10frames_cal.mdz", 19, 2);
     assert!(info.contains("\"residual\":\"logistic\""), "{info}");
     check_earlier_goldens(
         &src,
@@ -958,6 +1015,7 @@ fn golden_default_level_multi_frame_dicom_decodes_byte_for_byte() {
             ("golden_dicom_10frames_logistic.mdz", 9),
             ("golden_dicom_10frames_chosen.mdz", 11),
             ("golden_dicom_10frames_fine.mdz", 12),
+            ("golden_dicom_10frames_cal_v17.mdz", 17),
         ],
         "\"residual\":\"logistic\"",
     );
@@ -1299,10 +1357,10 @@ fn info_json_and_pgm_tiff_inputs() {
         medzip_codec::Image::new(img.width, img.height, 16, true, img.data.clone()).unwrap();
     // (The PGM in the compact layout of small images, the TIFF, kept byte
     // for byte with its file hash, in the long one; both format version
-    // 17, the default level's calibrated coder.)
+    // 19, the default level's coder calibrated also per intensity.)
     for (name, im, meta, compact, version) in [
-        ("a.pgm", &pgm_img, &pgm_meta, true, 17),
-        ("b.tif", &img16, &tif_meta, false, 17),
+        ("a.pgm", &pgm_img, &pgm_meta, true, 19),
+        ("b.tif", &img16, &tif_meta, false, 19),
     ] {
         let p = d.join(name);
         let file = medzip_io::write(im, meta).unwrap();
@@ -1328,7 +1386,7 @@ fn info_json_and_pgm_tiff_inputs() {
             .collect();
         assert_eq!(
             models,
-            [("context state", "cm16w"), ("context network", "ctx16w")],
+            [("context state", "cm16m"), ("context network", "ctx16m")],
             "{json}"
         );
         std::fs::remove_file(&p).unwrap();
