@@ -1357,8 +1357,8 @@ const RECIP: [i64; 257] = {
 /// a detector's gain, an MR magnitude's floor), which the network cannot
 /// see (its features are differences, divided by the local energy).
 /// Two-fold cross-validated on the high-bit dev images, 4.0464 → 4.0397 bpp
-/// (−0.17 %); the first 25 images of the 8-bit sets −0.1 to −0.5 %
-/// (docs/RESULTS.md §3).
+/// (−0.17 %); the 8-bit dev sets 0.07–0.10 % smaller (docs/RESULTS.md
+/// §3).
 pub(crate) struct Calib {
     /// Per energy bucket: the scale's factor (Q12) and the count.
     scale: [(i64, u32); NQ],
