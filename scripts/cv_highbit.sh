@@ -12,7 +12,7 @@
 # leaves out every image of the high-bit set; NET_ARGS: more options of
 # train-net (e.g. "--max-per-image 400000").
 # HIDDEN: the network's hidden widths, by default 32,16 (the first 16-bit
-# network's); the shipped network (ctx16m) is 64,32 with MIRROR=1 and
+# network's); the shipped network (ctx16m) is 64,48,16 with MIRROR=1 and
 # SAMPLES=8000000: give all three to measure the shipped recipe.
 set -eu
 M=$1; D=$2; O=$3; H=${4:-32,16}

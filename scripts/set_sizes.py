@@ -20,13 +20,10 @@ import subprocess
 import sys
 import tempfile
 
-SETS = {
-    "kermany_png8": ("cxr_kermany/png8", "*.png"),
-    "kermany_256": ("cxr_kermany/png8_256", "*.png"),
-    "cxr_other_png8": ("cxr_other", "*/png8/*.png"),
-    "highbit_png16": ("highbit", "*/*.png"),
-    "highbit_dcm": ("highbit", "*/*.dcm"),
-}
+# The sets (folder, pattern) are cli_eval.py's own, so both scripts count
+# the same files (../shared/bench/install.sh installs what it imports).
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent / "../../shared/bench"))
+from cli_eval import SETS  # noqa: E402
 
 
 def sizes(medzip: str, root: pathlib.Path, sets: list[str], extra: list[str]) -> dict:
