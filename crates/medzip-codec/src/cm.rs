@@ -78,8 +78,12 @@ pub struct Pixel<'a> {
     /// The integer prediction and the largest value.
     pub(crate) pred: i32,
     pub(crate) maxv: i32,
-    /// The prediction's fraction (eighths).
+    /// The prediction's fraction (eighths); for a pixel of graphics
+    /// predicted by the exact gradient, how its neighbours repeat.
     pub(crate) frac: usize,
+    /// The section of the default level's adaptive distributions (0; with
+    /// the graphics tools, [`Graphics`], 1 or 2 for pixels of graphics).
+    pub(crate) section: usize,
 }
 
 /// Codes (or decodes) a pixel's residual once the model has predicted it:
@@ -108,6 +112,18 @@ pub trait ResidualCoder {
     /// (`Calib::level`; the default level since format version 19).
     fn by_intensity(&self) -> bool {
         false
+    }
+    /// Whether the graphics tools are on ([`Graphics`]; the default
+    /// level's coders 14 and 15, since format version 20).
+    fn graphics(&self) -> bool {
+        false
+    }
+    /// Codes whether a pixel equals the value its neighbourhood was
+    /// followed by last time (`equal`, ignored when decoding) in flag
+    /// context `ctx` (`0..32`); returns the (de)coded answer. Only where
+    /// [`ResidualCoder::graphics`].
+    fn remembered(&mut self, _ctx: usize, equal: bool) -> bool {
+        equal
     }
     /// Codes whether a pixel of a flat neighbourhood equals its neighbours
     /// (`equal`, ignored when decoding) in flag context `ctx`
@@ -533,6 +549,7 @@ fn code_stripe_impl<C: ResidualCoder>(
     // pixel being coded.
     let mut cal = io.calibrated().then(|| Calib::new(io.by_intensity()));
     let mut cal_at = None;
+    let mut gfx = io.graphics().then(|| Graphics::new(w * h));
     if m.net != s.net.is_some() || (io.needs_net() && s.net.is_none()) {
         // A state for the other coder, or a coder of the network's
         // distribution without a network (callers check; never decode so).
@@ -688,6 +705,10 @@ fn code_stripe_impl<C: ResidualCoder>(
             });
             let pred8 = pred8.clamp(0, 8 * maxv);
 
+            // ---- graphics: a pixel beside exactly repeated values ----
+            let nnw = if y > 1 && x > 0 { at(x - 1, y - 2) } else { nn };
+            let syn = gfx.is_some() && Graphics::is_graphics([wv, ww, nw, n, ne, nnw, nn, nne]);
+
             // ---- the context network ----
             // Its features depend only on what precedes it (and the state
             // it updates below does not depend on its outputs).
@@ -728,7 +749,9 @@ fn code_stripe_impl<C: ResidualCoder>(
                     let q = qlog(s8 as u32).min(NQ - 1);
                     let (c8, s8) = match &cal {
                         Some(cal) => {
-                            let key = Calib::key(q, tex, c8, maxv);
+                            let mut key = Calib::key(q, tex, c8, maxv);
+                            // (Graphics has scale factors of its own.)
+                            key.0 += NQ * syn as usize;
                             // (Half the pixels teach it, as a checkerboard.)
                             cal_at = ((x + y) & 1 == 0).then_some(key);
                             cal.apply(key, c8, s8, maxv)
@@ -740,8 +763,24 @@ fn code_stripe_impl<C: ResidualCoder>(
                 _ => (pred8, q, 0),
             };
             let qc = q / 3;
-            let pred = (code8 + 4) >> 3;
-            let frac = (code8 & 7) as usize;
+            let mut pred = (code8 + 4) >> 3;
+            let mut frac = (code8 & 7) as usize;
+            let mut section = 0;
+            // (Graphics: the exact gradient, where it has done better.)
+            let repeats =
+                ((n == nw) as usize) | ((wv == nw) as usize) << 1 | ((ne == n) as usize) << 2;
+            let grad = (wv + n - nw).clamp(0, maxv);
+            let own = pred;
+            if let (Some(g), true) = (&gfx, syn) {
+                let (eg, eo) = g.errs[repeats];
+                if eg <= eo {
+                    pred = grad;
+                    frac = repeats;
+                    section = 1;
+                } else {
+                    section = 2;
+                }
+            }
             let dist = s.net.map(|_| Dist::new(code8 - 8 * pred, s8));
 
             // (Pattern contexts: a neighbour's value relative to the
@@ -771,15 +810,39 @@ fn code_stripe_impl<C: ResidualCoder>(
                 | (((y & 7 == 7) as usize) << 3);
             let pixel = Pixel {
                 ctx: &ctx,
-                q,
+                // (The gradient's pixels: how large the gradient is, and
+                // how the farther neighbours repeat.)
+                q: match section {
+                    1 => {
+                        (qlog(((n - nw).abs() + (wv - nw).abs()) as u32) / 3).min(2) * 2
+                            + (q >= NQ / 2) as usize
+                            + 6 * ((wv == ww) as usize + 2 * (nn == n) as usize)
+                    }
+                    _ => q,
+                },
                 kmax,
                 sel: (tex, bpos),
                 dist,
                 pred,
                 maxv,
                 frac,
+                section,
             };
-            let e = io.residual(m, &pixel, e_in);
+            // (Graphics: the value this neighbourhood was followed by last
+            // time, by one flag.)
+            let keys = gfx
+                .as_ref()
+                .map(|_| Graphics::keys([wv, ww, nw, n, ne, nnw, nn, nne]));
+            let remembered = match (&gfx, keys) {
+                (Some(g), Some(k)) => g
+                    .guess(k, syn, pred)
+                    .and_then(|(v, ctx)| io.remembered(ctx, x_in == v).then_some(v - pred)),
+                _ => None,
+            };
+            let e = match remembered {
+                Some(e) => e,
+                None => io.residual(m, &pixel, e_in),
+            };
             let xv = pred + e;
             let xv = if (0..=maxv).contains(&xv) {
                 xv
@@ -790,6 +853,9 @@ fn code_stripe_impl<C: ResidualCoder>(
             px[row + x] = xv;
 
             // ---- updates ----
+            if let (Some(g), Some(k)) = (&mut gfx, keys) {
+                g.learn(k, pred + e, syn.then_some((repeats, grad, own)));
+            }
             if let (Some(cal), Some(key), Some(d)) = (&mut cal, cal_at.take(), dist) {
                 cal.learn(key, d.gradients(xv - pred, xv == 0, xv == maxv));
             }
@@ -825,6 +891,172 @@ fn code_stripe_impl<C: ResidualCoder>(
         }
     }
     ok
+}
+
+/// The graphics tools of the default level's coders 14 and 15 (format
+/// version 20, since 2026-12-04), for images of text, graphics and
+/// annotations (an ultrasound's text, ECG trace and scale beside its
+/// sector: docs/RESULTS.md §7):
+///
+/// - A pixel whose eight nearest causal neighbours repeat one another
+///   ([`Graphics::is_graphics`]) is one of *graphics*; its calibrated scale
+///   has factors of its own (`Calib`), and it is predicted by the exact
+///   gradient N + W − NW where that has had the smaller recent errors on
+///   graphics of the same pattern of repeats (N = NW, W = NW, NE = N),
+///   else as usual. Each kind codes its tokens in a section of
+///   distributions of its own; the gradient's are chosen by the gradient's
+///   size and the farther repeats instead of the energy and fraction.
+/// - A memory (after the fast coder's, `fast::Memory`): two tables of the
+///   value that followed a neighbourhood last time, by a hash of the eight
+///   nearest neighbours (every pixel coded) and of four (W, NW, N, NE;
+///   pixels of graphics). Where the first knows the neighbourhood (or, for
+///   graphics, the second) and its value is not the prediction, one flag
+///   says whether the pixel is that value again; only if not is the
+///   residual coded.
+struct Graphics {
+    /// The tables by eight neighbours and by four, `1 << bits` slots each.
+    eight: Vec<Slot>,
+    four: Vec<Slot>,
+    bits: u32,
+    /// Per pattern of repeats: recent absolute errors (×16, decaying by
+    /// 1/16) on graphics of the exact gradient and of the usual prediction.
+    errs: [(u32, u32); 8],
+}
+
+/// A memory's slot: the hash's tag (odd; 0 empty), the value, and how many
+/// times in a row it came again (at most 3).
+#[derive(Clone, Copy, Default)]
+struct Slot {
+    tag: u32,
+    value: i32,
+    hits: u32,
+}
+
+impl Graphics {
+    /// For a stripe of `pixels`: tables of as many slots, between 2^8 and
+    /// 2^16.
+    fn new(pixels: usize) -> Graphics {
+        let bits = (usize::BITS - pixels.max(1).leading_zeros()).clamp(8, 16);
+        Graphics {
+            eight: vec![Slot::default(); 1 << bits],
+            four: vec![Slot::default(); 1 << bits],
+            bits,
+            errs: [(0, 0); 8],
+        }
+    }
+
+    /// Whether a pixel whose neighbours are `[W, WW, NW, N, NE, NNW, NN,
+    /// NNE]` is one of graphics: at least four of eight neighbouring pairs
+    /// (W–WW, NW–N, N–NE, NN–N, W–NW, NE–NNE, NNW–NN, NW–NNW) equal. (On
+    /// the ultrasound of RESULTS §7, 81 % of the coded pixels outside its
+    /// sector and 8 % inside.)
+    #[inline(always)]
+    fn is_graphics([w, ww, nw, n, ne, nnw, nn, nne]: [i32; 8]) -> bool {
+        let pairs = [
+            (w, ww),
+            (nw, n),
+            (n, ne),
+            (nn, n),
+            (w, nw),
+            (ne, nne),
+            (nnw, nn),
+            (nw, nnw),
+        ];
+        pairs.iter().filter(|(a, b)| a == b).count() >= 4
+    }
+
+    /// The slots and tags of a neighbourhood `[W, WW, NW, N, NE, NNW, NN,
+    /// NNE]` (values below 2^16) in the two tables.
+    #[inline(always)]
+    fn keys(v: [i32; 8]) -> [(usize, u32); 2] {
+        let pack = |a: i32, b: i32, c: i32, d: i32| {
+            a as u64 | (b as u64) << 16 | (c as u64) << 32 | (d as u64) << 48
+        };
+        let near = pack(v[0], v[2], v[3], v[4]);
+        let far = pack(v[1], v[5], v[6], v[7]);
+        let h8 =
+            ((near.wrapping_mul(0x9E37_79B9_7F4A_7C15)) ^ far).wrapping_mul(0xD6E8_FEB8_6659_FD93);
+        let h4 = (near ^ 0x5851_F42D_4C95_7F2D).wrapping_mul(0xD6E8_FEB8_6659_FD93);
+        [h8, h4].map(|h| ((h >> 48) as usize, (h >> 16) as u32 | 1))
+    }
+
+    /// The remembered value of a pixel (of graphics where `syn`) predicted
+    /// as `pred`, and its flag's context: the eight neighbours' table
+    /// first, then for graphics the four's (the context says which, and
+    /// whether both agree), where the value is not the prediction.
+    #[inline(always)]
+    fn guess(&self, [k8, k4]: [(usize, u32); 2], syn: bool, pred: i32) -> Option<(i32, usize)> {
+        let shift = 16 - self.bits;
+        let (s8, s4) = (self.eight[k8.0 >> shift], self.four[k4.0 >> shift]);
+        let (has8, has4) = (s8.tag == k8.1, syn && s4.tag == k4.1);
+        let (s, which) = match (has8, has4) {
+            (true, true) => (s8, if s8.value == s4.value { 2 } else { 3 }),
+            (true, false) => (s8, 0),
+            (false, true) => (s4, 1),
+            (false, false) => return None,
+        };
+        (s.value != pred).then_some((s.value, (which * 4 + s.hits as usize) * 2 + syn as usize))
+    }
+
+    /// After a pixel of value `v` (and for graphics, its pattern of
+    /// repeats, the gradient's and the usual prediction).
+    #[inline(always)]
+    fn learn(&mut self, [k8, k4]: [(usize, u32); 2], v: i32, syn: Option<(usize, i32, i32)>) {
+        let shift = 16 - self.bits;
+        for (table, (slot, tag)) in [(&mut self.eight, k8), (&mut self.four, k4)] {
+            let s = &mut table[slot >> shift];
+            let again = s.tag == tag && s.value == v;
+            *s = Slot {
+                tag,
+                value: v,
+                hits: if again { (s.hits + 1).min(3) } else { 0 },
+            };
+        }
+        if let Some((repeats, grad, own)) = syn {
+            let (eg, eo) = &mut self.errs[repeats];
+            *eg = *eg - (*eg >> 4) + 16 * (grad - v).unsigned_abs().min(64);
+            *eo = *eo - (*eo >> 4) + 16 * (own - v).unsigned_abs().min(64);
+        }
+    }
+}
+
+/// Whether an image (`px`, rows of `w`, values `0..=maxv`) looks like text
+/// and graphics, for which the encoder also tries the graphics tools
+/// ([`Graphics`]): at least one in 32 of its pixels outside flat
+/// neighbourhoods is of graphics beside a sharp edge (its eight nearest
+/// neighbours span at least an eighth of the value range). Measured with
+/// numpy on dev images (2026-12-04): the ultrasound of RESULTS §7 7.8 %,
+/// three posterised chest X-rays of `cxr_other` 5.9–8.5 %, every other
+/// image of `cxr_other`, of the first Kermany images and of `highbit` at
+/// most 1.5 %.
+pub fn looks_like_graphics(px: &[i32], w: usize, maxv: i32) -> bool {
+    let (mut coded, mut graphic) = (0u64, 0u64);
+    for y in 2..px.len() / w.max(1) {
+        for x in 2..w.saturating_sub(2) {
+            if flat_neighbourhood(px, w, x, y) {
+                continue;
+            }
+            let at = |dx: usize, dy: usize| px[(y - dy) * w + x + 1 - dx];
+            let v = [
+                at(2, 0),
+                at(3, 0),
+                at(2, 1),
+                at(1, 1),
+                at(0, 1),
+                at(2, 2),
+                at(1, 2),
+                at(0, 2),
+            ];
+            coded += 1;
+            let (lo, hi) = (
+                v.iter().fold(v[0], |a, &b| a.min(b)),
+                v.iter().fold(v[0], |a, &b| a.max(b)),
+            );
+            let sharp = 8 * (hi - lo) as i64 > maxv as i64;
+            graphic += (sharp && Graphics::is_graphics(v)) as u64;
+        }
+    }
+    graphic * 32 >= coded && graphic > 0
 }
 
 /// Whether the ten causal neighbours of `(x, y)` within two rows and two
@@ -1360,8 +1592,9 @@ const RECIP: [i64; 257] = {
 /// (−0.17 %); the 8-bit dev sets 0.07–0.10 % smaller (docs/RESULTS.md
 /// §3).
 pub(crate) struct Calib {
-    /// Per energy bucket: the scale's factor (Q12) and the count.
-    scale: [(i64, u32); NQ],
+    /// Per energy bucket (and with the graphics tools, per bucket of
+    /// graphics: `NQ +` the bucket): the scale's factor (Q12) and the count.
+    scale: [(i64, u32); 2 * NQ],
     /// Per bucket's third and texture: the centre's move in scales (Q12)
     /// and the count.
     centre: Vec<(i64, u32)>,
@@ -1375,7 +1608,7 @@ pub(crate) struct Calib {
 impl Calib {
     fn new(by_intensity: bool) -> Calib {
         Calib {
-            scale: [(1 << 12, 0); NQ],
+            scale: [(1 << 12, 0); 2 * NQ],
             centre: vec![(0, 0); NQ / 3 * 64],
             level: by_intensity.then(|| vec![(1 << 12, 0); NQ / 6 * 16]),
         }

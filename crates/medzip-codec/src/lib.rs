@@ -104,6 +104,11 @@ const LOGISTIC: u8 = 12;
 /// Its id without flat flags, since format version 19
 /// ([`tokens::Weighting::ByIntensity`]).
 const BY_INTENSITY: u8 = 13;
+/// Its ids with the graphics tools, since format version 20
+/// ([`tokens::Weighting::GraphicsFlat`], [`tokens::Weighting::Graphics`]),
+/// for images that look like text and graphics where they code smaller.
+const GRAPHICS_FLAT: u8 = 14;
+const GRAPHICS: u8 = 15;
 /// Its ids of format version 17 ([`tokens::Weighting::CalibratedFlat`],
 /// [`tokens::Weighting::Calibrated`]).
 const CALIBRATED_FLAT_LOGISTIC: u8 = 9;
@@ -135,7 +140,9 @@ impl Residual {
     /// writes 12 (since format version 19, 2026-12-04: the network's
     /// distribution calibrated online, its scale also per intensity,
     /// pixels of flat neighbourhoods coded by one flag), or 13 (without
-    /// flags) where those flags would not pay ([`encode_pixels`]); 5 (a
+    /// flags) where those flags would not pay ([`encode_pixels`]), or 14
+    /// and 15 (the same with the graphics tools, since format version 20,
+    /// 2026-12-04) where those code an image of text and graphics smaller; 5 (a
     /// fixed ¾, versions 9 and 10), 6 (the network's weight in the mixture
     /// chosen per energy bucket by coarse code lengths, version 11), 7 (by
     /// fine code lengths, version 12), 8 (with flat flags, version 16), 9
@@ -149,7 +156,7 @@ impl Residual {
     }
 
     /// The coder with this id, and how the default level's coder weighs
-    /// the network (ids 5 to 10, 12 and 13; `Fixed` for the other coders,
+    /// the network (ids 5 to 10, 12 to 15; `Fixed` for the other coders,
     /// unused).
     fn from_id(id: u8) -> Option<(Residual, tokens::Weighting)> {
         use tokens::Weighting;
@@ -161,6 +168,8 @@ impl Residual {
             CALIBRATED_LOGISTIC => Some((Residual::Logistic, Weighting::Calibrated)),
             LOGISTIC => Some((Residual::Logistic, Weighting::ByIntensityFlat)),
             BY_INTENSITY => Some((Residual::Logistic, Weighting::ByIntensity)),
+            GRAPHICS_FLAT => Some((Residual::Logistic, Weighting::GraphicsFlat)),
+            GRAPHICS => Some((Residual::Logistic, Weighting::Graphics)),
             PATTERN_CONTEXT => Some((Residual::Context, Weighting::Fixed)),
             _ => Self::ALL.get(id as usize).map(|&r| (r, Weighting::Fixed)),
         }
@@ -766,11 +775,7 @@ fn encode_pixels(
         }
         _ => tokens::Weighting::Fixed,
     };
-    let id = match weighting {
-        tokens::Weighting::ByIntensity => BY_INTENSITY,
-        _ => kind.id(),
-    };
-    let mut out = vec![id, recon.is_some() as u8];
+    let mut out = vec![kind.id(), recon.is_some() as u8];
     put_int(&mut out, latent.len() as u32, compact);
     out.extend_from_slice(latent);
     match kind {
@@ -810,35 +815,63 @@ fn encode_pixels(
             if let Some(cfg) = fast {
                 out.push(cfg.byte());
             }
-            let chunks: Vec<Vec<u8>> = mapped
-                .par_chunks(rows * w)
-                .enumerate()
-                .map(|(i, chunk)| {
-                    if let Some(cfg) = fast {
-                        return fast::encode_stripe(chunk, w, i * rows, maxv, cfg);
+            let chunks = |weighting: tokens::Weighting| -> Vec<Vec<u8>> {
+                mapped
+                    .par_chunks(rows * w)
+                    .enumerate()
+                    .map(|(i, chunk)| {
+                        if let Some(cfg) = fast {
+                            return fast::encode_stripe(chunk, w, i * rows, maxv, cfg);
+                        }
+                        let mut px = chunk.to_vec();
+                        let s = cm::Stripe {
+                            patterns,
+                            ..stripe_at(
+                                i,
+                                rows,
+                                w,
+                                chunk.len(),
+                                maxv,
+                                prior_mapped.as_deref(),
+                                net,
+                                opts.simd,
+                            )
+                        };
+                        if kind == Residual::Logistic {
+                            return tokens::encode_stripe(
+                                &s,
+                                &mut px,
+                                &mut init.clone(),
+                                weighting,
+                            );
+                        }
+                        let mut enc = BinEncoder::new();
+                        cm::code_stripe(&mut enc, &s, &mut px, &mut init.clone());
+                        enc.finish()
+                    })
+                    .collect()
+            };
+            // An image that looks like text and graphics is also coded with
+            // the graphics tools (`cm::Graphics`), and the smaller kept.
+            let graphics = kind == Residual::Logistic && cm::looks_like_graphics(&mapped, w, maxv);
+            let (weighting, chunks) = match graphics {
+                true => {
+                    let with = weighting.with_graphics(true);
+                    let (a, b) = rayon::join(|| chunks(weighting), || chunks(with));
+                    let len = |c: &[Vec<u8>]| c.iter().map(Vec::len).sum::<usize>();
+                    match len(&b) < len(&a) {
+                        true => (with, b),
+                        false => (weighting, a),
                     }
-                    let mut px = chunk.to_vec();
-                    let s = cm::Stripe {
-                        patterns,
-                        ..stripe_at(
-                            i,
-                            rows,
-                            w,
-                            chunk.len(),
-                            maxv,
-                            prior_mapped.as_deref(),
-                            net,
-                            opts.simd,
-                        )
-                    };
-                    if kind == Residual::Logistic {
-                        return tokens::encode_stripe(&s, &mut px, &mut init.clone(), weighting);
-                    }
-                    let mut enc = BinEncoder::new();
-                    cm::code_stripe(&mut enc, &s, &mut px, &mut init.clone());
-                    enc.finish()
-                })
-                .collect();
+                }
+                false => (weighting, chunks(weighting)),
+            };
+            out[0] = match weighting {
+                tokens::Weighting::ByIntensity => BY_INTENSITY,
+                tokens::Weighting::GraphicsFlat => GRAPHICS_FLAT,
+                tokens::Weighting::Graphics => GRAPHICS,
+                _ => out[0],
+            };
             for c in &chunks {
                 put_int(&mut out, c.len() as u32, compact);
             }
@@ -960,6 +993,12 @@ pub fn pattern_contexts_of(c: &Container) -> bool {
     PixelSection::parse(c).is_ok_and(|s| s.patterns)
 }
 
+/// Whether a parsed container's pixels were coded by the default level
+/// with the graphics tools (residuals 14 and 15, `cm::Graphics`).
+pub fn graphics_tools_of(c: &Container) -> bool {
+    PixelSection::parse(c).is_ok_and(|s| s.weighting.graphics())
+}
+
 /// The JPEG a parsed container's pixels were coded as (residual 4): its
 /// inverse DCT's variant byte and quantization steps (natural order).
 pub fn jpeg_of(c: &Container) -> Option<(u8, [u16; 64])> {
@@ -986,7 +1025,8 @@ struct PixelSection<'a> {
     /// has several frames or planes).
     transform: planes::Transform,
     kind: Residual,
-    /// How the default level's coder weighs the network (coder ids 5–10).
+    /// How the default level's coder weighs the network (coder ids 5–10,
+    /// 12–15).
     weighting: tokens::Weighting,
     /// The context-mixing coder's pattern contexts (coder id 11).
     patterns: bool,

@@ -26,7 +26,9 @@
 //! calibrated online to the image (`cm::Calib`) and the weight is chosen
 //! in sixteenths, up to 15/16 ([`Weighting::Calibrated`]); since format
 //! version 19 (2026-12-04) its scale also per intensity
-//! ([`Weighting::ByIntensity`]). Measured on dev images (2026-12-01): the
+//! ([`Weighting::ByIntensity`]); since format version 20 (2026-12-04)
+//! an image of text and graphics may take the graphics tools
+//! ([`Weighting::Graphics`]: see `cm::Graphics`). Measured on dev images (2026-12-01): the
 //! network's distribution alone codes them within 0.2 % of the
 //! context-mixing coder's files (256×256 chest X-rays) to 0.5–2.5 % above
 //! them (high-bit images, full-size chest X-rays); with the adaptive
@@ -51,6 +53,12 @@ const BITS: u32 = 17;
 const WIDE_BITS: u32 = 19;
 /// Adaptive distributions: energy bucket × prediction fraction.
 const CONTEXTS: usize = NQ * 8;
+/// Sections of adaptive distributions (each of [`CONTEXTS`]) of the
+/// graphics coders ([`Weighting::graphics`]): the usual pixels; pixels of
+/// graphics predicted by the exact gradient (their "bucket" and "fraction"
+/// then say how the neighbours repeat, `cm::Graphics`); pixels of
+/// graphics that keep the usual prediction.
+pub(crate) const SECTIONS: usize = 3;
 
 /// `−log2(x / 2^17)` in Q16 for `x = 2^16 + 256 i`, `i` in `0..=256`
 /// (integer squaring: `logistic::log2_q16`).
@@ -116,6 +124,16 @@ pub enum Weighting {
     /// [`Weighting::ByIntensity`] with the flat flags (coder 12, format
     /// version 19).
     ByIntensityFlat,
+    /// [`Weighting::ByIntensity`] with the graphics tools (`cm::Graphics`:
+    /// pixels of text and graphics told apart, predicted by the exact
+    /// gradient where it does better, coded in distributions of their own,
+    /// and a memory of repeated neighbourhoods) (coder 15, format version
+    /// 20, since 2026-12-04). The encoder tries it on images with many
+    /// sharp edges beside exactly repeated values, and keeps the smaller.
+    Graphics,
+    /// [`Weighting::Graphics`] with the flat flags (coder 14, format
+    /// version 20).
+    GraphicsFlat,
 }
 
 impl Weighting {
@@ -128,7 +146,10 @@ impl Weighting {
     pub fn flat(self) -> bool {
         matches!(
             self,
-            Weighting::FineFlat | Weighting::CalibratedFlat | Weighting::ByIntensityFlat
+            Weighting::FineFlat
+                | Weighting::CalibratedFlat
+                | Weighting::ByIntensityFlat
+                | Weighting::GraphicsFlat
         )
     }
 
@@ -141,12 +162,35 @@ impl Weighting {
                 | Weighting::CalibratedFlat
                 | Weighting::ByIntensity
                 | Weighting::ByIntensityFlat
+                | Weighting::Graphics
+                | Weighting::GraphicsFlat
         )
     }
 
     /// Whether the calibrated scale has a factor per intensity too.
     pub fn by_intensity(self) -> bool {
-        matches!(self, Weighting::ByIntensity | Weighting::ByIntensityFlat)
+        matches!(
+            self,
+            Weighting::ByIntensity
+                | Weighting::ByIntensityFlat
+                | Weighting::Graphics
+                | Weighting::GraphicsFlat
+        )
+    }
+
+    /// Whether the graphics tools are on (`cm::Graphics`).
+    pub fn graphics(self) -> bool {
+        matches!(self, Weighting::Graphics | Weighting::GraphicsFlat)
+    }
+
+    /// This weighting with the graphics tools on or off.
+    pub fn with_graphics(self, on: bool) -> Weighting {
+        match (self.flat(), on) {
+            (true, true) => Weighting::GraphicsFlat,
+            (false, true) => Weighting::Graphics,
+            (true, false) => Weighting::ByIntensityFlat,
+            (false, false) => Weighting::ByIntensity,
+        }
     }
 }
 
@@ -154,6 +198,8 @@ impl Weighting {
 /// neighbours hold the same value too, whether W and whether N were flat
 /// pixels equal to their neighbours.
 const FLAT_CONTEXTS: usize = 8;
+/// Contexts of the memory's flag (`cm::Graphics`), after the flat flags'.
+pub(crate) const MEMORY_CONTEXTS: usize = 32;
 /// Precision of a flat pixel's flag, and the count of flags at which a
 /// context's counts are halved (so that it follows the image: a
 /// mammogram's background, where no pixel differs, codes each flag in
@@ -226,11 +272,16 @@ pub struct Tokens<const CAL: bool> {
     /// The code lengths in Q16 ([`Weighting::Fine`]), else Q4.
     fine: bool,
     /// Per flag context, the flags coded and how many said "equal" (a
-    /// pixel of a flat neighbourhood equals it); `None`: no flat flags
-    /// (coders 5 to 7).
-    flat: Option<[(u32, u32); FLAT_CONTEXTS]>,
+    /// pixel of a flat neighbourhood equals it, or the memory's value);
+    /// the flat flags' [`FLAT_CONTEXTS`], then with the graphics tools the
+    /// memory's [`MEMORY_CONTEXTS`].
+    flags: Vec<(u32, u32)>,
+    /// Whether pixels of flat neighbourhoods code flags ([`Weighting::flat`]).
+    flat: bool,
     /// [`Weighting::by_intensity`].
     by_intensity: bool,
+    /// [`Weighting::graphics`].
+    graphics: bool,
 }
 
 impl<const CAL: bool> Tokens<CAL> {
@@ -241,24 +292,29 @@ impl<const CAL: bool> Tokens<CAL> {
         debug_assert_eq!(weighting.calibrated(), CAL);
         let ntok = tokens_for::<MSB>(maxv as u32);
         assert!(ntok <= MAX_SYMBOLS, "values up to 2^16");
-        let cdfs = (0..CONTEXTS)
+        let graphics = weighting.graphics();
+        let sections = if graphics { SECTIONS } else { 1 };
+        let cdfs = (0..CONTEXTS * sections)
             .map(|c| {
                 // The bucket's scale (×8), about half the folded residual.
-                let weights = class_weights::<MSB>((c / 8) as u32, ntok, maxv);
+                let weights = class_weights::<MSB>((c / 8 % NQ) as u32, ntok, maxv);
                 AdaptiveCdf::with_weights(&weights, Adaptation::Quick)
             })
             .collect();
         // Ties go to the last weight (¾ in eighths, the one of versions 9
         // and 10).
-        let chosen = (weighting != Weighting::Fixed).then(|| vec![[1, 1, 1, 0]; NQ]);
+        let chosen = (weighting != Weighting::Fixed).then(|| vec![[1, 1, 1, 0]; NQ * sections]);
+        let flags = FLAT_CONTEXTS + if graphics { MEMORY_CONTEXTS } else { 0 };
         Tokens {
             cdfs,
             ntok,
             maxv,
             chosen,
             fine: weighting.fine(),
-            flat: weighting.flat().then_some([(0, 0); FLAT_CONTEXTS]),
+            flags: vec![(0, 0); flags],
+            flat: weighting.flat(),
             by_intensity: weighting.by_intensity(),
+            graphics,
         }
     }
 
@@ -288,7 +344,7 @@ impl<const CAL: bool> Tokens<CAL> {
     /// `n < FLAT_LIMIT`).
     #[inline(always)]
     fn flat_p(&self, ctx: usize) -> u32 {
-        let (n, k) = self.flat.map_or((0, 0), |f| f[ctx]);
+        let (n, k) = self.flags[ctx];
         (((2 * k as u64 + 1) << (FLAT_BITS - 1)) / (n as u64 + 1)) as u32
     }
 
@@ -297,10 +353,7 @@ impl<const CAL: bool> Tokens<CAL> {
     /// updated.
     #[inline(always)]
     fn flat_span(&mut self, ctx: usize, p: u32, equal: bool) -> (u32, u32) {
-        let Some(f) = &mut self.flat else {
-            return (0, 1 << FLAT_BITS); // (never: `flat_runs`)
-        };
-        let (n, k) = &mut f[ctx];
+        let (n, k) = &mut self.flags[ctx];
         *n += 1;
         *k += equal as u32;
         if *n >= FLAT_LIMIT {
@@ -358,9 +411,11 @@ impl<const CAL: bool> Tokens<CAL> {
         }
     }
 
-    /// A pixel's adaptive distribution and its energy bucket.
+    /// A pixel's adaptive distribution and its energy bucket (of its
+    /// section, with the graphics tools).
+    #[inline(always)]
     fn context(px: &Pixel) -> (usize, usize) {
-        let q = px.q.min(NQ - 1);
+        let q = px.q.min(NQ - 1) + NQ * px.section;
         (q * 8 + px.frac, q)
     }
 }
@@ -488,7 +543,11 @@ impl<const CAL: bool> ResidualCoder for TokenEncoder<CAL> {
     }
 
     fn flat_runs(&self) -> bool {
-        self.t.flat.is_some()
+        self.t.flat
+    }
+
+    fn graphics(&self) -> bool {
+        self.t.graphics
     }
 
     fn calibrated(&self) -> bool {
@@ -505,6 +564,11 @@ impl<const CAL: bool> ResidualCoder for TokenEncoder<CAL> {
         let (start, freq) = self.t.flat_span(ctx, p, equal);
         self.enc.put(start, freq, FLAT_BITS);
         equal
+    }
+
+    #[inline(always)]
+    fn remembered(&mut self, ctx: usize, equal: bool) -> bool {
+        self.flat(FLAT_CONTEXTS + ctx, equal)
     }
 }
 
@@ -576,7 +640,11 @@ impl<const CAL: bool> ResidualCoder for TokenDecoder<'_, CAL> {
     }
 
     fn flat_runs(&self) -> bool {
-        self.t.flat.is_some()
+        self.t.flat
+    }
+
+    fn graphics(&self) -> bool {
+        self.t.graphics
     }
 
     fn calibrated(&self) -> bool {
@@ -594,6 +662,11 @@ impl<const CAL: bool> ResidualCoder for TokenDecoder<'_, CAL> {
         let (start, freq) = self.t.flat_span(ctx, p, equal);
         self.dec.advance(start, freq, FLAT_BITS);
         equal
+    }
+
+    #[inline(always)]
+    fn remembered(&mut self, ctx: usize, equal: bool) -> bool {
+        self.flat(FLAT_CONTEXTS + ctx, equal)
     }
 }
 

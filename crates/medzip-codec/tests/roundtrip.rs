@@ -37,6 +37,11 @@ enum Content {
     /// range (fewer where the depth has fewer values): the context-mixing
     /// coder's pattern contexts.
     Posterised,
+    /// Text on black around a noisy field, as on an ultrasound image: four
+    /// glyphs of 5 × 7 pixels with a fringe of a third of the range,
+    /// repeated along the rows, in three levels (the default level's
+    /// graphics tools, `cm::Graphics`, where they code it smaller).
+    Annotated,
 }
 
 fn make(w: u32, h: u32, bits: u8, signed: bool, c: Content, seed: u64) -> Image {
@@ -79,6 +84,22 @@ fn make(w: u32, h: u32, bits: u8, signed: bool, c: Content, seed: u64) -> Image 
                     let level = ((x * x + 2 * y * y) / 40 + r.next() as u64 % 24) / 12 % 20;
                     (level * (span / 20).max(1)).min(span - 1)
                 }
+                Content::Annotated => {
+                    let (w, h) = (w as u64, h as u64);
+                    let (gx, gy, letter) = (x % 8, y % 12, (x / 8 + y / 12 * 3) % 4);
+                    let ink = |gx: u64| {
+                        gx < 5 && gy < 7 && (0x1F4A7 * (letter + 1) * (gy + 3)) >> gx & 1 == 1
+                    };
+                    if (w / 4..3 * w / 4).contains(&x) && (h / 3..2 * h / 3).contains(&y) {
+                        span / 2 + r.next() as u64 % (span / 8 + 1)
+                    } else if ink(gx) {
+                        span - 1 - letter % 3 * (span / 16)
+                    } else if gx > 0 && ink(gx - 1) {
+                        span / 3
+                    } else {
+                        0
+                    }
+                }
                 Content::Patches => {
                     let v = r.next() as u64;
                     match (x / 7 + y / 5) % 3 {
@@ -107,7 +128,7 @@ fn roundtrip(img: &Image, opts: &Options) -> Vec<u8> {
 }
 
 const SIZES: [(u32, u32); 7] = [(1, 1), (1, 9), (9, 1), (2, 2), (3, 5), (17, 13), (64, 33)];
-const CONTENTS: [Content; 9] = [
+const CONTENTS: [Content; 10] = [
     Content::Constant,
     Content::Ramp,
     Content::Noise,
@@ -117,6 +138,7 @@ const CONTENTS: [Content; 9] = [
     Content::Patches,
     Content::Padded,
     Content::Posterised,
+    Content::Annotated,
 ];
 
 /// The default level (the network's distribution as tokens) and the
@@ -416,11 +438,18 @@ fn padding_far_below_the_values_is_mapped_away() {
             let (kind, version) = map_kind(&f);
             let want = if bits > 8 { 2 } else { 0 };
             assert_eq!(kind, want, "{bits} bits, signed {signed}, -e {effort}");
-            // (19 where the default level's coder codes it, a newer
-            // feature.)
+            // (19 where the default level's coder codes it, 20 with its
+            // graphics tools: newer features.)
             let c = medzip_format::Container::parse(&f, &Limits::default()).unwrap();
-            let tokens = medzip_codec::residual_of(&c) == Some(Residual::Logistic);
-            assert!(kind != 2 || version == if tokens { 19 } else { 17 });
+            let want = match medzip_codec::residual_of(&c) == Some(Residual::Logistic) {
+                true if medzip_codec::graphics_tools_of(&c) => 20,
+                true => 19,
+                false => 17,
+            };
+            assert!(
+                kind != 2 || version == want,
+                "{bits} bits, -e {effort}: {version}"
+            );
         }
         let (mut meta, h3) = (Metadata::raw(), 81);
         meta.frames = 3;
@@ -504,6 +533,58 @@ fn simd_and_scalar_paths_give_the_same_bits() {
         let back = |f: &[u8], simd| decompress_with(f, None, &decoding(simd)).unwrap().0;
         assert_eq!(&back(&fast, Simd::Scalar), img);
         assert_eq!(&back(&scalar, Simd::Auto), img);
+    }
+}
+
+/// Text on black around a noisy field (`Content::Annotated`), odd sizes,
+/// 8 to 16 bits, signed and unsigned: the default level codes it with the
+/// graphics tools (coder 14 or 15, format version 20), bit-exact, to the
+/// same bits with scalar and SIMD code and with one and two threads (in
+/// stripes of 5000 pixels), and decodes it so either way; the strongest
+/// level, which keeps the default level's file where smaller, is never
+/// larger.
+#[test]
+fn text_and_graphics_take_the_graphics_tools() {
+    for (w, h, bits, signed) in [
+        (157u32, 103u32, 8u8, false),
+        (131, 97, 12, true),
+        (143, 89, 16, true),
+        (121, 111, 16, false),
+    ] {
+        let img = make(w, h, bits, signed, Content::Annotated, 31);
+        let tools = |f: &[u8]| {
+            let c = medzip_format::Container::parse(f, &Limits::default()).unwrap();
+            (medzip_codec::graphics_tools_of(&c), c.version())
+        };
+        let f = roundtrip(&img, &Options::default());
+        assert_eq!(tools(&f), (true, 20), "{bits} bits, signed {signed}");
+        assert!(
+            roundtrip(&img, &Options::effort(3)).len() <= f.len(),
+            "{bits} bits"
+        );
+        let opts = |simd| Options {
+            simd,
+            stripe_pixels: 5000,
+            ..Options::default()
+        };
+        let pool = |n| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(n)
+                .build()
+                .unwrap()
+        };
+        let one = pool(1).install(|| roundtrip(&img, &opts(Simd::Scalar)));
+        let two = pool(2).install(|| roundtrip(&img, &opts(Simd::Auto)));
+        assert_eq!(one, two, "{bits} bits");
+        assert!(tools(&one).0, "{bits} bits, stripes");
+        let decoding = DecodeOptions {
+            simd: Simd::Scalar,
+            ..Default::default()
+        };
+        assert_eq!(
+            pool(1).install(|| decompress_with(&two, None, &decoding).unwrap().0),
+            img
+        );
     }
 }
 

@@ -1,4 +1,4 @@
-//! The medzip container (format versions 1–19, see [`VERSION`]): magic,
+//! The medzip container (format versions 1–20, see [`VERSION`]): magic,
 //! version, a sequence of sections, each with a tag, a length and a CRC-32,
 //! and a terminating `END ` section; or, since version 15, for a small
 //! single grey image without a file hash, the compact layout (a short
@@ -51,8 +51,9 @@ pub const MAGIC: [u8; 8] = *b"\x89MDZ\r\n\x1a\n";
 /// with pattern contexts (residual 11, images of at most 32 values, since
 /// 2026-12-03); 19 for the default level's calibration with a scale factor
 /// per intensity (residuals 12 and 13, since 2026-12-04; in either
-/// layout).
-pub const VERSION: u16 = 19;
+/// layout); 20 for the default level's graphics tools (residuals 14 and
+/// 15, since 2026-12-04; in either layout).
+pub const VERSION: u16 = 20;
 
 /// First four bytes of a file in the compact layout (format version 15):
 /// the long magic's first byte (not ASCII: catches 7-bit transfers), then
@@ -617,8 +618,12 @@ impl Container {
         // image of several frames or planes.
         let single = d.frames == 1 && d.planes == 1;
         let coder = self.pixels.get(if single { 0 } else { 1 });
-        // The default level's calibration per intensity (residuals 12 and
-        // 13): the newest feature, so first (in either layout).
+        // The default level's graphics tools (residuals 14 and 15): the
+        // newest feature, so first (in either layout).
+        if d.source != SourceKind::File && matches!(coder, Some(&14) | Some(&15)) {
+            return 20;
+        }
+        // Its calibration per intensity (residuals 12 and 13).
         if d.source != SourceKind::File && matches!(coder, Some(&12) | Some(&13)) {
             return 19;
         }
@@ -1450,6 +1455,11 @@ mod tests {
             c.pixels = vec![id, 0];
             assert_eq!(c.version(), 19);
         }
+        // The graphics tools (residuals 14 and 15): 20.
+        for id in [14, 15] {
+            c.pixels = vec![id, 0];
+            assert_eq!(c.version(), 20);
+        }
         c.pixels = vec![7, 0];
         assert_eq!(c.version(), 15);
         c.compact = false;
@@ -1471,6 +1481,8 @@ mod tests {
         assert_eq!(c.version(), 18);
         c.pixels = vec![1, 12, 0];
         assert_eq!(c.version(), 19);
+        c.pixels = vec![1, 15, 0];
+        assert_eq!(c.version(), 20);
         c.header.desc.planes = 1;
         // (As DICOM of 1-bit samples would be.)
         c.pixels = vec![0, 0];

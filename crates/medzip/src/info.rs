@@ -15,9 +15,11 @@ pub(crate) fn info(p: &Path, json: bool, ctx: &Ctx) -> Result<String> {
     // The coder, and the fast coder's configuration.
     let fast = medzip_codec::fast_config_of(&c);
     let patterns = medzip_codec::pattern_contexts_of(&c);
+    let graphics = medzip_codec::graphics_tools_of(&c);
     let residual = match (medzip_codec::residual_of(&c), fast) {
         (Some(_), Some(cfg)) => cfg.describe(),
         (Some(r), _) if patterns => format!("{} (pattern contexts)", r.name()),
+        (Some(r), _) if graphics => format!("{} (graphics tools)", r.name()),
         (Some(r), _) => r.name().to_string(),
         (None, _) => "unknown".to_string(),
     };
@@ -105,6 +107,7 @@ pub(crate) fn info(p: &Path, json: bool, ctx: &Ctx) -> Result<String> {
             "fast_grid_contexts": fast.map(|cfg| cfg.grid),
             "fast_quick_adaptation": fast.map(|cfg| cfg.quick),
             "pattern_contexts": patterns,
+            "graphics_tools": graphics,
             "jpeg": jpeg.map(|(v, q)| serde_json::json!({
                 "idct": idct(v), "steps": q.to_vec(),
                 "quality_estimate": medzip_codec::jpeg::quality_of_dc(q[0]),

@@ -256,6 +256,29 @@ fn golden_image_posterised(bits: u8, signed: bool, base: i32, step: i32) -> medz
     })
 }
 
+/// Text on black around a noisy field (of odd size), as on an ultrasound
+/// image: four glyphs of 5 × 7 pixels in three levels with a fringe,
+/// repeated along the rows; the default level codes it with its graphics
+/// tools (format version 20).
+fn golden_image_annotated(bits: u8, signed: bool) -> medzip_codec::Image {
+    let (lo, hi) = medzip_codec::Image::range(bits, signed);
+    let span = hi - lo;
+    let (w, h) = (157, 103);
+    noisy_image((w as u32, h as u32), (bits, signed), 17, |x, y, r| {
+        let (gx, gy, letter) = (x % 8, y % 12, (x / 8 + y / 12 * 3) % 4);
+        let ink = |gx: i32| gx < 5 && gy < 7 && (0x1F4A7 * (letter + 1) * (gy + 3)) >> gx & 1 == 1;
+        lo + if (w / 4..3 * w / 4).contains(&x) && (h / 3..2 * h / 3).contains(&y) {
+            span / 2 + (r as i32) % (span / 8 + 1)
+        } else if ink(gx) {
+            span - letter % 3 * (span / 16)
+        } else if gx > 0 && ink(gx - 1) {
+            span / 3
+        } else {
+            0
+        }
+    })
+}
+
 /// The 8-bit test pattern at another size.
 fn golden_image8_sized(w: u32, h: u32) -> medzip_codec::Image {
     let data = (0..w * h)
@@ -438,9 +461,28 @@ fn golden_files_decode_and_encoding_is_unchanged() {
             golden_image_posterised(16, true, -15_000, 1_500),
             cm_only(),
         ),
+        // Text and graphics: the default level's graphics tools (since
+        // 2026-12-04, format version 20).
+        (
+            "golden_8u_graphics.mdz",
+            golden_image_annotated(8, false),
+            Options::default(),
+        ),
+        (
+            "golden_16s_graphics.mdz",
+            golden_image_annotated(16, true),
+            Options::default(),
+        ),
     ];
     for (name, img, opts) in cases {
         check_golden(&dir, &table, name, &img, &opts, None);
+    }
+    // The text and graphics pin the graphics tools (format version 20).
+    for name in ["golden_8u_graphics.mdz", "golden_16s_graphics.mdz"] {
+        let c = medzip_codec::inspect(&std::fs::read(dir.join(name)).unwrap(), &Default::default())
+            .unwrap();
+        assert!(medzip_codec::graphics_tools_of(&c), "{name}");
+        assert_eq!(c.version(), 20, "{name}");
     }
     // The default level of 2026-12-01 (format version 9: the network's
     // weight fixed at ¾), of 2026-12-02 before the fine code lengths
@@ -470,6 +512,8 @@ fn golden_files_decode_and_encoding_is_unchanged() {
         ("golden_8u_cal_small_v17.mdz", golden_image8()),
         ("golden_16u_flat_regions_cal_v17.mdz", golden_image16_flat()),
         ("golden_16s_padded_v17.mdz", golden_image16_padded()),
+        // Before the graphics tools (2026-12-04, version 19).
+        ("golden_16s_padded_v19.mdz", golden_image16_padded()),
         ("golden_12s_context_wnet_ctx16w.mdz", golden_image()),
         (
             "golden_16s_patterns_ctx16w.mdz",
@@ -569,7 +613,8 @@ fn golden_files_decode_and_encoding_is_unchanged() {
         ("golden_8u_cal_small.mdz", 19),
         ("golden_16u_flat_regions_cal.mdz", 19),
         ("golden_8u_kermany256_cal.mdz", 19),
-        ("golden_16s_padded.mdz", 19),
+        ("golden_16s_padded_v19.mdz", 19),
+        ("golden_16s_padded.mdz", 20),
     ] {
         let c = medzip_codec::inspect(&std::fs::read(dir.join(name)).unwrap(), &Default::default())
             .unwrap();
@@ -824,7 +869,7 @@ fn golden_frames_and_colour_decode_byte_for_byte() {
         (
             "ExplVR_BigEnd.dcm",
             "golden_dicom_rgb_planar.mdz",
-            7,
+            20,
             3,
             Some("SubtractGreen"),
         ),
@@ -864,6 +909,13 @@ fn golden_frames_and_colour_decode_byte_for_byte() {
         let info = check_golden_decodes(&fixtures.join(src), &golden, 7);
         assert!(info.contains("\"residual\":\"context\""), "{info}");
     }
+    // The RGB image as the fast coder coded it (before 2026-12-04, when
+    // the default level's graphics tools coded it smaller).
+    check_earlier_goldens(
+        &fixtures.join("ExplVR_BigEnd.dcm"),
+        &[("golden_dicom_rgb_planar_fast.mdz", 7)],
+        "\"residual\":\"fast",
+    );
 }
 
 /// JPEG Lossless (pydicom's `SC_rgb_jpeg_gdcm.dcm`, 100×100 RGB, in
@@ -969,13 +1021,14 @@ fn golden_signed_zero_high_dicom_decodes_byte_for_byte() {
 /// `tests/fixtures/dicom/`; format version 8): coded by their pixels, the
 /// file back byte for byte; at `-e 3` by the context-mixing coder until
 /// 2026-12-03, by the default level's coder since (format version 17: its
-/// file is the smaller; 19 since 2026-12-04).
+/// file is the smaller; 19 since 2026-12-04, 20 with the graphics tools).
 #[test]
 fn golden_one_bit_dicom_decodes_byte_for_byte() {
     let src = repo().join("tests/fixtures/dicom/liver_1frame.dcm");
-    let info = check_golden_file(&src, "golden_dicom_1bit_cal.mdz", 19, 3);
+    let info = check_golden_file(&src, "golden_dicom_1bit_cal.mdz", 20, 3);
     assert!(info.contains("\"bits_stored\":1"), "{info}");
     assert!(info.contains("\"residual\":\"logistic\""), "{info}");
+    assert!(info.contains("\"graphics_tools\":true"), "{info}");
     check_earlier_goldens(
         &src,
         &[("golden_dicom_1bit.mdz", 8)],
@@ -983,7 +1036,10 @@ fn golden_one_bit_dicom_decodes_byte_for_byte() {
     );
     check_earlier_goldens(
         &src,
-        &[("golden_dicom_1bit_cal_v17.mdz", 17)],
+        &[
+            ("golden_dicom_1bit_cal_v17.mdz", 17),
+            ("golden_dicom_1bit_cal_v19.mdz", 19),
+        ],
         "\"residual\":\"logistic\"",
     );
 }
