@@ -17,8 +17,9 @@ command -v qemu-x86_64 >/dev/null || { echo "qemu-x86_64 not found (apt-get inst
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 runs=("native:" "nosimd:env MEDZIP_NO_SIMD=1" "nehalem:qemu-x86_64 -cpu Nehalem" "qemu64:qemu-x86_64 -cpu qemu64")
 fail=0
-# A large 16-bit image (several stripes, so threads matter), made here.
-python3 - "$T/big16.pgm" <<'PY'
+# A large 16-bit image (several stripes, so threads matter) and an 8-bit
+# image of text, made here.
+python3 - "$T/big16.pgm" "$T/text8.pgm" <<'PY'
 import sys, struct
 w, h, s = 1531, 1400, 12345
 out = bytearray(b"P5\n%d %d\n65535\n" % (w, h))
@@ -28,12 +29,29 @@ for y in range(h):
         v = (x * 23 + y * 17 + (x * y >> 6) + (s >> 20)) & 0xFFFF
         out += struct.pack(">H", v)
 open(sys.argv[1], "wb").write(out)
+# Text on black around a noisy field (the default level's graphics tools),
+# 8-bit, odd size.
+w, h = 613, 411
+out = bytearray(b"P5\n%d %d\n255\n" % (w, h))
+for y in range(h):
+    for x in range(w):
+        s = (s * 1103515245 + 12345) & 0x7FFFFFFF
+        gx, gy, letter = x % 8, y % 12, (x // 8 + y // 12 * 3) % 4
+        ink = lambda gx: gx < 5 and gy < 7 and (0x1F4A7 * (letter + 1) * (gy + 3)) >> gx & 1
+        if w // 4 <= x < 3 * w // 4 and h // 3 <= y < 2 * h // 3:
+            v = 96 + (s >> 16) % 64
+        elif ink(gx):
+            v = 255 - letter % 3 * 16
+        else:
+            v = 85 if gx > 0 and ink(gx - 1) else 0
+        out.append(v)
+open(sys.argv[2], "wb").write(out)
 PY
 inputs=()
 # (With multi-frame and colour DICOM: a 10-frame MR, RGB planar, YBR_FULL_422;
 # an image that was once a JPEG, whose encoder's search is floating point; and
 # JPEG 2000 DICOM, whose tile data openjp2's encoder rewrites in decoding.)
-for f in samples/*.png samples/*.dcm "$T/big16.pgm" tests/fixtures/dicom/emri_small.dcm \
+for f in samples/*.png samples/*.dcm "$T/big16.pgm" "$T/text8.pgm" tests/fixtures/dicom/emri_small.dcm \
   tests/fixtures/dicom/ExplVR_BigEnd.dcm tests/fixtures/dicom/SC_ybr_full_422_uncompressed.dcm \
   tests/fixtures/dicom/MR_small_j2k_openjpeg.dcm \
   tests/fixtures/jpeg/decoded_q75.png; do

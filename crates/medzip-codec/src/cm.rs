@@ -854,7 +854,7 @@ fn code_stripe_impl<C: ResidualCoder>(
 
             // ---- updates ----
             if let (Some(g), Some(k)) = (&mut gfx, keys) {
-                g.learn(k, pred + e, syn.then_some((repeats, grad, own)));
+                g.learn(k, xv, syn.then_some((repeats, grad, own)));
             }
             if let (Some(cal), Some(key), Some(d)) = (&mut cal, cal_at.take(), dist) {
                 cal.learn(key, d.gradients(xv - pred, xv == 0, xv == maxv));
