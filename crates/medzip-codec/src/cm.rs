@@ -113,7 +113,7 @@ pub trait ResidualCoder {
     fn by_intensity(&self) -> bool {
         false
     }
-    /// Whether the graphics tools are on ([`Graphics`]; the default
+    /// Whether the graphics tools are on (`Graphics`; the default
     /// level's coders 14 and 15, since format version 20).
     fn graphics(&self) -> bool {
         false
@@ -1022,7 +1022,7 @@ impl Graphics {
 
 /// Whether an image (`px`, rows of `w`, values `0..=maxv`) looks like text
 /// and graphics, for which the encoder also tries the graphics tools
-/// ([`Graphics`]): at least one in 32 of its pixels outside flat
+/// (`Graphics`): at least one in 32 of its pixels outside flat
 /// neighbourhoods (on every fourth row from the third) is of graphics
 /// beside a sharp edge (its eight nearest neighbours span at least an
 /// eighth of the value range). Measured with

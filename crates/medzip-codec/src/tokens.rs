@@ -58,7 +58,7 @@ const CONTEXTS: usize = NQ * 8;
 /// graphics predicted by the exact gradient (their "bucket" and "fraction"
 /// then say how the neighbours repeat, `cm::Graphics`); pixels of
 /// graphics that keep the usual prediction.
-pub(crate) const SECTIONS: usize = 3;
+const SECTIONS: usize = 3;
 
 /// `−log2(x / 2^17)` in Q16 for `x = 2^16 + 256 i`, `i` in `0..=256`
 /// (integer squaring: `logistic::log2_q16`).
@@ -199,7 +199,7 @@ impl Weighting {
 /// pixels equal to their neighbours.
 const FLAT_CONTEXTS: usize = 8;
 /// Contexts of the memory's flag (`cm::Graphics`), after the flat flags'.
-pub(crate) const MEMORY_CONTEXTS: usize = 32;
+const MEMORY_CONTEXTS: usize = 32;
 /// Precision of a flat pixel's flag, and the count of flags at which a
 /// context's counts are halved (so that it follows the image: a
 /// mammogram's background, where no pixel differs, codes each flag in
