@@ -1526,3 +1526,39 @@ mod stripe_tests {
         }
     }
 }
+
+#[cfg(test)]
+mod graphics_tests {
+    use super::*;
+
+    /// Damaged streams of the graphics coders (14 and 15: the memory's
+    /// flags, the gradient's sections) decode to a failure or to values in
+    /// range, never a panic: arbitrary bytes as one stripe of 8 and 16
+    /// bits, with and without the flat flags.
+    #[test]
+    fn damaged_graphics_streams_fail_cleanly() {
+        let models = trained::Models::embedded();
+        let mut seed = 7u64;
+        let mut next = || {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            (seed >> 33) as u8
+        };
+        for (bits, maxv) in [(8u8, 255), (16, 65_535)] {
+            let net = &models.net_for_bits(bits).expect("embedded").net;
+            let init = &models.for_bits(bits, true).expect("embedded").model;
+            for weighting in [tokens::Weighting::Graphics, tokens::Weighting::GraphicsFlat] {
+                for len in [0usize, 3, 8, 13, 40, 200, 1000] {
+                    let bytes: Vec<u8> = (0..len).map(|_| next()).collect();
+                    let (w, h) = (37, 23);
+                    let st = stripe_at(0, h, w, w * h, maxv, None, Some(net), Simd::Auto);
+                    let mut px = vec![0; w * h];
+                    tokens::decode_stripe(&bytes, &st, &mut px, &mut init.clone(), weighting);
+                    assert!(
+                        px.iter().all(|v| (0..=maxv).contains(v)),
+                        "{bits} bits, {len} bytes"
+                    );
+                }
+            }
+        }
+    }
+}
