@@ -1547,16 +1547,22 @@ mod graphics_tests {
             let net = &models.net_for_bits(bits).expect("embedded").net;
             let init = &models.for_bits(bits, true).expect("embedded").model;
             for weighting in [tokens::Weighting::Graphics, tokens::Weighting::GraphicsFlat] {
-                for len in [0usize, 3, 8, 13, 40, 200, 1000] {
-                    let bytes: Vec<u8> = (0..len).map(|_| next()).collect();
-                    let (w, h) = (37, 23);
-                    let st = stripe_at(0, h, w, w * h, maxv, None, Some(net), Simd::Auto);
-                    let mut px = vec![0; w * h];
-                    tokens::decode_stripe(&bytes, &st, &mut px, &mut init.clone(), weighting);
-                    assert!(
-                        px.iter().all(|v| (0..=maxv).contains(v)),
-                        "{bits} bits, {len} bytes"
-                    );
+                for (w, h) in [(1, 1), (5, 3), (37, 23), (64, 33)] {
+                    for k in 0..60 {
+                        let len = [0usize, 3, 8, 13, 40, 200, 1000][k % 7];
+                        // (Some streams all zeros or all ones: long runs of
+                        // one decision, the memory's flags included.)
+                        let fill = [None, Some(0u8), Some(255)][k % 3];
+                        let bytes: Vec<u8> =
+                            (0..len).map(|_| fill.unwrap_or_else(&mut next)).collect();
+                        let st = stripe_at(0, h, w, w * h, maxv, None, Some(net), Simd::Auto);
+                        let mut px = vec![0; w * h];
+                        tokens::decode_stripe(&bytes, &st, &mut px, &mut init.clone(), weighting);
+                        assert!(
+                            px.iter().all(|v| (0..=maxv).contains(v)),
+                            "{bits} bits, {len} bytes"
+                        );
+                    }
                 }
             }
         }
